@@ -1,0 +1,145 @@
+//! `facerunner daemon`, the hidden `__shim` mode, and the plumbing every
+//! daemon-client command shares (runtime, project directories, event
+//! rendering, error reports).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use miette::{IntoDiagnostic, miette};
+
+use crate::cli::Global;
+use crate::cli::output::{bold, paint};
+use crate::paths::ProjectDirs;
+use crate::supervisor::client::{self, Client};
+use crate::supervisor::error::SupervisorError;
+use crate::supervisor::messages::{ErrorKind, Event};
+use crate::supervisor::shim::{self, ShimArgs};
+
+/// Arguments of `facerunner daemon`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DaemonArgs {
+    /// Run in this process (for systemd and debugging) instead of detaching.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Project name (set by the CLI when it starts the daemon; else read from the file).
+    #[arg(long, hide = true)]
+    pub project: Option<String>,
+}
+
+/// Arguments of the hidden `facerunner __shim`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShimCmdArgs {
+    /// Pid of the daemon.
+    #[arg(long)]
+    pub parent: u32,
+    /// Stop signal.
+    #[arg(long, default_value = "SIGTERM")]
+    pub signal: String,
+    /// Grace period in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub grace_ms: u64,
+    /// The service's argv.
+    #[arg(last = true, required = true)]
+    pub argv: Vec<String>,
+}
+
+/// Run `facerunner daemon`.
+pub fn run(global: &Global, args: DaemonArgs) -> miette::Result<ExitCode> {
+    let dirs = match args.project {
+        Some(p) => ProjectDirs::for_project(&p).into_diagnostic()?,
+        None => project_dirs(global)?,
+    };
+    if args.foreground {
+        crate::supervisor::daemon::run(dirs).map_err(report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().into_diagnostic()?;
+    let c = runtime()?.block_on(client::ensure_daemon(&dirs, &exe)).map_err(report)?;
+    println!("daemon for {} running (pid {})", dirs.project, c.daemon_pid());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run the shim (see `supervisor::shim`).
+pub fn run_shim(args: ShimCmdArgs) -> miette::Result<ExitCode> {
+    let code = shim::run(ShimArgs {
+        parent: args.parent,
+        signal: args.signal,
+        grace: Duration::from_millis(args.grace_ms),
+        argv: args.argv,
+    });
+    Ok(ExitCode::from(code))
+}
+
+/// A small runtime for one client command.
+pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .into_diagnostic()
+}
+
+/// The project's directories, from the file (without resolving it).
+pub(crate) fn project_dirs(global: &Global) -> miette::Result<ProjectDirs> {
+    let loaded = crate::config::load_file(global)?;
+    ProjectDirs::for_project(&loaded.project).into_diagnostic()
+}
+
+/// Connect to a running daemon, if any.
+pub(crate) async fn connect(dirs: &ProjectDirs) -> miette::Result<Option<Client>> {
+    Client::connect(&dirs.socket()).await.map_err(report)
+}
+
+/// One line per event, compose style.
+pub(crate) fn print_event(e: &Event) {
+    use anstyle::AnsiColor::{Cyan, Green, Red, Yellow};
+    match e {
+        Event::Waiting { service, on } => anstream::eprintln!(" {} {} waiting for {on}", paint("…", Cyan), bold(service)),
+        Event::Starting { service } => anstream::eprintln!(" {} {} starting", paint("…", Cyan), bold(service)),
+        Event::Started { service, pid } => anstream::eprintln!(" {} {} started (pid {pid})", paint("•", Cyan), bold(service)),
+        Event::Ready { service } => anstream::eprintln!(" {} {} ready", paint("✔", Green), bold(service)),
+        Event::Unchanged { service } => anstream::eprintln!(" {} {} running (unchanged)", paint("✔", Green), bold(service)),
+        Event::Stopping { service } => anstream::eprintln!(" {} {} stopping", paint("…", Yellow), bold(service)),
+        Event::Stopped { service } => anstream::eprintln!(" {} {} stopped", paint("✔", Yellow), bold(service)),
+        Event::Failed { service, reason, probe, log_tail } => {
+            anstream::eprintln!(" {} {} failed: {reason}", paint("✘", Red), bold(service));
+            if let Some(p) = probe {
+                anstream::eprintln!("     probe: {p}");
+            }
+            if !log_tail.is_empty() {
+                anstream::eprintln!("     last log lines:");
+                for l in log_tail {
+                    anstream::eprintln!("       {l}");
+                }
+            }
+        }
+    }
+}
+
+/// A supervisor error as a report with help.
+pub(crate) fn report(e: SupervisorError) -> miette::Report {
+    match e {
+        SupervisorError::AlreadyRunning { project, pid } => miette!(
+            help = "`facerunner down` stops it; `facerunner status` shows what it runs",
+            "a daemon is already running for project {project} (pid {pid})"
+        ),
+        SupervisorError::ProtocolMismatch { ours, theirs } => miette!(
+            help = "a daemon from another facerunner version is running; stop it (its pid is in the project's state/daemon.lock) and retry",
+            "protocol mismatch: this facerunner speaks version {ours}, the daemon version {theirs}"
+        ),
+        SupervisorError::DaemonStart { secs, log } => miette!(
+            help = format!("its log is {}", log.display()),
+            "the daemon did not start within {secs}s"
+        ),
+        SupervisorError::Remote(w) => {
+            let help = match w.kind {
+                ErrorKind::UnknownService => "`facerunner status` lists the project's services",
+                ErrorKind::NoProject => "run `facerunner up` first",
+                ErrorKind::WrongProject => "run the command from the project's directory, or pass -f",
+                ErrorKind::InvalidSpec => "`facerunner validate` checks the file",
+                ErrorKind::ShuttingDown | ErrorKind::Internal => "see the daemon's log (state/daemon.log)",
+            };
+            miette!(help = help, "{}", w.message)
+        }
+        other => miette!(help = "see the daemon's log (state/daemon.log)", "{other}"),
+    }
+}

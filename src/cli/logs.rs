@@ -1,0 +1,134 @@
+//! `facerunner logs [SERVICE...] [--follow] [-n N] [--since DURATION] [--json]`:
+//! read the service logs from their files (no daemon needed), each line
+//! prefixed with its service in a colour of its own, merged by time;
+//! `--follow` keeps printing, across rotations.
+//!
+//! `-f` is taken by the global `--file`, so following is `--follow`/`-F`.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use miette::{IntoDiagnostic, miette};
+
+use crate::cli::Global;
+use crate::cli::daemon::{project_dirs, runtime};
+use crate::cli::output::paint;
+use crate::paths::ProjectDirs;
+use crate::supervisor::logread::{self, Follower, LogLine};
+
+/// Arguments of `facerunner logs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogsArgs {
+    /// Services; all when none.
+    pub services: Vec<String>,
+    /// Keep printing new lines.
+    #[arg(short = 'F', long)]
+    pub follow: bool,
+    /// Only the last N lines of each service.
+    #[arg(short = 'n', long = "tail", value_name = "N")]
+    pub tail: Option<usize>,
+    /// Only lines newer than this (e.g. 30s, 10m, 2h, 1d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `facerunner logs`.
+pub fn run(global: &Global, args: LogsArgs) -> miette::Result<ExitCode> {
+    let dirs = project_dirs(global)?;
+    runtime()?.block_on(follow_until(global, &dirs, &args, std::future::pending::<std::io::Result<()>>()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print the selected logs, then (with `follow`) new lines until `stop` resolves.
+pub(crate) async fn follow_until<F: Future>(
+    _global: &Global,
+    dirs: &ProjectDirs,
+    args: &LogsArgs,
+    stop: F,
+) -> miette::Result<()> {
+    let services = if args.services.is_empty() { logread::services_in(&dirs.logs) } else { args.services.clone() };
+    let width = services.iter().map(String::len).max().unwrap_or(0);
+    let cutoff = args.since.map(|d| SystemTime::now() - d);
+    let mut lines: Vec<LogLine> = Vec::new();
+    let mut followers = Vec::new();
+    for (i, svc) in services.iter().enumerate() {
+        let path = dirs.log_file(svc);
+        let mut mine = logread::read_all(svc, &path, 100).into_diagnostic()?;
+        mine.retain(|l| cutoff.is_none_or(|c| l.time.is_none_or(|t| t >= c)));
+        if let Some(n) = args.tail {
+            mine.drain(..mine.len().saturating_sub(n));
+        }
+        lines.extend(mine);
+        followers.push((svc.clone(), i, Follower::at_end(&path)));
+    }
+    if services.is_empty() && !args.follow {
+        return Err(miette!(help = "services write logs once `facerunner up` started them", "no logs yet for project {}", dirs.project));
+    }
+    lines.sort_by_key(|l| l.time);
+    let index = |name: &str| services.iter().position(|s| s == name).unwrap_or(0);
+    for l in &lines {
+        print_line(l, index(&l.service), width, args.json)?;
+    }
+    if !args.follow {
+        return Ok(());
+    }
+    tokio::pin!(stop);
+    loop {
+        for (svc, i, f) in &mut followers {
+            for raw in f.poll() {
+                print_line(&logread::parse_line(svc, &raw), *i, width, args.json)?;
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => return Ok(()),
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+}
+
+fn print_line(l: &LogLine, index: usize, width: usize, json: bool) -> miette::Result<()> {
+    use anstyle::AnsiColor::{Blue, Cyan, Green, Magenta, Red, Yellow};
+    if json {
+        println!("{}", serde_json::to_string(l).into_diagnostic()?);
+        return Ok(());
+    }
+    let colors = [Cyan, Yellow, Green, Magenta, Blue, Red];
+    let prefix = paint(&format!("{:<width$} |", l.service), colors[index % colors.len()]);
+    let text = if l.stream == "fr" { format!("[facerunner] {}", l.text) } else { l.text.clone() };
+    anstream::println!("{prefix} {text}");
+    Ok(())
+}
+
+/// `500ms`, `30s`, `10m`, `2h`, `1d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 10m, 2h"))?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use ms, s, m, h, d)")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("ten").is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! Command-line interface: clap definitions and one module per command.
+//!
+//! Each command lives in its own file with an `XArgs` struct and a
+//! `run(&Global, XArgs) -> Result<ExitCode, Report>`. `dispatch` is the one
+//! place that maps a parsed command to its module; `main.rs` only maps the
+//! result to a process exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub mod completions;
+pub mod config_cmd;
+pub mod convert;
+pub mod output;
+pub mod schema;
+pub mod validate;
+// supervisor commands
+pub mod daemon;
+pub mod down;
+pub mod logs;
+pub mod restart;
+pub mod start;
+pub mod status;
+pub mod stop;
+pub mod up;
+
+/// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
+#[derive(Debug, Parser)]
+#[command(name = "facerunner", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Global {
+    /// The project file (default: $FACERUNNER_FILE, else facerunner.yaml/.yml here or in the nearest parent).
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        env = "FACERUNNER_FILE",
+        value_name = "PATH"
+    )]
+    pub file: Option<PathBuf>,
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the project file: every problem at once, with file:line:col.
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of facerunner.yaml.
+    Schema,
+    /// Print the resolved file (interpolated, defaults filled in) or the spec hashes.
+    Config(config_cmd::ConfigArgs),
+    /// Convert Hugging Face names to Ollama names, offline, with the reason.
+    Convert(convert::ConvertArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+    /// Start services (and the daemon), wait until they are ready.
+    Up(up::UpArgs),
+    /// Stop every service in reverse dependency order, then the daemon.
+    Down(down::DownArgs),
+    /// Start services of the running project.
+    Start(start::StartArgs),
+    /// Stop services.
+    Stop(stop::StopArgs),
+    /// Stop, then start services.
+    Restart(restart::RestartArgs),
+    /// Show each service's state, health, pid, uptime, restarts, port, CPU and memory.
+    Status(status::StatusArgs),
+    /// Show service logs.
+    Logs(logs::LogsArgs),
+    /// Run the project's supervisor daemon (normally started on demand).
+    Daemon(daemon::DaemonArgs),
+    /// Internal: the per-service shim the daemon spawns.
+    #[command(name = "__shim", hide = true)]
+    Shim(daemon::ShimCmdArgs),
+    // -- commands --
+}
+
+/// Run one parsed command.
+pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
+    let Cli { global, command } = cli;
+    match command {
+        Command::Validate(a) => validate::run(&global, a),
+        Command::Schema => schema::run(),
+        Command::Config(a) => config_cmd::run(&global, a),
+        Command::Convert(a) => convert::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Up(a) => up::run(&global, a),
+        Command::Down(a) => down::run(&global, a),
+        Command::Start(a) => start::run(&global, a),
+        Command::Stop(a) => stop::run(&global, a),
+        Command::Restart(a) => restart::run(&global, a),
+        Command::Status(a) => status::run(&global, a),
+        Command::Logs(a) => logs::run(&global, a),
+        Command::Daemon(a) => daemon::run(&global, a),
+        Command::Shim(a) => daemon::run_shim(a),
+        // -- dispatch --
+    }
+}

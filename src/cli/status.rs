@@ -1,0 +1,132 @@
+//! `facerunner status [--json]`: one aligned line per service — state,
+//! health, pid, uptime, restarts, port, CPU%, RSS — and, for failing
+//! services, the last exit and log tail. Without a daemon: nothing runs.
+
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use miette::IntoDiagnostic;
+
+use crate::cli::Global;
+use crate::cli::daemon::{connect, project_dirs, report, runtime};
+use crate::cli::output::paint;
+use crate::supervisor::messages::{Lifecycle, Request, Response, ServiceStatus, StatusReport};
+
+/// Arguments of `facerunner status`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run `facerunner status`.
+pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
+    let dirs = project_dirs(global)?;
+    runtime()?.block_on(async {
+        let report_ = match connect(&dirs).await? {
+            Some(c) => match c.request(&Request::Status, |_| {}).await.map_err(report)? {
+                Response::Status(r) => Some(r),
+                _ => None,
+            },
+            None => None,
+        };
+        match (report_, args.json) {
+            (Some(r), true) => println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?),
+            (None, true) => println!("{}", serde_json::json!({"project": dirs.project, "daemon_pid": null, "services": []})),
+            (Some(r), false) if !r.services.is_empty() => print_table(&r),
+            (_, false) => println!("nothing is running for project {}", dirs.project),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_table(r: &StatusReport) {
+    let header = ["NAME", "KIND", "STATE", "HEALTH", "PID", "UPTIME", "RESTARTS", "PORT", "CPU%", "RSS"];
+    let rows: Vec<[String; 10]> = r.services.iter().map(row).collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: [&str; 10]| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        s
+    };
+    println!("{}", line(header));
+    for (svc, row) in r.services.iter().zip(&rows) {
+        let text = line(row.each_ref().map(String::as_str));
+        let color = match &svc.state {
+            Lifecycle::Running { .. } if svc.state.is_ready() => anstyle::AnsiColor::Green,
+            Lifecycle::Running { .. } | Lifecycle::Starting { .. } | Lifecycle::Backoff { .. } => anstyle::AnsiColor::Yellow,
+            Lifecycle::Failed { .. } => anstyle::AnsiColor::Red,
+            Lifecycle::Exited { exit } if !exit.is_success() => anstyle::AnsiColor::Red,
+            _ => anstyle::AnsiColor::White,
+        };
+        anstream::println!("{}", paint(&text, color));
+    }
+    for svc in r.services.iter().filter(|s| !s.log_tail.is_empty() || matches!(s.state, Lifecycle::Failed { .. })) {
+        let why = match &svc.state {
+            Lifecycle::Failed { reason, .. } => reason.clone(),
+            _ => svc.last_exit.as_ref().map(|e| format!("last {e}")).unwrap_or_default(),
+        };
+        anstream::println!("\n{}: {why}", svc.name);
+        for l in &svc.log_tail {
+            println!("  {l}");
+        }
+    }
+}
+
+fn row(s: &ServiceStatus) -> [String; 10] {
+    let dash = || "-".to_string();
+    let (health, uptime) = match &s.state {
+        Lifecycle::Running { health, started_at, .. } => (health.word().to_string(), since(*started_at)),
+        _ => (dash(), dash()),
+    };
+    let state = match (&s.state, &s.last_exit) {
+        (Lifecycle::Exited { exit }, _) => format!("exited ({})", exit.code.map_or_else(|| format!("sig {}", exit.signal.unwrap_or(0)), |c| c.to_string())),
+        (Lifecycle::Backoff { attempt, .. }, Some(e)) => format!("restarting #{attempt} ({e})"),
+        (other, _) => other.word().to_string(),
+    };
+    [
+        s.name.clone(),
+        s.kind.clone(),
+        state,
+        health,
+        s.state.pid().map_or_else(dash, |p| p.to_string()),
+        uptime,
+        s.restarts.to_string(),
+        s.port.map_or_else(dash, |p| p.to_string()),
+        s.cpu_percent.map_or_else(dash, |c| format!("{c:.1}")),
+        s.rss_bytes.map_or_else(dash, human_bytes),
+    ]
+}
+
+fn since(t: SystemTime) -> String {
+    let secs = SystemTime::now().duration_since(t).map(|d| d.as_secs()).unwrap_or(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
+        3600..86400 => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{}h", secs / 86400, secs % 86400 / 3600),
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 { format!("{b}B") } else { format!("{v:.1}{}", UNITS[i]) }
+}

@@ -1,0 +1,27 @@
+//! `facerunner.yaml`: types, loading with locations, interpolation,
+//! validation, and the resolved service specs.
+//!
+//! The flow is `load` (find and read the file) → [`node`] (YAML with byte
+//! ranges) → [`check`] (the JSON Schema of [`types`], collecting every
+//! problem) → serde → [`validate`] (references, cycles, ports, model names).
+//! [`resolve`] then turns a valid file into what the supervisor runs.
+
+pub mod check;
+pub mod diag;
+pub mod interpolate;
+pub mod load;
+pub mod node;
+pub mod source;
+pub mod types;
+pub mod units;
+pub mod validate;
+
+pub use diag::{Diagnostic, Severity};
+pub use load::{LoadError, Loaded, SCHEMA, discover, load, load_str};
+pub use source::{SourceFile, Span};
+pub use types::Config;
+pub mod project;
+pub mod resolve;
+pub mod secrets;
+
+pub use project::{load_file, load_project};

@@ -1,0 +1,439 @@
+//! A valid file → what the supervisor runs ([`ProjectSpec`]).
+//!
+//! This is where kinds become processes: `ollama` gets `ollama serve` with
+//! `OLLAMA_HOST`, `OLLAMA_MODELS` and `CUDA_VISIBLE_DEVICES`; `open-webui`
+//! gets `open-webui serve --host --port` (it ignores `PORT`), its own
+//! `DATA_DIR`, a generated `WEBUI_SECRET_KEY`, `OLLAMA_BASE_URLS`,
+//! `ENABLE_PERSISTENT_CONFIG=False` (so this file stays the source of truth)
+//! and telemetry off; each gets its built-in readiness probe. The file's
+//! `env` always wins over kind defaults and `env_file`s.
+//!
+//! Each service's spec hash is the SHA-256 of its normalized spec as
+//! canonical JSON (sorted keys, defaults filled, secrets redacted), so key
+//! order, defaults and formatting never change it, while the content of an
+//! `env_file` does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration as StdDuration;
+
+use sha2::{Digest, Sha256};
+
+use super::load::{Loaded, read_env_file};
+use super::secrets;
+use super::types::{
+    Command, Config, Gpu, Kind, Restart, RestartPolicy as CfgPolicy, Service, TcpTarget,
+};
+use super::validate::{default_port, signal_name};
+use crate::paths::ProjectDirs;
+use crate::supervisor::spec::{
+    Check, Condition, Dependency, LogSpec, Probe, ProjectSpec, RestartPolicy, RestartSpec,
+    ServiceSpec, StopSpec,
+};
+
+/// Env variables whose values are secrets (redacted from hashes and output).
+pub const SECRET_ENV: &[&str] = &["WEBUI_SECRET_KEY"];
+
+/// Whether resolving may create missing secrets (only when about to run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Create them (up, apply).
+    Create,
+    /// Only read them (plan, config): a placeholder stands in.
+    Peek,
+}
+
+/// A resolution problem (an unreadable env file, a secret that cannot be written).
+#[derive(Debug, thiserror::Error)]
+#[error("service `{service}`: {message}")]
+pub struct ResolveError {
+    /// The service.
+    pub service: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Resolve every service of a loaded file.
+pub fn resolve(
+    loaded: &Loaded,
+    dirs: &ProjectDirs,
+    secrets_mode: Secrets,
+) -> Result<ProjectSpec, ResolveError> {
+    let cfg = &loaded.config;
+    let mut services = Vec::with_capacity(cfg.services.len());
+    for (name, svc) in &cfg.services {
+        services.push(service(
+            cfg,
+            name,
+            svc,
+            &loaded.base_dir,
+            dirs,
+            secrets_mode,
+        )?);
+    }
+    Ok(ProjectSpec {
+        project: loaded.project.clone(),
+        config_path: absolute(&loaded.file.path),
+        services,
+    })
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `~/x` → `$HOME/x`; relative → against the project file's directory.
+pub fn expand_path(p: &str, base: &Path) -> PathBuf {
+    let expanded = match p.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map_or_else(|| PathBuf::from(p), |h| PathBuf::from(h).join(rest)),
+        None if p == "~" => {
+            std::env::var_os("HOME").map_or_else(|| PathBuf::from(p), PathBuf::from)
+        }
+        None => PathBuf::from(p),
+    };
+    if expanded.is_absolute() {
+        expanded
+    } else {
+        absolute(&base.join(expanded))
+    }
+}
+
+/// The address a service listens on.
+pub fn bind_of(cfg: &Config, svc: &Service) -> String {
+    svc.bind
+        .clone()
+        .unwrap_or_else(|| cfg.settings.bind.clone())
+}
+
+/// Where to connect to a service: its bind address, or loopback when it binds all interfaces.
+pub fn connect_host(bind: &str) -> String {
+    match bind {
+        "0.0.0.0" | "" => "127.0.0.1".into(),
+        "::" | "[::]" => "[::1]".into(),
+        b if b.contains(':') && !b.starts_with('[') => format!("[{b}]"),
+        b => b.into(),
+    }
+}
+
+/// The base URL of an ollama service (`http://127.0.0.1:11434`).
+pub fn ollama_url(cfg: &Config, svc: &Service) -> String {
+    let port = svc.port.or_else(|| default_port(svc.kind)).unwrap_or(11434);
+    format!("http://{}:{port}", connect_host(&bind_of(cfg, svc)))
+}
+
+/// The model store of an ollama service (`models_dir`, else `~/.ollama/models`).
+pub fn models_dir(svc: &Service, base: &Path) -> PathBuf {
+    expand_path(
+        svc.models_dir.as_deref().unwrap_or("~/.ollama/models"),
+        base,
+    )
+}
+
+fn d(x: Option<super::units::Duration>, default: StdDuration) -> StdDuration {
+    x.map_or(default, |x| x.0)
+}
+
+fn service(
+    cfg: &Config,
+    name: &str,
+    svc: &Service,
+    base: &Path,
+    dirs: &ProjectDirs,
+    mode: Secrets,
+) -> Result<ServiceSpec, ResolveError> {
+    let err = |message: String| ResolveError {
+        service: name.to_string(),
+        message,
+    };
+    let bind = bind_of(cfg, svc);
+    let port = svc.port.or_else(|| default_port(svc.kind));
+    let host = connect_host(&bind);
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    let binary = |default: &str| match &svc.binary {
+        Some(b) if b.contains('/') || b.starts_with('~') => {
+            expand_path(b, base).display().to_string()
+        }
+        Some(b) => b.clone(),
+        None => default.to_string(),
+    };
+    let (argv, default_check, default_start) = match svc.kind {
+        Kind::Process => {
+            let argv = match &svc.command {
+                Some(Command::Argv(a)) => a.clone(),
+                Some(Command::Line(l)) => vec!["/bin/sh".into(), "-c".into(), l.clone()],
+                None => Vec::new(),
+            };
+            (argv, None, StdDuration::ZERO)
+        }
+        Kind::Ollama => {
+            let p = port.unwrap_or(11434);
+            env.insert("OLLAMA_HOST".into(), format!("{bind}:{p}"));
+            env.insert(
+                "OLLAMA_MODELS".into(),
+                models_dir(svc, base).display().to_string(),
+            );
+            if let Some(gpus) = &svc.gpus {
+                env.insert("CUDA_VISIBLE_DEVICES".into(), cuda_devices(&cfg.gpus, gpus));
+            }
+            (
+                vec![binary("ollama"), "serve".into()],
+                Some(Check::Http {
+                    url: format!("http://{host}:{p}/"),
+                }),
+                StdDuration::from_secs(60),
+            )
+        }
+        Kind::OpenWebui => {
+            let p = port.unwrap_or(8080);
+            let data = dirs.data.join(name);
+            env.insert("DATA_DIR".into(), data.display().to_string());
+            let key = secrets::secret(
+                &dirs.secrets,
+                &format!("{name}.webui_secret_key"),
+                mode == Secrets::Create,
+            )
+            .map_err(|e| {
+                err(format!(
+                    "cannot create its secret key in {}: {e}",
+                    dirs.secrets.display()
+                ))
+            })?;
+            env.insert("WEBUI_SECRET_KEY".into(), key);
+            let backends: Vec<&String> = match &svc.backends {
+                Some(b) => b.iter().collect(),
+                None => cfg
+                    .services
+                    .iter()
+                    .filter(|(_, s)| s.kind == Kind::Ollama)
+                    .map(|(n, _)| n)
+                    .collect(),
+            };
+            let urls: Vec<String> = backends
+                .iter()
+                .filter_map(|b| cfg.services.get(b.as_str()))
+                .map(|s| ollama_url(cfg, s))
+                .collect();
+            if !urls.is_empty() {
+                env.insert("OLLAMA_BASE_URLS".into(), urls.join(";"));
+            }
+            for (k, v) in [
+                ("ENABLE_PERSISTENT_CONFIG", "False"),
+                ("ANONYMIZED_TELEMETRY", "false"),
+                ("DO_NOT_TRACK", "true"),
+                ("SCARF_NO_ANALYTICS", "true"),
+                ("ENABLE_VERSION_UPDATE_CHECK", "false"),
+            ] {
+                env.insert(k.into(), v.into());
+            }
+            let argv = vec![
+                binary("open-webui"),
+                "serve".into(),
+                "--host".into(),
+                bind.clone(),
+                "--port".into(),
+                p.to_string(),
+            ];
+            (
+                argv,
+                Some(Check::Http {
+                    url: format!("http://{host}:{p}/health"),
+                }),
+                StdDuration::from_secs(300),
+            )
+        }
+        Kind::Dashboard => return Err(err("the dashboard kind is not available yet".into())),
+    };
+    if let Some(files) = &svc.env_file {
+        for f in files.items() {
+            let path = expand_path(f, base);
+            env.extend(read_env_file(&path).map_err(err)?);
+        }
+    }
+    for (k, v) in &svc.env {
+        env.insert(k.clone(), v.to_string());
+    }
+    let probe = probe(svc, &host, default_check, default_start);
+    let restart = match &svc.restart {
+        None => RestartSpec {
+            policy: RestartPolicy::OnFailure,
+            max_retries: None,
+            backoff_initial: StdDuration::from_secs(1),
+            backoff_max: StdDuration::from_secs(30),
+        },
+        Some(Restart::Policy(p)) => RestartSpec {
+            policy: policy(*p),
+            max_retries: None,
+            backoff_initial: StdDuration::from_secs(1),
+            backoff_max: StdDuration::from_secs(30),
+        },
+        Some(Restart::Long(l)) => RestartSpec {
+            policy: policy(l.policy),
+            max_retries: l.max_retries,
+            backoff_initial: d(
+                l.backoff.as_ref().and_then(|b| b.initial),
+                StdDuration::from_secs(1),
+            ),
+            backoff_max: d(
+                l.backoff.as_ref().and_then(|b| b.max),
+                StdDuration::from_secs(30),
+            ),
+        },
+    };
+    let stop = StopSpec {
+        signal: svc
+            .stop
+            .as_ref()
+            .and_then(|s| s.signal.as_deref())
+            .and_then(signal_name)
+            .unwrap_or("SIGTERM")
+            .to_string(),
+        timeout: d(
+            svc.stop.as_ref().and_then(|s| s.timeout),
+            StdDuration::from_secs(10),
+        ),
+    };
+    let log = LogSpec {
+        max_bytes: svc
+            .log
+            .as_ref()
+            .and_then(|l| l.max_size)
+            .map_or(10 << 20, |s| s.0),
+        keep: svc.log.as_ref().and_then(|l| l.keep).unwrap_or(3),
+    };
+    let depends_on = svc
+        .depends_on
+        .as_ref()
+        .map(|d| {
+            d.entries()
+                .into_iter()
+                .map(|(service, c)| Dependency {
+                    service,
+                    condition: match c {
+                        super::types::Condition::Started => Condition::Started,
+                        super::types::Condition::Healthy => Condition::Healthy,
+                        super::types::Condition::Completed => Condition::Completed,
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut spec = ServiceSpec {
+        name: name.to_string(),
+        kind: svc.kind.as_str().to_string(),
+        argv,
+        env,
+        working_dir: svc
+            .working_dir
+            .as_deref()
+            .map_or_else(|| absolute(base), |w| expand_path(w, base)),
+        depends_on,
+        probe,
+        restart,
+        stop,
+        bind: Some(bind),
+        port,
+        log,
+        spec_hash: String::new(),
+    };
+    spec.spec_hash = spec_hash(&spec);
+    Ok(spec)
+}
+
+fn policy(p: CfgPolicy) -> RestartPolicy {
+    match p {
+        CfgPolicy::No => RestartPolicy::No,
+        CfgPolicy::OnFailure => RestartPolicy::OnFailure,
+        CfgPolicy::Always => RestartPolicy::Always,
+    }
+}
+
+fn probe(
+    svc: &Service,
+    host: &str,
+    default_check: Option<Check>,
+    default_start: StdDuration,
+) -> Option<Probe> {
+    let h = svc.health.clone().unwrap_or_default();
+    if h.disable {
+        return None;
+    }
+    let check = if let Some(url) = h.http {
+        Check::Http { url }
+    } else if let Some(t) = h.tcp {
+        match t {
+            TcpTarget::Port(port) => Check::Tcp {
+                host: host.trim_matches(['[', ']']).to_string(),
+                port,
+            },
+            TcpTarget::Address(a) => {
+                let (h, p) = a.rsplit_once(':').unwrap_or((&a, "0"));
+                Check::Tcp {
+                    host: h.trim_matches(['[', ']']).to_string(),
+                    port: p.parse().unwrap_or(0),
+                }
+            }
+        }
+    } else if let Some(argv) = h.exec {
+        Check::Exec { argv }
+    } else {
+        default_check?
+    };
+    let (interval, start) = if default_start > StdDuration::ZERO {
+        (StdDuration::from_millis(500), default_start)
+    } else {
+        (StdDuration::from_secs(2), StdDuration::ZERO)
+    };
+    Some(Probe {
+        check,
+        interval: d(h.interval, interval),
+        timeout: d(
+            h.timeout,
+            StdDuration::from_secs(if default_start > StdDuration::ZERO {
+                3
+            } else {
+                1
+            }),
+        ),
+        retries: h.retries.unwrap_or(3),
+        start_period: d(h.start_period, start),
+    })
+}
+
+/// `CUDA_VISIBLE_DEVICES` for a list of logical GPU names: UUIDs where known;
+/// an empty list means CPU only (`-1`, which CUDA treats as no device).
+pub fn cuda_devices(gpus: &BTreeMap<String, Gpu>, names: &[String]) -> String {
+    if names.is_empty() {
+        return "-1".into();
+    }
+    names
+        .iter()
+        .filter_map(|n| gpus.get(n))
+        .map(|g| {
+            g.uuid
+                .clone()
+                .or_else(|| g.index.map(|i| i.to_string()))
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The normalized spec as canonical JSON, secrets redacted.
+pub fn normalized(spec: &ServiceSpec) -> serde_json::Value {
+    let mut s = spec.clone();
+    s.spec_hash = String::new();
+    for k in SECRET_ENV {
+        if let Some(v) = s.env.get_mut(*k) {
+            *v = "<secret>".into();
+        }
+    }
+    // serde_json's map is ordered by key: the JSON is canonical.
+    serde_json::to_value(&s).expect("a service spec always serializes")
+}
+
+/// SHA-256 of the normalized spec, hex.
+pub fn spec_hash(spec: &ServiceSpec) -> String {
+    let json = normalized(spec).to_string();
+    hex::encode(Sha256::digest(json.as_bytes()))
+}

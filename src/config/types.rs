@@ -1,0 +1,446 @@
+//! The file format of CONFIG.md as Rust types.
+//!
+//! These types are the single source of truth: serde reads the file into
+//! them, schemars turns them into the JSON Schema that `facerunner schema`
+//! prints and editors use, and the checker validates a file against that
+//! same schema before serde ever sees it. Field names are a contract with
+//! users (CONFIG.md): extend, never rename.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::units::{Duration, Size};
+
+/// A FaceRunner project file, `facerunner.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "facerunner.yaml")]
+pub struct Config {
+    /// Format version; always 1.
+    pub version: u32,
+    /// Project name; default: the file's directory name. State, logs and the daemon are per project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Project-wide settings.
+    #[serde(default)]
+    pub settings: Settings,
+    /// Logical GPU names → physical devices.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gpus: BTreeMap<String, Gpu>,
+    /// The services, by name (lowercase letters, digits, `-`, `_`).
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    /// The models FaceRunner keeps installed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<Model>,
+    /// Files FaceRunner writes for other tools.
+    #[serde(default)]
+    pub integrations: Integrations,
+}
+
+/// Project-wide settings; every key is optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Default listen address of built-in services.
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// Remove models that FaceRunner pulled earlier and the file no longer lists (never models it did not pull).
+    #[serde(default)]
+    pub prune_models: bool,
+    /// The daemon re-applies when this file is saved.
+    #[serde(default)]
+    pub watch: bool,
+    /// How long watch mode waits for a burst of saves to settle.
+    #[serde(default = "default_debounce")]
+    pub watch_debounce: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: default_bind(),
+            prune_models: false,
+            watch: false,
+            watch_debounce: default_debounce(),
+        }
+    }
+}
+
+fn default_bind() -> String {
+    "127.0.0.1".into()
+}
+
+fn default_debounce() -> Duration {
+    Duration(std::time::Duration::from_millis(300))
+}
+
+/// A physical GPU: by UUID (preferred: stable across reboots) or by index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gpu {
+    /// NVIDIA UUID, as `nvidia-smi -L` prints it (`GPU-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// Index as CUDA enumerates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
+/// What a service is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Any local process (argv, env, probes, restart policy).
+    #[default]
+    Process,
+    /// An `ollama serve` instance.
+    Ollama,
+    /// Open WebUI (`open-webui serve`).
+    OpenWebui,
+    /// FaceRunner's own web dashboard.
+    Dashboard,
+}
+
+impl Kind {
+    /// The name used in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Process => "process",
+            Kind::Ollama => "ollama",
+            Kind::OpenWebui => "open-webui",
+            Kind::Dashboard => "dashboard",
+        }
+    }
+}
+
+/// One service.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// `process` (default), `ollama`, `open-webui` or `dashboard`.
+    #[serde(default)]
+    pub kind: Kind,
+    /// argv (a list), or a string run through /bin/sh when `shell: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    /// Run `command` (a string) through /bin/sh -c.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shell: bool,
+    /// Working directory, relative to the project file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// Extra environment variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, EnvValue>,
+    /// Files of `KEY=value` lines, relative to the project file; `env` wins over them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<OneOrMany>,
+    /// Listen port (ollama, open-webui, dashboard; informational for processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<u16>,
+    /// Listen address; default `settings.bind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// GPUs this service may use (names from `gpus:`); `[]` = CPU only; omitted = all visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<Vec<String>>,
+    /// Ollama's model store (`OLLAMA_MODELS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models_dir: Option<String>,
+    /// The executable (ollama, open-webui); default: PATH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+    /// Open WebUI: the ollama services it talks to; default: every ollama service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backends: Option<Vec<String>>,
+    /// Services to start first: a list, or a mapping to `{condition}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<DependsOn>,
+    /// Readiness and health probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// Restart policy: `no`, `on-failure`, `always`, or the long form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<Restart>,
+    /// How to stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
+    /// Log file rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogSettings>,
+}
+
+/// argv, or a shell string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Command {
+    /// argv: program and arguments, never through a shell.
+    Argv(Vec<String>),
+    /// A string: split on whitespace, or run by /bin/sh with `shell: true`.
+    Line(String),
+}
+
+/// One string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The items, in order.
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// An environment value: strings, numbers and booleans are all written as text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EnvValue {
+    /// Text.
+    Text(String),
+    /// A whole number.
+    Int(i64),
+    /// A number.
+    Float(f64),
+    /// true / false.
+    Bool(bool),
+}
+
+impl std::fmt::Display for EnvValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvValue::Text(s) => f.write_str(s),
+            EnvValue::Int(i) => write!(f, "{i}"),
+            EnvValue::Float(x) => write!(f, "{x}"),
+            EnvValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// `depends_on`: a list of names, or names mapped to a condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DependsOn {
+    /// Each must have started.
+    List(Vec<String>),
+    /// Each with its condition.
+    Map(BTreeMap<String, Dependency>),
+}
+
+impl DependsOn {
+    /// (service, condition) pairs.
+    pub fn entries(&self) -> Vec<(String, Condition)> {
+        match self {
+            DependsOn::List(v) => v.iter().map(|s| (s.clone(), Condition::Started)).collect(),
+            DependsOn::Map(m) => m.iter().map(|(k, d)| (k.clone(), d.condition)).collect(),
+        }
+    }
+}
+
+/// One dependency's condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    /// When the dependency counts as satisfied.
+    #[serde(default)]
+    pub condition: Condition,
+}
+
+/// When a dependency is satisfied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// Its process has started.
+    #[default]
+    Started,
+    /// Its probe passes.
+    Healthy,
+    /// It has exited with status 0.
+    Completed,
+}
+
+/// A probe: exactly one of `http`, `tcp`, `exec`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// GET this URL; 2xx or 3xx is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// Connect to this port (on the service's address) or `host:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpTarget>,
+    /// Run this argv; exit 0 is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<Vec<String>>,
+    /// Time between probes (default 2s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    /// Time one probe may take (default 1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Consecutive failures before unhealthy (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Failures in this first period do not count (default 0s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<Duration>,
+    /// Turn off the kind's built-in probe.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable: bool,
+}
+
+/// `tcp:` a port, or `host:port`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TcpTarget {
+    /// A port on the service's address.
+    Port(u16),
+    /// `host:port`.
+    Address(String),
+}
+
+/// Restart policy, short or long form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Restart {
+    /// `no`, `on-failure` or `always`.
+    Policy(RestartPolicy),
+    /// `{policy, max_retries, backoff: {initial, max}}`.
+    Long(RestartLong),
+}
+
+/// When to restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Never.
+    No,
+    /// When it exits with a non-zero status or a signal.
+    #[default]
+    OnFailure,
+    /// Whenever it exits.
+    Always,
+}
+
+/// The long form of `restart`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestartLong {
+    /// When to restart.
+    #[serde(default)]
+    pub policy: RestartPolicy,
+    /// Give up after this many restarts in a row (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Exponential backoff between restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+}
+
+/// Exponential backoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    /// First wait (default 1s); doubles each time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<Duration>,
+    /// Longest wait (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<Duration>,
+}
+
+/// How a service is stopped: the signal, then SIGKILL after the timeout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stop {
+    /// Signal sent to the process group first (default SIGTERM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// Grace period before SIGKILL (default 10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+/// Log rotation of one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// Rotate when the file reaches this size (default 10MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<Size>,
+    /// Rotated files kept (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u32>,
+}
+
+/// One model: exactly one of `ollama`, `hf`, `from`, `file`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    /// An Ollama registry name (`llama3.2:1b`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ollama: Option<String>,
+    /// A Hugging Face repo (`org/repo`), converted to an Ollama reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hf: Option<String>,
+    /// GGUF quant for `hf:` (default Q4_K_M when the repo has it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quant: Option<String>,
+    /// Local name of a derived (`from`) or file (`file`) model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Also install under this local name (a copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// Base model of a derived model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// A local GGUF file, relative to the project file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// System prompt of a derived model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Prompt template of a derived model (Go template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Parameters of a derived model (`temperature`, `num_ctx`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    /// The ollama service that holds it (required when there are several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Load it after apply and keep it resident this long (`-1` = forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<String>,
+}
+
+/// Files FaceRunner writes for other tools.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Integrations {
+    /// The Continue editor extension.
+    #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_: Option<ContinueIntegration>,
+}
+
+/// Continue's model block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContinueIntegration {
+    /// Write it.
+    #[serde(default)]
+    pub enabled: bool,
+}

@@ -1,0 +1,212 @@
+//! Durations (`500ms`, `2s`, `10m`, `1h`) and sizes (`512MiB`, `8GiB`, `8GB`).
+//!
+//! Both are strings in the file so people read them at a glance; in the JSON
+//! Schema they carry the custom formats `duration` and `size`, which the
+//! checker ([`super::check`]) validates with the parsers below — one
+//! definition of what is accepted.
+
+use std::fmt;
+use std::time::Duration as StdDuration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written `500ms`, `2s`, `1.5s`, `10m`, `1h` (or combined: `1m30s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration(pub StdDuration);
+
+/// A size in bytes written `512MiB`, `8GiB`, `8GB`, `100KB` or a plain number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Size(pub u64);
+
+/// Parse a duration; the error says what is accepted.
+pub fn parse_duration(s: &str) -> Result<StdDuration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("an empty duration".into());
+    }
+    if t == "0" {
+        return Ok(StdDuration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let unit_len = rest[num_len..]
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len() - num_len);
+        let (num, unit) = (&rest[..num_len], &rest[num_len..num_len + unit_len]);
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration"))?;
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(format!("`{s}` has no unit")),
+            other => return Err(format!("`{s}`: unknown unit `{other}`")),
+        };
+        total += n * scale;
+        rest = &rest[num_len + unit_len..];
+    }
+    if !total.is_finite() || total > 1e9 {
+        return Err(format!("`{s}` is too long"));
+    }
+    Ok(StdDuration::from_secs_f64(total))
+}
+
+/// Parse a size; the error says what is accepted.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let num_len = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let n: f64 = t[..num_len]
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size"))?;
+    let scale: f64 = match t[num_len..].trim() {
+        "" | "B" => 1.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("`{s}`: unknown unit `{other}`")),
+    };
+    let bytes = n * scale;
+    if !bytes.is_finite() || bytes > u64::MAX as f64 {
+        return Err(format!("`{s}` is too large"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The accepted duration forms, for help texts.
+pub const DURATION_HELP: &str = "write a duration like `500ms`, `2s`, `10m` or `1h`";
+/// The accepted size forms, for help texts.
+pub const SIZE_HELP: &str = "write a size like `512MiB`, `8GiB` or `8GB`";
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms == 0 {
+            write!(f, "0s")
+        } else if ms % 3_600_000 == 0 {
+            write!(f, "{}h", ms / 3_600_000)
+        } else if ms % 60_000 == 0 {
+            write!(f, "{}m", ms / 60_000)
+        } else if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(&str, u64); 4] = [
+            ("TiB", 1 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ];
+        for (unit, scale) in UNITS {
+            if self.0 >= scale && self.0 % scale == 0 {
+                return write!(f, "{}{unit}", self.0 / scale);
+            }
+        }
+        write!(f, "{}B", self.0)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_duration(&s)
+            .map(Duration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_size(&s).map(Size).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "duration",
+            "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$|^0$",
+            "description": "A duration: 500ms, 2s, 10m, 1h.",
+            "examples": ["2s", "10m"]
+        })
+    }
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "size",
+            "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(B|KB|kB|MB|GB|TB|KiB|MiB|GiB|TiB)?$",
+            "description": "A size: 512MiB, 8GiB, 8GB.",
+            "examples": ["10MiB"]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("500ms").unwrap(),
+            StdDuration::from_millis(500)
+        );
+        assert_eq!(parse_duration("2s").unwrap(), StdDuration::from_secs(2));
+        assert_eq!(parse_duration("1m30s").unwrap(), StdDuration::from_secs(90));
+        assert_eq!(parse_duration("1h").unwrap(), StdDuration::from_secs(3600));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+        assert_eq!(Duration(StdDuration::from_secs(600)).to_string(), "10m");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("8GB").unwrap(), 8_000_000_000);
+        assert_eq!(parse_size("8GiB").unwrap(), 8 << 30);
+        assert!(parse_size("8 potatoes").is_err());
+        assert_eq!(Size(10 << 20).to_string(), "10MiB");
+    }
+}

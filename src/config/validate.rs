@@ -1,0 +1,586 @@
+//! Semantic rules: what the schema cannot say.
+//!
+//! References (`depends_on`, `gpus`, `backends`, a model's `service`),
+//! dependency cycles, ports unique per address, one probe per service,
+//! model sources and names (Ollama's grammar, Hugging Face conversion), and
+//! kind-specific rules. Every rule reports at the node it is about, and all
+//! of them run: a file's problems are reported together.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::check::{SpanMap, did_you_mean, seg};
+use super::diag::Diagnostic;
+use super::types::{Command, Config, Kind, Model, Service, TcpTarget};
+use crate::names::ModelName;
+use crate::names::hf::{RepoHints, convert};
+
+/// Default port of each built-in kind.
+pub fn default_port(kind: Kind) -> Option<u16> {
+    match kind {
+        Kind::Ollama => Some(11434),
+        Kind::OpenWebui => Some(8080),
+        Kind::Dashboard => Some(8501),
+        Kind::Process => None,
+    }
+}
+
+/// Signals a service may be stopped with.
+pub const SIGNALS: &[&str] = &[
+    "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGKILL", "SIGUSR1", "SIGUSR2",
+];
+
+/// Normalize `TERM` / `sigterm` to `SIGTERM`; `None` when unknown.
+pub fn signal_name(s: &str) -> Option<&'static str> {
+    let up = s.to_ascii_uppercase();
+    let full = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    SIGNALS.iter().copied().find(|n| *n == full)
+}
+
+struct V<'a> {
+    cfg: &'a Config,
+    spans: &'a SpanMap,
+    out: Vec<Diagnostic>,
+}
+
+impl V<'_> {
+    fn err(&mut self, ptr: &str, summary: String, help: &str) {
+        self.out
+            .push(Diagnostic::error(summary, self.spans.value(ptr)).with_help(help));
+    }
+
+    fn err_key(&mut self, ptr: &str, summary: String, help: &str) {
+        self.out
+            .push(Diagnostic::error(summary, self.spans.key(ptr)).with_help(help));
+    }
+
+    fn warn(&mut self, ptr: &str, summary: String, help: &str) {
+        self.out
+            .push(Diagnostic::warning(summary, self.spans.key(ptr)).with_help(help));
+    }
+
+    fn service_ref(&mut self, ptr: &str, name: &str, what: &str) -> bool {
+        if self.cfg.services.contains_key(name) {
+            return true;
+        }
+        let help = match did_you_mean(name, self.cfg.services.keys().map(String::as_str)) {
+            Some(m) => format!("did you mean `{m}`?"),
+            None => format!(
+                "services in this file: {}",
+                self.cfg
+                    .services
+                    .keys()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.err(
+            ptr,
+            format!("{what} names `{name}`, which is not a service in this file"),
+            &help,
+        );
+        false
+    }
+}
+
+/// Run every semantic rule.
+pub fn validate(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
+    let mut v = V {
+        cfg,
+        spans,
+        out: Vec::new(),
+    };
+    if cfg.version != 1 {
+        v.err(
+            "/version",
+            format!("unsupported version {}", cfg.version),
+            "this FaceRunner reads `version: 1`",
+        );
+    }
+    if let Some(name) = &cfg.name {
+        if !valid_name(name) {
+            v.err(
+                "/name",
+                format!("project name `{name}` is not usable"),
+                "use lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+            );
+        }
+    }
+    for (name, gpu) in &cfg.gpus {
+        let ptr = format!("/gpus/{}", seg(name));
+        match (&gpu.uuid, gpu.index) {
+            (Some(_), Some(_)) | (None, None) => v.err(
+                &ptr,
+                format!("GPU `{name}` needs exactly one of `uuid` and `index`"),
+                "prefer `uuid` (from `nvidia-smi -L`): indexes can change order",
+            ),
+            (Some(u), None) if !u.starts_with("GPU-") && !u.starts_with("MIG-") => v.err(
+                &format!("{ptr}/uuid"),
+                format!("`{u}` is not an NVIDIA GPU UUID"),
+                "copy it from `nvidia-smi -L`; it looks like GPU-5a1c9d3e-…",
+            ),
+            _ => {}
+        }
+    }
+    for (name, svc) in &cfg.services {
+        service(&mut v, name, svc);
+    }
+    cycles(&mut v);
+    ports(&mut v);
+    models(&mut v);
+    v.out
+}
+
+/// Service and project names: lowercase letters, digits, `-`, `_`.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn service(v: &mut V<'_>, name: &str, svc: &Service) {
+    let ptr = format!("/services/{}", seg(name));
+    if !valid_name(name) {
+        v.err_key(
+            &ptr,
+            format!("service name `{name}` is not allowed"),
+            "use lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+        );
+    }
+    match svc.kind {
+        Kind::Process => match &svc.command {
+            None => v.err_key(&ptr, format!("service `{name}` has no `command`"), "give the program and its arguments: `command: [python3, -m, http.server, \"9000\"]`"),
+            Some(Command::Argv(a)) if a.is_empty() => v.err(&format!("{ptr}/command"), "`command` is an empty list".into(), "give the program and its arguments"),
+            Some(Command::Line(_)) if !svc.shell => v.err(&format!("{ptr}/command"), "a string `command` runs through a shell only when `shell: true` is set".into(), "write it as a list (`[prog, arg]`), or add `shell: true` to run it with /bin/sh -c"),
+            Some(Command::Argv(_)) if svc.shell => v.err(&format!("{ptr}/shell"), "`shell: true` needs `command` as one string".into(), "write `command: \"prog arg | other\"`, or drop `shell: true`"),
+            _ => {}
+        },
+        Kind::Dashboard => v.err(&format!("{ptr}/kind"), "the `dashboard` kind is not available yet".into(), "FaceRunner's dashboard comes with a later release; remove this service for now"),
+        Kind::Ollama | Kind::OpenWebui => {
+            if svc.command.is_some() {
+                v.err_key(&format!("{ptr}/command"), format!("`command` is not used by kind `{}`", svc.kind.as_str()), "FaceRunner builds the command for this kind; use `binary:` to pick the executable, or `kind: process` for a custom command");
+            }
+        }
+    }
+    if svc.kind != Kind::Ollama {
+        for key in ["models_dir", "gpus"] {
+            let set = match key {
+                "models_dir" => svc.models_dir.is_some(),
+                _ => svc.gpus.is_some(),
+            };
+            if set && svc.kind != Kind::Process {
+                v.err_key(
+                    &format!("{ptr}/{key}"),
+                    format!("`{key}` applies to ollama services only"),
+                    "remove it, or move it to an ollama service",
+                );
+            }
+        }
+    }
+    if svc.kind != Kind::OpenWebui && svc.backends.is_some() {
+        v.err_key(
+            &format!("{ptr}/backends"),
+            "`backends` applies to open-webui services only".into(),
+            "remove it",
+        );
+    }
+    if let Some(backends) = &svc.backends {
+        for (i, b) in backends.iter().enumerate() {
+            let p = format!("{ptr}/backends/{i}");
+            if v.service_ref(&p, b, "`backends`") && v.cfg.services[b].kind != Kind::Ollama {
+                v.err(
+                    &p,
+                    format!("backend `{b}` is not an ollama service"),
+                    "list ollama services here",
+                );
+            }
+        }
+    }
+    if let Some(gpus) = &svc.gpus {
+        for (i, g) in gpus.iter().enumerate() {
+            if !v.cfg.gpus.contains_key(g) {
+                let help = match did_you_mean(g, v.cfg.gpus.keys().map(String::as_str)) {
+                    Some(m) => format!("did you mean `{m}`?"),
+                    None => "declare it under `gpus:` with its uuid or index".to_string(),
+                };
+                v.err(
+                    &format!("{ptr}/gpus/{i}"),
+                    format!("GPU `{g}` is not declared under `gpus:`"),
+                    &help,
+                );
+            }
+        }
+    }
+    if let Some(deps) = &svc.depends_on {
+        for (dep, _) in deps.entries() {
+            let p = match deps {
+                super::types::DependsOn::List(l) => format!(
+                    "{ptr}/depends_on/{}",
+                    l.iter().position(|d| *d == dep).unwrap_or(0)
+                ),
+                super::types::DependsOn::Map(_) => format!("{ptr}/depends_on/{}", seg(&dep)),
+            };
+            if dep == name {
+                v.err(
+                    &p,
+                    format!("service `{name}` depends on itself"),
+                    "remove it from its own `depends_on`",
+                );
+            } else {
+                v.service_ref(&p, &dep, "`depends_on`");
+            }
+        }
+    }
+    if let Some(h) = &svc.health {
+        let set = [h.http.is_some(), h.tcp.is_some(), h.exec.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if set > 1 {
+            v.err(
+                &format!("{ptr}/health"),
+                "a health check has more than one of `http`, `tcp`, `exec`".into(),
+                "keep one probe",
+            );
+        } else if set == 0 && !h.disable && svc.kind == Kind::Process {
+            v.err(
+                &format!("{ptr}/health"),
+                "a health check needs one of `http`, `tcp`, `exec`".into(),
+                "add `http: http://127.0.0.1:PORT/`, `tcp: PORT` or `exec: [cmd, arg]`",
+            );
+        }
+        if let Some(url) = &h.http {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                v.err(
+                    &format!("{ptr}/health/http"),
+                    format!("`{url}` is not an http(s) URL"),
+                    "write the whole URL: http://127.0.0.1:9000/",
+                );
+            }
+        }
+        if let Some(TcpTarget::Address(a)) = &h.tcp {
+            if a.rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none_or(|p| p == 0)
+            {
+                v.err(
+                    &format!("{ptr}/health/tcp"),
+                    format!("`{a}` is not `host:port`"),
+                    "write a port (`9000`) or `host:port`",
+                );
+            }
+        }
+        if h.exec.as_ref().is_some_and(Vec::is_empty) {
+            v.err(
+                &format!("{ptr}/health/exec"),
+                "`exec` is an empty list".into(),
+                "give the program and its arguments",
+            );
+        }
+    }
+    if let Some(sig) = svc.stop.as_ref().and_then(|s| s.signal.as_deref()) {
+        if signal_name(sig).is_none() {
+            v.err(
+                &format!("{ptr}/stop/signal"),
+                format!("`{sig}` is not a signal FaceRunner sends"),
+                &format!("use one of {}", SIGNALS.join(", ")),
+            );
+        }
+    }
+}
+
+fn cycles(v: &mut V<'_>) {
+    let graph: BTreeMap<&str, Vec<String>> = v
+        .cfg
+        .services
+        .iter()
+        .map(|(n, s)| {
+            (
+                n.as_str(),
+                s.depends_on
+                    .as_ref()
+                    .map(|d| d.entries().into_iter().map(|e| e.0).collect())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut state: HashMap<&str, u8> = HashMap::new();
+    let mut reported = BTreeSet::new();
+    for start in graph.keys() {
+        let mut path = Vec::new();
+        visit(
+            start,
+            &graph,
+            &mut state,
+            &mut path,
+            &mut |cycle: &[&str]| {
+                let mut key: Vec<String> = cycle.iter().map(|s| s.to_string()).collect();
+                key.sort();
+                if reported.insert(key) {
+                    let first = cycle[0];
+                    v.out.push(
+                        Diagnostic::error(
+                            format!("`depends_on` forms a cycle: {}", cycle.join(" → ")),
+                            v.spans.key(&format!("/services/{}/depends_on", seg(first))),
+                        )
+                        .with_help(
+                            "services cannot wait for each other; remove one of these dependencies",
+                        ),
+                    );
+                }
+            },
+        );
+    }
+}
+
+fn visit<'g>(
+    n: &'g str,
+    g: &'g BTreeMap<&'g str, Vec<String>>,
+    state: &mut HashMap<&'g str, u8>,
+    path: &mut Vec<&'g str>,
+    found: &mut dyn FnMut(&[&str]),
+) {
+    match state.get(n) {
+        Some(2) => return,
+        Some(1) => {
+            let i = path.iter().position(|p| *p == n).unwrap_or(0);
+            let mut cycle = path[i..].to_vec();
+            cycle.push(n);
+            found(&cycle);
+            return;
+        }
+        _ => {}
+    }
+    state.insert(n, 1);
+    path.push(n);
+    for d in g.get(n).into_iter().flatten() {
+        if let Some((k, _)) = g.get_key_value(d.as_str()) {
+            visit(k, g, state, path, found);
+        }
+    }
+    path.pop();
+    state.insert(n, 2);
+}
+
+fn ports(v: &mut V<'_>) {
+    let mut seen: HashMap<(String, u16), String> = HashMap::new();
+    for (name, svc) in &v.cfg.services {
+        let Some(port) = svc.port.or_else(|| default_port(svc.kind)) else {
+            continue;
+        };
+        let bind = svc
+            .bind
+            .clone()
+            .unwrap_or_else(|| v.cfg.settings.bind.clone());
+        let ptr = format!("/services/{}/port", seg(name));
+        let clash = seen
+            .iter()
+            .find(|((b, p), _)| *p == port && (*b == bind || b == "0.0.0.0" || bind == "0.0.0.0"))
+            .map(|(_, n)| n.clone());
+        if let Some(other) = clash {
+            let mut d = Diagnostic::error(
+                format!("port {port} is used by both `{other}` and `{name}`"),
+                v.spans.key(&ptr),
+            )
+            .with_help("give each service its own port (ports are unique per bind address)");
+            if let Some(s) = v.spans.key(&format!("/services/{}/port", seg(&other))) {
+                d = d.with_related(format!("`{other}` uses it here"), s);
+            }
+            v.out.push(d);
+        } else {
+            seen.insert((bind, port), name.clone());
+        }
+    }
+}
+
+fn models(v: &mut V<'_>) {
+    let ollamas: Vec<&str> = v
+        .cfg
+        .services
+        .iter()
+        .filter(|(_, s)| s.kind == Kind::Ollama)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let mut targets: HashMap<(String, String), usize> = HashMap::new();
+    for (i, m) in v.cfg.models.iter().enumerate() {
+        let ptr = format!("/models/{i}");
+        let sources: Vec<&str> = [
+            ("ollama", m.ollama.is_some()),
+            ("hf", m.hf.is_some()),
+            ("from", m.from.is_some()),
+            ("file", m.file.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        if sources.len() != 1 {
+            let summary = if sources.is_empty() {
+                "a model needs one of `ollama`, `hf`, `from` or `file`".to_string()
+            } else {
+                format!(
+                    "a model has {}: choose one",
+                    sources
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )
+            };
+            v.err(&ptr, summary, "`ollama: NAME` pulls from the registry, `hf: ORG/REPO` from Hugging Face, `from: BASE` derives, `file: PATH` imports a GGUF");
+            continue;
+        }
+        let source = sources[0];
+        if matches!(source, "ollama" | "hf") && m.name.is_some() {
+            v.err_key(
+                &format!("{ptr}/name"),
+                format!("`name` is for derived and file models; this one comes from `{source}`"),
+                "use `alias:` to install it under another local name",
+            );
+        }
+        if matches!(source, "from" | "file") && m.name.is_none() {
+            v.err(
+                &ptr,
+                format!("a `{source}` model needs `name:`, the local name to create"),
+                "add `name: my-model`",
+            );
+        }
+        if m.quant.is_some() && source != "hf" {
+            v.err_key(
+                &format!("{ptr}/quant"),
+                "`quant` applies to `hf:` models only".into(),
+                "remove it, or pick the quant in the Ollama tag (`model:tag`)",
+            );
+        }
+        if matches!(source, "ollama" | "hf") {
+            for (key, set) in [
+                ("system", m.system.is_some()),
+                ("template", m.template.is_some()),
+                ("parameters", !m.parameters.is_empty()),
+            ] {
+                if set {
+                    v.err_key(
+                        &format!("{ptr}/{key}"),
+                        format!("`{key}` applies to derived models (`from:`) and files"),
+                        "declare a derived model: `name: my-model`, `from: BASE`, and this key",
+                    );
+                }
+            }
+        }
+        let service = model_service(v, m, &ptr, &ollamas);
+        let mut names = Vec::new();
+        match source {
+            "ollama" => names.push(("ollama", m.ollama.clone().unwrap_or_default())),
+            "hf" => {
+                let input = m.hf.clone().unwrap_or_default();
+                match convert(&input, m.quant.as_deref(), &RepoHints::default()) {
+                    Ok(c) => names.push(("", c.ollama.display_shortest())),
+                    Err(e) => v.err(&format!("{ptr}/hf"), e.reason.clone(), &e.help),
+                }
+            }
+            "from" => {
+                names.push(("name", m.name.clone().unwrap_or_default()));
+                names.push(("from", m.from.clone().unwrap_or_default()));
+            }
+            _ => names.push(("name", m.name.clone().unwrap_or_default())),
+        }
+        if let Some(a) = &m.alias {
+            names.push(("alias", a.clone()));
+        }
+        for (key, name) in names {
+            match ModelName::parse(&name) {
+                Err(e) => {
+                    if !key.is_empty() {
+                        v.err(&format!("{ptr}/{key}"), e.to_string(), "Ollama names look like `model:tag`, `namespace/model:tag` or `host/namespace/model:tag`");
+                    }
+                }
+                Ok(n) if key != "from" => {
+                    if let Some(svc) = &service {
+                        if let Some(first) = targets.insert((svc.clone(), n.key()), i) {
+                            v.err(&format!("{ptr}/{}", if key.is_empty() { "hf" } else { key }), format!("model `{}` is declared twice for service `{svc}` (also models[{first}])", n.display_shortest()), "keep one entry per model");
+                        }
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+        if let Some(k) = &m.keep_alive {
+            if k.parse::<i64>().is_err() && super::units::parse_duration(k).is_err() {
+                v.err(
+                    &format!("{ptr}/keep_alive"),
+                    format!("`{k}` is not a keep-alive"),
+                    "write a duration (`10m`, `24h`), seconds, or -1 to keep it loaded forever",
+                );
+            }
+        }
+    }
+}
+
+fn model_service(v: &mut V<'_>, m: &Model, ptr: &str, ollamas: &[&str]) -> Option<String> {
+    match &m.service {
+        Some(s) => {
+            let p = format!("{ptr}/service");
+            if v.service_ref(&p, s, "`service`") {
+                if v.cfg.services[s].kind != Kind::Ollama {
+                    v.err(
+                        &p,
+                        format!("`{s}` is not an ollama service"),
+                        "models live in ollama services",
+                    );
+                    return None;
+                }
+                return Some(s.clone());
+            }
+            None
+        }
+        None => match ollamas {
+            [one] => Some(one.to_string()),
+            [] => {
+                v.err(
+                    ptr,
+                    "there is no ollama service to hold this model".into(),
+                    "add a service with `kind: ollama`",
+                );
+                None
+            }
+            many => {
+                v.err(
+                    ptr,
+                    "this model needs `service:` because there are several ollama services".into(),
+                    &format!("add `service:` naming one of {}", many.join(", ")),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// Warnings that do not fail validation.
+pub fn warnings(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
+    let mut v = V {
+        cfg,
+        spans,
+        out: Vec::new(),
+    };
+    let depended: BTreeSet<String> = cfg
+        .services
+        .values()
+        .flat_map(|s| {
+            s.depends_on
+                .iter()
+                .flat_map(|d| d.entries().into_iter().map(|e| e.0))
+        })
+        .collect();
+    for (name, svc) in &cfg.services {
+        if svc.kind == Kind::Process && svc.health.is_none() && !depended.contains(name) {
+            v.warn(&format!("/services/{}", seg(name)), format!("service `{name}` has no health check"), "`up` counts it ready as soon as it starts; add `health:` so readiness means it answers");
+        }
+    }
+    v.out
+}

@@ -1,0 +1,15 @@
+//! FaceRunner: run a whole local LLM stack from one declarative file.
+//!
+//! The library holds everything; `src/main.rs` only parses arguments and
+//! maps results to exit codes. See `README.md` ("Architecture") for the loop
+//! load → validate → observe → plan → execute.
+
+pub mod cli;
+pub mod config;
+pub mod execute;
+pub mod names;
+pub mod observe;
+pub mod ollama;
+pub mod paths;
+pub mod plan;
+pub mod supervisor;

@@ -1,0 +1,142 @@
+//! The client side of the daemon's socket: connect (starting the daemon
+//! when needed), handshake, one request, its responses.
+//!
+//! The CLI commands are thin wrappers around this; tests use it directly.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::net::UnixStream;
+
+use crate::paths::ProjectDirs;
+use crate::supervisor::error::{Result, SupervisorError};
+use crate::supervisor::messages::{Event, Request, Response};
+use crate::supervisor::protocol::{Hello, HelloReply, PROTOCOL_VERSION, read_frame, write_frame};
+
+/// How long `ensure_daemon` waits for a new daemon's socket.
+const DAEMON_START: Duration = Duration::from_secs(20);
+
+/// A connection that passed the handshake.
+#[derive(Debug)]
+pub struct Client {
+    stream: UnixStream,
+    daemon_pid: u32,
+}
+
+impl Client {
+    /// Connect to the daemon at `socket`; `Ok(None)` when none runs there.
+    pub async fn connect(socket: &Path) -> Result<Option<Client>> {
+        let mut stream = match UnixStream::connect(socket).await {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(SupervisorError::Connection(e)),
+        };
+        write_frame(&mut stream, &Hello::ours()).await?;
+        let reply = tokio::time::timeout(
+            Duration::from_secs(10),
+            read_frame::<_, HelloReply>(&mut stream),
+        )
+        .await
+        .map_err(|_| {
+            SupervisorError::Protocol("the daemon did not answer the handshake".into())
+        })??;
+        match reply {
+            Some(HelloReply::Welcome { pid, .. }) => Ok(Some(Client {
+                stream,
+                daemon_pid: pid,
+            })),
+            Some(HelloReply::Refused { protocol, .. }) => Err(SupervisorError::ProtocolMismatch {
+                ours: PROTOCOL_VERSION,
+                theirs: protocol,
+            }),
+            None => Err(SupervisorError::Protocol(
+                "the daemon closed the connection".into(),
+            )),
+        }
+    }
+
+    /// The daemon's pid.
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon_pid
+    }
+
+    /// Send `request`; events go to `on_event`; returns the final response
+    /// (`Response::Error` becomes `Err(Remote)`).
+    pub async fn request(
+        mut self,
+        request: &Request,
+        mut on_event: impl FnMut(&Event),
+    ) -> Result<Response> {
+        write_frame(&mut self.stream, request).await?;
+        loop {
+            match read_frame::<_, Response>(&mut self.stream).await? {
+                Some(Response::Event(e)) => on_event(&e),
+                Some(Response::Error(e)) => return Err(SupervisorError::Remote(e)),
+                Some(other) => return Ok(other),
+                None => {
+                    return Err(SupervisorError::Protocol(
+                        "the daemon closed the connection".into(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Connect to the project's daemon, starting it (detached: `exe daemon
+/// --foreground` in a new session, output to the daemon log) if none runs.
+/// Two callers racing both start one; the lock lets one win and both
+/// connect to it.
+pub async fn ensure_daemon(dirs: &ProjectDirs, exe: &Path) -> Result<Client> {
+    if let Some(c) = Client::connect(&dirs.socket()).await? {
+        return Ok(c);
+    }
+    dirs.create()
+        .map_err(|e| SupervisorError::io("create", &dirs.state, e))?;
+    let log_path = dirs.daemon_log();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| SupervisorError::io("open", &log_path, e))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| SupervisorError::io("open", &log_path, e))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["daemon", "--foreground", "--project", &dirs.project])
+        .env_remove("FACERUNNER_FILE")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| SupervisorError::io("start", exe, e))?;
+    let deadline = Instant::now() + DAEMON_START;
+    loop {
+        if let Some(c) = Client::connect(&dirs.socket()).await? {
+            // Reap the loser of a start race (or the winner, much later) in the background.
+            std::thread::spawn(move || child.wait());
+            return Ok(c);
+        }
+        if Instant::now() >= deadline {
+            return Err(SupervisorError::DaemonStart {
+                secs: DAEMON_START.as_secs(),
+                log: log_path,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

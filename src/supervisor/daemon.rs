@@ -1,0 +1,243 @@
+//! The daemon: one long-lived owner per project.
+//!
+//! Start-up: create the project's directories, take the lock file
+//! `state/daemon.lock` with `File::try_lock` (a second daemon fails with the
+//! holder's pid, which the lock file contains), log to `state/daemon.log`,
+//! remove a stale socket (one nobody answers on) and listen on
+//! `run/daemon.sock` with mode 0600 (inside a 0700 directory). Each
+//! connection gets its own task: a handshake under a timeout, one request,
+//! its responses (a stream of events for `up`-like requests), close.
+//!
+//! The daemon runs on a *current-thread* runtime: every service is spawned
+//! from the main thread, which lives as long as the daemon, so the shims'
+//! parent-death signal fires exactly when the daemon dies (the kernel ties
+//! PDEATHSIG to the forking thread, not the process). It also keeps the
+//! daemon small; nothing it does is CPU-bound.
+//!
+//! Locking rule: `registry` (std mutex) is held only to read or swap the
+//! spec and the service handles — never across an `.await`. `apply`
+//! (async mutex) is held for the whole of each request that changes what
+//! runs (up, start, stop, restart, down), so those never interleave; status
+//! takes neither for long. Per-service state lives in each service's actor
+//! and is read through its watch channel.
+//!
+//! Shutdown: `down`, SIGTERM or SIGINT stop every service in reverse
+//! dependency order, remove the socket and exit; the lock goes with the
+//! process.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use crate::paths::ProjectDirs;
+use crate::supervisor::error::{Result, SupervisorError};
+use crate::supervisor::handler;
+use crate::supervisor::messages::{Request, Response};
+use crate::supervisor::metrics::Metrics;
+use crate::supervisor::protocol::{Hello, HelloReply, PROTOCOL_VERSION, read_frame, write_frame};
+use crate::supervisor::service::ServiceHandle;
+use crate::supervisor::spec::ProjectSpec;
+
+/// A peer has this long to say hello and send its request.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Shared daemon state; see the module docs for the locking rule.
+pub struct Daemon {
+    /// The project's directories.
+    pub dirs: ProjectDirs,
+    /// Our own executable (the shim).
+    pub exe: PathBuf,
+    /// The project and its service actors.
+    pub registry: Mutex<Registry>,
+    /// Serializes requests that change what runs.
+    pub apply: tokio::sync::Mutex<()>,
+    /// Process metrics.
+    pub metrics: tokio::sync::Mutex<Metrics>,
+    /// Cancelled to stop the daemon.
+    pub shutdown: CancellationToken,
+}
+
+/// What the daemon runs.
+#[derive(Default)]
+pub struct Registry {
+    /// Last spec sent by `up`.
+    pub spec: Option<ProjectSpec>,
+    /// One actor per service of the spec.
+    pub services: BTreeMap<String, ServiceHandle>,
+}
+
+impl Daemon {
+    /// A copy of the spec and handles (see the locking rule).
+    pub fn project(&self) -> Option<(ProjectSpec, BTreeMap<String, ServiceHandle>)> {
+        let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        reg.spec.clone().map(|s| (s, reg.services.clone()))
+    }
+}
+
+/// Run the daemon for `dirs` in this process until `down` or a signal.
+pub fn run(dirs: ProjectDirs) -> Result<()> {
+    dirs.create()
+        .map_err(|e| SupervisorError::io("create", &dirs.state, e))?;
+    let _lock = take_lock(&dirs)?;
+    init_logging(&dirs);
+    let exe =
+        std::env::current_exe().map_err(|e| SupervisorError::io("find", "our executable", e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SupervisorError::io("start", "the async runtime", e))?;
+    let daemon = Arc::new(Daemon {
+        dirs,
+        exe,
+        registry: Mutex::new(Registry::default()),
+        apply: tokio::sync::Mutex::new(()),
+        metrics: tokio::sync::Mutex::new(Metrics::default()),
+        shutdown: CancellationToken::new(),
+    });
+    rt.block_on(serve(daemon))
+}
+
+fn take_lock(dirs: &ProjectDirs) -> Result<File> {
+    let path = dirs.state.join("daemon.lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| SupervisorError::io("open", &path, e))?;
+    if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+        let mut pid = String::new();
+        let _ = file.read_to_string(&mut pid);
+        let pid = pid.trim();
+        return Err(SupervisorError::AlreadyRunning {
+            project: dirs.project.clone(),
+            pid: if pid.is_empty() {
+                "?".into()
+            } else {
+                pid.to_string()
+            },
+        });
+    }
+    file.set_len(0)
+        .map_err(|e| SupervisorError::io("write", &path, e))?;
+    file.rewind()
+        .map_err(|e| SupervisorError::io("write", &path, e))?;
+    writeln!(file, "{}", std::process::id()).map_err(|e| SupervisorError::io("write", &path, e))?;
+    Ok(file)
+}
+
+fn init_logging(dirs: &ProjectDirs) {
+    let path = dirs.daemon_log();
+    let Ok(file) = OpenOptions::new().create(true).append(true).open(&path) else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FACERUNNER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(Mutex::new(file))
+        .try_init();
+}
+
+async fn serve(daemon: Arc<Daemon>) -> Result<()> {
+    let socket = daemon.dirs.socket();
+    if socket.exists() {
+        if UnixStream::connect(&socket).await.is_ok() {
+            return Err(SupervisorError::AlreadyRunning {
+                project: daemon.dirs.project.clone(),
+                pid: "?".into(),
+            });
+        }
+        std::fs::remove_file(&socket)
+            .map_err(|e| SupervisorError::io("remove stale socket", &socket, e))?;
+    }
+    let listener =
+        UnixListener::bind(&socket).map_err(|e| SupervisorError::io("bind", &socket, e))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| SupervisorError::io("chmod", &socket, e))?;
+    tracing::info!(pid = std::process::id(), project = %daemon.dirs.project, "daemon listening on {}", socket.display());
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| SupervisorError::io("handle", "SIGTERM", e))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| SupervisorError::io("handle", "SIGINT", e))?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(connection(daemon.clone(), stream));
+                }
+                Err(e) => tracing::warn!("accept failed: {e}"),
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            () = daemon.shutdown.cancelled() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    handler::stop_everything(&daemon).await;
+    let _ = std::fs::remove_file(&socket);
+    tracing::info!("daemon exited");
+    Ok(())
+}
+
+async fn connection(daemon: Arc<Daemon>, mut stream: UnixStream) {
+    let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, Hello>(&mut stream)).await;
+    let Ok(Ok(Some(hello))) = hello else {
+        tracing::debug!("connection closed before a valid hello");
+        return;
+    };
+    let ours = Hello::ours();
+    if hello.protocol != PROTOCOL_VERSION {
+        tracing::warn!(
+            theirs = hello.protocol,
+            "refusing a client with another protocol version"
+        );
+        let reply = HelloReply::Refused {
+            protocol: PROTOCOL_VERSION,
+            version: ours.version,
+        };
+        let _ = write_frame(&mut stream, &reply).await;
+        return;
+    }
+    let reply = HelloReply::Welcome {
+        protocol: PROTOCOL_VERSION,
+        version: ours.version,
+        pid: std::process::id(),
+    };
+    if write_frame(&mut stream, &reply).await.is_err() {
+        return;
+    }
+    let request =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame::<_, Request>(&mut stream)).await;
+    let request = match request {
+        Ok(Ok(Some(r))) => r,
+        Ok(Err(e)) => {
+            tracing::warn!("bad request: {e}");
+            return;
+        }
+        _ => return,
+    };
+    let is_down = matches!(request, Request::Down);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Response>(64);
+    let task = tokio::spawn(handler::dispatch(daemon.clone(), request, tx));
+    while let Some(response) = rx.recv().await {
+        if write_frame(&mut stream, &response).await.is_err() {
+            break; // the client left; the request still completes
+        }
+    }
+    drop(rx);
+    if is_down {
+        let _ = task.await;
+        daemon.shutdown.cancel();
+    }
+}

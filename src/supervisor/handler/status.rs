@@ -1,0 +1,54 @@
+//! `Status`: every service's lifecycle, restarts, last exit and metrics.
+
+use crate::supervisor::daemon::Daemon;
+use crate::supervisor::messages::{
+    Health, Lifecycle, Response, ServiceStatus, StatusReport, WireError,
+};
+
+pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
+    let Some((spec, handles)) = daemon.project() else {
+        return Ok(Response::Status(StatusReport {
+            project: daemon.dirs.project.clone(),
+            daemon_pid: std::process::id(),
+            services: vec![],
+        }));
+    };
+    let snaps: Vec<_> = spec
+        .services
+        .iter()
+        .filter_map(|s| handles.get(&s.name).map(|h| (s, h, h.snapshot())))
+        .collect();
+    let pids: Vec<u32> = snaps
+        .iter()
+        .filter_map(|(_, _, snap)| snap.lifecycle.pid())
+        .collect();
+    let metrics = daemon.metrics.lock().await.sample(&pids).await;
+    let services = snaps
+        .into_iter()
+        .map(|(svc, handle, snap)| {
+            let failing = match &snap.lifecycle {
+                Lifecycle::Backoff { .. } | Lifecycle::Failed { .. } => true,
+                Lifecycle::Exited { exit } => !exit.is_success(),
+                Lifecycle::Running { health, .. } => matches!(health, Health::Unhealthy { .. }),
+                _ => false,
+            };
+            let m = snap.lifecycle.pid().and_then(|p| metrics.get(&p));
+            ServiceStatus {
+                name: svc.name.clone(),
+                kind: svc.kind.clone(),
+                restarts: snap.restarts,
+                last_exit: snap.last_exit.clone(),
+                log_tail: if failing { handle.log_tail(10) } else { vec![] },
+                port: svc.port,
+                cpu_percent: m.map(|m| m.0),
+                rss_bytes: m.map(|m| m.1),
+                state: snap.lifecycle,
+            }
+        })
+        .collect();
+    Ok(Response::Status(StatusReport {
+        project: spec.project,
+        daemon_pid: std::process::id(),
+        services,
+    }))
+}

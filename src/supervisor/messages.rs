@@ -1,0 +1,349 @@
+//! The requests and responses that cross the daemon's socket, and the
+//! service state they report.
+//!
+//! One request per connection is the normal case (`Status`, `Stop`, ...);
+//! `Up`, `Start`, `Restart` and `Down` stream [`Event`]s and end with
+//! [`Response::Done`]. Errors are typed ([`ErrorKind`]) so the client can
+//! branch on them instead of matching strings.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::supervisor::spec::ProjectSpec;
+
+/// A client's request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// Install `spec` and bring `services` (all when empty) up with their dependencies.
+    Up {
+        /// The whole project.
+        spec: ProjectSpec,
+        /// Selected services; empty means all.
+        services: Vec<String>,
+    },
+    /// Start already-known services (and their dependencies).
+    Start {
+        /// Service names.
+        services: Vec<String>,
+    },
+    /// Stop services (dependents first).
+    Stop {
+        /// Service names.
+        services: Vec<String>,
+    },
+    /// Stop then start services.
+    Restart {
+        /// Service names.
+        services: Vec<String>,
+    },
+    /// Every service's state.
+    Status,
+    /// Stop everything in reverse dependency order, then exit the daemon.
+    Down,
+}
+
+/// A daemon's answer; streaming requests send `Event`s before `Done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "response", rename_all = "snake_case")]
+pub enum Response {
+    /// Progress of a streaming request.
+    Event(Event),
+    /// End of a streaming request; `failed` lists services that did not reach their goal.
+    Done {
+        /// Services that failed.
+        failed: Vec<String>,
+    },
+    /// Answer to [`Request::Status`].
+    Status(StatusReport),
+    /// The request failed as a whole.
+    Error(WireError),
+}
+
+/// Progress events, in the order they happen per service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Waiting for a dependency.
+    Waiting {
+        /// Service.
+        service: String,
+        /// Dependency and condition, e.g. `db (healthy)`.
+        on: String,
+    },
+    /// About to spawn.
+    Starting {
+        /// Service.
+        service: String,
+    },
+    /// Spawned.
+    Started {
+        /// Service.
+        service: String,
+        /// Pid of the service process.
+        pid: u32,
+    },
+    /// Passed its probe (or has none).
+    Ready {
+        /// Service.
+        service: String,
+    },
+    /// Was already running with the same spec.
+    Unchanged {
+        /// Service.
+        service: String,
+    },
+    /// Did not become ready.
+    Failed {
+        /// Service.
+        service: String,
+        /// Why, in words.
+        reason: String,
+        /// The probe, e.g. `http GET http://127.0.0.1:1234/`.
+        probe: Option<String>,
+        /// Last lines of its log.
+        log_tail: Vec<String>,
+    },
+    /// Stopping.
+    Stopping {
+        /// Service.
+        service: String,
+    },
+    /// Stopped.
+    Stopped {
+        /// Service.
+        service: String,
+    },
+}
+
+/// A typed error on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct WireError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// Human text.
+    pub message: String,
+}
+
+impl WireError {
+    /// Build one.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        WireError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Kinds of request failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A named service is not in the project.
+    UnknownService,
+    /// No project was sent yet (`up` first).
+    NoProject,
+    /// `up` sent a different project than the daemon runs.
+    WrongProject,
+    /// The spec is invalid (e.g. a dependency cycle).
+    InvalidSpec,
+    /// The daemon is shutting down.
+    ShuttingDown,
+    /// Anything else inside the daemon.
+    Internal,
+}
+
+/// Answer to [`Request::Status`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Project name.
+    pub project: String,
+    /// Daemon pid.
+    pub daemon_pid: u32,
+    /// One entry per service, in file order.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One service as the daemon sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// Name.
+    pub name: String,
+    /// Kind (display).
+    pub kind: String,
+    /// Lifecycle state.
+    pub state: Lifecycle,
+    /// Restarts since it was last started on request.
+    pub restarts: u32,
+    /// The last exit, if any.
+    pub last_exit: Option<ExitInfo>,
+    /// Tail of the log when the service is failing (crash loop, unhealthy).
+    pub log_tail: Vec<String>,
+    /// Listening port (from the spec).
+    pub port: Option<u16>,
+    /// CPU percent of the service process (one core = 100).
+    pub cpu_percent: Option<f32>,
+    /// Resident memory of the service process.
+    pub rss_bytes: Option<u64>,
+}
+
+/// The lifecycle of a service; each state carries its own data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// Never started, or stopped on request.
+    Stopped,
+    /// Being spawned.
+    Starting {
+        /// When.
+        since: SystemTime,
+    },
+    /// Running.
+    Running {
+        /// Pid of the service (leader of its process group).
+        pid: u32,
+        /// When it was spawned.
+        started_at: SystemTime,
+        /// Probe state.
+        health: Health,
+    },
+    /// Being stopped on request.
+    Stopping {
+        /// Pid.
+        pid: u32,
+        /// Since when.
+        since: SystemTime,
+    },
+    /// Waiting before a restart.
+    Backoff {
+        /// Restart time.
+        until: SystemTime,
+        /// Consecutive restart number.
+        attempt: u32,
+    },
+    /// Exited and will not be restarted (policy, or completed).
+    Exited {
+        /// How it ended.
+        exit: ExitInfo,
+    },
+    /// Gave up: spawn failure or `max_retries` reached.
+    Failed {
+        /// Why.
+        reason: String,
+        /// When.
+        at: SystemTime,
+    },
+}
+
+impl Lifecycle {
+    /// Short word for tables.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Lifecycle::Stopped => "stopped",
+            Lifecycle::Starting { .. } => "starting",
+            Lifecycle::Running { .. } => "running",
+            Lifecycle::Stopping { .. } => "stopping",
+            Lifecycle::Backoff { .. } => "restarting",
+            Lifecycle::Exited { .. } => "exited",
+            Lifecycle::Failed { .. } => "failed",
+        }
+    }
+
+    /// Pid of the live process, if any.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Lifecycle::Running { pid, .. } | Lifecycle::Stopping { pid, .. } => Some(*pid),
+            _ => None,
+        }
+    }
+
+    /// Whether it is running and ready (probe passed, or no probe).
+    pub fn is_ready(&self) -> bool {
+        matches!(
+            self,
+            Lifecycle::Running {
+                health: Health::Healthy | Health::None,
+                ..
+            }
+        )
+    }
+}
+
+/// Probe state of a running service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "health", rename_all = "snake_case")]
+pub enum Health {
+    /// No probe configured.
+    None,
+    /// Not yet passed.
+    Starting,
+    /// Last check passed.
+    Healthy,
+    /// `retries` consecutive failures.
+    Unhealthy {
+        /// Consecutive failures.
+        failures: u32,
+        /// Last probe error.
+        last_error: String,
+    },
+}
+
+impl Health {
+    /// Short word for tables.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Health::None => "-",
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy { .. } => "unhealthy",
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    /// Exit code, when it exited.
+    pub code: Option<i32>,
+    /// Signal number, when a signal killed it.
+    pub signal: Option<i32>,
+    /// When.
+    pub at: SystemTime,
+    /// How long it ran.
+    #[serde(with = "secs_f64")]
+    pub ran_for: Duration,
+}
+
+impl ExitInfo {
+    /// Exit code 0.
+    pub fn is_success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl std::fmt::Display for ExitInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.code, self.signal) {
+            (Some(c), _) => write!(f, "exit code {c}"),
+            (None, Some(s)) => write!(f, "killed by signal {s}"),
+            (None, None) => write!(f, "unknown exit"),
+        }
+    }
+}
+
+mod secs_f64 {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Ok(Duration::try_from_secs_f64(v).unwrap_or_default())
+    }
+}

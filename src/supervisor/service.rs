@@ -1,0 +1,455 @@
+//! One actor per service: a task that owns the service's process and runs
+//! its lifecycle; callers hold a cloneable [`ServiceHandle`].
+//!
+//! Lifecycle (see [`Lifecycle`]):
+//!
+//! ```text
+//! Stopped ─start─▶ Starting ─spawned─▶ Running{health} ─exit─▶ restart policy
+//!    ▲                                     │                   ├─ Backoff{until, attempt} ─▶ Starting
+//!    └────────────── stop ─── Stopping ◀───┘                   ├─ Exited{exit}   (no restart / completed)
+//!                                                              └─ Failed{reason} (max_retries reached)
+//! ```
+//!
+//! Controls arrive on a queue and each is answered on a oneshot once it has
+//! run, so callers await completion instead of polling. The actor publishes
+//! a [`Snapshot`] on a watch channel; a `generation` counter grows with
+//! every requested start, and `ready` / `failure` record what happened in
+//! the current generation, so a waiter cannot miss a short-lived state.
+//! The actor waits on the child's exit, the probe task and its queue: no
+//! polling while idle.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use rustix::process::Signal;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::supervisor::identity::{ProcessIdentity, parse_signal};
+use crate::supervisor::logs::{LogWriter, SharedLog};
+use crate::supervisor::messages::{ExitInfo, Health, Lifecycle};
+use crate::supervisor::probes::{self, ExecContext};
+use crate::supervisor::restart::{self, Decision};
+use crate::supervisor::spawn::{self, Spawned};
+use crate::supervisor::spec::ServiceSpec;
+
+/// What the actor publishes.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Current state.
+    pub lifecycle: Lifecycle,
+    /// Number of requested starts so far.
+    pub generation: u64,
+    /// First pid of this generation.
+    pub started_pid: Option<u32>,
+    /// Became ready in this generation.
+    pub ready: bool,
+    /// Failed before becoming ready in this generation.
+    pub failure: Option<String>,
+    /// Automatic restarts in this generation.
+    pub restarts: u32,
+    /// Last exit.
+    pub last_exit: Option<ExitInfo>,
+    /// Hash of the spec in use.
+    pub spec_hash: String,
+    /// Identity of the running process.
+    pub identity: Option<ProcessIdentity>,
+}
+
+enum Control {
+    Start(oneshot::Sender<u64>),
+    Stop(oneshot::Sender<()>),
+    Update(Box<ServiceSpec>, oneshot::Sender<()>),
+}
+
+/// Cloneable handle to a service's actor.
+#[derive(Debug, Clone)]
+pub struct ServiceHandle {
+    /// Service name.
+    pub name: String,
+    tx: mpsc::Sender<Control>,
+    state: watch::Receiver<Snapshot>,
+    log: SharedLog,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Control::Start(_) => "Start",
+            Control::Stop(_) => "Stop",
+            Control::Update(..) => "Update",
+        })
+    }
+}
+
+impl ServiceHandle {
+    /// Start the actor (the process is not started until [`ServiceHandle::start`]).
+    pub fn new(
+        spec: ServiceSpec,
+        log_path: PathBuf,
+        exe: PathBuf,
+    ) -> std::io::Result<ServiceHandle> {
+        let log = Arc::new(Mutex::new(LogWriter::open(&log_path, spec.log)?));
+        let (tx, rx) = mpsc::channel(16);
+        let (state_tx, state) = watch::channel(Snapshot {
+            lifecycle: Lifecycle::Stopped,
+            generation: 0,
+            started_pid: None,
+            ready: false,
+            failure: None,
+            restarts: 0,
+            last_exit: None,
+            spec_hash: spec.spec_hash.clone(),
+            identity: None,
+        });
+        let name = spec.name.clone();
+        let actor = Actor {
+            spec,
+            exe,
+            log: log.clone(),
+            rx,
+            state: state_tx,
+        };
+        tokio::spawn(actor.run());
+        Ok(ServiceHandle {
+            name,
+            tx,
+            state,
+            log,
+        })
+    }
+
+    /// Start (a new generation); returns its number. Already running: the current one.
+    pub async fn start(&self) -> Option<u64> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Control::Start(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Stop and wait until stopped.
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Control::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Use `spec` from the next spawn on.
+    pub async fn update(&self, spec: ServiceSpec) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(Control::Update(Box::new(spec), tx))
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    /// Current snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.state.borrow().clone()
+    }
+
+    /// Watch snapshots.
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.state.clone()
+    }
+
+    /// Last `n` log lines.
+    pub fn log_tail(&self, n: usize) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).tail(n)
+    }
+}
+
+struct Actor {
+    spec: ServiceSpec,
+    exe: PathBuf,
+    log: SharedLog,
+    rx: mpsc::Receiver<Control>,
+    state: watch::Sender<Snapshot>,
+}
+
+enum RunEnd {
+    Exited(ExitInfo),
+    SpawnFailed(String),
+    StopRequested(oneshot::Sender<()>),
+    Closed,
+}
+
+impl Actor {
+    fn set(&self, f: impl FnOnce(&mut Snapshot)) {
+        self.state.send_modify(f);
+    }
+
+    fn note(&self, text: &str) {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .line("fr", text);
+    }
+
+    async fn run(mut self) {
+        let mut want = false;
+        let mut attempt = 0;
+        loop {
+            if !want {
+                let Some(control) = self.rx.recv().await else {
+                    return;
+                };
+                want = self.idle(control);
+                attempt = 0;
+                continue;
+            }
+            let exit = match self.run_once().await {
+                RunEnd::Closed => return,
+                RunEnd::StopRequested(ack) => {
+                    want = false;
+                    let _ = ack.send(());
+                    continue;
+                }
+                RunEnd::Exited(exit) => exit,
+                RunEnd::SpawnFailed(reason) => {
+                    self.note(&format!("spawn failed: {reason}"));
+                    self.set(|s| {
+                        s.failure.get_or_insert(reason.clone());
+                    });
+                    ExitInfo {
+                        code: Some(127),
+                        signal: None,
+                        at: SystemTime::now(),
+                        ran_for: Duration::ZERO,
+                    }
+                }
+            };
+            self.note(&format!("exited: {exit}"));
+            self.set(|s| {
+                s.identity = None;
+                s.last_exit = Some(exit.clone());
+                if !s.ready && s.failure.is_none() {
+                    s.failure = Some(format!("exited ({exit}) before becoming ready"));
+                }
+            });
+            match restart::decide(&self.spec.restart, &exit, attempt) {
+                Decision::Stay => {
+                    want = false;
+                    self.set(|s| s.lifecycle = Lifecycle::Exited { exit: exit.clone() });
+                }
+                Decision::GiveUp => {
+                    want = false;
+                    let reason = format!("gave up after {attempt} restarts; last {exit}");
+                    self.set(|s| {
+                        s.lifecycle = Lifecycle::Failed {
+                            reason,
+                            at: SystemTime::now(),
+                        }
+                    });
+                }
+                Decision::Restart {
+                    delay,
+                    attempt: next,
+                } => {
+                    attempt = next;
+                    match self.backoff(delay, next).await {
+                        Some(keep) => want = keep,
+                        None => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// A control while nothing runs; returns whether to run now.
+    fn idle(&mut self, control: Control) -> bool {
+        match control {
+            Control::Start(tx) => {
+                self.set(|s| {
+                    s.generation += 1;
+                    s.started_pid = None;
+                    s.ready = false;
+                    s.failure = None;
+                    s.restarts = 0;
+                    let _ = tx.send(s.generation);
+                });
+                true
+            }
+            Control::Stop(ack) => {
+                self.set(|s| s.lifecycle = Lifecycle::Stopped);
+                let _ = ack.send(());
+                false
+            }
+            Control::Update(spec, ack) => {
+                self.set(|s| s.spec_hash = spec.spec_hash.clone());
+                self.spec = *spec;
+                let _ = ack.send(());
+                false
+            }
+        }
+    }
+
+    /// Wait before a restart; `Some(run?)`, `None` when the queue closed.
+    async fn backoff(&mut self, delay: Duration, attempt: u32) -> Option<bool> {
+        let until = SystemTime::now() + delay;
+        self.set(|s| {
+            s.restarts += 1;
+            s.lifecycle = Lifecycle::Backoff { until, attempt };
+        });
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return Some(true),
+                control = self.rx.recv() => match control? {
+                    Control::Update(spec, ack) => {
+                        self.set(|s| s.spec_hash = spec.spec_hash.clone());
+                        self.spec = *spec;
+                        let _ = ack.send(());
+                    }
+                    other => return Some(self.idle(other)),
+                },
+            }
+        }
+    }
+
+    async fn run_once(&mut self) -> RunEnd {
+        self.set(|s| {
+            s.lifecycle = Lifecycle::Starting {
+                since: SystemTime::now(),
+            }
+        });
+        let mut sp = match spawn::spawn(&self.spec, &self.exe, &self.log).await {
+            Ok(sp) => sp,
+            Err(reason) => return RunEnd::SpawnFailed(reason),
+        };
+        let id = sp.identity;
+        self.note(&format!("started pid {}", id.pid));
+        let has_probe = self.spec.probe.is_some();
+        let started_at = sp.started_at;
+        self.set(|s| {
+            s.identity = Some(id);
+            s.started_pid.get_or_insert(id.pid);
+            s.ready |= !has_probe;
+            let health = if has_probe {
+                Health::Starting
+            } else {
+                Health::None
+            };
+            s.lifecycle = Lifecycle::Running {
+                pid: id.pid,
+                started_at,
+                health,
+            };
+        });
+        let (htx, mut hrx) = mpsc::channel(4);
+        let _probe = self.spec.probe.clone().map(|p| {
+            let ctx = ExecContext {
+                cwd: self.spec.working_dir.clone(),
+                env: self.spec.env.clone(),
+            };
+            AbortOnDrop(tokio::spawn(probes::watch(p, ctx, htx)))
+        });
+        loop {
+            tokio::select! {
+                exit = sp.wait() => {
+                    finish_group(&id);
+                    return RunEnd::Exited(exit);
+                }
+                Some(health) = hrx.recv() => self.health(health),
+                control = self.rx.recv() => match control {
+                    None => {
+                        self.stop_running(&mut sp).await;
+                        return RunEnd::Closed;
+                    }
+                    Some(Control::Stop(ack)) => {
+                        self.set(|s| s.lifecycle = Lifecycle::Stopping { pid: id.pid, since: SystemTime::now() });
+                        self.note("stopping");
+                        let exit = self.stop_running(&mut sp).await;
+                        self.note(&format!("stopped: {exit}"));
+                        self.set(|s| {
+                            s.identity = None;
+                            s.last_exit = Some(exit);
+                            s.lifecycle = Lifecycle::Stopped;
+                        });
+                        return RunEnd::StopRequested(ack);
+                    }
+                    Some(Control::Start(tx)) => {
+                        let _ = tx.send(self.state.borrow().generation);
+                    }
+                    Some(Control::Update(spec, ack)) => {
+                        self.set(|s| s.spec_hash = spec.spec_hash.clone());
+                        self.spec = *spec;
+                        let _ = ack.send(());
+                    }
+                },
+            }
+        }
+    }
+
+    fn health(&self, health: Health) {
+        let check = self
+            .spec
+            .probe
+            .as_ref()
+            .map(|p| p.check.to_string())
+            .unwrap_or_default();
+        self.set(|s| {
+            match &health {
+                Health::Healthy => s.ready = true,
+                Health::Unhealthy {
+                    failures,
+                    last_error,
+                } if !s.ready && s.failure.is_none() => {
+                    s.failure = Some(format!(
+                        "probe {check} failed {failures} times: {last_error}"
+                    ));
+                }
+                _ => {}
+            }
+            if let Lifecycle::Running { health: h, .. } = &mut s.lifecycle {
+                *h = health;
+            }
+        });
+    }
+
+    /// Stop signal to the group, grace, SIGKILL to the group.
+    async fn stop_running(&self, sp: &mut Spawned) -> ExitInfo {
+        let sig = parse_signal(&self.spec.stop.signal).unwrap_or(Signal::TERM);
+        let id = sp.identity;
+        if let Err(e) = id.signal_group(sig) {
+            tracing::warn!(service = %self.spec.name, "cannot signal: {e}");
+        }
+        let exit = match tokio::time::timeout(self.spec.stop.timeout, sp.wait()).await {
+            Ok(exit) => exit,
+            Err(_) => {
+                self.note("grace period over; sending SIGKILL");
+                let _ = id.signal_group(Signal::KILL);
+                match tokio::time::timeout(Duration::from_secs(5), sp.wait()).await {
+                    Ok(exit) => exit,
+                    Err(_) => {
+                        let _ = sp.shim.start_kill();
+                        sp.wait().await
+                    }
+                }
+            }
+        };
+        finish_group(&id);
+        exit
+    }
+}
+
+/// The shim clears the group when the service exits; if the shim itself was
+/// killed, do it here.
+fn finish_group(id: &ProcessIdentity) {
+    if id.group_alive() {
+        let _ = id.signal_group(Signal::KILL);
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,202 @@
+//! The shim: a tiny mode of our own binary (`facerunner __shim`) that sits
+//! between the daemon and each service and ties the service's life to the
+//! daemon's.
+//!
+//! Why: if the daemon is killed with SIGKILL it cannot stop anything, and
+//! its services would run on unowned. The shim
+//!
+//! 1. asks the kernel for SIGUSR2 when its parent dies (`PR_SET_PDEATHSIG`),
+//!    then re-checks `getppid()` against the daemon's pid passed on the
+//!    command line, closing the race where the daemon died before the prctl;
+//! 2. spawns the service in a new process group that the service leads
+//!    (pgid = service pid), stdin from /dev/null, stdout/stderr inherited
+//!    (the daemon's log pipes);
+//! 3. reports `started <pid> <start_ticks>` (or `error <why>`) and at the end
+//!    `exited code <n>` / `exited signal <n>` on its report pipe, which the
+//!    daemon passes as the shim's stdin (a pipe's write end);
+//! 4. forwards TERM/INT/HUP/QUIT/USR1 sent to the shim itself to the group;
+//! 5. when the parent dies: the configured stop signal to the group, the
+//!    grace period, then SIGKILL to the group;
+//! 6. when the service exits, signals what is left of its group (a
+//!    service's group dies with its main process, as in a container) and
+//!    exits with the service's code (128 + signal when killed).
+//!
+//! The kernel delivers PDEATHSIG when the *thread* that forked the shim
+//! exits, so the daemon runs on a current-thread runtime and spawns from
+//! its main thread (see `daemon.rs`).
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::supervisor::identity::{self, parse_signal};
+
+/// Arguments of `facerunner __shim`.
+#[derive(Debug, Clone)]
+pub struct ShimArgs {
+    /// Pid of the daemon that spawned us.
+    pub parent: u32,
+    /// Stop signal name.
+    pub signal: String,
+    /// Grace before SIGKILL.
+    pub grace: Duration,
+    /// The service's argv.
+    pub argv: Vec<String>,
+}
+
+/// Run the shim; returns the exit code to exit with.
+pub fn run(args: ShimArgs) -> u8 {
+    let report = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .ok();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(report, &format!("cannot start runtime: {e}")),
+    };
+    rt.block_on(shim(args, report))
+}
+
+fn fail(mut report: Option<File>, msg: &str) -> u8 {
+    if let Some(r) = report.as_mut() {
+        let _ = writeln!(r, "error {}", msg.replace('\n', " "));
+    }
+    127
+}
+
+async fn shim(args: ShimArgs, mut report: Option<File>) -> u8 {
+    let stop_sig = parse_signal(&args.signal).unwrap_or(Signal::TERM);
+    // Listen before asking for the death signal, so it cannot kill us unhandled.
+    let Ok(mut parent_died) = signal(SignalKind::user_defined2()) else {
+        return fail(report, "cannot install signal handler");
+    };
+    let mut forward = Vec::new();
+    for kind in [
+        SignalKind::terminate(),
+        SignalKind::interrupt(),
+        SignalKind::hangup(),
+        SignalKind::quit(),
+        SignalKind::user_defined1(),
+    ] {
+        match signal(kind) {
+            Ok(s) => forward.push((kind, s)),
+            Err(_) => return fail(report, "cannot install signal handler"),
+        }
+    }
+    if rustix::process::set_parent_process_death_signal(Some(Signal::USR2)).is_err()
+        || rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32) != Some(args.parent)
+    {
+        return fail(report, "the daemon exited before the service started");
+    }
+    let Some((program, rest)) = args.argv.split_first() else {
+        return fail(report, "empty argv");
+    };
+    let mut child = match tokio::process::Command::new(program)
+        .args(rest)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return fail(report, &format!("cannot run {program}: {e}")),
+    };
+    let Some(pid) = child.id() else {
+        return fail(report, "service exited at once");
+    };
+    let ticks = identity::stat(pid)
+        .ok()
+        .flatten()
+        .map_or(0, |s| s.start_ticks);
+    if let Some(r) = report.as_mut() {
+        let _ = writeln!(r, "started {pid} {ticks}");
+    }
+    let group = Pid::from_raw(pid as i32).expect("a spawned child's pid is positive");
+
+    let status = loop {
+        let forwarded = async {
+            let futs = forward
+                .iter_mut()
+                .map(|(k, s)| Box::pin(async move { s.recv().await.map(|_| *k) }));
+            futures_util::future::select_all(futs).await.0
+        };
+        tokio::select! {
+            status = child.wait() => break status,
+            _ = parent_died.recv() => {
+                break stop_group(&mut child, group, stop_sig, args.grace).await;
+            }
+            Some(kind) = forwarded => {
+                if let Some(sig) = Signal::from_named_raw(kind.as_raw_value()) {
+                    let _ = rustix::process::kill_process_group(group, sig);
+                }
+            }
+        }
+    };
+    clear_group(group, stop_sig, args.grace).await;
+    let code = match status {
+        Ok(st) => exit_code(st),
+        Err(_) => 1,
+    };
+    if let (Some(r), Ok(st)) = (report.as_mut(), status) {
+        use std::os::unix::process::ExitStatusExt;
+        let _ = match (st.code(), st.signal()) {
+            (Some(c), _) => writeln!(r, "exited code {c}"),
+            (None, Some(s)) => writeln!(r, "exited signal {s}"),
+            _ => writeln!(r, "exited code 1"),
+        };
+    }
+    code
+}
+
+/// Stop signal, grace, SIGKILL; returns the child's status.
+async fn stop_group(
+    child: &mut tokio::process::Child,
+    group: Pid,
+    sig: Signal,
+    grace: Duration,
+) -> std::io::Result<ExitStatus> {
+    let _ = rustix::process::kill_process_group(group, sig);
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(st) => st,
+        Err(_) => {
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+            child.wait().await
+        }
+    }
+}
+
+/// After the leader exited: stop whatever is left in its group. The group id
+/// cannot be handed out again while the group has members, so this only
+/// reaches our grandchildren. Polls every 50 ms, only during this shutdown.
+async fn clear_group(group: Pid, sig: Signal, grace: Duration) {
+    if rustix::process::test_kill_process_group(group).is_err() {
+        return;
+    }
+    let _ = rustix::process::kill_process_group(group, sig);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if rustix::process::test_kill_process_group(group).is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = rustix::process::kill_process_group(group, Signal::KILL);
+}
+
+fn exit_code(st: ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => u8::try_from(c & 0xff).unwrap_or(1),
+        (None, Some(s)) => u8::try_from(128 + s).unwrap_or(255),
+        _ => 1,
+    }
+}

@@ -1,0 +1,167 @@
+//! Spawning a service through the shim, and learning how it ended.
+//!
+//! `facerunner __shim --parent <daemon pid> --signal SIG --grace-ms N -- argv…`
+//! is started with the service's env and working directory, in a process
+//! group of its own (the service gets a further group of its own inside the
+//! shim, see `shim.rs`). The shim's stdin is the write end of a report pipe;
+//! its stdout and stderr are pipes whose read ends are pumped into the
+//! service's log file by two tasks.
+
+use std::os::fd::OwnedFd;
+use std::process::Stdio;
+use std::time::{Instant, SystemTime};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::supervisor::identity::ProcessIdentity;
+use crate::supervisor::logs::{self, SharedLog};
+use crate::supervisor::messages::ExitInfo;
+use crate::supervisor::spec::ServiceSpec;
+
+/// A running service: the shim child plus what the shim reported.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The shim process (our direct child).
+    pub shim: tokio::process::Child,
+    /// The service process.
+    pub identity: ProcessIdentity,
+    /// Wall-clock spawn time.
+    pub started_at: SystemTime,
+    /// Monotonic spawn time.
+    pub started: Instant,
+    /// Rest of the report pipe: the final `exited …` line.
+    report: tokio::task::JoinHandle<Option<String>>,
+}
+
+/// Spawn `spec` through the shim found at `exe` (our own binary).
+///
+/// Must be called from the daemon's main thread (PDEATHSIG is per thread).
+pub async fn spawn(
+    spec: &ServiceSpec,
+    exe: &std::path::Path,
+    log: &SharedLog,
+) -> Result<Spawned, String> {
+    let (reader, writer) = std::io::pipe().map_err(|e| format!("cannot create a pipe: {e}"))?;
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.arg("__shim")
+        .arg("--parent")
+        .arg(std::process::id().to_string())
+        .arg("--signal")
+        .arg(&spec.stop.signal)
+        .arg("--grace-ms")
+        .arg(spec.stop.timeout.as_millis().to_string())
+        .arg("--")
+        .args(&spec.argv)
+        .envs(&spec.env)
+        .env_remove("FACERUNNER_FILE")
+        .current_dir(&spec.working_dir)
+        .process_group(0)
+        .stdin(Stdio::from(writer))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // No kill_on_drop: SIGKILL would stop the shim from stopping its
+    // service; when the daemon goes away the shim's PDEATHSIG does the work.
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let mut shim = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start the shim {}: {e}", exe.display()))?;
+    drop(cmd); // closes our copy of the report pipe's write end
+    if let Some(out) = shim.stdout.take() {
+        tokio::spawn(logs::pump(out, log.clone(), "out"));
+    }
+    if let Some(err) = shim.stderr.take() {
+        tokio::spawn(logs::pump(err, log.clone(), "err"));
+    }
+    let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
+        .map_err(|e| format!("cannot read the shim's report: {e}"))?;
+    let mut lines = BufReader::new(reader).lines();
+    let first = lines.next_line().await.ok().flatten().unwrap_or_default();
+    let report = tokio::spawn(async move {
+        let mut last = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            last = Some(line);
+        }
+        last
+    });
+    match parse_started(&first) {
+        Ok((pid, start_ticks)) => Ok(Spawned {
+            shim,
+            identity: ProcessIdentity {
+                pid,
+                pgid: pid,
+                start_ticks,
+            },
+            started_at,
+            started,
+            report,
+        }),
+        Err(why) => {
+            let _ = shim.wait().await;
+            Err(why)
+        }
+    }
+}
+
+fn parse_started(line: &str) -> Result<(u32, u64), String> {
+    let mut words = line.split_whitespace();
+    match words.next() {
+        Some("started") => {
+            let pid = words.next().and_then(|w| w.parse().ok());
+            let ticks = words.next().and_then(|w| w.parse().ok());
+            pid.zip(ticks)
+                .ok_or_else(|| format!("bad shim report {line:?}"))
+        }
+        Some("error") => Err(line.trim_start_matches("error").trim().to_string()),
+        _ => Err("the shim exited without reporting".to_string()),
+    }
+}
+
+impl Spawned {
+    /// Wait for the service (and its shim) to end.
+    pub async fn wait(&mut self) -> ExitInfo {
+        let shim_status = self.shim.wait().await;
+        let line = (&mut self.report).await.ok().flatten().unwrap_or_default();
+        let (code, signal) = parse_exit(&line).unwrap_or_else(|| {
+            use std::os::unix::process::ExitStatusExt;
+            shim_status.map_or((None, None), |s| (s.code(), s.signal()))
+        });
+        ExitInfo {
+            code,
+            signal,
+            at: SystemTime::now(),
+            ran_for: self.started.elapsed(),
+        }
+    }
+}
+
+fn parse_exit(line: &str) -> Option<(Option<i32>, Option<i32>)> {
+    let mut w = line.split_whitespace();
+    if w.next()? != "exited" {
+        return None;
+    }
+    let kind = w.next()?;
+    let n: i32 = w.next()?.parse().ok()?;
+    match kind {
+        "code" => Some((Some(n), None)),
+        "signal" => Some((None, Some(n))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shim_reports_parse() {
+        assert_eq!(parse_started("started 42 9000"), Ok((42, 9000)));
+        assert!(
+            parse_started("error cannot run x: not found")
+                .is_err_and(|e| e.starts_with("cannot run"))
+        );
+        assert!(parse_started("").is_err());
+        assert_eq!(parse_exit("exited code 3"), Some((Some(3), None)));
+        assert_eq!(parse_exit("exited signal 9"), Some((None, Some(9))));
+    }
+}

@@ -1,0 +1,225 @@
+//! What the daemon is asked to run: the resolved, normalized description of
+//! a project's services.
+//!
+//! The config layer builds a [`ProjectSpec`] from `facerunner.yaml` (argv
+//! resolved, `shell: true` already turned into `["/bin/sh", "-c", cmd]`,
+//! built-in kinds filled in) and the CLI sends it to the daemon over the
+//! socket, so every type here is serde data. Durations travel as integer
+//! milliseconds. A changed [`ServiceSpec::spec_hash`] means "restart it".
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Every service of one project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectSpec {
+    /// Project name; selects the directories and the daemon.
+    pub project: String,
+    /// The file it came from (shown in status).
+    pub config_path: PathBuf,
+    /// Services, in file order.
+    pub services: Vec<ServiceSpec>,
+}
+
+impl ProjectSpec {
+    /// The service called `name`.
+    pub fn service(&self, name: &str) -> Option<&ServiceSpec> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// One process FaceRunner owns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// Unique within the project.
+    pub name: String,
+    /// `process`, `ollama` or `open-webui`; display only.
+    pub kind: String,
+    /// Program and arguments; never passed through a shell by FaceRunner.
+    pub argv: Vec<String>,
+    /// Added on top of the daemon's environment.
+    pub env: BTreeMap<String, String>,
+    /// Absolute working directory.
+    pub working_dir: PathBuf,
+    /// Services that must reach a condition before this one starts.
+    pub depends_on: Vec<Dependency>,
+    /// Readiness and health check; `None` means ready once started.
+    pub probe: Option<Probe>,
+    /// What to do when the process exits.
+    pub restart: RestartSpec,
+    /// How to stop it.
+    pub stop: StopSpec,
+    /// Address it listens on (status and port checks).
+    pub bind: Option<String>,
+    /// Port it listens on (status and port checks).
+    pub port: Option<u16>,
+    /// Log rotation.
+    pub log: LogSpec,
+    /// Hash of the normalized spec, computed by the config layer.
+    pub spec_hash: String,
+}
+
+/// `depends_on` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// The service depended on.
+    pub service: String,
+    /// What it must reach first.
+    pub condition: Condition,
+}
+
+/// A `depends_on` condition (compose semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The process was spawned.
+    Started,
+    /// Its probe passed (or it has no probe and was spawned).
+    Healthy,
+    /// It exited with code 0.
+    Completed,
+}
+
+/// A readiness/health probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// What to check.
+    pub check: Check,
+    /// Time between checks.
+    #[serde(with = "millis")]
+    pub interval: Duration,
+    /// Limit for one check.
+    #[serde(with = "millis")]
+    pub timeout: Duration,
+    /// Consecutive failures that make it unhealthy.
+    pub retries: u32,
+    /// Grace after spawn during which failures do not count.
+    #[serde(with = "millis")]
+    pub start_period: Duration,
+}
+
+/// The kinds of probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// `GET url`; 2xx and 3xx pass.
+    Http {
+        /// Full URL.
+        url: String,
+    },
+    /// A TCP connect succeeds.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// The program exits 0.
+    Exec {
+        /// Program and arguments.
+        argv: Vec<String>,
+    },
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Http { url } => write!(f, "http GET {url}"),
+            Check::Tcp { host, port } => write!(f, "tcp {host}:{port}"),
+            Check::Exec { argv } => write!(f, "exec {}", argv.join(" ")),
+        }
+    }
+}
+
+/// Restart behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartSpec {
+    /// When to restart.
+    pub policy: RestartPolicy,
+    /// Give up after this many consecutive restarts (`None`: never).
+    pub max_retries: Option<u32>,
+    /// First delay.
+    #[serde(with = "millis")]
+    pub backoff_initial: Duration,
+    /// Cap for the doubling delay.
+    #[serde(with = "millis")]
+    pub backoff_max: Duration,
+}
+
+impl Default for RestartSpec {
+    fn default() -> Self {
+        RestartSpec {
+            policy: RestartPolicy::OnFailure,
+            max_retries: None,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Restart policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Never restart.
+    No,
+    /// Restart after a non-zero exit or a death by signal.
+    OnFailure,
+    /// Restart after any exit not asked for.
+    Always,
+}
+
+/// How to stop a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopSpec {
+    /// Signal name, `SIGTERM` style.
+    pub signal: String,
+    /// Grace period before SIGKILL.
+    #[serde(with = "millis")]
+    pub timeout: Duration,
+}
+
+impl Default for StopSpec {
+    fn default() -> Self {
+        StopSpec {
+            signal: "SIGTERM".into(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Log rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogSpec {
+    /// Rotate when the file reaches this size.
+    pub max_bytes: u64,
+    /// Rotated files kept (`svc.log.1` .. `svc.log.N`).
+    pub keep: u32,
+}
+
+impl Default for LogSpec {
+    fn default() -> Self {
+        LogSpec {
+            max_bytes: 10 * 1024 * 1024,
+            keep: 3,
+        }
+    }
+}
+
+/// Durations as integer milliseconds on the wire.
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
