@@ -4,10 +4,19 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use facerunner::cli::{Cli, dispatch, output};
+use facerunner::cli::{Cli, Command, dispatch, output};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Daemon(_) | Command::Shim(_)) {
+        // A reader that goes away (`facerunner logs | head`) ends a command
+        // quietly, like any Unix tool. The daemon and the shim keep Rust's
+        // default (ignore SIGPIPE): a client hanging up must not kill them.
+        // SAFETY: called before any thread is started; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     output::init(cli.global.color);
     match dispatch(cli) {
         Ok(code) => code,

@@ -226,22 +226,22 @@ impl<'a> Checker<'a> {
                 .collect();
             return self.check_enum_owned(n, &consts, ptr);
         }
-        let want = match (&n.value, n.resolve()) {
+        // Decide by what the value will be after interpolation.
+        let peeked = match &n.value {
+            Value::Scalar { text, plain: true } => match interpolate(text, self.vars) {
+                Ok((t, _)) => resolve_plain(&t),
+                Err(_) => Resolved::Str,
+            },
+            _ => n.resolve(),
+        };
+        let want = match (&n.value, peeked) {
             (Value::Map(_), _) => vec!["object"],
             (Value::Seq(_), _) => vec!["array"],
             (_, Resolved::Null) => vec!["null", "string", "enum"],
             (_, Resolved::Bool(_)) => vec!["boolean", "string", "enum"],
             (_, Resolved::Int(_)) => vec!["integer", "number", "string", "enum"],
             (_, Resolved::Float(_)) => vec!["number", "string", "enum"],
-            (_, Resolved::Str) => {
-                // A quoted or interpolated scalar may still be meant as a number.
-                let scalar_text = n.as_str().unwrap_or("");
-                if scalar_text.contains('$') {
-                    vec!["string", "enum", "integer", "number", "boolean"]
-                } else {
-                    vec!["string", "enum"]
-                }
-            }
+            (_, Resolved::Str) => vec!["string", "enum"],
         };
         for w in &want {
             if let Some(b) = resolved

@@ -363,6 +363,8 @@ impl<'a> Builder<'a> {
 
     fn mapping(&mut self, start: usize, end: usize, depth: usize) -> Result<Node, SyntaxError> {
         let mut entries: Vec<(Node, Node)> = Vec::new();
+        // key text → index in `entries`, so repeated keys are found in O(1).
+        let mut index: HashMap<String, usize> = HashMap::new();
         let mut merged: Vec<(Node, Node)> = Vec::new();
         let mut size = 1;
         let mut last = end;
@@ -406,12 +408,8 @@ impl<'a> Builder<'a> {
                 merged.extend(sources.into_iter().flatten());
                 continue;
             }
-            if let (Some(k), Some((first, _))) = (
-                key.as_str(),
-                entries
-                    .iter()
-                    .find(|(k2, _)| k2.as_str().is_some() && k2.as_str() == key.as_str()),
-            ) {
+            let first = key.as_str().and_then(|k| index.get(k)).map(|&i| &entries[i].0);
+            if let (Some(k), Some(first)) = (key.as_str(), first) {
                 let mut err = SyntaxError::at(
                     key.start,
                     key.end,
@@ -422,10 +420,17 @@ impl<'a> Builder<'a> {
                 self.duplicates.push(err);
                 continue;
             }
+            if let Some(k) = key.as_str() {
+                index.insert(k.to_string(), entries.len());
+            }
             entries.push((key, value));
         }
         for (k, v) in merged {
-            if !entries.iter().any(|(k2, _)| k2.as_str() == k.as_str()) {
+            let text = k.as_str().map(str::to_string);
+            if text.as_ref().is_none_or(|t| !index.contains_key(t)) {
+                if let Some(t) = text {
+                    index.insert(t, entries.len());
+                }
                 entries.push((k, v));
             }
         }

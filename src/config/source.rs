@@ -16,24 +16,30 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The whole text.
     pub text: Arc<str>,
+    /// Byte offset of the start of each line, for O(log n) positions.
+    line_starts: Arc<[usize]>,
 }
 
 impl SourceFile {
     /// A source from a path and its text.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> SourceFile {
+        let text: Arc<str> = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         SourceFile {
             path: path.into(),
-            text: text.into(),
+            text,
+            line_starts,
         }
     }
 
     /// The 1-based line and column of a byte offset (columns count characters).
     pub fn position(&self, byte: usize) -> Position {
-        let byte = byte.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, byte)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let byte = floor_char_boundary(&self.text, byte.min(self.text.len()));
+        let line = self.line_starts.partition_point(|&s| s <= byte);
+        let line_start = self.line_starts[line - 1];
+        let column = self.text[line_start..byte].chars().count() + 1;
         Position { line, column }
     }
 

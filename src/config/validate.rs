@@ -369,32 +369,23 @@ fn visit<'g>(
 }
 
 fn ports(v: &mut V<'_>) {
-    let mut seen: HashMap<(String, u16), String> = HashMap::new();
+    // port → (bind address, service) of every service seen so far.
+    let mut seen: HashMap<u16, Vec<(String, String)>> = HashMap::new();
     for (name, svc) in &v.cfg.services {
-        let Some(port) = svc.port.or_else(|| default_port(svc.kind)) else {
-            continue;
-        };
-        let bind = svc
-            .bind
-            .clone()
-            .unwrap_or_else(|| v.cfg.settings.bind.clone());
+        let Some(port) = svc.port.or_else(|| default_port(svc.kind)) else { continue };
+        let bind = svc.bind.clone().unwrap_or_else(|| v.cfg.settings.bind.clone());
         let ptr = format!("/services/{}/port", seg(name));
-        let clash = seen
-            .iter()
-            .find(|((b, p), _)| *p == port && (*b == bind || b == "0.0.0.0" || bind == "0.0.0.0"))
-            .map(|(_, n)| n.clone());
+        let users = seen.entry(port).or_default();
+        let clash = users.iter().find(|(b, _)| *b == bind || b == "0.0.0.0" || bind == "0.0.0.0").map(|(_, n)| n.clone());
         if let Some(other) = clash {
-            let mut d = Diagnostic::error(
-                format!("port {port} is used by both `{other}` and `{name}`"),
-                v.spans.key(&ptr),
-            )
-            .with_help("give each service its own port (ports are unique per bind address)");
+            let mut d = Diagnostic::error(format!("port {port} is used by both `{other}` and `{name}`"), v.spans.key(&ptr))
+                .with_help("give each service its own port (ports are unique per bind address)");
             if let Some(s) = v.spans.key(&format!("/services/{}/port", seg(&other))) {
                 d = d.with_related(format!("`{other}` uses it here"), s);
             }
             v.out.push(d);
         } else {
-            seen.insert((bind, port), name.clone());
+            users.push((bind, name.clone()));
         }
     }
 }

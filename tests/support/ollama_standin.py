@@ -23,6 +23,7 @@ vars or at runtime via POST /__standin/faults, and an optional per-request
 JSON log (STANDIN_REQUEST_LOG). See OLLAMA_STANDIN.md. Python 3.11 stdlib only.
 """
 
+import contextlib
 import datetime
 import errno
 import functools
@@ -67,6 +68,18 @@ def env_bool(key):
     if v in ("0", "f", "F", "FALSE", "false", "False", ""):
         return False
     return True  # true values and anything unparsable count as true
+
+
+def open_read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def gojson(obj):
@@ -248,18 +261,15 @@ class Model:
     """An installed model, read from its manifest and config blob."""
 
     def __init__(self, store, name, path):
-        self.name, self.path = name, path
-        with open(path, "rb") as f:
-            self.raw = f.read()
+        self.name, self.path, self.store = name, path, store
+        self.raw = open_read(path)
         self.mtime_ns = os.stat(path).st_mtime_ns
         self.manifest = json.loads(self.raw)
         self.digest = hashlib.sha256(self.raw).hexdigest()
         self.layers = self.manifest.get("layers") or []
         cfg = self.manifest.get("config") or {}
         self.size = sum(int(l.get("size", 0)) for l in self.layers) + int(cfg.get("size", 0))
-        with open(store.blob_path(cfg["digest"]), "rb") as f:
-            self.config = json.loads(f.read())
-        self.store = store
+        self.config = json.loads(open_read(store.blob_path(cfg["digest"])))
 
     def details(self):
         c = self.config
@@ -271,12 +281,9 @@ class Model:
         return self.config.get("capabilities") or ["completion"]
 
     def layer_text(self, kind):
-        out = []
-        for l in self.layers:
-            if l.get("mediaType") == MT_LAYER + kind:
-                with open(self.store.blob_path(l["digest"]), "rb") as f:
-                    out.append(f.read().decode("utf-8", "replace"))
-        return out
+        """Contents of the layers of one media type (template, system, params, …)."""
+        return [open_read(self.store.blob_path(l["digest"])).decode("utf-8", "replace")
+                for l in self.layers if l.get("mediaType") == MT_LAYER + kind]
 
 
 class Store:
@@ -363,8 +370,7 @@ class Store:
         refs = set()
         for _, p in self.names():
             try:
-                with open(p, "rb") as f:
-                    m = json.loads(f.read())
+                m = json.loads(open_read(p))
                 refs.add(m["config"]["digest"])
                 refs.update(l["digest"] for l in m.get("layers") or [])
             except (OSError, ValueError, KeyError, TypeError):
@@ -374,12 +380,9 @@ class Store:
 
     def remove_unreferenced(self, digests):
         with self.lock:
-            refs = self.referenced()
-            for d in set(digests) - refs:
-                try:
+            for d in set(digests) - self.referenced():
+                with contextlib.suppress(FileNotFoundError):
                     os.remove(self.blob_path(d))
-                except FileNotFoundError:
-                    pass
 
     def delete(self, model):
         with self.lock:
@@ -390,10 +393,8 @@ class Store:
     def prune_dirs(self):
         for dirpath, _, _ in sorted(os.walk(self.manifests), key=lambda t: -len(t[0])):
             if dirpath != self.manifests:
-                try:
+                with contextlib.suppress(OSError):
                     os.rmdir(dirpath)
-                except OSError:
-                    pass
 
     def startup_prune(self, noprune):
         for f in os.listdir(self.blobs):  # fixBlobs
@@ -625,12 +626,12 @@ class Puller:
         partial = final + "-partial"
         lock = self._lock(blob.digest)
         while not lock.acquire(timeout=0.06):  # another pull is downloading it: share its progress
-            emit(self._progress(blob, os.path.getsize(partial) if os.path.exists(partial) else 0))
+            emit(self._progress(blob, file_size(partial)))
         try:
             if os.path.isfile(final):
                 emit(self._progress(blob, blob.size))
                 return False
-            pos = os.path.getsize(partial) if os.path.exists(partial) else 0
+            pos = file_size(partial)
             if pos > blob.size:
                 os.remove(partial)
                 pos = 0
@@ -696,10 +697,8 @@ class StandinServer(http.server.ThreadingHTTPServer):
         self.loopback = addr.is_loopback
         self.hostname = socket.gethostname().lower()
         self.local_ips = set()
-        try:
+        with contextlib.suppress(OSError):
             self.local_ips.update(socket.gethostbyname_ex(socket.gethostname())[2])
-        except OSError:
-            pass
 
     def host_allowed(self, host):
         """Host-header guard (§0), active only when bound to loopback."""
@@ -927,10 +926,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def drop(self):
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def progress(self, stream, fn):
         """Run fn(emit) as a progress stream (NDJSON), or collect its last object."""
@@ -1028,10 +1025,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(404, f"model '{name.display()}' not found")
         params = {}
         for text in m.layer_text("params"):
-            try:
+            with contextlib.suppress(ValueError):
                 params.update(json.loads(text))
-            except ValueError:
-                pass
         plines = [f"{k:<30} {gojson(x)}" for k, v in sorted(params.items())
                   for x in (v if isinstance(v, list) else [v])]
         template, system = "".join(m.layer_text("template")), "".join(m.layer_text("system"))
@@ -1163,8 +1158,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if isinstance(body.get("parameters"), dict):
             base_params = next((l for l in layers if l["mediaType"] == MT_LAYER + "params"), None)
             if base_params:
-                with open(store.blob_path(base_params["digest"]), "rb") as f:
-                    params = json.loads(f.read())
+                params = json.loads(open_read(store.blob_path(base_params["digest"])))
             params.update(body["parameters"])
         lic = body.get("license")
         texts = [("template", body.get("template")), ("system", body.get("system"))]
@@ -1275,11 +1269,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.write_line(piece("", True))
             self.end_stream()
 
-    def api_generate(self, body):
-        self._infer(body, "generate")
-
-    def api_chat(self, body):
-        self._infer(body, "chat")
+    api_generate = functools.partialmethod(_infer, kind="generate")
+    api_chat = functools.partialmethod(_infer, kind="chat")
 
     @staticmethod
     def vector(name, text, dims=8):

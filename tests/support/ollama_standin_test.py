@@ -92,6 +92,8 @@ class StandinTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.s.stop()
         cls.tmpdir.cleanup()
+        bad = [l for l in cls.s.err if "Traceback" in l or "level=ERROR" in l]
+        assert not bad, "stand-in logged errors:\n" + "".join(cls.s.err)
 
     def setUp(self):
         self.s.faults(reset=True)
