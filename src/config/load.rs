@@ -288,3 +288,41 @@ pub fn project_from_dir(dir: &Path) -> String {
         name
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PIECES: &[&str] = &[
+        "version: 1\n", "services:\n", "  a:\n", "    command: [x]\n", "    port: 80\n", "models:\n",
+        "  - ollama: m\n", "&a ", "*a ", "<<: ", "{", "}", "[", "]", ":", "- ", "\t", "\"", "'", "#",
+        "${X:-y}", "${", "\n", "  ", "\u{feff}", "~", "!!str ", "---\n", "...\n", "|\n", "?",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        /// The loader never panics and every error it reports is located
+        /// inside the file.
+        #[test]
+        fn never_panics_and_errors_are_in_the_file(parts in proptest::collection::vec(0..PIECES.len(), 0..40), junk in ".{0,20}") {
+            let mut text: String = parts.iter().map(|&i| PIECES[i]).collect();
+            text.push_str(&junk);
+            if let Err(LoadError::Invalid { diagnostics, .. }) = load_str(Path::new("f.yaml"), &text, &Vars::default()) {
+                prop_assert!(!diagnostics.is_empty());
+                for d in diagnostics {
+                    if let Some(s) = d.span {
+                        prop_assert!(s.offset + s.len <= text.len());
+                        prop_assert!(s.start.line >= 1 && s.start.column >= 1);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn project_names_come_from_the_directory() {
+        assert_eq!(project_from_dir(Path::new("/x/My Lab")), "my-lab");
+    }
+}
