@@ -13,3 +13,4 @@ pub mod ollama;
 pub mod paths;
 pub mod plan;
 pub mod supervisor;
+pub mod watch;

@@ -104,6 +104,11 @@ impl ProjectDirs {
         self.logs.join(format!("{service}.log"))
     }
 
+    /// The daemon's lock file (holds its pid while it runs).
+    pub fn lock_file(&self) -> PathBuf {
+        self.state.join("daemon.lock")
+    }
+
     /// The daemon's own log.
     pub fn daemon_log(&self) -> PathBuf {
         self.state.join("daemon.log")

@@ -54,8 +54,14 @@ pub fn run(global: &Global, args: DaemonArgs) -> miette::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let exe = std::env::current_exe().into_diagnostic()?;
-    let c = runtime()?.block_on(client::ensure_daemon(&dirs, &exe)).map_err(report)?;
-    println!("daemon for {} running (pid {})", dirs.project, c.daemon_pid());
+    let c = runtime()?
+        .block_on(client::ensure_daemon(&dirs, &exe))
+        .map_err(report)?;
+    println!(
+        "daemon for {} running (pid {})",
+        dirs.project,
+        c.daemon_pid()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -93,14 +99,37 @@ pub(crate) async fn connect(dirs: &ProjectDirs) -> miette::Result<Option<Client>
 pub(crate) fn print_event(e: &Event) {
     use anstyle::AnsiColor::{Cyan, Green, Red, Yellow};
     match e {
-        Event::Waiting { service, on } => anstream::eprintln!(" {} {} waiting for {on}", paint("…", Cyan), bold(service)),
-        Event::Starting { service } => anstream::eprintln!(" {} {} starting", paint("…", Cyan), bold(service)),
-        Event::Started { service, pid } => anstream::eprintln!(" {} {} started (pid {pid})", paint("•", Cyan), bold(service)),
-        Event::Ready { service } => anstream::eprintln!(" {} {} ready", paint("✔", Green), bold(service)),
-        Event::Unchanged { service } => anstream::eprintln!(" {} {} running (unchanged)", paint("✔", Green), bold(service)),
-        Event::Stopping { service } => anstream::eprintln!(" {} {} stopping", paint("…", Yellow), bold(service)),
-        Event::Stopped { service } => anstream::eprintln!(" {} {} stopped", paint("✔", Yellow), bold(service)),
-        Event::Failed { service, reason, probe, log_tail } => {
+        Event::Waiting { service, on } => {
+            anstream::eprintln!(" {} {} waiting for {on}", paint("…", Cyan), bold(service))
+        }
+        Event::Starting { service } => {
+            anstream::eprintln!(" {} {} starting", paint("…", Cyan), bold(service))
+        }
+        Event::Started { service, pid } => anstream::eprintln!(
+            " {} {} started (pid {pid})",
+            paint("•", Cyan),
+            bold(service)
+        ),
+        Event::Ready { service } => {
+            anstream::eprintln!(" {} {} ready", paint("✔", Green), bold(service))
+        }
+        Event::Unchanged { service } => anstream::eprintln!(
+            " {} {} running (unchanged)",
+            paint("✔", Green),
+            bold(service)
+        ),
+        Event::Stopping { service } => {
+            anstream::eprintln!(" {} {} stopping", paint("…", Yellow), bold(service))
+        }
+        Event::Stopped { service } => {
+            anstream::eprintln!(" {} {} stopped", paint("✔", Yellow), bold(service))
+        }
+        Event::Failed {
+            service,
+            reason,
+            probe,
+            log_tail,
+        } => {
             anstream::eprintln!(" {} {} failed: {reason}", paint("✘", Red), bold(service));
             if let Some(p) = probe {
                 anstream::eprintln!("     probe: {p}");
@@ -134,9 +163,13 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
             let help = match w.kind {
                 ErrorKind::UnknownService => "`facerunner status` lists the project's services",
                 ErrorKind::NoProject => "run `facerunner up` first",
-                ErrorKind::WrongProject => "run the command from the project's directory, or pass -f",
+                ErrorKind::WrongProject => {
+                    "run the command from the project's directory, or pass -f"
+                }
                 ErrorKind::InvalidSpec => "`facerunner validate` checks the file",
-                ErrorKind::ShuttingDown | ErrorKind::Internal => "see the daemon's log (state/daemon.log)",
+                ErrorKind::ShuttingDown | ErrorKind::Internal => {
+                    "see the daemon's log (state/daemon.log)"
+                }
             };
             miette!(help = help, "{}", w.message)
         }

@@ -2,9 +2,11 @@
 //! the daemon. Without a daemon, nothing to do.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::cli::Global;
 use crate::cli::daemon::{connect, print_event, project_dirs, report, runtime};
+use crate::supervisor::client;
 use crate::supervisor::messages::Request;
 
 /// Arguments of `facerunner down`.
@@ -19,7 +21,14 @@ pub fn run(global: &Global, _args: DownArgs) -> miette::Result<ExitCode> {
             anstream::eprintln!("nothing is running for project {}", dirs.project);
             return Ok(ExitCode::SUCCESS);
         };
-        client.request(&Request::Down, print_event).await.map_err(report)?;
+        let pid = client.daemon_pid();
+        client
+            .request(&Request::Down, print_event)
+            .await
+            .map_err(report)?;
+        if !client::wait_for_exit(&dirs, pid, Duration::from_secs(30)).await {
+            anstream::eprintln!("the daemon (pid {pid}) is still shutting down");
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -1,9 +1,9 @@
-//! `facerunner logs [SERVICE...] [--follow] [-n N] [--since DURATION] [--json]`:
+//! `facerunner logs [SERVICE...] [-f|--follow] [-n N] [--since DURATION] [--json]`:
 //! read the service logs from their files (no daemon needed), each line
 //! prefixed with its service in a colour of its own, merged by time;
 //! `--follow` keeps printing, across rotations.
 //!
-//! `-f` is taken by the global `--file`, so following is `--follow`/`-F`.
+//! `-f` after `logs` follows, as in compose; `-f FILE` before the command picks the file.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -23,7 +23,7 @@ pub struct LogsArgs {
     /// Services; all when none.
     pub services: Vec<String>,
     /// Keep printing new lines.
-    #[arg(short = 'F', long)]
+    #[arg(short = 'f', long)]
     pub follow: bool,
     /// Only the last N lines of each service.
     #[arg(short = 'n', long = "tail", value_name = "N")]
@@ -39,7 +39,12 @@ pub struct LogsArgs {
 /// Run `facerunner logs`.
 pub fn run(global: &Global, args: LogsArgs) -> miette::Result<ExitCode> {
     let dirs = project_dirs(global)?;
-    runtime()?.block_on(follow_until(global, &dirs, &args, std::future::pending::<std::io::Result<()>>()))?;
+    runtime()?.block_on(follow_until(
+        global,
+        &dirs,
+        &args,
+        std::future::pending::<std::io::Result<()>>(),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -50,7 +55,11 @@ pub(crate) async fn follow_until<F: Future>(
     args: &LogsArgs,
     stop: F,
 ) -> miette::Result<()> {
-    let services = if args.services.is_empty() { logread::services_in(&dirs.logs) } else { args.services.clone() };
+    let services = if args.services.is_empty() {
+        logread::services_in(&dirs.logs)
+    } else {
+        args.services.clone()
+    };
     let width = services.iter().map(String::len).max().unwrap_or(0);
     let cutoff = args.since.map(|d| SystemTime::now() - d);
     let mut lines: Vec<LogLine> = Vec::new();
@@ -66,7 +75,11 @@ pub(crate) async fn follow_until<F: Future>(
         followers.push((svc.clone(), i, Follower::at_end(&path)));
     }
     if services.is_empty() && !args.follow {
-        return Err(miette!(help = "services write logs once `facerunner up` started them", "no logs yet for project {}", dirs.project));
+        return Err(miette!(
+            help = "services write logs once `facerunner up` started them",
+            "no logs yet for project {}",
+            dirs.project
+        ));
     }
     lines.sort_by_key(|l| l.time);
     let index = |name: &str| services.iter().position(|s| s == name).unwrap_or(0);
@@ -97,8 +110,15 @@ fn print_line(l: &LogLine, index: usize, width: usize, json: bool) -> miette::Re
         return Ok(());
     }
     let colors = [Cyan, Yellow, Green, Magenta, Blue, Red];
-    let prefix = paint(&format!("{:<width$} |", l.service), colors[index % colors.len()]);
-    let text = if l.stream == "fr" { format!("[facerunner] {}", l.text) } else { l.text.clone() };
+    let prefix = paint(
+        &format!("{:<width$} |", l.service),
+        colors[index % colors.len()],
+    );
+    let text = if l.stream == "fr" {
+        format!("[facerunner] {}", l.text)
+    } else {
+        l.text.clone()
+    };
     anstream::println!("{prefix} {text}");
     Ok(())
 }
@@ -108,14 +128,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 10m, 2h"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 10m, 2h"))?;
     let secs = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "" | "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86400,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use ms, s, m, h, d)")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {s:?} (use ms, s, m, h, d)"
+            ));
+        }
     };
     Ok(Duration::from_secs(secs))
 }

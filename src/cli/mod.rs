@@ -16,6 +16,7 @@ pub mod convert;
 pub mod output;
 pub mod schema;
 pub mod validate;
+pub mod watch;
 // supervisor commands
 pub mod daemon;
 pub mod down;
@@ -25,6 +26,12 @@ pub mod start;
 pub mod status;
 pub mod stop;
 pub mod up;
+// plan / apply / models
+pub mod apply;
+pub mod models;
+pub mod plan;
+pub mod pull;
+pub mod rm;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]
@@ -39,14 +46,9 @@ pub struct Cli {
 /// Options every command understands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
-    /// The project file (default: $FACERUNNER_FILE, else facerunner.yaml/.yml here or in the nearest parent).
-    #[arg(
-        short = 'f',
-        long = "file",
-        global = true,
-        env = "FACERUNNER_FILE",
-        value_name = "PATH"
-    )]
+    /// The project file (default: $FACERUNNER_FILE, else facerunner.yaml/.yml here or in the
+    /// nearest parent). Given before the command, like compose: `facerunner -f FILE up`.
+    #[arg(short = 'f', long = "file", env = "FACERUNNER_FILE", value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// When to use colour.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
@@ -96,6 +98,18 @@ pub enum Command {
     /// Internal: the per-service shim the daemon spawns.
     #[command(name = "__shim", hide = true)]
     Shim(daemon::ShimCmdArgs),
+    /// Show what `apply` would change, without changing anything.
+    Plan(plan::PlanArgs),
+    /// Make the live world match the file (shows the plan, asks first).
+    Apply(apply::ApplyArgs),
+    /// List each ollama service's models: size, owned by FaceRunner, loaded.
+    Models(models::ModelsArgs),
+    /// Pull models (several at once) and record that FaceRunner owns them.
+    Pull(pull::PullArgs),
+    /// Remove models through the Ollama API.
+    Rm(rm::RmArgs),
+    /// Apply, then apply every saved change of the file (Ctrl-C stops watching).
+    Watch(watch::WatchArgs),
     // -- commands --
 }
 
@@ -117,6 +131,12 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Logs(a) => logs::run(&global, a),
         Command::Daemon(a) => daemon::run(&global, a),
         Command::Shim(a) => daemon::run_shim(a),
+        Command::Plan(a) => plan::run(&global, a),
+        Command::Apply(a) => apply::run(&global, a),
+        Command::Models(a) => models::run(&global, a),
+        Command::Pull(a) => pull::run(&global, a),
+        Command::Rm(a) => rm::run(&global, a),
+        Command::Watch(a) => watch::run(&global, a),
         // -- dispatch --
     }
 }

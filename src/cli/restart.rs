@@ -21,10 +21,20 @@ pub fn run(global: &Global, args: RestartArgs) -> miette::Result<ExitCode> {
     let dirs = project_dirs(global)?;
     runtime()?.block_on(async {
         let Some(client) = connect(&dirs).await? else {
-            return Err(miette!(help = "run `facerunner up` first", "nothing is running for project {}", dirs.project));
+            return Err(miette!(
+                help = "run `facerunner up` first",
+                "nothing is running for project {}",
+                dirs.project
+            ));
         };
-        let request = Request::Restart { services: args.services };
-        match client.request(&request, print_event).await.map_err(report)? {
+        let request = Request::Restart {
+            services: args.services,
+        };
+        match client
+            .request(&request, print_event)
+            .await
+            .map_err(report)?
+        {
             Response::Done { failed } if !failed.is_empty() => {
                 anstream::eprintln!("not ready: {}", failed.join(", "));
                 Ok(ExitCode::FAILURE)

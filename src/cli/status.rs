@@ -33,7 +33,10 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
         };
         match (report_, args.json) {
             (Some(r), true) => println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?),
-            (None, true) => println!("{}", serde_json::json!({"project": dirs.project, "daemon_pid": null, "services": []})),
+            (None, true) => println!(
+                "{}",
+                serde_json::json!({"project": dirs.project, "daemon_pid": null, "services": []})
+            ),
             (Some(r), false) if !r.services.is_empty() => print_table(&r),
             (_, false) => println!("nothing is running for project {}", dirs.project),
         }
@@ -42,7 +45,9 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
 }
 
 fn print_table(r: &StatusReport) {
-    let header = ["NAME", "KIND", "STATE", "HEALTH", "PID", "UPTIME", "RESTARTS", "PORT", "CPU%", "RSS"];
+    let header = [
+        "NAME", "KIND", "STATE", "HEALTH", "PID", "UPTIME", "RESTARTS", "PORT", "CPU%", "RSS",
+    ];
     let rows: Vec<[String; 10]> = r.services.iter().map(row).collect();
     let mut widths = header.map(str::len);
     for row in &rows {
@@ -66,17 +71,27 @@ fn print_table(r: &StatusReport) {
         let text = line(row.each_ref().map(String::as_str));
         let color = match &svc.state {
             Lifecycle::Running { .. } if svc.state.is_ready() => anstyle::AnsiColor::Green,
-            Lifecycle::Running { .. } | Lifecycle::Starting { .. } | Lifecycle::Backoff { .. } => anstyle::AnsiColor::Yellow,
+            Lifecycle::Running { .. } | Lifecycle::Starting { .. } | Lifecycle::Backoff { .. } => {
+                anstyle::AnsiColor::Yellow
+            }
             Lifecycle::Failed { .. } => anstyle::AnsiColor::Red,
             Lifecycle::Exited { exit } if !exit.is_success() => anstyle::AnsiColor::Red,
             _ => anstyle::AnsiColor::White,
         };
         anstream::println!("{}", paint(&text, color));
     }
-    for svc in r.services.iter().filter(|s| !s.log_tail.is_empty() || matches!(s.state, Lifecycle::Failed { .. })) {
+    for svc in r
+        .services
+        .iter()
+        .filter(|s| !s.log_tail.is_empty() || matches!(s.state, Lifecycle::Failed { .. }))
+    {
         let why = match &svc.state {
             Lifecycle::Failed { reason, .. } => reason.clone(),
-            _ => svc.last_exit.as_ref().map(|e| format!("last {e}")).unwrap_or_default(),
+            _ => svc
+                .last_exit
+                .as_ref()
+                .map(|e| format!("last {e}"))
+                .unwrap_or_default(),
         };
         anstream::println!("\n{}: {why}", svc.name);
         for l in &svc.log_tail {
@@ -88,11 +103,19 @@ fn print_table(r: &StatusReport) {
 fn row(s: &ServiceStatus) -> [String; 10] {
     let dash = || "-".to_string();
     let (health, uptime) = match &s.state {
-        Lifecycle::Running { health, started_at, .. } => (health.word().to_string(), since(*started_at)),
+        Lifecycle::Running {
+            health, started_at, ..
+        } => (health.word().to_string(), since(*started_at)),
         _ => (dash(), dash()),
     };
     let state = match (&s.state, &s.last_exit) {
-        (Lifecycle::Exited { exit }, _) => format!("exited ({})", exit.code.map_or_else(|| format!("sig {}", exit.signal.unwrap_or(0)), |c| c.to_string())),
+        (Lifecycle::Exited { exit }, _) => format!(
+            "exited ({})",
+            exit.code.map_or_else(
+                || format!("sig {}", exit.signal.unwrap_or(0)),
+                |c| c.to_string()
+            )
+        ),
         (Lifecycle::Backoff { attempt, .. }, Some(e)) => format!("restarting #{attempt} ({e})"),
         (other, _) => other.word().to_string(),
     };
@@ -111,7 +134,10 @@ fn row(s: &ServiceStatus) -> [String; 10] {
 }
 
 fn since(t: SystemTime) -> String {
-    let secs = SystemTime::now().duration_since(t).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(t)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     match secs {
         0..60 => format!("{secs}s"),
         60..3600 => format!("{}m{}s", secs / 60, secs % 60),
@@ -128,5 +154,9 @@ fn human_bytes(b: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{b}B") } else { format!("{v:.1}{}", UNITS[i]) }
+    if i == 0 {
+        format!("{b}B")
+    } else {
+        format!("{v:.1}{}", UNITS[i])
+    }
 }

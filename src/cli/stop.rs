@@ -22,8 +22,14 @@ pub fn run(global: &Global, args: StopArgs) -> miette::Result<ExitCode> {
             anstream::eprintln!("nothing is running for project {}", dirs.project);
             return Ok(ExitCode::SUCCESS);
         };
-        let request = Request::Stop { services: args.services };
-        match client.request(&request, print_event).await.map_err(report)? {
+        let request = Request::Stop {
+            services: args.services,
+        };
+        match client
+            .request(&request, print_event)
+            .await
+            .map_err(report)?
+        {
             Response::Done { failed } if !failed.is_empty() => {
                 anstream::eprintln!("not ready: {}", failed.join(", "));
                 Ok(ExitCode::FAILURE)

@@ -10,7 +10,7 @@ use miette::IntoDiagnostic;
 use crate::cli::Global;
 use crate::cli::daemon::{print_event, report, runtime};
 use crate::cli::logs::{LogsArgs, follow_until};
-use crate::supervisor::client::{Client, ensure_daemon};
+use crate::supervisor::client::{Client, ensure_daemon, wait_for_exit};
 use crate::supervisor::messages::{Request, Response};
 
 /// Arguments of `facerunner up`.
@@ -29,8 +29,14 @@ pub fn run(global: &Global, args: UpArgs) -> miette::Result<ExitCode> {
     let exe = std::env::current_exe().into_diagnostic()?;
     runtime()?.block_on(async {
         let client = ensure_daemon(&dirs, &exe).await.map_err(report)?;
-        let request = Request::Up { spec, services: args.services.clone() };
-        let response = client.request(&request, print_event).await.map_err(report)?;
+        let request = Request::Up {
+            spec,
+            services: args.services.clone(),
+        };
+        let response = client
+            .request(&request, print_event)
+            .await
+            .map_err(report)?;
         let failed = match response {
             Response::Done { failed } => failed,
             _ => vec![],
@@ -44,11 +50,21 @@ pub fn run(global: &Global, args: UpArgs) -> miette::Result<ExitCode> {
         if !args.foreground {
             return Ok(ExitCode::SUCCESS);
         }
-        let logs = LogsArgs { services: args.services, follow: true, tail: Some(0), since: None, json: false };
+        let logs = LogsArgs {
+            services: args.services,
+            follow: true,
+            tail: Some(0),
+            since: None,
+            json: false,
+        };
         follow_until(global, &dirs, &logs, tokio::signal::ctrl_c()).await?;
         anstream::eprintln!("stopping…");
         if let Some(c) = Client::connect(&dirs.socket()).await.map_err(report)? {
-            c.request(&Request::Down, print_event).await.map_err(report)?;
+            let pid = c.daemon_pid();
+            c.request(&Request::Down, print_event)
+                .await
+                .map_err(report)?;
+            wait_for_exit(&dirs, pid, std::time::Duration::from_secs(30)).await;
         }
         Ok(ExitCode::SUCCESS)
     })

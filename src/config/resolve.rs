@@ -382,7 +382,7 @@ fn probe(
     let (interval, start) = if default_start > StdDuration::ZERO {
         (StdDuration::from_millis(500), default_start)
     } else {
-        (StdDuration::from_secs(2), StdDuration::ZERO)
+        (StdDuration::from_secs(2), StdDuration::from_secs(10))
     };
     Some(Probe {
         check,

@@ -293,7 +293,7 @@ pub struct Health {
     /// Consecutive failures before unhealthy (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
-    /// Failures in this first period do not count (default 0s).
+    /// Failures in this first period do not count (default 10s; 60s for ollama, 5m for open-webui).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_period: Option<Duration>,
     /// Turn off the kind's built-in probe.

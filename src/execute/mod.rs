@@ -1,1 +1,22 @@
-//! (module under construction)
+//! Executing a plan: the apply entry point, the graph engine, the state
+//! file and the apply lock.
+//!
+//! * [`apply::apply_project`] is what `apply` and `up` call: lock, observe,
+//!   plan, review, execute.
+//! * [`engine`] runs a plan as a dependency graph; [`services`] turns the
+//!   service steps into one daemon request, [`models`] runs model steps
+//!   against Ollama.
+//! * [`state`] is what FaceRunner owns; [`lock`] keeps applies one at a time.
+//! * [`events`] is what the engine reports while it runs.
+
+pub mod apply;
+pub mod engine;
+pub mod events;
+pub mod lock;
+mod models;
+pub mod prepare;
+mod services;
+pub mod state;
+
+pub use apply::{Applied, ApplyError, ApplyOptions, apply_project, run_actions};
+pub use events::{ExecEvent, Outcome, Report, Sink};

@@ -1,7 +1,7 @@
-//! The HTTP core of the client: configuration, URL and `Host` handling,
-//! timeouts and the retry loop. The endpoint methods live in `api.rs` and
-//! `blobs.rs`; they all go through [`Client::send`] so that every call gets the
-//! same retry and timeout rules.
+//! The HTTP core of the client: the request path, timeouts and the retry
+//! loop (configuration is in `builder.rs`). The endpoint methods live in
+//! `api.rs` and `blobs.rs`; they all go through [`Client::send`] so that every
+//! call gets the same retry and timeout rules.
 //!
 //! Timeouts are *idle* timeouts implemented here rather than reqwest's
 //! client-wide `read_timeout`, because different calls need different limits
@@ -17,174 +17,27 @@ use reqwest::{RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
+use super::builder::{ClientBuilder, HostHeader, RetryPolicy};
 use super::error::{Endpoint, OllamaError, snippet};
 use super::progress::error_chain;
-
-/// Port Ollama listens on when `OLLAMA_HOST` names none.
-pub const DEFAULT_PORT: u16 = 11434;
-
-/// When and how often a failed request is sent again.
-///
-/// Only failures that cannot have had an effect on the server are retried:
-/// connection errors (nothing was sent) and 5xx answers (the server refused
-/// before streaming anything). 4xx answers are final, and a stream whose body
-/// has started to be consumed is never re-sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Total tries, including the first (1 = no retry).
-    pub attempts: u32,
-    /// Wait before the first retry; doubles after each one.
-    pub initial_backoff: Duration,
-    /// Upper bound of the wait.
-    pub max_backoff: Duration,
-}
-
-impl RetryPolicy {
-    /// Try once, never retry.
-    pub const NONE: RetryPolicy = RetryPolicy {
-        attempts: 1,
-        initial_backoff: Duration::ZERO,
-        max_backoff: Duration::ZERO,
-    };
-
-    /// Wait before retry number `retry` (1-based).
-    fn backoff(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-}
-
-impl Default for RetryPolicy {
-    /// 3 attempts, 250 ms then 500 ms apart (capped at 2 s).
-    fn default() -> Self {
-        Self {
-            attempts: 3,
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(2),
-        }
-    }
-}
-
-/// Configures a [`Client`]; start with [`Client::builder`].
-#[derive(Clone, Debug)]
-pub struct ClientBuilder {
-    base_url: String,
-    connect_timeout: Duration,
-    read_timeout: Duration,
-    stream_idle_timeout: Duration,
-    load_timeout: Duration,
-    retry: RetryPolicy,
-    host_header: Option<Option<String>>,
-}
-
-impl ClientBuilder {
-    /// Limit for establishing a TCP connection (default 5 s).
-    pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = d;
-        self
-    }
-
-    /// Longest silence allowed on a normal call, waiting for the answer and
-    /// between body chunks (default 30 s).
-    pub fn read_timeout(mut self, d: Duration) -> Self {
-        self.read_timeout = d;
-        self
-    }
-
-    /// Longest silence allowed on pulls, creates and blob uploads (default
-    /// 5 min). There is deliberately no total limit: a 40 GB pull may take
-    /// hours, and Ollama writes no line while it verifies a large blob.
-    pub fn stream_idle_timeout(mut self, d: Duration) -> Self {
-        self.stream_idle_timeout = d;
-        self
-    }
-
-    /// Longest wait for `load`/`unload` to answer (default 10 min; the server
-    /// itself gives up on a stalled load after `OLLAMA_LOAD_TIMEOUT`, 5 min).
-    pub fn load_timeout(mut self, d: Duration) -> Self {
-        self.load_timeout = d;
-        self
-    }
-
-    /// Retry policy for connection errors and 5xx answers.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// The `Host` header sent with every request.
-    ///
-    /// By default it is `localhost:<port>`, which a loopback-bound Ollama
-    /// accepts even when the base URL uses another address (a tunnel, a
-    /// container port mapping); other hosts get an empty 403. `None` sends the
-    /// base URL's own host instead, e.g. for a virtual-hosting proxy.
-    pub fn host_header(mut self, value: Option<String>) -> Self {
-        self.host_header = Some(value);
-        self
-    }
-
-    /// Checks the base URL and builds the client.
-    pub fn build(self) -> Result<Client, OllamaError> {
-        let base = parse_base_url(&self.base_url)?;
-        let invalid = |reason: String| OllamaError::InvalidUrl {
-            url: self.base_url.clone(),
-            reason,
-        };
-        let host = match &self.host_header {
-            Some(None) => None,
-            Some(Some(value)) => Some(value.clone()),
-            None => {
-                let port = base
-                    .port_or_known_default()
-                    .ok_or_else(|| invalid("it has no port".to_owned()))?;
-                Some(format!("localhost:{port}"))
-            }
-        };
-        let host = host
-            .map(|h| {
-                HeaderValue::from_str(&h).map_err(|_| invalid(format!("bad Host header `{h}`")))
-            })
-            .transpose()?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .no_proxy()
-            .user_agent(concat!("facerunner/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| invalid(error_chain(&e)))?;
-        Ok(Client {
-            inner: Arc::new(Inner {
-                http,
-                base_str: base.as_str().trim_end_matches('/').to_owned(),
-                base,
-                host,
-                read_timeout: self.read_timeout,
-                stream_idle_timeout: self.stream_idle_timeout,
-                load_timeout: self.load_timeout,
-                retry: self.retry,
-            }),
-        })
-    }
-}
 
 /// A typed async client for one Ollama server. Cheap to clone (shared
 /// connection pool).
 #[derive(Clone, Debug)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    http: reqwest::Client,
-    base: Url,
-    base_str: String,
-    host: Option<HeaderValue>,
-    read_timeout: Duration,
-    stream_idle_timeout: Duration,
-    load_timeout: Duration,
-    retry: RetryPolicy,
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    pub(super) base: Url,
+    pub(super) base_str: String,
+    pub(super) host: Option<HeaderValue>,
+    pub(super) read_timeout: Duration,
+    pub(super) stream_idle_timeout: Duration,
+    pub(super) load_timeout: Duration,
+    pub(super) retry: RetryPolicy,
 }
 
 /// Last time bytes moved; lets an upload's idle timeout restart on progress.
@@ -229,7 +82,7 @@ impl Client {
             stream_idle_timeout: Duration::from_secs(300),
             load_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
-            host_header: None,
+            host_header: HostHeader::Localhost,
         }
     }
 
@@ -432,36 +285,4 @@ async fn idle_timeout<F: Future>(
             }
         }
     }
-}
-
-/// Parses `http(s)://host[:port][/path]` or an `OLLAMA_HOST`-style `host[:port]`.
-fn parse_base_url(raw: &str) -> Result<Url, OllamaError> {
-    let invalid = |reason: &str| OllamaError::InvalidUrl {
-        url: raw.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err(invalid("it is empty"));
-    }
-    let has_scheme = trimmed.contains("://");
-    let text = if has_scheme {
-        trimmed.to_owned()
-    } else {
-        format!("http://{trimmed}")
-    };
-    let mut url = Url::parse(&text).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("the scheme must be http or https"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("it has no host"));
-    }
-    if !has_scheme && url.port().is_none() {
-        url.set_port(Some(DEFAULT_PORT))
-            .map_err(|()| invalid("it cannot take a port"))?;
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    Ok(url)
 }

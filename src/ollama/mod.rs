@@ -44,6 +44,7 @@
 
 mod api;
 mod blobs;
+mod builder;
 mod client;
 mod error;
 mod progress;
@@ -55,7 +56,8 @@ mod test_server;
 mod tests;
 
 pub use blobs::sha256_file;
-pub use client::{Client, ClientBuilder, DEFAULT_PORT, RetryPolicy};
+pub use builder::{ClientBuilder, DEFAULT_PORT, RetryPolicy};
+pub use client::Client;
 pub use error::{Endpoint, OllamaError};
 pub use progress::Progress;
 pub use types::{

@@ -93,14 +93,7 @@ enum State<B> {
         endpoint: Endpoint,
         body: B,
     },
-    Reading {
-        lines: LineReader,
-        client: Client,
-        endpoint: Endpoint,
-        idle: Duration,
-        last_status: Option<String>,
-        saw_success: bool,
-    },
+    Reading(Reader),
     Done,
 }
 
@@ -123,6 +116,7 @@ pub(crate) fn progress_stream<B: Serialize + Send + Sync + 'static>(
     })
 }
 
+/// Advances the state machine; any error is the stream's last item.
 async fn next_item<B: Serialize>(state: &mut State<B>) -> Option<Result<Progress, OllamaError>> {
     loop {
         match std::mem::replace(state, State::Done) {
@@ -131,117 +125,111 @@ async fn next_item<B: Serialize>(state: &mut State<B>) -> Option<Result<Progress
                 client,
                 endpoint,
                 body,
-            } => {
-                let idle = client.stream_idle_timeout();
-                let sent = client
-                    .send_ok(&endpoint, idle, None, || {
-                        Ok(client.request(&endpoint).json(&body))
-                    })
-                    .await;
-                let response = match sent {
-                    Ok(r) => r,
-                    Err(e) => return Some(Err(e)),
-                };
-                *state = State::Reading {
-                    lines: lines_with_idle_timeout(response, idle),
-                    client,
-                    endpoint,
-                    idle,
-                    last_status: None,
-                    saw_success: false,
-                };
-            }
-            State::Reading {
-                mut lines,
-                client,
-                endpoint,
-                idle,
-                mut last_status,
-                mut saw_success,
-            } => {
-                let line = lines.next_line().await;
-                let ended =
-                    |reason: String, last_status: Option<String>| OllamaError::StreamEndedEarly {
-                        endpoint: endpoint.clone(),
-                        base_url: client.base_url().to_owned(),
-                        last_status,
-                        reason,
-                    };
-                let line = match line {
-                    Ok(Some(line)) => line,
-                    Ok(None) if saw_success => return None,
-                    Ok(None) => {
-                        return Some(Err(ended(
-                            "the server closed the connection".to_owned(),
-                            last_status,
-                        )));
-                    }
-                    Err(e) if e.get_ref().is_some_and(|i| i.is::<IdleTimeout>()) => {
-                        return Some(Err(OllamaError::Timeout {
-                            base_url: client.base_url().to_owned(),
-                            endpoint,
-                            after: idle,
-                        }));
-                    }
-                    Err(e) => return Some(Err(ended(error_chain(&e), last_status))),
-                };
-                let trimmed = line.trim();
-                if trimmed.is_empty() {
-                    *state = State::Reading {
-                        lines,
-                        client,
-                        endpoint,
-                        idle,
-                        last_status,
-                        saw_success,
-                    };
-                    continue;
+            } => match Reader::open(client, endpoint, &body).await {
+                Ok(reader) => *state = State::Reading(reader),
+                Err(e) => return Some(Err(e)),
+            },
+            State::Reading(mut reader) => {
+                let item = reader.next_progress().await;
+                if matches!(item, Some(Ok(_))) {
+                    *state = State::Reading(reader);
                 }
-                let raw: RawLine = match serde_json::from_str(trimmed) {
-                    Ok(raw) => raw,
-                    Err(_) => {
-                        return Some(Err(OllamaError::BadResponse {
-                            base_url: client.base_url().to_owned(),
-                            endpoint,
-                            expected: "one JSON progress object per line",
-                            detail: snippet(trimmed),
-                        }));
-                    }
-                };
-                if let Some(message) = raw.error {
-                    return Some(Err(OllamaError::Api {
-                        status: 200,
-                        message,
-                        base_url: client.base_url().to_owned(),
-                        endpoint,
+                return item;
+            }
+        }
+    }
+}
+
+/// An open progress response, read line by line.
+struct Reader {
+    lines: LineReader,
+    client: Client,
+    endpoint: Endpoint,
+    idle: Duration,
+    last_status: Option<String>,
+    saw_success: bool,
+}
+
+impl Reader {
+    /// Sends the request (with the client's retry rules; nothing of the body
+    /// has been read yet, so a retry is safe) and checks the status.
+    async fn open<B: Serialize>(
+        client: Client,
+        endpoint: Endpoint,
+        body: &B,
+    ) -> Result<Self, OllamaError> {
+        let idle = client.stream_idle_timeout();
+        let response = client
+            .send_ok(&endpoint, idle, None, || {
+                Ok(client.request(&endpoint).json(body))
+            })
+            .await?;
+        Ok(Self {
+            lines: lines_with_idle_timeout(response, idle),
+            client,
+            endpoint,
+            idle,
+            last_status: None,
+            saw_success: false,
+        })
+    }
+
+    /// The next progress line; `None` after `success` and a clean end.
+    async fn next_progress(&mut self) -> Option<Result<Progress, OllamaError>> {
+        let line = loop {
+            match self.lines.next_line().await {
+                Ok(Some(line)) if line.trim().is_empty() => {}
+                Ok(Some(line)) => break line,
+                Ok(None) if self.saw_success => return None,
+                Ok(None) => return Some(Err(self.ended("the server closed the connection"))),
+                Err(e) if e.get_ref().is_some_and(|i| i.is::<IdleTimeout>()) => {
+                    return Some(Err(OllamaError::Timeout {
+                        base_url: self.client.base_url().to_owned(),
+                        endpoint: self.endpoint.clone(),
+                        after: self.idle,
                     }));
                 }
-                let Some(status) = raw.status else {
-                    return Some(Err(OllamaError::BadResponse {
-                        base_url: client.base_url().to_owned(),
-                        endpoint,
-                        expected: "a progress line with `status` or `error`",
-                        detail: snippet(trimmed),
-                    }));
-                };
-                let progress = Progress {
-                    status,
-                    digest: raw.digest.filter(|d| !d.is_empty()),
-                    total: raw.total,
-                    completed: raw.completed,
-                };
-                saw_success |= progress.is_success();
-                last_status = Some(progress.status.clone());
-                *state = State::Reading {
-                    lines,
-                    client,
-                    endpoint,
-                    idle,
-                    last_status,
-                    saw_success,
-                };
-                return Some(Ok(progress));
+                Err(e) => return Some(Err(self.ended(&error_chain(&e)))),
             }
+        };
+        let line = line.trim();
+        let bad = |expected| OllamaError::BadResponse {
+            base_url: self.client.base_url().to_owned(),
+            endpoint: self.endpoint.clone(),
+            expected,
+            detail: snippet(line),
+        };
+        let Ok(raw) = serde_json::from_str::<RawLine>(line) else {
+            return Some(Err(bad("one JSON progress object per line")));
+        };
+        if let Some(message) = raw.error {
+            return Some(Err(OllamaError::Api {
+                status: 200,
+                message,
+                base_url: self.client.base_url().to_owned(),
+                endpoint: self.endpoint.clone(),
+            }));
+        }
+        let Some(status) = raw.status else {
+            return Some(Err(bad("a progress line with `status` or `error`")));
+        };
+        let progress = Progress {
+            status,
+            digest: raw.digest.filter(|d| !d.is_empty()),
+            total: raw.total,
+            completed: raw.completed,
+        };
+        self.saw_success |= progress.is_success();
+        self.last_status = Some(progress.status.clone());
+        Some(Ok(progress))
+    }
+
+    fn ended(&self, reason: &str) -> OllamaError {
+        OllamaError::StreamEndedEarly {
+            endpoint: self.endpoint.clone(),
+            base_url: self.client.base_url().to_owned(),
+            last_status: self.last_status.clone(),
+            reason: reason.to_owned(),
         }
     }
 }

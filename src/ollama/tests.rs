@@ -561,7 +561,7 @@ async fn silent_server_hits_the_read_timeout() {
 
 #[tokio::test]
 async fn slow_but_progressing_pull_does_not_time_out() {
-    // 8 lines 100 ms apart: far longer in total than the 300 ms idle timeout.
+    // 8 lines 100 ms apart: far longer in total than the 500 ms idle timeout.
     let server = TestServer::start(|_, _| {
         let mut steps = vec![stream_head()];
         for i in 0..8 {
@@ -577,7 +577,7 @@ async fn slow_but_progressing_pull_does_not_time_out() {
     .await;
     let c = Client::builder(&server.url())
         .read_timeout(ms(50))
-        .stream_idle_timeout(ms(300))
+        .stream_idle_timeout(ms(500))
         .build()
         .unwrap();
     let items = collect(c.pull("m", false)).await;
@@ -691,6 +691,56 @@ fn progress_helpers() {
         None
     );
     assert_eq!(p(None, None, Some(DIGEST)).layer_digest(), Some(DIGEST));
+}
+
+#[test]
+fn error_messages_say_what_where_and_what_to_do() {
+    let endpoint = Endpoint {
+        method: reqwest::Method::POST,
+        path: "/api/pull".into(),
+    };
+    let base_url = "http://127.0.0.1:11434".to_owned();
+    let timeout = OllamaError::Timeout {
+        base_url: base_url.clone(),
+        endpoint: endpoint.clone(),
+        after: Duration::from_secs(300),
+    };
+    assert_eq!(
+        timeout.to_string(),
+        "Ollama at http://127.0.0.1:11434 sent nothing for 5m during POST /api/pull; \
+         the server may be stuck or overloaded: try again, or raise the timeout"
+    );
+    let in_stream = OllamaError::Api {
+        status: 200,
+        message: "pull model manifest: file does not exist".into(),
+        endpoint: endpoint.clone(),
+        base_url: base_url.clone(),
+    };
+    assert_eq!(
+        in_stream.to_string(),
+        "Ollama at http://127.0.0.1:11434 reported an error during POST /api/pull: \
+         pull model manifest: file does not exist"
+    );
+    let ended = OllamaError::StreamEndedEarly {
+        endpoint,
+        base_url,
+        last_status: Some("pulling 6a0746a1ec1a".into()),
+        reason: "the server closed the connection".into(),
+    };
+    let text = ended.to_string();
+    assert!(
+        text.contains("ended early")
+            && text.contains("last status: pulling 6a0746a1ec1a")
+            && text.contains("run the command again"),
+        "{text}"
+    );
+    let io = OllamaError::Io {
+        action: "open",
+        path: "/m/model.gguf".into(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    };
+    assert_eq!(io.to_string(), "cannot open `/m/model.gguf`");
+    assert!(std::error::Error::source(&io).is_some());
 }
 
 // ---- end to end against the Python stand-in ---------------------------------
@@ -825,6 +875,68 @@ mod standin {
         c.unload("me/brief:latest").await.unwrap();
         let ps = c.ps().await.unwrap();
         assert!(!ps.iter().any(|m| m.name == "me/brief:latest"), "{ps:?}");
+
+        // Local file → streamed blob upload → create from `files`.
+        let gguf = dir.path().join("local-Q8_0.gguf");
+        let mut bytes = b"GGUF".to_vec();
+        bytes.extend((0..200_000u32).map(|i| (i % 13) as u8));
+        std::fs::write(&gguf, &bytes).unwrap();
+        let digest = c.ensure_blob(&gguf).await.unwrap();
+        assert!(c.blob_exists(&digest).await.unwrap());
+        let created: Vec<_> = c
+            .create(CreateRequest {
+                model: "me/local:latest".into(),
+                files: [("local-Q8_0.gguf".to_owned(), digest)].into(),
+                ..CreateRequest::default()
+            })
+            .collect()
+            .await;
+        assert!(
+            created
+                .last()
+                .is_some_and(|p| p.as_ref().is_ok_and(Progress::is_success)),
+            "{created:?}"
+        );
+        assert!(
+            c.tags()
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.name == "me/local:latest")
+        );
+
+        // A pull cut mid-transfer reports it, and the next pull completes.
+        let faults = format!("http://127.0.0.1:{port}/__standin/faults");
+        let http = reqwest::Client::new();
+        let set = http
+            .post(&faults)
+            .json(&serde_json::json!({"drop_pull": ["dropme:1b"]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(set.status().is_success());
+        let items: Vec<_> = c.pull("dropme:1b", false).collect().await;
+        assert!(
+            matches!(
+                items.last(),
+                Some(Err(OllamaError::StreamEndedEarly { .. }))
+            ),
+            "{items:?}"
+        );
+        http.post(&faults)
+            .json(&serde_json::json!({"reset": true}))
+            .send()
+            .await
+            .unwrap();
+        pull_to_success(&c, "dropme:1b").await;
+        let missing: Vec<_> = c.pull("missing-model:1b", false).collect().await;
+        assert!(
+            matches!(
+                missing.last(),
+                Some(Err(OllamaError::Api { status: 200, .. }))
+            ),
+            "{missing:?}"
+        );
 
         assert!(c.delete("copy/of:one").await.unwrap());
         assert!(!c.delete("copy/of:one").await.unwrap());

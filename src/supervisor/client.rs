@@ -140,3 +140,23 @@ pub async fn ensure_daemon(dirs: &ProjectDirs, exe: &Path) -> Result<Client> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Wait until the project's daemon `pid` has exited (its lock is free and
+/// the process gone or a zombie), up to `timeout`; returns whether it did.
+pub async fn wait_for_exit(dirs: &ProjectDirs, pid: u32, timeout: Duration) -> bool {
+    let path = dirs.lock_file();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let free = match std::fs::File::open(&path) {
+            Ok(f) => f.try_lock_shared().is_ok(),
+            Err(_) => true,
+        };
+        if free && !crate::supervisor::identity::is_running(pid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

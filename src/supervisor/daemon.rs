@@ -88,8 +88,15 @@ pub fn run(dirs: ProjectDirs) -> Result<()> {
         .map_err(|e| SupervisorError::io("create", &dirs.state, e))?;
     let _lock = take_lock(&dirs)?;
     init_logging(&dirs);
-    let exe =
-        std::env::current_exe().map_err(|e| SupervisorError::io("find", "our executable", e))?;
+    // Shims run the daemon's own image through /proc/self/exe, so an upgrade
+    // (or rebuild) of the binary on disk while the daemon runs cannot break
+    // spawning or mix versions.
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe
+    } else {
+        std::env::current_exe().map_err(|e| SupervisorError::io("find", "our executable", e))?
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -106,7 +113,7 @@ pub fn run(dirs: ProjectDirs) -> Result<()> {
 }
 
 fn take_lock(dirs: &ProjectDirs) -> Result<File> {
-    let path = dirs.state.join("daemon.lock");
+    let path = dirs.lock_file();
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -227,6 +234,7 @@ async fn connection(daemon: Arc<Daemon>, mut stream: UnixStream) {
         }
         _ => return,
     };
+    tracing::info!("request: {}", request.name());
     let is_down = matches!(request, Request::Down);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Response>(64);
     let task = tokio::spawn(handler::dispatch(daemon.clone(), request, tx));

@@ -47,6 +47,17 @@ pub struct Stat {
     pub start_ticks: u64,
 }
 
+/// Whether `pid` exists and is not a zombie.
+pub fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| {
+            t.rfind(')')
+                .map(|i| !t[i + 1..].trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(false)
+}
+
 /// Read `/proc/<pid>/stat`; `Ok(None)` when the process does not exist.
 pub fn stat(pid: u32) -> io::Result<Option<Stat>> {
     let text = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

@@ -39,13 +39,20 @@ pub fn parse_line(service: &str, line: &str) -> LogLine {
             stream: stream.to_string(),
             text: rest.unwrap_or("").to_string(),
         },
-        _ => LogLine { service: service.to_string(), time: None, stream: "out".into(), text: line.to_string() },
+        _ => LogLine {
+            service: service.to_string(),
+            time: None,
+            stream: "out".into(),
+            text: line.to_string(),
+        },
     }
 }
 
 /// Services that have a log in `dir`, sorted.
 pub fn services_in(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|n| n.strip_suffix(".log").map(str::to_string))
@@ -56,7 +63,11 @@ pub fn services_in(dir: &Path) -> Vec<String> {
 
 /// Every line of `path` and its rotated predecessors, oldest first.
 pub fn read_all(service: &str, path: &Path, keep_max: u32) -> io::Result<Vec<LogLine>> {
-    let mut files: Vec<PathBuf> = (1..=keep_max).rev().map(|n| rotated(path, n)).filter(|p| p.exists()).collect();
+    let mut files: Vec<PathBuf> = (1..=keep_max)
+        .rev()
+        .map(|n| rotated(path, n))
+        .filter(|p| p.exists())
+        .collect();
     files.push(path.to_path_buf());
     let mut lines = Vec::new();
     for f in files {
@@ -84,7 +95,12 @@ pub struct Follower {
 impl Follower {
     /// Start at the current end of `path` (or its start once it appears).
     pub fn at_end(path: &Path) -> Follower {
-        let mut f = Follower { path: path.to_path_buf(), file: None, inode: 0, pending: String::new() };
+        let mut f = Follower {
+            path: path.to_path_buf(),
+            file: None,
+            inode: 0,
+            pending: String::new(),
+        };
         if let Ok(mut file) = File::open(path) {
             f.inode = file.metadata().map(|m| m.ino()).unwrap_or(0);
             let _ = file.seek(SeekFrom::End(0));
@@ -110,7 +126,9 @@ impl Follower {
     }
 
     fn drain(&mut self, out: &mut Vec<String>) {
-        let Some(file) = self.file.as_mut() else { return };
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
         if let (Ok(pos), Ok(meta)) = (file.stream_position(), file.metadata())
             && meta.len() < pos
         {
@@ -138,7 +156,14 @@ mod tests {
     fn follow_across_rotation_loses_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("svc.log");
-        let mut w = LogWriter::open(&path, LogSpec { max_bytes: 300, keep: 2 }).expect("open");
+        let mut w = LogWriter::open(
+            &path,
+            LogSpec {
+                max_bytes: 300,
+                keep: 2,
+            },
+        )
+        .expect("open");
         let mut f = Follower::at_end(&path);
         let mut seen = Vec::new();
         for i in 0..30 {

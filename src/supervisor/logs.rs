@@ -59,10 +59,11 @@ impl LogWriter {
     pub fn line(&mut self, stream: &str, text: &str) {
         let text = text.trim_end_matches(['\n', '\r']);
         let entry = format!("{} {stream} {text}\n", format_time(SystemTime::now()));
-        if self.size > 0 && self.size + entry.len() as u64 > self.spec.max_bytes {
-            if let Err(e) = self.rotate() {
-                tracing::warn!(path = %self.path.display(), "log rotation failed: {e}");
-            }
+        if self.size > 0
+            && self.size + entry.len() as u64 > self.spec.max_bytes
+            && let Err(e) = self.rotate()
+        {
+            tracing::warn!(path = %self.path.display(), "log rotation failed: {e}");
         }
         match self.file.write_all(entry.as_bytes()) {
             Ok(()) => self.size += entry.len() as u64,

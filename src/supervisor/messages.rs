@@ -44,6 +44,20 @@ pub enum Request {
     Down,
 }
 
+impl Request {
+    /// The request's name, for logs (never its payload: env may hold secrets).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Up { .. } => "up",
+            Request::Start { .. } => "start",
+            Request::Stop { .. } => "stop",
+            Request::Restart { .. } => "restart",
+            Request::Status => "status",
+            Request::Down => "down",
+        }
+    }
+}
+
 /// A daemon's answer; streaming requests send `Event`s before `Done`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
@@ -187,6 +201,9 @@ pub struct ServiceStatus {
     pub cpu_percent: Option<f32>,
     /// Resident memory of the service process.
     pub rss_bytes: Option<u64>,
+    /// Hash of the spec the service runs with (what `plan` compares).
+    #[serde(default)]
+    pub spec_hash: String,
 }
 
 /// The lifecycle of a service; each state carries its own data.
@@ -198,6 +215,7 @@ pub enum Lifecycle {
     /// Being spawned.
     Starting {
         /// When.
+        #[serde(with = "rfc3339")]
         since: SystemTime,
     },
     /// Running.
@@ -205,6 +223,7 @@ pub enum Lifecycle {
         /// Pid of the service (leader of its process group).
         pid: u32,
         /// When it was spawned.
+        #[serde(with = "rfc3339")]
         started_at: SystemTime,
         /// Probe state.
         health: Health,
@@ -214,11 +233,13 @@ pub enum Lifecycle {
         /// Pid.
         pid: u32,
         /// Since when.
+        #[serde(with = "rfc3339")]
         since: SystemTime,
     },
     /// Waiting before a restart.
     Backoff {
         /// Restart time.
+        #[serde(with = "rfc3339")]
         until: SystemTime,
         /// Consecutive restart number.
         attempt: u32,
@@ -233,6 +254,7 @@ pub enum Lifecycle {
         /// Why.
         reason: String,
         /// When.
+        #[serde(with = "rfc3339")]
         at: SystemTime,
     },
 }
@@ -310,6 +332,7 @@ pub struct ExitInfo {
     /// Signal number, when a signal killed it.
     pub signal: Option<i32>,
     /// When.
+    #[serde(with = "rfc3339")]
     pub at: SystemTime,
     /// How long it ran.
     #[serde(with = "secs_f64")]
@@ -345,5 +368,51 @@ mod secs_f64 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let v = f64::deserialize(d)?;
         Ok(Duration::try_from_secs_f64(v).unwrap_or_default())
+    }
+}
+
+/// Times as RFC 3339 UTC strings with milliseconds (`status --json` is read by people too).
+mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::supervisor::logs::{format_time, parse_time};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_time(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_time(&text).ok_or_else(|| D::Error::custom(format!("bad time {text:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn lifecycle_round_trips_with_readable_times() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_764_160_496_789);
+        let state = Lifecycle::Running {
+            pid: 42,
+            started_at: t,
+            health: Health::Unhealthy {
+                failures: 3,
+                last_error: "refused".into(),
+            },
+        };
+        let json = serde_json::to_value(&state).expect("serialize");
+        assert_eq!(json["started_at"], "2025-11-26T12:34:56.789Z");
+        assert_eq!(json["health"]["health"], "unhealthy");
+        let back: Lifecycle = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, state);
+        let err = Response::Error(WireError::new(ErrorKind::UnknownService, "no such"));
+        let json = serde_json::to_string(&err).expect("serialize");
+        assert!(json.contains("unknown_service"), "{json}");
     }
 }

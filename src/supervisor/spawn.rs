@@ -9,7 +9,7 @@
 
 use std::os::fd::OwnedFd;
 use std::process::Stdio;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -17,6 +17,9 @@ use crate::supervisor::identity::ProcessIdentity;
 use crate::supervisor::logs::{self, SharedLog};
 use crate::supervisor::messages::ExitInfo;
 use crate::supervisor::spec::ServiceSpec;
+
+/// How long the shim may take to report the service's pid.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running service: the shim child plus what the shim reported.
 #[derive(Debug)]
@@ -30,7 +33,8 @@ pub struct Spawned {
     /// Monotonic spawn time.
     pub started: Instant,
     /// Rest of the report pipe: the final `exited …` line.
-    report: tokio::task::JoinHandle<Option<String>>,
+    /// `None` once read (a finished JoinHandle must not be polled again).
+    report: Option<tokio::task::JoinHandle<Option<String>>>,
 }
 
 /// Spawn `spec` through the shim found at `exe` (our own binary).
@@ -53,7 +57,6 @@ pub async fn spawn(
         .arg("--")
         .args(&spec.argv)
         .envs(&spec.env)
-        .env_remove("FACERUNNER_FILE")
         .current_dir(&spec.working_dir)
         .process_group(0)
         .stdin(Stdio::from(writer))
@@ -76,7 +79,14 @@ pub async fn spawn(
     let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
         .map_err(|e| format!("cannot read the shim's report: {e}"))?;
     let mut lines = BufReader::new(reader).lines();
-    let first = lines.next_line().await.ok().flatten().unwrap_or_default();
+    // The shim reports at once; a silent one is broken, not slow.
+    let first = match tokio::time::timeout(REPORT_TIMEOUT, lines.next_line()).await {
+        Ok(line) => line.ok().flatten().unwrap_or_default(),
+        Err(_) => {
+            let _ = shim.start_kill();
+            String::new()
+        }
+    };
     let report = tokio::spawn(async move {
         let mut last = None;
         while let Ok(Some(line)) = lines.next_line().await {
@@ -94,7 +104,7 @@ pub async fn spawn(
             },
             started_at,
             started,
-            report,
+            report: Some(report),
         }),
         Err(why) => {
             let _ = shim.wait().await;
@@ -121,7 +131,14 @@ impl Spawned {
     /// Wait for the service (and its shim) to end.
     pub async fn wait(&mut self) -> ExitInfo {
         let shim_status = self.shim.wait().await;
-        let line = (&mut self.report).await.ok().flatten().unwrap_or_default();
+        let line = match self.report.as_mut() {
+            Some(handle) => {
+                let line = handle.await.ok().flatten().unwrap_or_default();
+                self.report = None;
+                line
+            }
+            None => String::new(),
+        };
         let (code, signal) = parse_exit(&line).unwrap_or_else(|| {
             use std::os::unix::process::ExitStatusExt;
             shim_status.map_or((None, None), |s| (s.code(), s.signal()))

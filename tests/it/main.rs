@@ -1,1 +1,4 @@
-
+mod config;
+mod supervisor;
+mod support;
+mod plan;

@@ -42,6 +42,7 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
                 port: svc.port,
                 cpu_percent: m.map(|m| m.0),
                 rss_bytes: m.map(|m| m.1),
+                spec_hash: snap.spec_hash.clone(),
                 state: snap.lifecycle,
             }
         })

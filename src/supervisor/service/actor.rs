@@ -1,174 +1,27 @@
-//! One actor per service: a task that owns the service's process and runs
-//! its lifecycle; callers hold a cloneable [`ServiceHandle`].
-//!
-//! Lifecycle (see [`Lifecycle`]):
-//!
-//! ```text
-//! Stopped ─start─▶ Starting ─spawned─▶ Running{health} ─exit─▶ restart policy
-//!    ▲                                     │                   ├─ Backoff{until, attempt} ─▶ Starting
-//!    └────────────── stop ─── Stopping ◀───┘                   ├─ Exited{exit}   (no restart / completed)
-//!                                                              └─ Failed{reason} (max_retries reached)
-//! ```
-//!
-//! Controls arrive on a queue and each is answered on a oneshot once it has
-//! run, so callers await completion instead of polling. The actor publishes
-//! a [`Snapshot`] on a watch channel; a `generation` counter grows with
-//! every requested start, and `ready` / `failure` record what happened in
-//! the current generation, so a waiter cannot miss a short-lived state.
-//! The actor waits on the child's exit, the probe task and its queue: no
-//! polling while idle.
+//! The actor's task: spawn, supervise, restart with backoff, stop.
+//! See the parent module for the lifecycle.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rustix::process::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::{Control, Snapshot};
 use crate::supervisor::identity::{ProcessIdentity, parse_signal};
-use crate::supervisor::logs::{LogWriter, SharedLog};
+use crate::supervisor::logs::SharedLog;
 use crate::supervisor::messages::{ExitInfo, Health, Lifecycle};
 use crate::supervisor::probes::{self, ExecContext};
 use crate::supervisor::restart::{self, Decision};
 use crate::supervisor::spawn::{self, Spawned};
 use crate::supervisor::spec::ServiceSpec;
 
-/// What the actor publishes.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// Current state.
-    pub lifecycle: Lifecycle,
-    /// Number of requested starts so far.
-    pub generation: u64,
-    /// First pid of this generation.
-    pub started_pid: Option<u32>,
-    /// Became ready in this generation.
-    pub ready: bool,
-    /// Failed before becoming ready in this generation.
-    pub failure: Option<String>,
-    /// Automatic restarts in this generation.
-    pub restarts: u32,
-    /// Last exit.
-    pub last_exit: Option<ExitInfo>,
-    /// Hash of the spec in use.
-    pub spec_hash: String,
-    /// Identity of the running process.
-    pub identity: Option<ProcessIdentity>,
-}
-
-enum Control {
-    Start(oneshot::Sender<u64>),
-    Stop(oneshot::Sender<()>),
-    Update(Box<ServiceSpec>, oneshot::Sender<()>),
-}
-
-/// Cloneable handle to a service's actor.
-#[derive(Debug, Clone)]
-pub struct ServiceHandle {
-    /// Service name.
-    pub name: String,
-    tx: mpsc::Sender<Control>,
-    state: watch::Receiver<Snapshot>,
-    log: SharedLog,
-}
-
-impl std::fmt::Debug for Control {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Control::Start(_) => "Start",
-            Control::Stop(_) => "Stop",
-            Control::Update(..) => "Update",
-        })
-    }
-}
-
-impl ServiceHandle {
-    /// Start the actor (the process is not started until [`ServiceHandle::start`]).
-    pub fn new(
-        spec: ServiceSpec,
-        log_path: PathBuf,
-        exe: PathBuf,
-    ) -> std::io::Result<ServiceHandle> {
-        let log = Arc::new(Mutex::new(LogWriter::open(&log_path, spec.log)?));
-        let (tx, rx) = mpsc::channel(16);
-        let (state_tx, state) = watch::channel(Snapshot {
-            lifecycle: Lifecycle::Stopped,
-            generation: 0,
-            started_pid: None,
-            ready: false,
-            failure: None,
-            restarts: 0,
-            last_exit: None,
-            spec_hash: spec.spec_hash.clone(),
-            identity: None,
-        });
-        let name = spec.name.clone();
-        let actor = Actor {
-            spec,
-            exe,
-            log: log.clone(),
-            rx,
-            state: state_tx,
-        };
-        tokio::spawn(actor.run());
-        Ok(ServiceHandle {
-            name,
-            tx,
-            state,
-            log,
-        })
-    }
-
-    /// Start (a new generation); returns its number. Already running: the current one.
-    pub async fn start(&self) -> Option<u64> {
-        let (tx, rx) = oneshot::channel();
-        self.tx.send(Control::Start(tx)).await.ok()?;
-        rx.await.ok()
-    }
-
-    /// Stop and wait until stopped.
-    pub async fn stop(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Control::Stop(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
-    }
-
-    /// Use `spec` from the next spawn on.
-    pub async fn update(&self, spec: ServiceSpec) {
-        let (tx, rx) = oneshot::channel();
-        if self
-            .tx
-            .send(Control::Update(Box::new(spec), tx))
-            .await
-            .is_ok()
-        {
-            let _ = rx.await;
-        }
-    }
-
-    /// Current snapshot.
-    pub fn snapshot(&self) -> Snapshot {
-        self.state.borrow().clone()
-    }
-
-    /// Watch snapshots.
-    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
-        self.state.clone()
-    }
-
-    /// Last `n` log lines.
-    pub fn log_tail(&self, n: usize) -> Vec<String> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).tail(n)
-    }
-}
-
-struct Actor {
-    spec: ServiceSpec,
-    exe: PathBuf,
-    log: SharedLog,
-    rx: mpsc::Receiver<Control>,
-    state: watch::Sender<Snapshot>,
+pub(super) struct Actor {
+    pub(super) spec: ServiceSpec,
+    pub(super) exe: PathBuf,
+    pub(super) log: SharedLog,
+    pub(super) rx: mpsc::Receiver<Control>,
+    pub(super) state: watch::Sender<Snapshot>,
 }
 
 enum RunEnd {
@@ -183,14 +36,16 @@ impl Actor {
         self.state.send_modify(f);
     }
 
+    /// A line in the service's log and in the daemon's.
     fn note(&self, text: &str) {
+        tracing::info!(service = %self.spec.name, "{text}");
         self.log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .line("fr", text);
     }
 
-    async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         let mut want = false;
         let mut attempt = 0;
         loop {

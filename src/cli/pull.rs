@@ -1,0 +1,86 @@
+//! `facerunner pull NAME... [--service S]`: pull several models at once,
+//! with the same progress display as `apply`, and record that FaceRunner
+//! owns them (so `prune_models` may remove them later).
+//!
+//! A NAME is an Ollama name (`llama3.2:1b`), or `hf:ORG/REPO[:QUANT]`,
+//! converted as in the file.
+
+use std::process::ExitCode;
+
+use miette::miette;
+
+use crate::cli::Global;
+use crate::cli::apply::{Renderer, summary};
+use crate::cli::daemon::runtime;
+use crate::cli::models::one_target;
+use crate::config::resolve::Secrets;
+use crate::execute::run_actions;
+use crate::names::{ModelName, RepoHints, convert};
+use crate::observe::models::observe_store;
+use crate::plan::Action;
+
+/// Arguments of `facerunner pull`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PullArgs {
+    /// Models: Ollama names, or `hf:ORG/REPO[:QUANT]`.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// The ollama service (needed when the file has several).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Print NDJSON events.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `NAME` → (Ollama name, where it came from).
+fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
+    if let Some(hf) = input.strip_prefix("hf:") {
+        let c = convert(hf.trim(), None, &RepoHints::default()).map_err(miette::Report::new)?;
+        return Ok((c.ollama, Some(format!("hf: {}", hf.trim()))));
+    }
+    ModelName::parse(input).map(|n| (n, None)).map_err(|e| {
+        miette!(
+            help = "Ollama names look like `model:tag`, `namespace/model:tag`; Hugging Face repos as `hf:org/repo`",
+            "{e}"
+        )
+    })
+}
+
+/// Run `facerunner pull`.
+pub fn run(global: &Global, args: PullArgs) -> miette::Result<ExitCode> {
+    let (spec, dirs, loaded) = crate::config::project::load_project_with(global, Secrets::Peek)?;
+    let target = one_target(&loaded, args.service.as_deref())?;
+    let actions = args
+        .names
+        .iter()
+        .map(|n| {
+            name(n).map(|(name, source)| Action::PullModel {
+                service: target.service.clone(),
+                model: name.display_shortest(),
+                source,
+            })
+        })
+        .collect::<miette::Result<Vec<_>>>()?;
+    let rt = runtime()?;
+    if !rt
+        .block_on(observe_store(&target.url, &target.dir, false))
+        .is_served()
+    {
+        return Err(not_running(&target.service, &target.url));
+    }
+    let sink = Renderer::new(args.json);
+    let urls = [(target.service.clone(), target.url.clone())].into();
+    let report = rt
+        .block_on(run_actions(&spec, &dirs, urls, actions, &sink))
+        .map_err(|e| miette!("{e}"))?;
+    Ok(summary(&report, args.json))
+}
+
+/// The server must be up for pull and rm.
+pub(crate) fn not_running(service: &str, url: &str) -> miette::Report {
+    miette!(
+        help = "start it with `facerunner apply` (or `facerunner up`)",
+        "service {service} is not running (nothing answers at {url})"
+    )
+}

@@ -1,0 +1,254 @@
+//! `apply_project`: lock, observe, plan, review, execute — the one entry
+//! point for `apply`, and for `up` (which passes a review that always says
+//! yes).
+//!
+//! The lock is taken *before* observing, so a second apply that had to
+//! wait plans against the world the first one left (usually "No changes").
+//! A saved plan (`apply PLANFILE`) runs only when the file and the live
+//! state still have the fingerprints it was made from.
+
+use std::path::PathBuf;
+
+use super::engine::{Context, execute};
+use super::events::{ExecEvent, Report, Sink};
+use super::lock::ApplyLock;
+use super::prepare::prepare;
+use super::state::{ServiceRecord, State, StateError};
+use crate::config::Loaded;
+use crate::config::resolve::normalized;
+use crate::config::resolve::ollama_url;
+use crate::config::types::Kind;
+use crate::observe::{Live, LiveService};
+use crate::paths::ProjectDirs;
+use crate::plan::{FORMAT_VERSION, Plan};
+use crate::supervisor::spec::ProjectSpec;
+
+/// Why an apply did not run (step failures are in the [`Report`] instead).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The lock file could not be used.
+    #[error("cannot take the apply lock in {}", path.display())]
+    Lock {
+        /// The state directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Checks found errors; nothing was changed.
+    #[error("the plan has {count} error(s); nothing was changed")]
+    Checks {
+        /// How many.
+        count: usize,
+    },
+    /// The saved plan no longer matches the file or the live state.
+    #[error("the saved plan is stale: {what} changed since it was made; nothing was changed")]
+    Stale {
+        /// `the project file` or `the live state`.
+        what: &'static str,
+    },
+    /// The saved plan is from another format version.
+    #[error(
+        "the saved plan has format version {0}; this facerunner reads version {FORMAT_VERSION}"
+    )]
+    Version(u32),
+    /// The review said no.
+    #[error("apply cancelled; nothing was changed")]
+    Declined,
+}
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// The `facerunner` executable (to start the daemon).
+    pub exe: PathBuf,
+    /// A saved plan to apply instead of a fresh one.
+    pub saved: Option<Plan>,
+    /// Pulls at the same time (3 is a good default).
+    pub pull_concurrency: usize,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// Nothing to do.
+    NoChanges(Plan),
+    /// The plan ran; the report says how each step ended.
+    Ran {
+        /// The plan that ran.
+        plan: Plan,
+        /// Each step's outcome.
+        report: Report,
+    },
+}
+
+/// Apply the project: take the lock (waiting, with a
+/// [`ExecEvent::WaitingForLock`]), observe and plan, call `review` with the
+/// plan (return `false` to cancel), and execute it. `spec` should be
+/// resolved with `Secrets::Create`.
+///
+/// ```no_run
+/// # async fn demo(loaded: &facerunner::config::Loaded, spec: &facerunner::supervisor::ProjectSpec,
+/// #               dirs: &facerunner::paths::ProjectDirs) -> Result<(), facerunner::execute::ApplyError> {
+/// use facerunner::execute::{apply_project, ApplyOptions};
+/// let opts = ApplyOptions { exe: std::env::current_exe().expect("exe"), saved: None, pull_concurrency: 3 };
+/// let sink = |e: &facerunner::execute::ExecEvent| eprintln!("{e:?}");
+/// let applied = apply_project(loaded, spec, dirs, opts, &sink, |_plan| true).await?;
+/// # Ok(()) }
+/// ```
+pub async fn apply_project(
+    loaded: &Loaded,
+    spec: &ProjectSpec,
+    dirs: &ProjectDirs,
+    opts: ApplyOptions,
+    sink: &dyn Sink,
+    review: impl FnOnce(&Plan) -> bool,
+) -> Result<Applied, ApplyError> {
+    if let Some(saved) = &opts.saved
+        && saved.format_version != FORMAT_VERSION
+    {
+        return Err(ApplyError::Version(saved.format_version));
+    }
+    let _lock = ApplyLock::acquire(&dirs.state, |holder| {
+        sink.event(&ExecEvent::WaitingForLock {
+            holder: holder.to_string(),
+        });
+    })
+    .await
+    .map_err(|source| ApplyError::Lock {
+        path: dirs.state.clone(),
+        source,
+    })?;
+    let prepared = prepare(loaded, spec, dirs).await?;
+    let plan = match opts.saved {
+        Some(saved) => {
+            if saved.fingerprint.config != prepared.plan.fingerprint.config {
+                return Err(ApplyError::Stale {
+                    what: "the project file",
+                });
+            }
+            if saved.fingerprint.live != prepared.plan.fingerprint.live {
+                return Err(ApplyError::Stale {
+                    what: "the live state",
+                });
+            }
+            saved
+        }
+        None => prepared.plan,
+    };
+    let go = review(&plan);
+    let errors = plan
+        .checks
+        .iter()
+        .filter(|c| c.severity == crate::plan::Severity::Error)
+        .count();
+    if errors > 0 {
+        return Err(ApplyError::Checks { count: errors });
+    }
+    if plan.is_empty() {
+        return Ok(Applied::NoChanges(plan));
+    }
+    if !go {
+        return Err(ApplyError::Declined);
+    }
+    let cfg = &loaded.config;
+    let ctx = Context {
+        dirs: dirs.clone(),
+        spec: spec.clone(),
+        exe: opts.exe,
+        urls: cfg
+            .services
+            .iter()
+            .filter(|(_, s)| s.kind == Kind::Ollama)
+            .map(|(n, s)| (n.clone(), ollama_url(cfg, s)))
+            .collect(),
+        pull_concurrency: opts.pull_concurrency,
+    };
+    let report = execute(&plan, &ctx, prepared.state, sink).await;
+    remember_unchanged(spec, &prepared.live, dirs)?;
+    Ok(Applied::Ran { plan, report })
+}
+
+/// Record the spec of services that run unchanged but have no record yet
+/// (started by `up` before FaceRunner applied anything), so that a later
+/// restart can show its field diff.
+fn remember_unchanged(
+    spec: &ProjectSpec,
+    live: &Live,
+    dirs: &ProjectDirs,
+) -> Result<(), StateError> {
+    let mut state = State::load(&dirs.state)?;
+    let mut changed = false;
+    for svc in &spec.services {
+        let running_same = matches!(live.service(&svc.name),
+            LiveService::Running { spec_hash } if *spec_hash == svc.spec_hash);
+        if running_same && !state.services.contains_key(&svc.name) {
+            state.services.insert(
+                svc.name.clone(),
+                ServiceRecord {
+                    spec_hash: svc.spec_hash.clone(),
+                    spec: normalized(svc),
+                },
+            );
+            changed = true;
+        }
+    }
+    if changed {
+        state.save(&dirs.state)?;
+    }
+    Ok(())
+}
+
+/// Run ad-hoc model actions (`facerunner pull`, `facerunner rm`) through the
+/// same engine, under the same lock, recording ownership the same way.
+pub async fn run_actions(
+    spec: &ProjectSpec,
+    dirs: &ProjectDirs,
+    urls: std::collections::BTreeMap<String, String>,
+    actions: Vec<crate::plan::Action>,
+    sink: &dyn Sink,
+) -> Result<Report, ApplyError> {
+    let _lock = ApplyLock::acquire(&dirs.state, |holder| {
+        sink.event(&ExecEvent::WaitingForLock {
+            holder: holder.to_string(),
+        });
+    })
+    .await
+    .map_err(|source| ApplyError::Lock {
+        path: dirs.state.clone(),
+        source,
+    })?;
+    let state = super::state::State::load(&dirs.state)?;
+    let plan = Plan {
+        format_version: FORMAT_VERSION,
+        project: spec.project.clone(),
+        fingerprint: crate::plan::Fingerprint {
+            config: String::new(),
+            live: String::new(),
+        },
+        steps: actions
+            .into_iter()
+            .enumerate()
+            .map(|(id, action)| crate::plan::Step {
+                id,
+                action,
+                reason: "asked for".into(),
+                waits_for: vec![],
+            })
+            .collect(),
+        checks: vec![],
+        unmanaged: Default::default(),
+    };
+    let ctx = Context {
+        dirs: dirs.clone(),
+        spec: spec.clone(),
+        exe: PathBuf::new(),
+        urls,
+        pull_concurrency: 3,
+    };
+    Ok(execute(&plan, &ctx, state, sink).await)
+}

@@ -1,0 +1,98 @@
+//! One apply at a time per project: an exclusive lock on
+//! `<state>/apply.lock`, holding the pid of the holder.
+//!
+//! The lock is the OS's (`File::try_lock`), so it is released when the
+//! holder exits, even by SIGKILL: a stale pid in the file never blocks
+//! anyone. A second apply waits, saying once who holds it.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The lock file's name in the state directory.
+pub const LOCK_FILE: &str = "apply.lock";
+
+/// A held apply lock; released on drop.
+#[derive(Debug)]
+pub struct ApplyLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl ApplyLock {
+    /// Wait for the lock; `on_wait` is told once the pid of the holder.
+    pub async fn acquire(
+        state_dir: &Path,
+        mut on_wait: impl FnMut(&str),
+    ) -> std::io::Result<ApplyLock> {
+        std::fs::create_dir_all(state_dir)?;
+        let path = state_dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        let mut told = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    if !told {
+                        let mut holder = String::new();
+                        let _ = (&file)
+                            .rewind()
+                            .and_then(|()| (&file).read_to_string(&mut holder));
+                        let holder = holder.trim();
+                        on_wait(if holder.is_empty() { "?" } else { holder });
+                        told = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(TryLockError::Error(e)) => return Err(e),
+            }
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(file, "{}", std::process::id())?;
+        file.sync_all()?;
+        Ok(ApplyLock { file, path })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ApplyLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_second_holder_waits_and_learns_the_pid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = ApplyLock::acquire(dir.path(), |_| panic!("free"))
+            .await
+            .expect("lock");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d = dir.path().to_path_buf();
+        let second = tokio::spawn(async move {
+            ApplyLock::acquire(&d, |pid| tx.send(pid.to_string()).expect("send")).await
+        });
+        let pid = tokio::task::spawn_blocking(move || rx.recv().expect("told"))
+            .await
+            .expect("join");
+        assert_eq!(pid, std::process::id().to_string());
+        drop(first);
+        second.await.expect("join").expect("then acquired");
+    }
+}

@@ -1,0 +1,170 @@
+//! Model steps against an Ollama server: pull, create, copy, remove, load.
+//!
+//! Pulls and creates stream progress; layer byte counts are summed per
+//! step so one bar covers the whole model. An in-stream error fails the
+//! step with Ollama's own message; a dropped connection fails it too and
+//! leaves Ollama's partial download, which the next apply's pull resumes.
+//! Each success is recorded in the state file before the step settles.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use futures_util::{Stream, StreamExt};
+
+use super::engine::Run;
+use super::state::{ModelRecord, Origin};
+use crate::names::ModelName;
+use crate::ollama::{Client, KeepAlive, OllamaError, Progress};
+use crate::plan::{Action, Step};
+
+/// Run one model step.
+pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), String> {
+    let service = step.action.service();
+    let url = run
+        .ctx
+        .urls
+        .get(service)
+        .ok_or_else(|| format!("service {service} is not an ollama service"))?;
+    let client = Client::new(url).map_err(|e| e.to_string())?;
+    match &step.action {
+        Action::PullModel { model, .. } => {
+            let _permit = run.pulls.acquire().await.map_err(|e| e.to_string())?;
+            let parsed = ModelName::parse(model).map_err(|e| e.to_string())?;
+            follow(step.id, run, client.pull(model, parsed.is_insecure())).await?;
+            own(run, service, model, Origin::Pulled, None, None)
+        }
+        Action::CreateModel {
+            model,
+            request,
+            file,
+            create_hash,
+            ..
+        } => {
+            let mut request = request.clone();
+            if let Some(f) = file {
+                run.progress(step.id, format!("uploading {f}"), None, None);
+                let digest = client
+                    .ensure_blob(Path::new(f))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let base = Path::new(f)
+                    .file_name()
+                    .map_or_else(|| "model.gguf".into(), |n| n.to_string_lossy().into_owned());
+                request.files.insert(base, digest);
+            }
+            let definition = serde_json::to_value(step_request(&step.action))
+                .expect("a create request always serializes");
+            follow(step.id, run, client.create(*request)).await?;
+            own(
+                run,
+                service,
+                model,
+                Origin::Created,
+                Some(create_hash.clone()),
+                Some(definition),
+            )
+        }
+        Action::CopyModel { source, model, .. } => {
+            client
+                .copy(source, model)
+                .await
+                .map_err(|e| e.to_string())?;
+            own(run, service, model, Origin::Copied, None, None)
+        }
+        Action::RemoveModel { model, .. } => {
+            client.delete(model).await.map_err(|e| e.to_string())?;
+            let key = key(model)?;
+            run.record(|s| {
+                if let Some(m) = s.models.get_mut(service) {
+                    m.remove(&key);
+                }
+            })
+            .map_err(|e| format!("removed, but {e}"))
+        }
+        Action::PreloadModel {
+            model, keep_alive, ..
+        } => {
+            let keep: KeepAlive = keep_alive
+                .parse()
+                .map_err(|e: crate::ollama::InvalidKeepAlive| e.to_string())?;
+            client
+                .load(model, Some(keep))
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Action::StartService { .. }
+        | Action::RestartService { .. }
+        | Action::StopService { .. } => Err("a service step is not a model step".into()),
+    }
+}
+
+fn key(model: &str) -> Result<String, String> {
+    ModelName::parse(model)
+        .map(|n| n.key())
+        .map_err(|e| e.to_string())
+}
+
+/// Record that FaceRunner installed `model`.
+/// The create request as planned (before file digests are filled in).
+fn step_request(action: &Action) -> Option<&crate::ollama::CreateRequest> {
+    match action {
+        Action::CreateModel { request, .. } => Some(request),
+        _ => None,
+    }
+}
+
+fn own(
+    run: &Run<'_>,
+    service: &str,
+    model: &str,
+    origin: Origin,
+    create_hash: Option<String>,
+    definition: Option<serde_json::Value>,
+) -> Result<(), String> {
+    let key = key(model)?;
+    run.record(|s| {
+        s.models.entry(service.to_string()).or_default().insert(
+            key,
+            ModelRecord {
+                name: model.to_string(),
+                origin,
+                create_hash,
+                definition,
+            },
+        );
+    })
+    .map_err(|e| format!("installed, but {e}"))
+}
+
+/// Drain a progress stream, reporting summed layer bytes at most every 200 ms
+/// (and on every status change).
+async fn follow(
+    id: usize,
+    run: &Run<'_>,
+    stream: impl Stream<Item = Result<Progress, OllamaError>>,
+) -> Result<(), String> {
+    let mut stream = pin!(stream);
+    let mut layers: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut last_status = String::new();
+    let mut last_report = Instant::now() - Duration::from_secs(1);
+    while let Some(item) = stream.next().await {
+        let p = item.map_err(|e| e.to_string())?;
+        if let (Some(d), Some(total)) = (p.layer_digest(), p.total) {
+            layers.insert(d.to_string(), (p.completed.unwrap_or(0), total));
+        }
+        let status_changed = p.status != last_status;
+        if status_changed || last_report.elapsed() >= Duration::from_millis(200) || p.is_success() {
+            let (done, total) = layers.values().fold((0, 0), |a, l| (a.0 + l.0, a.1 + l.1));
+            let bytes = (total > 0).then_some((done, total));
+            run.progress(id, p.status.clone(), bytes.map(|b| b.0), bytes.map(|b| b.1));
+            last_status = p.status.clone();
+            last_report = Instant::now();
+        }
+        if p.is_success() {
+            return Ok(());
+        }
+    }
+    Err("the stream ended before `success`".into())
+}

@@ -1,0 +1,39 @@
+//! Observe and plan in one call: what `plan`, `apply` and `up` all start with.
+
+use crate::config::Loaded;
+use crate::execute::state::{State, StateError};
+use crate::observe::{Live, observe};
+use crate::paths::ProjectDirs;
+use crate::plan::{Desired, Plan, plan};
+use crate::supervisor::spec::ProjectSpec;
+
+/// A plan with the inputs it was made from.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// What the file asks for.
+    pub desired: Desired,
+    /// What was observed.
+    pub live: Live,
+    /// What FaceRunner owned at that moment.
+    pub state: State,
+    /// The plan.
+    pub plan: Plan,
+}
+
+/// Read the state file, observe, and compute the plan. Changes nothing.
+pub async fn prepare(
+    loaded: &Loaded,
+    spec: &ProjectSpec,
+    dirs: &ProjectDirs,
+) -> Result<Prepared, StateError> {
+    let state = State::load(&dirs.state)?;
+    let desired = Desired::new(loaded, spec);
+    let live = observe(loaded, spec, dirs).await;
+    let plan = plan(&desired, &live, &state);
+    Ok(Prepared {
+        desired,
+        live,
+        state,
+        plan,
+    })
+}

@@ -1,0 +1,148 @@
+//! Service steps: one `Up` request to the project's daemon (started when
+//! none runs, as `up` does), whose events settle each step.
+//!
+//! The daemon brings the whole spec up in dependency order, restarts what
+//! changed and stops what the file dropped, so the plan's start / restart /
+//! stop steps are all one request. A service step succeeds when its
+//! service is ready (or reported unchanged), or stopped for a stop step,
+//! and fails with the daemon's reason.
+
+use std::collections::HashMap;
+
+use super::engine::Run;
+use super::events::Outcome;
+use super::state::ServiceRecord;
+use crate::config::resolve::normalized;
+use crate::plan::{Action, Step};
+use crate::supervisor::client::ensure_daemon;
+use crate::supervisor::messages::{Event, Request, Response};
+
+/// Run every service step through one `Up`.
+pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {
+    if steps.is_empty() {
+        return;
+    }
+    for s in steps {
+        run.started(s);
+    }
+    let by_service: HashMap<&str, &Step> = steps.iter().map(|s| (s.action.service(), *s)).collect();
+    let client = match ensure_daemon(&run.ctx.dirs, &run.ctx.exe).await {
+        Ok(c) => c,
+        Err(e) => {
+            for s in steps {
+                run.finish(
+                    s.id,
+                    Outcome::Failed {
+                        error: format!("cannot reach the daemon: {e}"),
+                    },
+                );
+            }
+            return;
+        }
+    };
+    let request = Request::Up {
+        spec: run.ctx.spec.clone(),
+        services: vec![],
+    };
+    let result = client
+        .request(&request, |event| on_event(event, &by_service, run))
+        .await;
+    let failed = match result {
+        Ok(Response::Done { failed }) => failed,
+        Ok(_) => vec![],
+        Err(e) => {
+            for s in steps {
+                run.finish(
+                    s.id,
+                    Outcome::Failed {
+                        error: e.to_string(),
+                    },
+                );
+            }
+            return;
+        }
+    };
+    for s in steps {
+        if run.is_finished(s.id) {
+            continue;
+        }
+        if failed.iter().any(|f| f == s.action.service()) {
+            run.finish(
+                s.id,
+                Outcome::Failed {
+                    error: "did not become ready".into(),
+                },
+            );
+        } else {
+            succeed(s, run);
+        }
+    }
+}
+
+fn on_event(event: &Event, steps: &HashMap<&str, &Step>, run: &Run<'_>) {
+    let service = match event {
+        Event::Waiting { service, .. }
+        | Event::Starting { service }
+        | Event::Started { service, .. }
+        | Event::Ready { service }
+        | Event::Unchanged { service }
+        | Event::Failed { service, .. }
+        | Event::Stopping { service }
+        | Event::Stopped { service } => service,
+    };
+    let Some(step) = steps.get(service.as_str()) else {
+        return;
+    };
+    let is_stop = matches!(step.action, Action::StopService { .. });
+    match event {
+        Event::Ready { .. } | Event::Unchanged { .. } if !is_stop => succeed(step, run),
+        Event::Stopped { .. } if is_stop => succeed(step, run),
+        Event::Failed {
+            reason, log_tail, ..
+        } => {
+            let mut error = reason.clone();
+            if !log_tail.is_empty() {
+                error.push_str("; last log lines: ");
+                error.push_str(&log_tail.join(" | "));
+            }
+            run.finish(step.id, Outcome::Failed { error });
+        }
+        Event::Waiting { on, .. } => run.progress(step.id, format!("waiting for {on}"), None, None),
+        Event::Starting { .. } => run.progress(step.id, "starting".into(), None, None),
+        Event::Started { pid, .. } => {
+            run.progress(step.id, format!("started (pid {pid})"), None, None)
+        }
+        Event::Stopping { .. } => run.progress(step.id, "stopping".into(), None, None),
+        _ => {}
+    }
+}
+
+/// Record the service's spec (or forget it, for a stop) and settle the step.
+fn succeed(step: &Step, run: &Run<'_>) {
+    if run.is_finished(step.id) {
+        return;
+    }
+    let name = step.action.service().to_string();
+    let spec = run.ctx.spec.service(&name).cloned();
+    let saved = run.record(|state| match spec {
+        Some(svc) if !matches!(step.action, Action::StopService { .. }) => {
+            state.services.insert(
+                name.clone(),
+                ServiceRecord {
+                    spec_hash: svc.spec_hash.clone(),
+                    spec: normalized(&svc),
+                },
+            );
+        }
+        _ => {
+            state.services.remove(&name);
+        }
+    });
+    let outcome = match saved {
+        Ok(()) => Outcome::Succeeded,
+        Err(e) => Outcome::Failed {
+            error: format!("done, but {e}"),
+        },
+    };
+    run.finish(step.id, outcome);
+}

@@ -1,0 +1,216 @@
+//! The state file: what FaceRunner owns, and what it last applied.
+//!
+//! Ownership is the safety rule of the whole tool: only models recorded
+//! here are ever removed (and only with `settings.prune_models: true`), so a
+//! model someone pulled by hand is never touched. Per service it keeps the
+//! normalized spec that was last applied, so a restart can show *which
+//! fields* changed; per derived model the hash of its create request, so a
+//! change of `from`/`system`/`parameters`/`template` recreates it.
+//!
+//! Writes are atomic (temp file in the same directory, fsync, rename, fsync
+//! the directory) and happen after every completed step of an apply, under
+//! the apply lock: a crash leaves the file as it was before or after a
+//! step, never torn, and the next `plan` shows what is still to do.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The format version written in every state file.
+pub const STATE_VERSION: u32 = 1;
+
+/// The state file's name inside `ProjectDirs.state`.
+pub const STATE_FILE: &str = "state.json";
+
+/// Everything FaceRunner remembers between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Always [`STATE_VERSION`].
+    pub version: u32,
+    /// Per service: what was last applied.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceRecord>,
+    /// Per ollama service, per model key: the models FaceRunner installed.
+    #[serde(default)]
+    pub models: BTreeMap<String, BTreeMap<String, ModelRecord>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: STATE_VERSION,
+            services: BTreeMap::new(),
+            models: BTreeMap::new(),
+        }
+    }
+}
+
+/// A service as FaceRunner last applied it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// SHA-256 of the normalized spec.
+    pub spec_hash: String,
+    /// The normalized spec (`config::resolve::normalized`), for field diffs.
+    pub spec: serde_json::Value,
+}
+
+/// How FaceRunner came to own a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Pulled from a registry.
+    Pulled,
+    /// Created with `/api/create` (derived or file model).
+    Created,
+    /// Copied under an alias.
+    Copied,
+}
+
+/// One owned model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// The name as Ollama shows it.
+    pub name: String,
+    /// How it was installed.
+    pub origin: Origin,
+    /// For created models: the hash of the create request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_hash: Option<String>,
+    /// For created models: the create request, so a change shows its fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<serde_json::Value>,
+}
+
+/// A state file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("cannot {action} the state file {}", path.display())]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a state file this version understands.
+    #[error("the state file {} is not valid: {message}", path.display())]
+    Invalid {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+impl State {
+    /// The path of the state file in `state_dir`.
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join(STATE_FILE)
+    }
+
+    /// Read the state; a missing file is an empty state (nothing owned).
+    pub fn load(state_dir: &Path) -> Result<State, StateError> {
+        let path = Self::path(state_dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(source) => {
+                return Err(StateError::Io {
+                    action: "read",
+                    path,
+                    source,
+                });
+            }
+        };
+        let state: State = serde_json::from_str(&text).map_err(|e| StateError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if state.version != STATE_VERSION {
+            return Err(StateError::Invalid {
+                path,
+                message: format!(
+                    "version {} (this facerunner reads version {STATE_VERSION})",
+                    state.version
+                ),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Write atomically: temp file, fsync, rename, fsync the directory.
+    pub fn save(&self, state_dir: &Path) -> Result<(), StateError> {
+        let path = Self::path(state_dir);
+        let io = |action: &'static str| {
+            let path = path.clone();
+            move |source| StateError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(state_dir).map_err(io("create the directory of"))?;
+        let json = serde_json::to_vec_pretty(self).expect("the state always serializes");
+        let mut tmp = tempfile::NamedTempFile::new_in(state_dir).map_err(io("create"))?;
+        tmp.write_all(&json).map_err(io("write"))?;
+        tmp.as_file().sync_all().map_err(io("sync"))?;
+        tmp.persist(&path).map_err(|e| io("replace")(e.error))?;
+        std::fs::File::open(state_dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("sync the directory of"))?;
+        Ok(())
+    }
+
+    /// The owned models of one ollama service.
+    pub fn owned(&self, service: &str) -> impl Iterator<Item = (&String, &ModelRecord)> {
+        self.models.get(service).into_iter().flatten()
+    }
+
+    /// Whether FaceRunner owns model `key` on `service`.
+    pub fn owns(&self, service: &str, key: &str) -> bool {
+        self.models
+            .get(service)
+            .is_some_and(|m| m.contains_key(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_a_missing_file_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(State::load(dir.path()).expect("empty"), State::default());
+        let mut s = State::default();
+        s.models.entry("ollama".into()).or_default().insert(
+            "registry.ollama.ai/library/llama3.2:1b".into(),
+            ModelRecord {
+                name: "llama3.2:1b".into(),
+                origin: Origin::Pulled,
+                create_hash: None,
+                definition: None,
+            },
+        );
+        s.save(dir.path()).expect("save");
+        assert_eq!(State::load(dir.path()).expect("load"), s);
+        let text = std::fs::read_to_string(State::path(dir.path())).expect("read");
+        assert!(text.contains("\"version\": 1"), "{text}");
+    }
+
+    #[test]
+    fn another_version_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(State::path(dir.path()), r#"{"version": 9}"#).expect("write");
+        assert!(matches!(
+            State::load(dir.path()),
+            Err(StateError::Invalid { .. })
+        ));
+    }
+}

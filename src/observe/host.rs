@@ -1,0 +1,91 @@
+//! Host facts the checks need, for services that would have to be started:
+//! is their port free, and does their binary exist?
+//!
+//! A port is probed by binding it for an instant (and releasing it); a
+//! process of ours that is running is never probed, so only a port held by
+//! something FaceRunner did not start shows up as taken.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::services::LiveService;
+use crate::supervisor::spec::ProjectSpec;
+
+/// Facts about services that are not running under the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// Service → `bind:port` that another process holds.
+    pub ports_taken: BTreeMap<String, String>,
+    /// Service → the program that is neither on `PATH` nor a file.
+    pub missing_binaries: BTreeMap<String, String>,
+}
+
+/// Probe ports and binaries of every service that is not running.
+pub fn observe(spec: &ProjectSpec, live: &BTreeMap<String, LiveService>) -> HostFacts {
+    let mut facts = HostFacts::default();
+    for svc in &spec.services {
+        if live.get(&svc.name).is_some_and(LiveService::is_running) {
+            continue;
+        }
+        if let Some(port) = svc.port {
+            let bind = svc.bind.as_deref().unwrap_or("127.0.0.1");
+            if port_taken(bind, port) {
+                facts
+                    .ports_taken
+                    .insert(svc.name.clone(), format!("{bind}:{port}"));
+            }
+        }
+        if let Some(program) = svc.argv.first()
+            && find_program(program, &svc.working_dir).is_none()
+        {
+            facts
+                .missing_binaries
+                .insert(svc.name.clone(), program.clone());
+        }
+    }
+    facts
+}
+
+fn port_taken(bind: &str, port: u16) -> bool {
+    let host = bind.trim_matches(['[', ']']);
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    match TcpListener::bind((host, port)) {
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::AddrInUse,
+    }
+}
+
+/// `program` as a path (relative to `cwd` when it has a `/`), or on `PATH`.
+pub fn find_program(program: &str, cwd: &Path) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = cwd.join(program);
+        return p.is_file().then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_port_is_taken_and_a_released_one_is_free() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        assert!(port_taken("127.0.0.1", port));
+        drop(l);
+        assert!(!port_taken("127.0.0.1", port));
+    }
+
+    #[test]
+    fn programs_are_found_on_path_or_as_files() {
+        assert!(find_program("sh", Path::new("/")).is_some());
+        assert!(find_program("/bin/sh", Path::new("/")).is_some());
+        assert!(find_program("no-such-program-xyz", Path::new("/")).is_none());
+    }
+}

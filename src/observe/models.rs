@@ -1,0 +1,292 @@
+//! Installed models of each `ollama` service.
+//!
+//! One `GET /api/tags` per service, never one request per model: the list
+//! carries every name and digest the plan needs. When the server does not
+//! answer (not running), the on-disk store is read instead
+//! (`manifests/<host>/<ns>/<model>/<tag>`, ollama-api.md §5): the digest is
+//! the SHA-256 of the manifest bytes, the size the sum of its layers, as
+//! Ollama computes them. `GET /api/ps` is asked only when a model of that
+//! service has `keep_alive` (the plan then preloads what is not loaded).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::services::LiveService;
+use crate::config::Loaded;
+use crate::config::resolve::{models_dir, ollama_url};
+use crate::config::types::{Config, Kind};
+use crate::names::ModelName;
+use crate::ollama::{Client, RetryPolicy};
+
+/// Where a store's model list came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum StoreSource {
+    /// The server answered `/api/tags`.
+    Api {
+        /// Its base URL.
+        url: String,
+    },
+    /// The server is down; the store directory was read.
+    Disk {
+        /// The models directory.
+        dir: String,
+    },
+    /// Neither worked.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One installed model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveModel {
+    /// The name as Ollama shows it (`llama3.2:1b`).
+    pub name: String,
+    /// sha256 hex of the manifest.
+    pub digest: String,
+    /// Bytes of all layers.
+    pub size: u64,
+}
+
+/// The models of one ollama service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveStore {
+    /// Where the list came from.
+    pub source: StoreSource,
+    /// Model key ([`ModelName::key`]) → model.
+    pub models: BTreeMap<String, LiveModel>,
+    /// Keys of loaded models, when `/api/ps` was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<BTreeSet<String>>,
+}
+
+impl LiveStore {
+    /// Whether the list came from a running server.
+    pub fn is_served(&self) -> bool {
+        matches!(self.source, StoreSource::Api { .. })
+    }
+}
+
+/// Whether any model of `service` asks to stay loaded.
+fn wants_ps(cfg: &Config, service: &str) -> bool {
+    let ollamas: Vec<&String> = ollama_services(cfg).map(|(n, _)| n).collect();
+    cfg.models.iter().any(|m| {
+        m.keep_alive.is_some()
+            && match &m.service {
+                Some(s) => s == service,
+                None => ollamas.len() == 1,
+            }
+    })
+}
+
+fn ollama_services(
+    cfg: &Config,
+) -> impl Iterator<Item = (&String, &crate::config::types::Service)> {
+    cfg.services.iter().filter(|(_, s)| s.kind == Kind::Ollama)
+}
+
+/// Observe every ollama service's store.
+///
+/// A service the daemon does not run is read from its store directory
+/// without asking the network: whatever may answer on its port is not
+/// FaceRunner's server (the port check reports it).
+pub async fn observe(
+    loaded: &Loaded,
+    services: &BTreeMap<String, LiveService>,
+) -> BTreeMap<String, LiveStore> {
+    let cfg = &loaded.config;
+    let mut stores = BTreeMap::new();
+    for (name, svc) in ollama_services(cfg) {
+        let url = ollama_url(cfg, svc);
+        let dir = models_dir(svc, &loaded.base_dir);
+        let running = services.get(name).is_some_and(LiveService::is_running);
+        let store = if running {
+            observe_store(&url, &dir, wants_ps(cfg, name)).await
+        } else {
+            disk_store(&dir)
+        };
+        stores.insert(name.clone(), store);
+    }
+    stores
+}
+
+fn disk_store(dir: &Path) -> LiveStore {
+    match read_store(dir) {
+        Ok(models) => LiveStore {
+            source: StoreSource::Disk {
+                dir: dir.display().to_string(),
+            },
+            models,
+            loaded: None,
+        },
+        Err(e) => unavailable(format!("cannot read {}: {e}", dir.display())),
+    }
+}
+
+/// A client for looking: no retries (one request per call), short timeouts.
+pub fn looking_client(url: &str) -> Result<Client, crate::ollama::OllamaError> {
+    Client::builder(url)
+        .retry(RetryPolicy::NONE)
+        .connect_timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// Observe one store: `/api/tags` (and `/api/ps` when `want_ps`), or the
+/// directory when the server does not answer.
+pub async fn observe_store(url: &str, dir: &Path, want_ps: bool) -> LiveStore {
+    let client = match looking_client(url) {
+        Ok(c) => c,
+        Err(e) => return unavailable(e.to_string()),
+    };
+    match client.tags().await {
+        Ok(list) => {
+            let models = list
+                .into_iter()
+                .filter_map(|m| {
+                    let key = ModelName::parse(&m.name).ok()?.key();
+                    Some((
+                        key,
+                        LiveModel {
+                            name: m.name,
+                            digest: m.digest,
+                            size: m.size,
+                        },
+                    ))
+                })
+                .collect();
+            let loaded = if want_ps {
+                match client.ps().await {
+                    Ok(ps) => Some(
+                        ps.iter()
+                            .filter_map(|m| ModelName::parse(&m.name).ok())
+                            .map(|n| n.key())
+                            .collect(),
+                    ),
+                    Err(e) => {
+                        tracing::warn!("cannot list loaded models at {url}: {e}");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            LiveStore {
+                source: StoreSource::Api {
+                    url: url.to_string(),
+                },
+                models,
+                loaded,
+            }
+        }
+        Err(e) if e.is_connect() => disk_store(dir),
+        Err(e) => unavailable(e.to_string()),
+    }
+}
+
+fn unavailable(reason: String) -> LiveStore {
+    LiveStore {
+        source: StoreSource::Unavailable { reason },
+        models: BTreeMap::new(),
+        loaded: None,
+    }
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    config: Layer,
+    #[serde(default)]
+    layers: Vec<Layer>,
+}
+
+#[derive(Deserialize)]
+struct Layer {
+    #[serde(default)]
+    size: u64,
+}
+
+/// Read `dir/manifests/*/*/*/*`; a missing store is an empty one.
+pub fn read_store(dir: &Path) -> std::io::Result<BTreeMap<String, LiveModel>> {
+    let mut models = BTreeMap::new();
+    let root = dir.join("manifests");
+    if !root.is_dir() {
+        return Ok(models);
+    }
+    for host in subdirs(&root)? {
+        for ns in subdirs(&host)? {
+            for model in subdirs(&ns)? {
+                for entry in std::fs::read_dir(&model)? {
+                    let path = entry?.path();
+                    if !path.is_file() {
+                        continue;
+                    }
+                    let rel = path.strip_prefix(&root).unwrap_or(&path);
+                    let Some(name) = ModelName::from_manifest_rel_path(rel) else {
+                        continue;
+                    };
+                    let bytes = std::fs::read(&path)?;
+                    let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else {
+                        continue;
+                    };
+                    let size = m.config.size + m.layers.iter().map(|l| l.size).sum::<u64>();
+                    models.insert(
+                        name.key(),
+                        LiveModel {
+                            name: name.display_shortest(),
+                            digest: hex::encode(Sha256::digest(&bytes)),
+                            size,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(models)
+}
+
+fn subdirs(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disk_store_lists_models_with_ollamas_digest_and_size() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = dir
+            .path()
+            .join("manifests/registry.ollama.ai/library/llama3.2");
+        std::fs::create_dir_all(&m).expect("mkdir");
+        let manifest = br#"{"schemaVersion":2,"config":{"digest":"sha256:aa","size":10},"layers":[{"digest":"sha256:bb","size":100}]}"#;
+        std::fs::write(m.join("1b"), manifest).expect("write");
+        let models = read_store(dir.path()).expect("read");
+        let got = models
+            .get("registry.ollama.ai/library/llama3.2:1b")
+            .expect("listed");
+        assert_eq!(got.name, "llama3.2:1b");
+        assert_eq!(got.size, 110);
+        assert_eq!(got.digest, hex::encode(Sha256::digest(manifest)));
+    }
+
+    #[test]
+    fn a_missing_store_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(read_store(&dir.path().join("nope")).expect("ok").is_empty());
+    }
+}

@@ -1,0 +1,182 @@
+//! `(desired, live, owned) -> Plan`: the pure heart of `plan` and `apply`.
+//!
+//! No I/O happens here, so every rule is unit-tested with plain values:
+//! services start when not running and restart when the spec hash the
+//! daemon reports differs (with the field diff against the spec recorded at
+//! the last apply); models are pulled when missing, created when missing or
+//! when their definition hash changed, copied for aliases, loaded for
+//! `keep_alive`, and removed only when FaceRunner owns them and
+//! `prune_models` is on. Everything else installed is listed as unmanaged.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::checks::Check;
+use super::desired::Desired;
+use super::diff::diff;
+use super::{Action, FORMAT_VERSION, Fingerprint, Plan, Step};
+use crate::config::resolve::normalized;
+use crate::execute::state::State;
+use crate::observe::{Live, LiveService};
+use crate::supervisor::spec::ServiceSpec;
+
+/// Accumulates steps and checks.
+pub(super) struct Builder {
+    pub(super) steps: Vec<Step>,
+    pub(super) checks: Vec<Check>,
+}
+
+impl Builder {
+    pub(super) fn push(
+        &mut self,
+        action: Action,
+        reason: impl Into<String>,
+        waits_for: Vec<usize>,
+    ) -> usize {
+        let id = self.steps.len();
+        self.steps.push(Step {
+            id,
+            action,
+            reason: reason.into(),
+            waits_for,
+        });
+        id
+    }
+}
+
+/// Compute the plan.
+pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
+    let mut b = Builder {
+        steps: Vec::new(),
+        checks: desired.problems.clone(),
+    };
+    let service_steps = services(&mut b, desired, live, owned);
+    let mut unmanaged = BTreeMap::new();
+    for (service, store) in &live.stores {
+        let gate: Vec<usize> = service_steps.get(service).copied().into_iter().collect();
+        let list = super::model_steps::models(&mut b, desired, service, store, owned, &gate);
+        if !list.is_empty() {
+            unmanaged.insert(service.clone(), list);
+        }
+    }
+    Plan {
+        format_version: FORMAT_VERSION,
+        project: desired.project.clone(),
+        fingerprint: Fingerprint {
+            config: desired.config_fingerprint.clone(),
+            live: live.fingerprint(),
+        },
+        steps: b.steps,
+        checks: b.checks,
+        unmanaged,
+    }
+}
+
+/// Service steps; returns service → the step that (re)starts it.
+fn services(
+    b: &mut Builder,
+    desired: &Desired,
+    live: &Live,
+    owned: &State,
+) -> HashMap<String, usize> {
+    for (name, l) in &live.services {
+        if l.is_running() && !desired.services.iter().any(|s| &s.name == name) {
+            b.push(
+                Action::StopService {
+                    service: name.clone(),
+                },
+                "no longer in the file",
+                vec![],
+            );
+        }
+    }
+    let mut started: HashMap<String, usize> = HashMap::new();
+    for svc in dependency_order(&desired.services) {
+        let (action, reason) = match live.service(&svc.name) {
+            LiveService::Running { spec_hash } if *spec_hash == svc.spec_hash => continue,
+            LiveService::Running { .. } => {
+                let changes = owned
+                    .services
+                    .get(&svc.name)
+                    .map(|r| diff(&r.spec, &normalized(svc)))
+                    .unwrap_or_default();
+                let reason = if changes.is_empty() {
+                    "its spec changed".to_string()
+                } else {
+                    let fields: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+                    format!("changed: {}", fields.join(", "))
+                };
+                (
+                    Action::RestartService {
+                        service: svc.name.clone(),
+                        changes,
+                    },
+                    reason,
+                )
+            }
+            LiveService::NotRunning => (
+                Action::StartService {
+                    service: svc.name.clone(),
+                },
+                "not running".to_string(),
+            ),
+            LiveService::Failed { reason } => (
+                Action::StartService {
+                    service: svc.name.clone(),
+                },
+                format!("failed: {reason}"),
+            ),
+        };
+        service_checks(b, svc, live, matches!(action, Action::StartService { .. }));
+        let waits: Vec<usize> = svc
+            .depends_on
+            .iter()
+            .filter_map(|d| started.get(&d.service).copied())
+            .collect();
+        let id = b.push(action, reason, waits);
+        started.insert(svc.name.clone(), id);
+    }
+    started
+}
+
+fn service_checks(b: &mut Builder, svc: &ServiceSpec, live: &Live, starting: bool) {
+    let subject = format!("service {}", svc.name);
+    if let Some(addr) = live.host.ports_taken.get(&svc.name).filter(|_| starting) {
+        b.checks.push(Check::error(
+            &subject,
+            format!("port {addr} is already taken by a process FaceRunner did not start"),
+            "stop that process, or give this service another `port:`",
+        ));
+    }
+    if let Some(program) = live.host.missing_binaries.get(&svc.name) {
+        b.checks.push(Check::error(
+            &subject,
+            format!("`{program}` is not on PATH and is not a file"),
+            "install it, or set `binary:` (or `command:`) to its path",
+        ));
+    }
+}
+
+/// Services with their dependencies first, file order among equals.
+fn dependency_order(services: &[ServiceSpec]) -> Vec<&ServiceSpec> {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut left: Vec<&ServiceSpec> = services.iter().collect();
+    while !left.is_empty() {
+        let before = left.len();
+        left.retain(|s| {
+            let ready = s.depends_on.iter().all(|d| {
+                done.contains(d.service.as_str()) || !services.iter().any(|x| x.name == d.service)
+            });
+            if ready {
+                done.insert(&s.name);
+                out.push(*s);
+            }
+            !ready
+        });
+        if left.len() == before {
+            // A cycle (validation rejects those): keep file order.
+            out.append(&mut left);
+        }
+    }
+    out
+}

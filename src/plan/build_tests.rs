@@ -1,0 +1,230 @@
+//! Unit tests of the pure planner: plain values in, a plan out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::build::plan;
+use super::desired::Desired;
+use super::{Action, Plan, Severity};
+use crate::config::interpolate::Vars;
+use crate::config::load_str;
+use crate::config::resolve::{Secrets, normalized, resolve};
+use crate::execute::state::{ModelRecord, Origin, ServiceRecord, State};
+use crate::names::ModelName;
+use crate::observe::{Live, LiveModel, LiveService, LiveStore, StoreSource};
+use crate::paths::ProjectDirs;
+
+const BASE: &str = "version: 1\nname: t\nservices:\n  ollama:\n    kind: ollama\n    port: 11500\n";
+
+fn desired(extra: &str) -> Desired {
+    let yaml = format!("{BASE}{extra}");
+    let loaded = load_str(Path::new("/p/facerunner.yaml"), &yaml, &Vars::default())
+        .unwrap_or_else(|e| panic!("invalid test config: {e:?}"));
+    let dirs = ProjectDirs::under(Path::new("/tmp/fr-unit"), &loaded.project);
+    let spec = resolve(&loaded, &dirs, Secrets::Peek).expect("resolves");
+    Desired::new(&loaded, &spec)
+}
+
+fn key(name: &str) -> String {
+    ModelName::parse(name).expect("valid").key()
+}
+
+/// The ollama service running with the desired spec and these models.
+fn live(d: &Desired, models: &[&str], loaded: &[&str]) -> Live {
+    let hash = d.services[0].spec_hash.clone();
+    let models = models
+        .iter()
+        .map(|m| {
+            let digest = format!("d-{m}");
+            (
+                key(m),
+                LiveModel {
+                    name: (*m).into(),
+                    digest,
+                    size: 1,
+                },
+            )
+        })
+        .collect();
+    Live {
+        daemon: true,
+        services: [("ollama".into(), LiveService::Running { spec_hash: hash })].into(),
+        stores: [(
+            "ollama".into(),
+            LiveStore {
+                source: StoreSource::Api {
+                    url: "http://x".into(),
+                },
+                models,
+                loaded: Some(loaded.iter().map(|m| key(m)).collect::<BTreeSet<_>>()),
+            },
+        )]
+        .into(),
+        host: Default::default(),
+    }
+}
+
+fn owned(models: &[(&str, Origin)]) -> State {
+    let mut s = State::default();
+    let m: BTreeMap<String, ModelRecord> = models
+        .iter()
+        .map(|(n, o)| {
+            (
+                key(n),
+                ModelRecord {
+                    name: (*n).into(),
+                    origin: *o,
+                    create_hash: None,
+                    definition: None,
+                },
+            )
+        })
+        .collect();
+    s.models.insert("ollama".into(), m);
+    s
+}
+
+fn titles(p: &Plan) -> Vec<String> {
+    p.steps
+        .iter()
+        .map(|s| format!("{} {}", s.action.change().symbol(), s.action.title()))
+        .collect()
+}
+
+#[test]
+fn nothing_running_starts_the_service_and_pulls_after_it() {
+    let d = desired("models:\n  - ollama: llama3.2:1b\n");
+    let mut l = live(&d, &[], &[]);
+    l.services.clear();
+    let p = plan(&d, &l, &State::default());
+    assert_eq!(titles(&p), ["+ start service ollama", "+ pull llama3.2:1b"]);
+    assert_eq!(p.steps[1].waits_for, [0]);
+    assert_eq!(p.summary(), "Plan: 2 to add, 0 to change, 0 to remove.");
+}
+
+#[test]
+fn a_converged_world_has_no_changes() {
+    let d = desired("models:\n  - ollama: llama3.2:1b\n    keep_alive: 5m\n");
+    let p = plan(
+        &d,
+        &live(&d, &["llama3.2:1b"], &["llama3.2:1b"]),
+        &State::default(),
+    );
+    assert!(p.is_empty(), "{:?}", titles(&p));
+    assert_eq!(p.summary(), "No changes.");
+}
+
+#[test]
+fn a_changed_spec_restarts_with_the_field_diff() {
+    let old = desired("");
+    let new = desired("    env: { LOG_LEVEL: debug }\n");
+    let mut state = State::default();
+    state.services.insert(
+        "ollama".into(),
+        ServiceRecord {
+            spec_hash: old.services[0].spec_hash.clone(),
+            spec: normalized(&old.services[0]),
+        },
+    );
+    let p = plan(&new, &live(&old, &[], &[]), &state);
+    assert_eq!(titles(&p), ["~ restart service ollama"]);
+    let Action::RestartService { changes, .. } = &p.steps[0].action else {
+        panic!("restart")
+    };
+    assert_eq!(
+        changes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [r#"env.LOG_LEVEL: (none) → "debug""#]
+    );
+}
+
+#[test]
+fn prune_removes_only_owned_models_and_lists_the_rest_as_unmanaged() {
+    let d = desired("settings: { prune_models: true }\nmodels:\n  - ollama: keep:1b\n");
+    let l = live(&d, &["keep:1b", "mine:1b", "theirs:1b"], &[]);
+    let p = plan(
+        &d,
+        &l,
+        &owned(&[("keep:1b", Origin::Pulled), ("mine:1b", Origin::Pulled)]),
+    );
+    assert_eq!(titles(&p), ["- remove mine:1b"]);
+    assert_eq!(p.unmanaged["ollama"], ["theirs:1b"]);
+    let d = desired("models:\n  - ollama: keep:1b\n");
+    let p = plan(&d, &l, &owned(&[("mine:1b", Origin::Pulled)]));
+    assert!(p.is_empty(), "without prune_models nothing is removed");
+    assert!(
+        p.checks
+            .iter()
+            .any(|c| c.severity == Severity::Warning && c.subject == "model mine:1b")
+    );
+}
+
+#[test]
+fn a_derived_model_waits_for_its_base_and_an_unknown_base_is_an_error() {
+    let d = desired("models:\n  - ollama: base:1b\n  - name: coder\n    from: base:1b\n");
+    let p = plan(&d, &live(&d, &[], &[]), &State::default());
+    assert_eq!(titles(&p), ["+ pull base:1b", "+ create coder:latest"]);
+    assert_eq!(p.steps[1].waits_for, [0]);
+    assert!(!p.has_errors());
+    let d = desired("models:\n  - name: coder\n    from: nowhere:1b\n");
+    let p = plan(&d, &live(&d, &[], &[]), &State::default());
+    assert!(p.has_errors());
+}
+
+#[test]
+fn a_derived_model_is_recreated_only_when_its_definition_changes() {
+    let d = desired(
+        "models:\n  - ollama: base:1b\n  - name: coder\n    from: base:1b\n    parameters: { temperature: 0.2 }\n",
+    );
+    let Action::CreateModel {
+        create_hash,
+        request,
+        ..
+    } = &plan(&d, &live(&d, &["base:1b"], &[]), &State::default()).steps[0].action
+    else {
+        panic!("create")
+    };
+    let mut state = owned(&[("coder:latest", Origin::Created)]);
+    let rec = state
+        .models
+        .get_mut("ollama")
+        .and_then(|m| m.get_mut(&key("coder")))
+        .expect("record");
+    rec.create_hash = Some(create_hash.clone());
+    rec.definition = Some(serde_json::to_value(request).expect("json"));
+    let l = live(&d, &["base:1b", "coder:latest"], &[]);
+    assert!(plan(&d, &l, &state).is_empty());
+    let changed = desired(
+        "models:\n  - ollama: base:1b\n  - name: coder\n    from: base:1b\n    parameters: { temperature: 0.7 }\n",
+    );
+    let p = plan(&changed, &l, &state);
+    assert_eq!(titles(&p), ["-/+ recreate coder:latest"]);
+    assert_eq!(p.steps[0].reason, "changed: parameters.temperature");
+}
+
+#[test]
+fn a_port_taken_by_another_process_blocks_a_start() {
+    let d = desired("");
+    let mut l = live(&d, &[], &[]);
+    l.services.clear();
+    l.host
+        .ports_taken
+        .insert("ollama".into(), "127.0.0.1:11500".into());
+    let p = plan(&d, &l, &State::default());
+    assert!(p.has_errors());
+    assert!(
+        p.checks[0].message.contains("already taken"),
+        "{:?}",
+        p.checks
+    );
+}
+
+#[test]
+fn the_plan_round_trips_through_json_with_its_format_version() {
+    let d = desired("models:\n  - ollama: llama3.2:1b\n    alias: small\n");
+    let p = plan(&d, &live(&d, &[], &[]), &State::default());
+    let json = serde_json::to_value(&p).expect("json");
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["steps"][0]["action"], "pull_model");
+    let back: Plan = serde_json::from_value(json).expect("parse");
+    assert_eq!(back, p);
+}

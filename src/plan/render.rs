@@ -1,0 +1,124 @@
+//! The plan for people: one line per step with its symbol (`+ ~ - -/+`),
+//! grouped as services, then models per ollama service, in execution
+//! order; the fields behind each restart; unmanaged models; checks; and the
+//! summary line. Styling goes through anstyle, so `--color never` (or a
+//! pipe) gives plain text that snapshot tests compare.
+
+use std::fmt::Write;
+
+use anstyle::AnsiColor;
+
+use super::{Action, Change, Plan, Severity, Step};
+use crate::cli::output::{bold, paint};
+
+fn color(change: Change) -> AnsiColor {
+    match change {
+        Change::Add => AnsiColor::Green,
+        Change::Update => AnsiColor::Yellow,
+        Change::Replace => AnsiColor::Magenta,
+        Change::Remove => AnsiColor::Red,
+    }
+}
+
+fn step_line(out: &mut String, plan: &Plan, step: &Step) {
+    let change = step.action.change();
+    let symbol = paint(&format!("{:>3}", change.symbol()), color(change));
+    let _ = writeln!(out, "  {symbol} {}  ({})", step.action.title(), step.reason);
+    match &step.action {
+        Action::RestartService { changes, .. } => {
+            for c in changes {
+                let _ = writeln!(out, "        {c}");
+            }
+        }
+        Action::PullModel {
+            source: Some(src), ..
+        } => {
+            let _ = writeln!(out, "        from {src}");
+        }
+        Action::CreateModel {
+            request,
+            file,
+            changes,
+            ..
+        } => {
+            for c in changes {
+                let _ = writeln!(out, "        {c}");
+            }
+            if let Some(from) = &request.from {
+                let _ = writeln!(out, "        from {from}");
+            }
+            if let Some(f) = file {
+                let _ = writeln!(out, "        file {f}");
+            }
+        }
+        _ => {}
+    }
+    if !step.waits_for.is_empty() {
+        let after: Vec<String> = step
+            .waits_for
+            .iter()
+            .filter_map(|id| plan.steps.get(*id))
+            .map(|s| s.action.title())
+            .collect();
+        let _ = writeln!(out, "        after: {}", after.join(", "));
+    }
+}
+
+/// The whole plan as text, ending with the summary line.
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let service_steps: Vec<&Step> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action.model().is_none())
+        .collect();
+    if !service_steps.is_empty() {
+        let _ = writeln!(out, "{}", bold("Services"));
+        for s in service_steps {
+            step_line(&mut out, plan, s);
+        }
+        out.push('\n');
+    }
+    let mut groups: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action.model().is_some())
+        .map(|s| s.action.service())
+        .collect();
+    groups.dedup();
+    for group in groups {
+        let _ = writeln!(out, "{}", bold(&format!("Models on {group}")));
+        for s in plan
+            .steps
+            .iter()
+            .filter(|s| s.action.model().is_some() && s.action.service() == group)
+        {
+            step_line(&mut out, plan, s);
+        }
+        out.push('\n');
+    }
+    for (service, names) in &plan.unmanaged {
+        let _ = writeln!(
+            out,
+            "{}",
+            bold(&format!("Unmanaged models on {service} (not touched)"))
+        );
+        for n in names {
+            let _ = writeln!(out, "      {n}");
+        }
+        out.push('\n');
+    }
+    for c in &plan.checks {
+        let label = match c.severity {
+            Severity::Error => paint("error", AnsiColor::Red),
+            Severity::Warning => paint("warning", AnsiColor::Yellow),
+        };
+        let _ = writeln!(out, "{label}: {}: {}", c.subject, c.message);
+        let _ = writeln!(out, "  help: {}", c.help);
+    }
+    if !plan.checks.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", bold(&plan.summary()));
+    out
+}

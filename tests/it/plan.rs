@@ -1,0 +1,500 @@
+//! `plan` / `apply` / `models` / `pull` / `rm` end to end: the real binary,
+//! the supervisor, and the Ollama stand-in as the `binary:` of each ollama
+//! service, in a temp dir with its own FACERUNNER_HOME and free ports.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use crate::support::{Project, describe, free_port, text, wait_until};
+
+fn standin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ollama_standin.py")
+}
+
+/// One ollama service running the stand-in, with its request log.
+struct Ollama {
+    name: &'static str,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Ollama {
+    fn new(p: &Project, name: &'static str) -> Ollama {
+        Ollama {
+            name,
+            port: free_port(),
+            log: p.dir.path().join(format!("{name}.requests")),
+        }
+    }
+
+    /// The service block; `env` are extra `KEY: value` pairs.
+    fn yaml(&self, p: &Project, env: &str) -> String {
+        format!(
+            "  {name}:\n    kind: ollama\n    port: {port}\n    binary: {bin}\n    models_dir: {dir}\n    env: {{ STANDIN_REQUEST_LOG: {log}{env} }}\n",
+            name = self.name,
+            port = self.port,
+            bin = standin().display(),
+            dir = p.dir.path().join(format!("{}-models", self.name)).display(),
+            log = self.log.display(),
+        )
+    }
+
+    fn requests(&self, path: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&format!("\"path\":\"{path}\"")))
+            .count()
+    }
+
+    /// A raw HTTP request to the stand-in; returns the body.
+    fn http(&self, method: &str, path: &str, body: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the stand-in");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: localhost:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        )
+        .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+
+    fn faults(&self, json: &str) {
+        self.http("POST", "/__standin/faults", json);
+    }
+}
+
+fn write(p: &Project, services: &str, rest: &str) {
+    p.write(&format!("{services}{rest}"));
+}
+
+fn models_of(p: &Project, service: &str) -> Vec<String> {
+    let out = p.ok(&["models", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("models --json is JSON");
+    v[service]["models"]
+        .as_array()
+        .expect("models listed")
+        .iter()
+        .map(|m| m["name"].as_str().expect("name").to_string())
+        .collect()
+}
+
+fn apply(p: &Project) -> Output {
+    p.run(&["apply", "--yes", "--color", "never"])
+}
+
+fn assert_converged(p: &Project) {
+    let out = p.run(&["plan", "--detailed-exitcode", "--color", "never"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "not converged:\n{}",
+        describe(&out)
+    );
+    assert!(
+        text(&out.stdout).contains("No changes."),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn fresh_apply_converges_and_plan_asks_each_ollama_once_for_its_tags() {
+    let p = Project::new("");
+    let (a, b) = (Ollama::new(&p, "ollama"), Ollama::new(&p, "ollama2"));
+    let services = [a.yaml(&p, ""), b.yaml(&p, "")].concat();
+    write(
+        &p,
+        &services,
+        "models:\n  - ollama: llama3.2:1b\n    service: ollama\n  - ollama: qwen2.5:0.5b\n    service: ollama\n    alias: tiny\n  - ollama: smollm:135m\n    service: ollama2\n    keep_alive: 10m\n",
+    );
+    let out = p.run(&["plan", "--detailed-exitcode", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("Plan: 6 to add, 1 to change, 0 to remove."),
+        "{}",
+        describe(&out)
+    );
+    let out = apply(&p);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("7 succeeded, 0 failed"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        models_of(&p, "ollama"),
+        ["llama3.2:1b", "qwen2.5:0.5b", "tiny:latest"]
+    );
+    let (ta, tb) = (a.requests("/api/tags"), b.requests("/api/tags"));
+    assert_converged(&p);
+    assert_eq!(
+        a.requests("/api/tags"),
+        ta + 1,
+        "one /api/tags per plan on ollama"
+    );
+    assert_eq!(
+        b.requests("/api/tags"),
+        tb + 1,
+        "one /api/tags per plan on ollama2"
+    );
+}
+
+#[test]
+fn a_pull_failing_in_the_stream_is_reported_and_the_others_complete() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let services = o.yaml(
+        &p,
+        ", STANDIN_FAIL_PULL: broken:1b, STANDIN_PULL_RATE: 2000000",
+    );
+    write(
+        &p,
+        &services,
+        "models:\n  - ollama: good:1b\n  - ollama: broken:1b\n  - ollama: fine:1b\n  - name: child\n    from: broken:1b\n",
+    );
+    let out = apply(&p);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains("pull model manifest: simulated failure for broken:1b"),
+        "{all}"
+    );
+    assert!(all.contains("3 succeeded, 1 failed, 1 skipped"), "{all}");
+    assert!(
+        all.contains("create child:latest: skipped"),
+        "only what depends on the failure is skipped: {all}"
+    );
+    assert_eq!(models_of(&p, "ollama"), ["fine:1b", "good:1b"]);
+}
+
+#[test]
+fn an_interrupted_pull_is_resumed_by_the_next_apply() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let services = o.yaml(&p, ", STANDIN_DEFAULT_SIZE: 4000000");
+    write(&p, &services, "");
+    assert!(apply(&p).status.success());
+    o.faults(r#"{"drop_pull": ["big:1b"]}"#);
+    write(&p, &services, "models:\n  - ollama: big:1b\n");
+    let out = apply(&p);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("ended early"),
+        "{}",
+        describe(&out)
+    );
+    o.faults(r#"{"drop_pull": null}"#);
+    let out = p.run(&["apply", "--yes", "--json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let first = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "progress" && e["total"].as_u64().is_some())
+        .expect("a progress event with bytes");
+    assert!(
+        first["completed"].as_u64().unwrap_or(0) > 0,
+        "did not resume: {first}"
+    );
+    assert_converged(&p);
+}
+
+#[test]
+fn prune_removes_only_owned_models() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let services = o.yaml(&p, "");
+    write(
+        &p,
+        &services,
+        "settings:\n  prune_models: true\nmodels:\n  - ollama: keep:1b\n  - ollama: drop:1b\n",
+    );
+    assert!(apply(&p).status.success());
+    o.http(
+        "POST",
+        "/api/pull",
+        r#"{"model": "theirs:1b", "stream": false}"#,
+    );
+    write(
+        &p,
+        &services,
+        "settings:\n  prune_models: true\nmodels:\n  - ollama: keep:1b\n",
+    );
+    let out = p.ok(&["plan", "--color", "never"]);
+    let plan = text(&out.stdout);
+    assert!(plan.contains("- remove drop:1b"), "{plan}");
+    assert!(
+        plan.contains("Unmanaged models on ollama (not touched)") && plan.contains("theirs:1b"),
+        "{plan}"
+    );
+    assert!(apply(&p).status.success());
+    assert_eq!(models_of(&p, "ollama"), ["keep:1b", "theirs:1b"]);
+    assert_converged(&p);
+}
+
+#[test]
+fn a_derived_model_is_recreated_when_its_parameters_change_and_left_alone_otherwise() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let services = o.yaml(&p, "");
+    let models = |t: &str| {
+        format!(
+            "models:\n  - ollama: base:1b\n  - name: coder\n    from: base:1b\n    system: Be brief.\n    parameters: {{ temperature: {t} }}\n"
+        )
+    };
+    write(&p, &services, &models("0.2"));
+    assert!(apply(&p).status.success());
+    let creates = o.requests("/api/create");
+    assert_eq!(creates, 1);
+    assert_converged(&p);
+    assert!(apply(&p).status.success());
+    assert_eq!(
+        o.requests("/api/create"),
+        creates,
+        "an unchanged derived model is left alone"
+    );
+    write(&p, &services, &models("0.7"));
+    let out = p.ok(&["plan", "--color", "never"]);
+    assert!(
+        text(&out.stdout).contains("-/+ recreate coder:latest"),
+        "{}",
+        describe(&out)
+    );
+    assert!(apply(&p).status.success());
+    assert_eq!(o.requests("/api/create"), creates + 1);
+    assert_converged(&p);
+}
+
+#[test]
+fn a_saved_plan_is_refused_after_the_file_changed_and_applied_otherwise() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let services = o.yaml(&p, "");
+    write(&p, &services, "models:\n  - ollama: one:1b\n");
+    let saved = p.dir.path().join("plan.json");
+    let saved_s = saved.display().to_string();
+    p.ok(&["plan", "--out", &saved_s]);
+    write(&p, &services, "models:\n  - ollama: two:1b\n");
+    let out = p.run(&["apply", "--yes", &saved_s]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("stale") && err.contains("plan --out"), "{err}");
+    p.ok(&["plan", "--out", &saved_s]);
+    let out = p.run(&["apply", "--yes", &saved_s]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_converged(&p);
+}
+
+#[test]
+fn apply_without_a_terminal_refuses_unless_yes() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    write(&p, &o.yaml(&p, ""), "");
+    let out = p.run(&["apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("--yes"), "{}", describe(&out));
+    assert!(p.service("ollama").is_none(), "nothing was started");
+}
+
+#[test]
+fn two_concurrent_applies_are_serialized() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let services = o.yaml(&p, ", STANDIN_PULL_RATE: 150000");
+    write(&p, &services, "models:\n  - ollama: slow:1b\n");
+    let lock = p.dirs().state.join("apply.lock");
+    let first = p
+        .cmd(&["apply", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_until(
+        "the first apply holds the lock",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&lock)
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        },
+    );
+    let second = p
+        .cmd(&["apply", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (first, second) = (
+        first.wait_with_output().expect("first"),
+        second.wait_with_output().expect("second"),
+    );
+    assert!(first.status.success(), "{}", describe(&first));
+    assert!(second.status.success(), "{}", describe(&second));
+    assert!(
+        text(&second.stderr).contains("waiting for another apply (pid"),
+        "{}",
+        describe(&second)
+    );
+    assert!(
+        text(&second.stdout).contains("No changes."),
+        "{}",
+        describe(&second)
+    );
+}
+
+#[test]
+fn checks_block_apply_a_taken_port_a_missing_binary_and_a_missing_base_model() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let _squatter = std::net::TcpListener::bind(("127.0.0.1", o.port)).expect("bind");
+    let ghost = "  ghost:\n    command: [no-such-binary-for-facerunner]\n";
+    write(
+        &p,
+        &format!("{}{ghost}", o.yaml(&p, "")),
+        "models:\n  - name: coder\n    from: nowhere:1b\n",
+    );
+    let out = p.run(&["plan", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("already taken by a process FaceRunner did not start"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("its base `nowhere:1b` is neither installed nor declared"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("`no-such-binary-for-facerunner` is not on PATH and is not a file"),
+        "{plan}"
+    );
+    let out = apply(&p);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(p.service("ollama").is_none(), "nothing was started");
+}
+
+#[test]
+fn pull_and_rm_manage_models_and_ownership() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    write(&p, &o.yaml(&p, ""), "settings:\n  prune_models: true\n");
+    assert!(apply(&p).status.success());
+    let out = p.run(&["pull", "a:1b", "b:1b"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = p.ok(&["models", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v["ollama"]["models"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|m| m["owned"] == true),
+        "{v}"
+    );
+    assert_eq!(p.run(&["rm", "nothere:1b"]).status.code(), Some(1));
+    assert!(p.run(&["rm", "a:1b"]).status.success());
+    // b was pulled by FaceRunner and is not in the file: prune removes it.
+    let out = p.ok(&["plan", "--color", "never"]);
+    assert!(
+        text(&out.stdout).contains("- remove b:1b"),
+        "{}",
+        describe(&out)
+    );
+}
+
+fn redact(s: &str, p: &Project, o: &Ollama) -> String {
+    s.replace(&p.dir.path().display().to_string(), "[TMP]")
+        .replace(&p.name, "[PROJECT]")
+        .replace(&o.port.to_string(), "[PORT]")
+}
+
+#[test]
+fn plan_output_snapshots() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let models = "models:\n  - ollama: llama3.2:1b\n    keep_alive: 10m\n  - hf: bartowski/Llama-3.2-1B-Instruct-GGUF\n    alias: small\n  - name: coder\n    from: llama3.2:1b\n    parameters: { temperature: 0.2 }\n";
+    write(&p, &o.yaml(&p, ""), models);
+    let fresh = p.ok(&["plan", "--color", "never"]);
+    insta::assert_snapshot!("plan_fresh", redact(&text(&fresh.stdout), &p, &o));
+    assert!(apply(&p).status.success());
+    write(
+        &p,
+        &o.yaml(&p, ", LOG_LEVEL: debug"),
+        &models.replace("0.2", "0.5"),
+    );
+    let changed = p.ok(&["plan", "--color", "never"]);
+    insta::assert_snapshot!("plan_changed", redact(&text(&changed.stdout), &p, &o));
+}
+
+#[test]
+fn a_service_dropped_from_the_file_is_stopped() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let port = free_port();
+    let worker = format!(
+        "  worker:\n    command: [python3, -m, http.server, \"{port}\", --bind, 127.0.0.1]\n    health: {{ tcp: {port} }}\n"
+    );
+    write(&p, &format!("{}{worker}", o.yaml(&p, "")), "");
+    assert!(apply(&p).status.success());
+    assert!(p.service("worker").is_some(), "worker runs");
+    write(&p, &o.yaml(&p, ""), "");
+    let out = p.ok(&["plan", "--color", "never"]);
+    assert!(
+        text(&out.stdout).contains("- stop service worker"),
+        "{}",
+        describe(&out)
+    );
+    assert!(apply(&p).status.success());
+    assert!(p.service("worker").is_none(), "worker is gone");
+    assert_converged(&p);
+}
+
+#[test]
+fn a_killed_apply_leaves_a_whole_state_file_and_the_next_plan_shows_the_rest() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let registry = p.dir.path().join("registry.json");
+    std::fs::write(
+        &registry,
+        r#"{"models": {"fast:1b": {"size": 10000}, "slow:1b": {"size": 50000000}}}"#,
+    )
+    .expect("write registry");
+    let env = format!(
+        ", STANDIN_REGISTRY: {}, STANDIN_PULL_RATE: 1000000",
+        registry.display()
+    );
+    write(
+        &p,
+        &o.yaml(&p, &env),
+        "models:\n  - ollama: fast:1b\n  - ollama: slow:1b\n",
+    );
+    let state = p.dirs().state.join("state.json");
+    let mut child = p
+        .cmd(&["apply", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_until("the fast pull is recorded", Duration::from_secs(30), || {
+        std::fs::read_to_string(&state)
+            .ok()
+            .filter(|s| s.contains("fast:1b"))
+    });
+    child.kill().expect("kill -9 the apply");
+    let _ = child.wait();
+    let text_ = std::fs::read_to_string(&state).expect("state");
+    let v: serde_json::Value = serde_json::from_str(&text_).expect("a whole state file");
+    assert_eq!(v["version"], 1);
+    let out = p.ok(&["plan", "--color", "never"]);
+    let plan = text(&out.stdout);
+    assert!(plan.contains("+ pull slow:1b"), "{plan}");
+    assert!(!plan.contains("pull fast:1b"), "{plan}");
+}
