@@ -85,9 +85,12 @@ pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
 }
 
 /// The project's directories, from the file (without resolving it).
+/// Works while the file is invalid (mid-edit): only the project name is needed.
 pub(crate) fn project_dirs(global: &Global) -> miette::Result<ProjectDirs> {
-    let loaded = crate::config::load_file(global)?;
-    ProjectDirs::for_project(&loaded.project).into_diagnostic()
+    let cwd = std::env::current_dir().into_diagnostic()?;
+    let path = crate::config::discover(global.file.as_deref(), &cwd)
+        .map_err(crate::config::project::load_error)?;
+    ProjectDirs::for_project(&crate::config::load::project_of(&path)).into_diagnostic()
 }
 
 /// Connect to a running daemon, if any.

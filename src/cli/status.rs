@@ -37,11 +37,33 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
                 "{}",
                 serde_json::json!({"project": dirs.project, "daemon_pid": null, "services": []})
             ),
-            (Some(r), false) if !r.services.is_empty() => print_table(&r),
+            (Some(r), false) if !r.services.is_empty() => {
+                print_table(&r);
+                print_watch(&r);
+            }
             (_, false) => println!("nothing is running for project {}", dirs.project),
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The watch-mode line: whether the daemon watches the file, and the last
+/// automatic apply.
+fn print_watch(r: &StatusReport) {
+    let Some(w) = &r.watch else {
+        println!("watch: off");
+        return;
+    };
+    match &w.last {
+        None => println!("watch: on ({}); no automatic apply yet", w.file.display()),
+        Some(last) => println!(
+            "watch: on ({}); last automatic apply {}: {} — {}",
+            w.file.display(),
+            crate::supervisor::logs::format_time(last.at),
+            if last.ok { "ok" } else { "FAILED" },
+            last.summary
+        ),
+    }
 }
 
 fn print_table(r: &StatusReport) {

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use miette::IntoDiagnostic;
 
 use crate::cli::Global;
+use crate::cli::apply::{Renderer, summary};
+use crate::execute::{Applied, ApplyOptions, apply_project};
 use crate::cli::daemon::{print_event, report, runtime};
 use crate::cli::logs::{LogsArgs, follow_until};
 use crate::supervisor::client::{Client, ensure_daemon, wait_for_exit};
@@ -23,29 +25,40 @@ pub struct UpArgs {
     pub foreground: bool,
 }
 
-/// Run `facerunner up`.
+/// Run `facerunner up`: with no service named, apply the whole file
+/// (services and models) without asking, as `apply --yes` would; with
+/// services named, start just those and their dependencies.
 pub fn run(global: &Global, args: UpArgs) -> miette::Result<ExitCode> {
-    let (spec, dirs) = crate::config::load_project(global)?;
+    let (spec, dirs, loaded) =
+        crate::config::project::load_project_with(global, crate::config::resolve::Secrets::Create)?;
     let exe = std::env::current_exe().into_diagnostic()?;
     runtime()?.block_on(async {
-        let client = ensure_daemon(&dirs, &exe).await.map_err(report)?;
-        let request = Request::Up {
-            spec,
-            services: args.services.clone(),
-        };
-        let response = client
-            .request(&request, print_event)
-            .await
-            .map_err(report)?;
-        let failed = match response {
-            Response::Done { failed } => failed,
-            _ => vec![],
-        };
-        if !failed.is_empty() {
-            anstream::eprintln!("not ready: {}", failed.join(", "));
-            if !args.foreground {
-                return Ok(ExitCode::FAILURE);
+        let ok = if args.services.is_empty() {
+            let opts = ApplyOptions { exe: exe.clone(), saved: None, pull_concurrency: 3 };
+            let sink = Renderer::new(false);
+            match apply_project(&loaded, &spec, &dirs, opts, &sink, |_| true).await {
+                Ok(Applied::NoChanges(_)) => {
+                    anstream::eprintln!("everything is up to date");
+                    true
+                }
+                Ok(Applied::Ran { report, .. }) => summary(&report, false) == ExitCode::SUCCESS,
+                Err(e) => return Err(miette::miette!(help = "see `facerunner plan` for what up would do", "{e}")),
             }
+        } else {
+            let client = ensure_daemon(&dirs, &exe).await.map_err(report)?;
+            let request = Request::Up { spec, services: args.services.clone() };
+            let response = client.request(&request, print_event).await.map_err(report)?;
+            let failed = match response {
+                Response::Done { failed } => failed,
+                _ => vec![],
+            };
+            if !failed.is_empty() {
+                anstream::eprintln!("not ready: {}", failed.join(", "));
+            }
+            failed.is_empty()
+        };
+        if !ok && !args.foreground {
+            return Ok(ExitCode::FAILURE);
         }
         if !args.foreground {
             return Ok(ExitCode::SUCCESS);

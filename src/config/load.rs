@@ -263,6 +263,25 @@ pub fn load_str(path: &Path, text: &str, vars: &Vars) -> Result<Loaded, LoadErro
     })
 }
 
+/// The project a file belongs to, even when the file does not validate: its
+/// top-level `name:` if that can be read, else its directory's name. Lets
+/// `status`, `logs` and `down` work while someone is mid-edit.
+pub fn project_of(path: &Path) -> String {
+    if let Ok(l) = load(path) {
+        return l.project;
+    }
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let name = std::fs::read_to_string(path).ok().and_then(|text| match node::parse(&text) {
+        Ok(Some(node::Node { value: node::Value::Map(entries), .. })) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("name"))
+            .and_then(|(_, v)| v.as_str().map(str::to_string))
+            .filter(|n| validate::valid_name(n)),
+        _ => None,
+    });
+    name.unwrap_or_else(|| project_from_dir(&base))
+}
+
 /// A project name from a directory name: lowercased, other characters → `-`.
 pub fn project_from_dir(dir: &Path) -> String {
     let raw = std::fs::canonicalize(dir)

@@ -63,6 +63,8 @@ pub struct Daemon {
     pub metrics: tokio::sync::Mutex<Metrics>,
     /// Cancelled to stop the daemon.
     pub shutdown: CancellationToken,
+    /// Watch mode's task and last result.
+    pub watch: Mutex<crate::supervisor::watching::WatchSlot>,
 }
 
 /// What the daemon runs.
@@ -75,6 +77,11 @@ pub struct Registry {
 }
 
 impl Daemon {
+    /// Watch mode's status, for `status`.
+    pub fn watch_status(&self) -> Option<crate::supervisor::messages::WatchStatus> {
+        self.watch.lock().unwrap_or_else(|p| p.into_inner()).status()
+    }
+
     /// A copy of the spec and handles (see the locking rule).
     pub fn project(&self) -> Option<(ProjectSpec, BTreeMap<String, ServiceHandle>)> {
         let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -108,6 +115,7 @@ pub fn run(dirs: ProjectDirs) -> Result<()> {
         apply: tokio::sync::Mutex::new(()),
         metrics: tokio::sync::Mutex::new(Metrics::default()),
         shutdown: CancellationToken::new(),
+        watch: Mutex::new(Default::default()),
     });
     rt.block_on(serve(daemon))
 }

@@ -178,6 +178,30 @@ pub struct StatusReport {
     pub daemon_pid: u32,
     /// One entry per service, in file order.
     pub services: Vec<ServiceStatus>,
+    /// Watch mode (`settings.watch: true`), when on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchStatus>,
+}
+
+/// The daemon's watching of the project file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchStatus {
+    /// The file watched.
+    pub file: std::path::PathBuf,
+    /// The last automatic apply, if any yet.
+    pub last: Option<WatchResult>,
+}
+
+/// The outcome of one automatic apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchResult {
+    /// When it finished.
+    #[serde(with = "rfc3339")]
+    pub at: SystemTime,
+    /// Whether it succeeded (an invalid file counts as not).
+    pub ok: bool,
+    /// What happened, in a line.
+    pub summary: String,
 }
 
 /// One service as the daemon sees it.

@@ -46,6 +46,7 @@ pub mod service;
 pub mod shim;
 pub mod spawn;
 pub mod spec;
+pub mod watching;
 
 pub use error::SupervisorError;
 pub use spec::{

@@ -1,4 +1,5 @@
 mod config;
 mod supervisor;
 mod support;
+mod watch;
 mod plan;

@@ -20,7 +20,12 @@ use crate::supervisor::orchestrate;
 /// Run `request`, sending its responses to `out`.
 pub async fn dispatch(daemon: Arc<Daemon>, request: Request, out: mpsc::Sender<Response>) {
     let result = match request {
-        Request::Up { spec, services } => up::up(&daemon, spec, services, &out).await,
+        Request::Up { spec, services } => {
+            let config = spec.config_path.clone();
+            let result = up::up(&daemon, spec, services, &out).await;
+            crate::supervisor::watching::reconcile(&daemon, &config);
+            result
+        }
         Request::Start { services } => control::start(&daemon, services, &out).await,
         Request::Stop { services } => control::stop(&daemon, services, &out).await,
         Request::Restart { services } => control::restart(&daemon, services, &out).await,

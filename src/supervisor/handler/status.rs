@@ -11,6 +11,7 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
             project: daemon.dirs.project.clone(),
             daemon_pid: std::process::id(),
             services: vec![],
+            watch: daemon.watch_status(),
         }));
     };
     let snaps: Vec<_> = spec
@@ -51,5 +52,6 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         project: spec.project,
         daemon_pid: std::process::id(),
         services,
+        watch: daemon.watch_status(),
     }))
 }

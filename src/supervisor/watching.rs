@@ -1,0 +1,134 @@
+//! `settings.watch: true`: the daemon watches the project file itself.
+//!
+//! After each `up`, the daemon reads the file's `settings.watch`. When it is
+//! on, a task runs the same loop as `facerunner watch`
+//! ([`crate::watch::run`]), applying through this daemon's own socket like
+//! any client, so the apply lock and the executor are shared with the CLI.
+//! Results go to the daemon log, and the last one to `status`. Turning the
+//! setting off (and `up` again) stops the task; so does the daemon's
+//! shutdown.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::execute::{Applied, ExecEvent, Outcome, Sink};
+use crate::supervisor::daemon::Daemon;
+use crate::supervisor::messages::{WatchResult, WatchStatus};
+use crate::watch::run::{Reporter, WatchEvent, run};
+
+/// The daemon's watch task, if any, and what it last did.
+#[derive(Default)]
+pub struct WatchSlot {
+    running: Option<(PathBuf, CancellationToken)>,
+    status: Option<WatchStatus>,
+}
+
+impl WatchSlot {
+    /// For `status`.
+    pub fn status(&self) -> Option<WatchStatus> {
+        self.status.clone()
+    }
+}
+
+/// Start or stop watching `config` according to its `settings.watch`.
+pub fn reconcile(daemon: &Arc<Daemon>, config: &Path) {
+    let wanted = crate::config::load(config).map(|l| l.config.settings.watch);
+    let mut slot = daemon.watch.lock().unwrap_or_else(|p| p.into_inner());
+    match (wanted, &slot.running) {
+        // An invalid file keeps whatever runs: the watcher reports it itself.
+        (Err(_), _) => {}
+        (Ok(true), Some((path, _))) if path == config => {}
+        (Ok(true), _) => {
+            if let Some((_, token)) = slot.running.take() {
+                token.cancel();
+            }
+            let token = daemon.shutdown.child_token();
+            slot.running = Some((config.to_path_buf(), token.clone()));
+            slot.status = Some(WatchStatus { file: config.to_path_buf(), last: None });
+            let d = Arc::clone(daemon);
+            let path = config.to_path_buf();
+            tracing::info!(file = %path.display(), "watching the project file");
+            tokio::spawn(async move {
+                let reporter = DaemonReporter { daemon: Arc::clone(&d), failed_steps: Mutex::new(Vec::new()) };
+                let exe = d.exe.clone();
+                if let Err(e) = run(&path, &exe, &reporter, &reporter, token.cancelled()).await {
+                    tracing::error!(error = %e, "watching stopped");
+                }
+            });
+        }
+        (Ok(false), _) => {
+            if let Some((path, token)) = slot.running.take() {
+                tracing::info!(file = %path.display(), "no longer watching the project file");
+                token.cancel();
+            }
+            slot.status = None;
+        }
+    }
+}
+
+struct DaemonReporter {
+    daemon: Arc<Daemon>,
+    failed_steps: Mutex<Vec<String>>,
+}
+
+impl DaemonReporter {
+    fn record(&self, ok: bool, summary: String) {
+        if ok {
+            tracing::info!("automatic apply: {summary}");
+        } else {
+            tracing::warn!("automatic apply: {summary}");
+        }
+        let mut slot = self.daemon.watch.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = slot.status.as_mut() {
+            s.last = Some(WatchResult { at: SystemTime::now(), ok, summary });
+        }
+    }
+}
+
+impl Reporter for DaemonReporter {
+    fn report(&self, event: WatchEvent<'_>) {
+        match event {
+            WatchEvent::Watching(_) => {}
+            WatchEvent::Changed(files) => {
+                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                tracing::info!("changed: {}", names.join(", "));
+            }
+            WatchEvent::Invalid { file, diagnostics, .. } => {
+                for d in diagnostics {
+                    tracing::warn!("{}", crate::cli::output::render(d, file));
+                }
+                let n = diagnostics.iter().filter(|d| d.is_error()).count();
+                self.record(false, format!("{} is invalid ({n} error(s)); nothing was changed, the last good file stays in force", file.path.display()));
+            }
+            WatchEvent::Planned(plan) => tracing::info!("applying: {}", plan.summary()),
+            WatchEvent::Applied(Applied::NoChanges(_)) => self.record(true, "no changes".into()),
+            WatchEvent::Applied(Applied::Ran { report, .. }) => {
+                let (ok, failed, skipped) = report.counts();
+                let failures = std::mem::take(&mut *self.failed_steps.lock().unwrap_or_else(|p| p.into_inner()));
+                let mut summary = format!("{ok} succeeded, {failed} failed, {skipped} skipped");
+                if !failures.is_empty() {
+                    summary.push_str(&format!(": {}", failures.join("; ")));
+                }
+                self.record(report.is_success(), summary);
+            }
+            WatchEvent::Failed(msg) => self.record(false, msg.to_string()),
+        }
+    }
+}
+
+impl Sink for DaemonReporter {
+    fn event(&self, event: &ExecEvent) {
+        if let ExecEvent::StepFinished { title, outcome, .. } = event {
+            match outcome {
+                Outcome::Failed { error } => {
+                    tracing::warn!("{title}: failed: {error}");
+                    self.failed_steps.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{title}: {error}"));
+                }
+                other => tracing::info!("{title}: {other:?}"),
+            }
+        }
+    }
+}
