@@ -211,7 +211,9 @@ fn is_zombie(pid: u32) -> bool {
 
 /// utime + stime of `pid`, in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
-    let f = stat_fields(pid).expect("the daemon is alive");
+    let Some(f) = stat_fields(pid) else {
+        return 0.0;
+    };
     // Fields 14 and 15 of stat; `f` starts at field 3.
     let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
     // SAFETY: sysconf has no preconditions.
@@ -235,6 +237,8 @@ struct Measured {
     peak_kib: u64,
     idle_cpu_pct: f64,
     shim_rss_kib: u64,
+    daemon_up_cpu: f64,
+    children_cpu: f64,
 }
 
 /// One full measurement of a project of `n` services.
@@ -242,12 +246,21 @@ fn measure(n: usize) -> Measured {
     let p = Project::new(n);
     let up = p.up();
     let pid = p.daemon_pid();
-    let shims: Vec<u32> = processes_with(&p.name)
-        .into_iter()
+    // CPU spent so far: the daemon's (it started with this `up`), and the
+    // shims' and services' (all of it start-up: they are idle once ready).
+    let daemon_up_cpu = cpu_seconds(pid);
+    let procs = processes_with(&p.name);
+    let shims: Vec<u32> = procs
+        .iter()
         .filter(|(_, c)| c.contains("__shim"))
-        .map(|(pid, _)| pid)
+        .map(|(pid, _)| *pid)
         .collect();
     assert_eq!(shims.len(), n, "one shim per service");
+    let children_cpu: f64 = procs
+        .iter()
+        .filter(|(p, _)| *p != pid)
+        .map(|(p, _)| cpu_seconds(*p))
+        .sum();
     let cpu0 = cpu_seconds(pid);
     let t = Instant::now();
     std::thread::sleep(IDLE_WINDOW);
@@ -264,6 +277,8 @@ fn measure(n: usize) -> Measured {
         peak_kib,
         idle_cpu_pct,
         shim_rss_kib,
+        daemon_up_cpu,
+        children_cpu,
     }
 }
 
@@ -295,51 +310,55 @@ fn main() {
     up_down_one();
     // Baseline: one service, the same way; the up time is the median of 3.
     let base = measure(1);
-    let mut ups = vec![base.up, up_down_one(), up_down_one()];
+    let mut ups = [base.up, up_down_one(), up_down_one()];
     ups.sort();
     let base_up = ups[1];
 
     println!();
     println!(
-        "{:>8} {:>12} {:>8} {:>14} {:>8} {:>10} {:>14} {:>10} {:>10}",
+        "{:>8} {:>10} {:>7} {:>11} {:>11} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9}",
         "services",
         "up→ready",
         "ratio",
+        "CPU in up",
+        "per svc",
         "daemon RSS",
         "ratio",
         "peak RSS",
-        "idle CPU (5s)",
+        "idle CPU",
         "probes/s",
         "shim RSS"
     );
-    let row = |m: &Measured, baseline: bool| {
-        let up_ratio = m.up.as_secs_f64() / base_up.as_secs_f64();
-        let rss_ratio = m.rss_kib as f64 / base.rss_kib as f64;
+    let row = |m: &Measured, up: Duration, ratio: f64, note: &str| {
         println!(
-            "{:>8} {:>9.0} ms {:>7.2}x {:>10.1} MiB {:>7.2}x {:>6.1} MiB {:>12.2} % {:>10.0} {:>6.1} MiB{}",
+            "{:>8} {:>7.0} ms {:>6.2}x {:>8.0} ms {:>8.1} ms {:>6.1} MiB {:>6.2}x {:>5.1} MiB {:>7.2} % {:>9.0} {:>5.1} MiB{note}",
             m.services,
-            if baseline { base_up } else { m.up }.as_secs_f64() * 1e3,
-            if baseline { 1.0 } else { up_ratio },
+            up.as_secs_f64() * 1e3,
+            ratio,
+            m.daemon_up_cpu * 1e3,
+            m.children_cpu * 1e3 / m.services as f64,
             mib(m.rss_kib),
-            rss_ratio,
+            m.rss_kib as f64 / base.rss_kib as f64,
             mib(m.peak_kib),
             m.idle_cpu_pct,
             m.services as f64 * 1000.0 / PROBE_INTERVAL_MS as f64,
             mib(m.shim_rss_kib),
-            if baseline { "   (baseline)" } else { "" }
         );
     };
-    row(&base, true);
+    row(&base, base_up, 1.0, "  (baseline)");
     for n in sizes {
         let m = measure(n);
-        row(&m, false);
+        row(&m, m.up, m.up.as_secs_f64() / base_up.as_secs_f64(), "");
     }
     println!();
     println!(
         "up→ready: `facerunner up` until it returns with every service ready (daemon start \
-         included); ratio against ONE service brought up the same way (near 1 = bounded by the \
-         slowest service, near N = their sum). idle CPU: the daemon's utime+stime over {} s with \
-         every service running and probed, in % of one core.",
+         included); ratio: against ONE service brought up the same way (near 1 = bounded by the \
+         slowest service, near N = their sum).\n\
+         CPU in up: the daemon's CPU time from its start to the end of `up`; per svc: the CPU \
+         time of one shim + its service until then (start-up cost; {cores} cores share it all).\n\
+         idle CPU: the daemon's utime+stime over {} s with every service running and probed, \
+         in % of one core; RSS: VmRSS after that window, peak: VmHWM.",
         IDLE_WINDOW.as_secs()
     );
 }

@@ -18,13 +18,11 @@ pub mod schema;
 pub mod validate;
 pub mod watch;
 // supervisor commands
+pub mod control;
 pub mod daemon;
 pub mod down;
 pub mod logs;
-pub mod restart;
-pub mod start;
 pub mod status;
-pub mod stop;
 pub mod up;
 // plan / apply / models
 pub mod apply;
@@ -84,11 +82,11 @@ pub enum Command {
     /// Stop every service in reverse dependency order, then the daemon.
     Down(down::DownArgs),
     /// Start services of the running project.
-    Start(start::StartArgs),
+    Start(control::ServicesArgs),
     /// Stop services.
-    Stop(stop::StopArgs),
+    Stop(control::ServicesArgs),
     /// Stop, then start services.
-    Restart(restart::RestartArgs),
+    Restart(control::ServicesArgs),
     /// Show each service's state, health, pid, uptime, restarts, port, CPU and memory.
     Status(status::StatusArgs),
     /// Show service logs.
@@ -124,9 +122,9 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Completions(a) => completions::run(a),
         Command::Up(a) => up::run(&global, a),
         Command::Down(a) => down::run(&global, a),
-        Command::Start(a) => start::run(&global, a),
-        Command::Stop(a) => stop::run(&global, a),
-        Command::Restart(a) => restart::run(&global, a),
+        Command::Start(a) => control::run(&global, control::Control::Start, a),
+        Command::Stop(a) => control::run(&global, control::Control::Stop, a),
+        Command::Restart(a) => control::run(&global, control::Control::Restart, a),
         Command::Status(a) => status::run(&global, a),
         Command::Logs(a) => logs::run(&global, a),
         Command::Daemon(a) => daemon::run(&global, a),

@@ -101,15 +101,14 @@ pub fn validate(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
             "this FaceRunner reads `version: 1`",
         );
     }
-    if let Some(name) = &cfg.name {
-        if !valid_name(name) {
+    if let Some(name) = &cfg.name
+        && !valid_name(name) {
             v.err(
                 "/name",
                 format!("project name `{name}` is not usable"),
                 "use lowercase letters, digits, `-` and `_`, starting with a letter or digit",
             );
         }
-    }
     for (name, gpu) in &cfg.gpus {
         let ptr = format!("/gpus/{}", seg(name));
         match (&gpu.uuid, gpu.index) {
@@ -255,17 +254,16 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
                 "add `http: http://127.0.0.1:PORT/`, `tcp: PORT` or `exec: [cmd, arg]`",
             );
         }
-        if let Some(url) = &h.http {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if let Some(url) = &h.http
+            && !(url.starts_with("http://") || url.starts_with("https://")) {
                 v.err(
                     &format!("{ptr}/health/http"),
                     format!("`{url}` is not an http(s) URL"),
                     "write the whole URL: http://127.0.0.1:9000/",
                 );
             }
-        }
-        if let Some(TcpTarget::Address(a)) = &h.tcp {
-            if a.rsplit_once(':')
+        if let Some(TcpTarget::Address(a)) = &h.tcp
+            && a.rsplit_once(':')
                 .and_then(|(_, p)| p.parse::<u16>().ok())
                 .is_none_or(|p| p == 0)
             {
@@ -275,7 +273,6 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
                     "write a port (`9000`) or `host:port`",
                 );
             }
-        }
         if h.exec.as_ref().is_some_and(Vec::is_empty) {
             v.err(
                 &format!("{ptr}/health/exec"),
@@ -284,15 +281,14 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
             );
         }
     }
-    if let Some(sig) = svc.stop.as_ref().and_then(|s| s.signal.as_deref()) {
-        if signal_name(sig).is_none() {
+    if let Some(sig) = svc.stop.as_ref().and_then(|s| s.signal.as_deref())
+        && signal_name(sig).is_none() {
             v.err(
                 &format!("{ptr}/stop/signal"),
                 format!("`{sig}` is not a signal FaceRunner sends"),
                 &format!("use one of {}", SIGNALS.join(", ")),
             );
         }
-    }
 }
 
 fn cycles(v: &mut V<'_>) {
@@ -492,24 +488,22 @@ fn models(v: &mut V<'_>) {
                     }
                 }
                 Ok(n) if key != "from" => {
-                    if let Some(svc) = &service {
-                        if let Some(first) = targets.insert((svc.clone(), n.key()), i) {
+                    if let Some(svc) = &service
+                        && let Some(first) = targets.insert((svc.clone(), n.key()), i) {
                             v.err(&format!("{ptr}/{}", if key.is_empty() { "hf" } else { key }), format!("model `{}` is declared twice for service `{svc}` (also models[{first}])", n.display_shortest()), "keep one entry per model");
                         }
-                    }
                 }
                 Ok(_) => {}
             }
         }
-        if let Some(k) = &m.keep_alive {
-            if k.parse::<i64>().is_err() && super::units::parse_duration(k).is_err() {
+        if let Some(k) = &m.keep_alive
+            && k.parse::<i64>().is_err() && super::units::parse_duration(k).is_err() {
                 v.err(
                     &format!("{ptr}/keep_alive"),
                     format!("`{k}` is not a keep-alive"),
                     "write a duration (`10m`, `24h`), seconds, or -1 to keep it loaded forever",
                 );
             }
-        }
     }
 }
 

@@ -126,16 +126,7 @@ pub async fn apply_project(
     let prepared = prepare(loaded, spec, dirs).await?;
     let plan = match opts.saved {
         Some(saved) => {
-            if saved.fingerprint.config != prepared.plan.fingerprint.config {
-                return Err(ApplyError::Stale {
-                    what: "the project file",
-                });
-            }
-            if saved.fingerprint.live != prepared.plan.fingerprint.live {
-                return Err(ApplyError::Stale {
-                    what: "the live state",
-                });
-            }
+            check_saved(&saved, &prepared.plan)?;
             saved
         }
         None => prepared.plan,
@@ -171,6 +162,25 @@ pub async fn apply_project(
     let report = execute(&plan, &ctx, prepared.state, sink).await;
     remember_unchanged(spec, &prepared.live, dirs)?;
     Ok(Applied::Ran { plan, report })
+}
+
+/// Refuse a saved plan of another format version, or one whose file or
+/// live state fingerprint differs from a `fresh` plan's.
+pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), ApplyError> {
+    if saved.format_version != FORMAT_VERSION {
+        return Err(ApplyError::Version(saved.format_version));
+    }
+    if saved.fingerprint.config != fresh.fingerprint.config {
+        return Err(ApplyError::Stale {
+            what: "the project file",
+        });
+    }
+    if saved.fingerprint.live != fresh.fingerprint.live {
+        return Err(ApplyError::Stale {
+            what: "the live state",
+        });
+    }
+    Ok(())
 }
 
 /// Record the spec of services that run unchanged but have no record yet

@@ -18,5 +18,5 @@ pub mod prepare;
 mod services;
 pub mod state;
 
-pub use apply::{Applied, ApplyError, ApplyOptions, apply_project, run_actions};
+pub use apply::{Applied, ApplyError, ApplyOptions, apply_project, check_saved, run_actions};
 pub use events::{ExecEvent, Outcome, Report, Sink};

@@ -72,14 +72,30 @@ impl Client {
     /// Send `request`; events go to `on_event`; returns the final response
     /// (`Response::Error` becomes `Err(Remote)`).
     pub async fn request(
-        mut self,
+        self,
         request: &Request,
         mut on_event: impl FnMut(&Event),
+    ) -> Result<Response> {
+        self.request_streaming(request, |response| {
+            if let Response::Event(e) = response {
+                on_event(e);
+            }
+        })
+        .await
+    }
+
+    /// Like [`Client::request`], for requests that stream other kinds of
+    /// progress too: every intermediate response (`Event`, `Exec`) goes to
+    /// `on_progress`, as it arrives; returns the final one.
+    pub async fn request_streaming(
+        mut self,
+        request: &Request,
+        mut on_progress: impl FnMut(&Response),
     ) -> Result<Response> {
         write_frame(&mut self.stream, request).await?;
         loop {
             match read_frame::<_, Response>(&mut self.stream).await? {
-                Some(Response::Event(e)) => on_event(&e),
+                Some(r @ (Response::Event(_) | Response::Exec(_))) => on_progress(&r),
                 Some(Response::Error(e)) => return Err(SupervisorError::Remote(e)),
                 Some(other) => return Ok(other),
                 None => {

@@ -3,17 +3,27 @@
 //!
 //! One request per connection is the normal case (`Status`, `Stop`, ...);
 //! `Up`, `Start`, `Restart` and `Down` stream [`Event`]s and end with
-//! [`Response::Done`]. Errors are typed ([`ErrorKind`]) so the client can
-//! branch on them instead of matching strings.
+//! [`Response::Done`]; `Apply` streams the engine's [`ExecEvent`]s and ends
+//! with [`Response::Applied`] or [`Response::NoChanges`]. Errors are typed
+//! ([`ErrorKind`]) so the client can branch on them instead of matching
+//! strings.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::execute::{ExecEvent, Report};
+use crate::plan::Plan;
 use crate::supervisor::spec::ProjectSpec;
 
 /// A client's request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` is written by hand: [`Request::Apply`] carries the client's
+/// interpolation variables (its whole environment), which may hold secrets
+/// and must never reach a log.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
     /// Install `spec` and bring `services` (all when empty) up with their dependencies.
@@ -42,6 +52,48 @@ pub enum Request {
     Status,
     /// Stop everything in reverse dependency order, then exit the daemon.
     Down,
+    /// Execute a plan the client made and confirmed: the daemon loads
+    /// `config` with `vars`, re-plans under the apply lock, refuses when
+    /// the plan is stale, and runs it.
+    Apply {
+        /// The project file (absolute).
+        config: PathBuf,
+        /// The client's interpolation variables (environment over `.env`),
+        /// so the daemon reads the file exactly as the client did.
+        vars: BTreeMap<String, String>,
+        /// The plan to execute.
+        plan: Box<Plan>,
+    },
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Up { spec, services } => f
+                .debug_struct("Up")
+                .field("spec", spec)
+                .field("services", services)
+                .finish(),
+            Request::Start { services } => {
+                f.debug_struct("Start").field("services", services).finish()
+            }
+            Request::Stop { services } => {
+                f.debug_struct("Stop").field("services", services).finish()
+            }
+            Request::Restart { services } => f
+                .debug_struct("Restart")
+                .field("services", services)
+                .finish(),
+            Request::Status => f.write_str("Status"),
+            Request::Down => f.write_str("Down"),
+            Request::Apply { config, vars, plan } => f
+                .debug_struct("Apply")
+                .field("config", config)
+                .field("vars", &format_args!("<{} hidden>", vars.len()))
+                .field("plan", plan)
+                .finish(),
+        }
+    }
 }
 
 impl Request {
@@ -54,6 +106,7 @@ impl Request {
             Request::Restart { .. } => "restart",
             Request::Status => "status",
             Request::Down => "down",
+            Request::Apply { .. } => "apply",
         }
     }
 }
@@ -71,6 +124,15 @@ pub enum Response {
     },
     /// Answer to [`Request::Status`].
     Status(StatusReport),
+    /// Progress of [`Request::Apply`], as the engine reports it.
+    Exec(ExecEvent),
+    /// End of [`Request::Apply`]: the plan ran; the report says how each step ended.
+    Applied {
+        /// Each step's outcome.
+        report: Report,
+    },
+    /// End of [`Request::Apply`]: the plan had nothing to do.
+    NoChanges,
     /// The request failed as a whole.
     Error(WireError),
 }
@@ -165,6 +227,14 @@ pub enum ErrorKind {
     InvalidSpec,
     /// The daemon is shutting down.
     ShuttingDown,
+    /// `apply` sent a project file that does not load (or cannot be read).
+    InvalidConfig,
+    /// `apply` sent a plan the file or the live state has moved away from.
+    StalePlan,
+    /// `apply` sent a plan of another format version.
+    PlanVersion,
+    /// `apply` sent a plan whose checks found errors.
+    PlanErrors,
     /// Anything else inside the daemon.
     Internal,
 }

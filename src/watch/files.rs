@@ -58,11 +58,10 @@ fn dirs_for(file: &Path) -> Vec<PathBuf> {
     if let Some(parent) = file.parent() {
         dirs.push(if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() });
     }
-    if let Ok(target) = std::fs::canonicalize(file) {
-        if let Some(parent) = target.parent() {
+    if let Ok(target) = std::fs::canonicalize(file)
+        && let Some(parent) = target.parent() {
             dirs.push(parent.to_path_buf());
         }
-    }
     dirs
 }
 
@@ -72,11 +71,10 @@ impl FileWatcher {
     pub fn new(files: impl IntoIterator<Item = PathBuf>, debounce: Duration) -> io::Result<FileWatcher> {
         let (tx, rx) = mpsc::unbounded_channel();
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = res {
-                if !matches!(ev.kind, EventKind::Access(_)) {
+            if let Ok(ev) = res
+                && !matches!(ev.kind, EventKind::Access(_)) {
                     let _ = tx.send(ev.paths);
                 }
-            }
         })
         .map_err(io::Error::other)?;
         let mut w = FileWatcher {

@@ -48,19 +48,6 @@ impl Watch {
         Watch { child, events }
     }
 
-    /// Events until (and including) the first one named `until`.
-    fn until(&self, until: &str) -> Vec<Value> {
-        let mut seen = Vec::new();
-        loop {
-            let v = self.events.recv_timeout(PATIENCE).unwrap_or_else(|_| panic!("no `{until}` event; saw {seen:#?}"));
-            let done = v["event"] == until;
-            seen.push(v);
-            if done {
-                return seen;
-            }
-        }
-    }
-
     /// Wait for the end of the next apply: a summary, or "no_changes".
     fn next_result(&self) -> Vec<Value> {
         let mut seen = Vec::new();
