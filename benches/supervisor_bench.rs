@@ -43,6 +43,8 @@ while True:
 const LISTEN_DELAY: &str = "0.3";
 /// The probe interval of every service.
 const PROBE_INTERVAL_MS: u64 = 200;
+/// Bring-ups per size (the median is shown).
+const REPS: usize = 3;
 /// The idle window over which the daemon's CPU time is measured.
 const IDLE_WINDOW: Duration = Duration::from_secs(5);
 
@@ -72,7 +74,9 @@ struct Project {
 }
 
 impl Project {
-    fn new(services: usize) -> Project {
+    /// `services` trivial services; with `probes`, each has a TCP probe,
+    /// else none (it counts as ready once started).
+    fn new(services: usize, probes: bool) -> Project {
         use std::sync::atomic::{AtomicU64, Ordering};
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let dir = tempfile::tempdir().expect("tempdir");
@@ -86,16 +90,19 @@ impl Project {
         std::fs::write(&program, LISTENER).expect("write listen.py");
         let mut yaml = format!("version: 1\nname: {name}\nservices:\n");
         for (i, port) in free_ports(services).into_iter().enumerate() {
+            let health = if probes {
+                format!(
+                    "{{ tcp: {port}, interval: {PROBE_INTERVAL_MS}ms, timeout: 1s, retries: 3, \
+                     start_period: 120s }}"
+                )
+            } else {
+                "{ disable: true }".to_string()
+            };
             yaml.push_str(&format!(
                 r#"  s{i}:
     kind: process
     command: [python3, -S, "{program}", "{port}", "{LISTEN_DELAY}", "{name}"]
-    health:
-      tcp: {port}
-      interval: {PROBE_INTERVAL_MS}ms
-      timeout: 1s
-      retries: 3
-      start_period: 120s
+    health: {health}
     stop: {{ signal: SIGTERM, timeout: 2s }}
 "#,
                 program = program.display(),
@@ -232,6 +239,7 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 struct Measured {
     services: usize,
+    probes: bool,
     up: Duration,
     rss_kib: u64,
     peak_kib: u64,
@@ -241,9 +249,10 @@ struct Measured {
     children_cpu: f64,
 }
 
-/// One full measurement of a project of `n` services.
-fn measure(n: usize) -> Measured {
-    let p = Project::new(n);
+/// One full measurement of a project of `n` services; the `up` time is the
+/// median of `reps` bring-ups (the machine may be shared).
+fn measure(n: usize, probes: bool, reps: usize) -> Measured {
+    let p = Project::new(n, probes);
     let up = p.up();
     let pid = p.daemon_pid();
     // CPU spent so far: the daemon's (it started with this `up`), and the
@@ -270,8 +279,14 @@ fn measure(n: usize) -> Measured {
     let peak_kib = status_kib(pid, "VmHWM");
     let shim_rss_kib = shims.iter().map(|&s| status_kib(s, "VmRSS")).sum::<u64>() / n as u64;
     p.down();
+    drop(p);
+    let mut ups: Vec<Duration> = (1..reps).map(|_| up_down(n, probes)).collect();
+    ups.push(up);
+    ups.sort();
+    let up = ups[ups.len() / 2];
     Measured {
         services: n,
+        probes,
         up,
         rss_kib,
         peak_kib,
@@ -282,9 +297,9 @@ fn measure(n: usize) -> Measured {
     }
 }
 
-/// `up` + `down` of a one-service project; returns the `up` time.
-fn up_down_one() -> Duration {
-    let p = Project::new(1);
+/// `up` + `down` of a fresh project; returns the `up` time.
+fn up_down(n: usize, probes: bool) -> Duration {
+    let p = Project::new(n, probes);
     let t = p.up();
     p.down();
     t
@@ -307,12 +322,10 @@ fn main() {
     );
 
     // Warm-up (page cache, Python's bytecode), not counted.
-    up_down_one();
-    // Baseline: one service, the same way; the up time is the median of 3.
-    let base = measure(1);
-    let mut ups = [base.up, up_down_one(), up_down_one()];
-    ups.sort();
-    let base_up = ups[1];
+    up_down(1, true);
+    // Baseline: one service, the same way.
+    let base = measure(1, true, REPS);
+    let base_up = base.up;
 
     println!();
     println!(
@@ -341,19 +354,33 @@ fn main() {
             m.rss_kib as f64 / base.rss_kib as f64,
             mib(m.peak_kib),
             m.idle_cpu_pct,
-            m.services as f64 * 1000.0 / PROBE_INTERVAL_MS as f64,
+            if m.probes {
+                m.services as f64 * 1000.0 / PROBE_INTERVAL_MS as f64
+            } else {
+                0.0
+            },
             mib(m.shim_rss_kib),
         );
     };
     row(&base, base_up, 1.0, "  (baseline)");
-    for n in sizes {
-        let m = measure(n);
+    for &n in &sizes {
+        let m = measure(n, true, REPS);
         row(&m, m.up, m.up.as_secs_f64() / base_up.as_secs_f64(), "");
+    }
+    // Control: the middle size without probes shows what the probes cost.
+    if let Some(&n) = sizes.get(sizes.len() / 2) {
+        let m = measure(n, false, REPS);
+        row(
+            &m,
+            m.up,
+            m.up.as_secs_f64() / base_up.as_secs_f64(),
+            "  (no probes: ready = started)",
+        );
     }
     println!();
     println!(
         "up→ready: `facerunner up` until it returns with every service ready (daemon start \
-         included); ratio: against ONE service brought up the same way (near 1 = bounded by the \
+         included), median of {REPS}; ratio: against ONE service brought up the same way (near 1 = bounded by the \
          slowest service, near N = their sum).\n\
          CPU in up: the daemon's CPU time from its start to the end of `up`; per svc: the CPU \
          time of one shim + its service until then (start-up cost; {cores} cores share it all).\n\

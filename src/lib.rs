@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod execute;
+pub mod gpu;
 pub mod names;
 pub mod observe;
 pub mod ollama;

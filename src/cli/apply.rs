@@ -6,7 +6,15 @@
 //! must say what it means). Progress goes to stderr: one bar per pull on a
 //! terminal, plain lines otherwise; `--json` prints NDJSON events on stdout
 //! instead. Exit 1 when any step failed; the summary says which.
+//!
+//! Planning and the review happen here, in the CLI; execution happens in
+//! the project's daemon (started when none runs), which re-checks the plan
+//! against the file and the live state under the apply lock, runs it with
+//! the one executor that watch mode shares, and streams the engine's
+//! events back ([`apply_in_daemon`]). Interrupting `apply` while it runs
+//! does not stop the daemon's apply; see `supervisor::handler::apply`.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -18,14 +26,20 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use miette::{IntoDiagnostic, WrapErr, miette};
 
 use crate::cli::Global;
-use crate::cli::daemon::runtime;
+use crate::cli::daemon::{report, runtime};
 use crate::cli::output::paint;
+use crate::config::interpolate::Vars;
+use crate::config::load::read_dotenv;
+use crate::config::project::{load_error, load_project_with};
 use crate::config::resolve::Secrets;
-use crate::execute::{
-    Applied, ApplyError, ApplyOptions, ExecEvent, Outcome, Report, Sink, apply_project,
-};
-use crate::plan::Plan;
+use crate::execute::lock::wait_until_free;
+use crate::execute::prepare::prepare;
+use crate::execute::{Applied, ApplyError, ExecEvent, Outcome, Report, Sink, check_saved};
 use crate::plan::render::render;
+use crate::plan::{Plan, Severity};
+use crate::supervisor::SupervisorError;
+use crate::supervisor::client::ensure_daemon;
+use crate::supervisor::messages::{ErrorKind, Request, Response};
 
 /// Arguments of `facerunner apply`.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,15 +57,9 @@ pub struct ApplyArgs {
 /// Run `facerunner apply`.
 pub fn run(global: &Global, args: ApplyArgs) -> miette::Result<ExitCode> {
     let saved = args.planfile.as_ref().map(read_plan).transpose()?;
-    let (spec, dirs, loaded) = crate::config::project::load_project_with(global, Secrets::Create)?;
-    let exe = std::env::current_exe().into_diagnostic()?;
-    let opts = ApplyOptions {
-        exe,
-        saved,
-        pull_concurrency: 3,
-    };
+    let from_file = saved.is_some();
     let sink = Renderer::new(args.json);
-    let mut refused_no_tty = false;
+    let refused_no_tty = Cell::new(false);
     let review = |plan: &Plan| {
         if args.json {
             json_line(&serde_json::json!({"event": "plan", "plan": plan}));
@@ -62,12 +70,12 @@ pub fn run(global: &Global, args: ApplyArgs) -> miette::Result<ExitCode> {
             return true;
         }
         if !std::io::stdin().is_terminal() {
-            refused_no_tty = true;
+            refused_no_tty.set(true);
             return false;
         }
         confirm()
     };
-    let result = runtime()?.block_on(apply_project(&loaded, &spec, &dirs, opts, &sink, review));
+    let result = runtime()?.block_on(apply_in_daemon(global, saved, &sink, review));
     match result {
         Ok(Applied::NoChanges(_)) => {
             if args.json {
@@ -78,18 +86,152 @@ pub fn run(global: &Global, args: ApplyArgs) -> miette::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Ok(Applied::Ran { report, .. }) => Ok(summary(&report, args.json)),
-        Err(ApplyError::Declined) if refused_no_tty => Err(miette!(
+        Err(Failure::Apply(ApplyError::Declined)) if refused_no_tty.get() => Err(miette!(
             help = "pass --yes to apply without confirmation",
             "stdin is not a terminal, so apply cannot ask; nothing was changed"
         )),
-        Err(e @ ApplyError::Stale { .. }) => Err(miette!(
-            help = "run `facerunner plan --out FILE` again and review the new plan",
-            "{e}"
-        )),
-        Err(e @ ApplyError::Checks { .. }) => {
-            Err(miette!(help = "fix the errors listed above", "{e}"))
+        Err(e) => Err(e.into_report(from_file)),
+    }
+}
+
+/// Why an apply through the daemon did not run.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Refused here, before the daemon was asked (stale saved plan, errors
+    /// in the checks, declined).
+    Apply(ApplyError),
+    /// The daemon refused it (a typed `WireError` inside), or could not
+    /// be reached.
+    Daemon(SupervisorError),
+    /// The project file did not load; its diagnostics are printed.
+    Load(miette::Report),
+}
+
+impl Failure {
+    /// The report to print; `from_file`: the plan came from `apply PLANFILE`.
+    pub(crate) fn into_report(self, from_file: bool) -> miette::Report {
+        let replan = if from_file {
+            "run `facerunner plan --out FILE` again and review the new plan"
+        } else {
+            "run `facerunner apply` again and review the new plan"
+        };
+        match self {
+            Failure::Apply(e @ ApplyError::Stale { .. }) => miette!(help = replan, "{e}"),
+            Failure::Apply(e @ ApplyError::Checks { .. }) => {
+                miette!(help = "fix the errors listed above", "{e}")
+            }
+            Failure::Apply(e) => miette!(help = "nothing was changed", "{e}"),
+            Failure::Daemon(SupervisorError::Remote(w)) if w.kind == ErrorKind::StalePlan => {
+                miette!(help = replan, "{w}")
+            }
+            Failure::Daemon(e) => report(e),
+            Failure::Load(r) => r,
         }
-        Err(e) => Err(miette!(help = "nothing was changed", "{e}")),
+    }
+}
+
+/// How many times a fresh plan is made again when the daemon finds it
+/// stale (another apply, or an edit, landed between planning and running).
+const FRESH_PLAN_TRIES: usize = 3;
+
+/// Load the project, wait for any running apply, observe and plan here;
+/// call `review` with the plan (`false` declines) and send the confirmed
+/// plan to the project's daemon (started when none runs), which executes
+/// it and streams its events into `sink`.
+///
+/// The daemon refuses a plan whose file or live state moved since it was
+/// made. A `saved` plan then fails, as `apply PLANFILE` must; a fresh one
+/// is made again and reviewed again, a few times, so that two applies
+/// started together behave as before: the second plans against the world
+/// the first left.
+pub(crate) async fn apply_in_daemon(
+    global: &Global,
+    saved: Option<Plan>,
+    sink: &dyn Sink,
+    mut review: impl FnMut(&Plan) -> bool,
+) -> Result<Applied, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::Daemon(SupervisorError::io("find", "our executable", e)))?;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let (spec, dirs, loaded) =
+            load_project_with(global, Secrets::Create).map_err(Failure::Load)?;
+        let dotenv =
+            read_dotenv(&loaded.base_dir.join(".env")).map_err(|e| Failure::Load(load_error(e)))?;
+        let vars = Vars::from_env_over(dotenv);
+        // Wait for an apply in progress, so this one plans against the world
+        // it leaves; the daemon takes the lock to execute.
+        wait_until_free(&dirs.state, |holder| {
+            sink.event(&ExecEvent::WaitingForLock {
+                holder: holder.to_string(),
+            });
+        })
+        .await
+        .map_err(|source| {
+            Failure::Apply(ApplyError::Lock {
+                path: dirs.state.clone(),
+                source,
+            })
+        })?;
+        let prepared = prepare(&loaded, &spec, &dirs)
+            .await
+            .map_err(|e| Failure::Apply(e.into()))?;
+        let plan = match &saved {
+            Some(saved) => {
+                check_saved(saved, &prepared.plan).map_err(Failure::Apply)?;
+                saved.clone()
+            }
+            None => prepared.plan,
+        };
+        let go = review(&plan);
+        let errors = plan
+            .checks
+            .iter()
+            .filter(|c| c.severity == Severity::Error)
+            .count();
+        if errors > 0 {
+            return Err(Failure::Apply(ApplyError::Checks { count: errors }));
+        }
+        if plan.is_empty() {
+            return Ok(Applied::NoChanges(plan));
+        }
+        if !go {
+            return Err(Failure::Apply(ApplyError::Declined));
+        }
+        let client = ensure_daemon(&dirs, &exe).await.map_err(Failure::Daemon)?;
+        let request = Request::Apply {
+            config: loaded.file.path.clone(),
+            vars: vars.map,
+            plan: Box::new(plan.clone()),
+        };
+        let answer = client
+            .request_streaming(&request, |r| {
+                if let Response::Exec(e) = r {
+                    sink.event(e);
+                }
+            })
+            .await;
+        match answer {
+            Ok(Response::Applied { report }) => return Ok(Applied::Ran { plan, report }),
+            Ok(Response::NoChanges) => return Ok(Applied::NoChanges(plan)),
+            Ok(other) => {
+                return Err(Failure::Daemon(SupervisorError::Protocol(format!(
+                    "unexpected answer to apply: {other:?}"
+                ))));
+            }
+            Err(SupervisorError::Remote(w))
+                if w.kind == ErrorKind::StalePlan
+                    && saved.is_none()
+                    && tries < FRESH_PLAN_TRIES =>
+            {
+                anstream::eprintln!(
+                    "the plan went stale before it ran ({}); planning again",
+                    w.message
+                );
+            }
+            Err(e) => return Err(Failure::Daemon(e)),
+        }
     }
 }
 

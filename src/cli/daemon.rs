@@ -170,6 +170,14 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
                     "run the command from the project's directory, or pass -f"
                 }
                 ErrorKind::InvalidSpec => "`facerunner validate` checks the file",
+                ErrorKind::InvalidConfig => {
+                    "`facerunner validate` shows what is wrong with the file"
+                }
+                ErrorKind::StalePlan => "run `facerunner plan` again and review the new plan",
+                ErrorKind::PlanVersion => {
+                    "make the plan again with this facerunner: `facerunner plan --out FILE`"
+                }
+                ErrorKind::PlanErrors => "fix the errors `facerunner plan` lists",
                 ErrorKind::ShuttingDown | ErrorKind::Internal => {
                     "see the daemon's log (state/daemon.log)"
                 }

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod completions;
 pub mod config_cmd;
 pub mod convert;
+pub mod gpus;
 pub mod output;
 pub mod schema;
 pub mod validate;
@@ -108,6 +109,8 @@ pub enum Command {
     Rm(rm::RmArgs),
     /// Apply, then apply every saved change of the file (Ctrl-C stops watching).
     Watch(watch::WatchArgs),
+    /// List the machine's NVIDIA GPUs (index, UUID, memory) for `gpus:`.
+    Gpus(gpus::GpusArgs),
     // -- commands --
 }
 
@@ -135,6 +138,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Pull(a) => pull::run(&global, a),
         Command::Rm(a) => rm::run(&global, a),
         Command::Watch(a) => watch::run(&global, a),
+        Command::Gpus(a) => gpus::run(a),
         // -- dispatch --
     }
 }

@@ -400,7 +400,8 @@ fn probe(
     })
 }
 
-/// `CUDA_VISIBLE_DEVICES` for a list of logical GPU names: UUIDs where known;
+/// `CUDA_VISIBLE_DEVICES` for a list of logical GPU names: UUIDs where known
+/// (given in the file, or looked up by index through NVML);
 /// an empty list means CPU only (`-1`, which CUDA treats as no device).
 pub fn cuda_devices(gpus: &BTreeMap<String, Gpu>, names: &[String]) -> String {
     if names.is_empty() {
@@ -412,6 +413,7 @@ pub fn cuda_devices(gpus: &BTreeMap<String, Gpu>, names: &[String]) -> String {
         .map(|g| {
             g.uuid
                 .clone()
+                .or_else(|| g.index.and_then(crate::gpu::uuid_of_index))
                 .or_else(|| g.index.map(|i| i.to_string()))
                 .unwrap_or_default()
         })

@@ -1,6 +1,8 @@
 //! `apply_project`: lock, observe, plan, review, execute — the one entry
-//! point for `apply`, and for `up` (which passes a review that always says
-//! yes).
+//! point for every apply. The daemon runs it for `apply` and `up` (with the
+//! plan the CLI made and confirmed as a saved plan, see
+//! `supervisor::handler::apply`) and for its watch mode; `facerunner
+//! watch` runs it in its own process.
 //!
 //! The lock is taken *before* observing, so a second apply that had to
 //! wait plans against the world the first one left (usually "No changes").

@@ -66,6 +66,43 @@ impl ApplyLock {
     }
 }
 
+/// Wait until no apply holds the lock, without taking it (nothing is
+/// written, so the file only ever names an apply that runs); `on_wait` is
+/// told once the pid of the holder. The CLI waits so before it plans, so
+/// it plans against the world the running apply leaves.
+pub async fn wait_until_free(
+    state_dir: &Path,
+    mut on_wait: impl FnMut(&str),
+) -> std::io::Result<()> {
+    let file = match File::open(state_dir.join(LOCK_FILE)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut told = false;
+    loop {
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                return Ok(());
+            }
+            Err(TryLockError::WouldBlock) => {
+                if !told {
+                    let mut holder = String::new();
+                    let _ = (&file)
+                        .rewind()
+                        .and_then(|()| (&file).read_to_string(&mut holder));
+                    let holder = holder.trim();
+                    on_wait(if holder.is_empty() { "?" } else { holder });
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 impl Drop for ApplyLock {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
@@ -94,5 +131,29 @@ mod tests {
         assert_eq!(pid, std::process::id().to_string());
         drop(first);
         second.await.expect("join").expect("then acquired");
+    }
+
+    #[tokio::test]
+    async fn waiting_until_free_learns_the_pid_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        wait_until_free(dir.path(), |_| panic!("no lock file: free"))
+            .await
+            .expect("free");
+        let held = ApplyLock::acquire(dir.path(), |_| panic!("free"))
+            .await
+            .expect("lock");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d = dir.path().to_path_buf();
+        let waiter = tokio::spawn(async move {
+            wait_until_free(&d, |pid| tx.send(pid.to_string()).expect("send")).await
+        });
+        let pid = tokio::task::spawn_blocking(move || rx.recv().expect("told"))
+            .await
+            .expect("join");
+        assert_eq!(pid, std::process::id().to_string());
+        let path = held.path().to_path_buf();
+        drop(held);
+        waiter.await.expect("join").expect("then free");
+        assert_eq!(std::fs::read_to_string(path).expect("read"), "");
     }
 }

@@ -1,8 +1,9 @@
 //! Executing a plan: the apply entry point, the graph engine, the state
 //! file and the apply lock.
 //!
-//! * [`apply::apply_project`] is what `apply` and `up` call: lock, observe,
-//!   plan, review, execute.
+//! * [`apply::apply_project`] is what the daemon runs for `apply`, `up` and
+//!   its watch mode (and `facerunner watch` in its own process): lock,
+//!   observe, plan, review, execute.
 //! * [`engine`] runs a plan as a dependency graph; [`services`] turns the
 //!   service steps into one daemon request, [`models`] runs model steps
 //!   against Ollama.

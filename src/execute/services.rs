@@ -98,9 +98,16 @@ fn on_event(event: &Event, steps: &HashMap<&str, &Step>, run: &Run<'_>) {
         Event::Ready { .. } | Event::Unchanged { .. } if !is_stop => succeed(step, run),
         Event::Stopped { .. } if is_stop => succeed(step, run),
         Event::Failed {
-            reason, log_tail, ..
+            reason,
+            probe,
+            log_tail,
+            ..
         } => {
             let mut error = reason.clone();
+            if let Some(probe) = probe {
+                error.push_str("; probe: ");
+                error.push_str(probe);
+            }
             if !log_tail.is_empty() {
                 error.push_str("; last log lines: ");
                 error.push_str(&log_tail.join(" | "));

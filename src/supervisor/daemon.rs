@@ -18,7 +18,8 @@
 //! spec and the service handles — never across an `.await`. `apply`
 //! (async mutex) is held for the whole of each request that changes what
 //! runs (up, start, stop, restart, down), so those never interleave; status
-//! takes neither for long. Per-service state lives in each service's actor
+//! takes neither for long. `apply` holds neither: its engine sends `Up`
+//! to this daemon, and applies are serialized by `state/apply.lock`. Per-service state lives in each service's actor
 //! and is read through its watch channel.
 //!
 //! Shutdown: `down`, SIGTERM or SIGINT stop every service in reverse

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::supervisor::error::{Result, SupervisorError};
 
 /// Bumped on any incompatible change to the messages.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame accepted (a ProjectSpec or a status report is a few KiB).
 pub const MAX_FRAME: u32 = 8 * 1024 * 1024;

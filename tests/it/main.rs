@@ -1,4 +1,5 @@
 mod config;
+mod open_webui;
 mod supervisor;
 mod support;
 mod watch;

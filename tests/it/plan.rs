@@ -498,3 +498,83 @@ fn a_killed_apply_leaves_a_whole_state_file_and_the_next_plan_shows_the_rest() {
     assert!(plan.contains("+ pull slow:1b"), "{plan}");
     assert!(!plan.contains("pull fast:1b"), "{plan}");
 }
+
+#[test]
+fn apply_runs_in_the_daemon_which_finishes_it_without_its_client_and_refuses_a_stale_plan() {
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let registry = p.dir.path().join("registry.json");
+    std::fs::write(&registry, r#"{"models": {"slow:1b": {"size": 4000000}}}"#)
+        .expect("write registry");
+    let env = format!(
+        ", STANDIN_REGISTRY: {}, STANDIN_PULL_RATE: 1000000",
+        registry.display()
+    );
+    let services = o.yaml(&p, &env);
+    write(&p, &services, "models:\n  - ollama: slow:1b\n");
+    let log = p.dirs().daemon_log();
+    let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut child = p
+        .cmd(&["apply", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The daemon logs the plan it was sent before it runs it.
+    wait_until("the daemon takes the plan", Duration::from_secs(30), || {
+        Some(()).filter(|()| daemon_log().contains("apply: Plan: 2 to add"))
+    });
+    child.kill().expect("kill -9 the client");
+    let _ = child.wait();
+    wait_until(
+        "the daemon finishes the apply on its own",
+        Duration::from_secs(60),
+        || Some(()).filter(|()| daemon_log().contains("apply finished: 2 succeeded, 0 failed")),
+    );
+    let state = std::fs::read_to_string(p.dirs().state.join("state.json")).expect("state");
+    assert!(state.contains("slow:1b"), "the pull's ownership is recorded: {state}");
+    assert_converged(&p);
+
+    // A saved plan whose live state moved is refused, by the CLI and by the daemon itself.
+    write(&p, &services, "models:\n  - ollama: slow:1b\n  - ollama: two:1b\n");
+    let saved = p.dir.path().join("plan.json");
+    let saved_s = saved.display().to_string();
+    p.ok(&["plan", "--out", &saved_s]);
+    p.ok(&["pull", "three:1b"]);
+    let out = p.run(&["apply", "--yes", &saved_s]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("stale"), "{}", describe(&out));
+    let plan: facerunner::plan::Plan =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("read plan"))
+            .expect("a plan");
+    let request = facerunner::supervisor::messages::Request::Apply {
+        config: p.dir.path().join("p/facerunner.yaml"),
+        vars: Default::default(),
+        plan: Box::new(plan),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let err = rt
+        .block_on(async {
+            facerunner::supervisor::client::Client::connect(&p.dirs().socket())
+                .await?
+                .expect("the daemon runs")
+                .request_streaming(&request, |_| {})
+                .await
+        })
+        .expect_err("a stale plan");
+    match err {
+        facerunner::supervisor::SupervisorError::Remote(w) => assert_eq!(
+            w.kind,
+            facerunner::supervisor::messages::ErrorKind::StalePlan,
+            "{w}"
+        ),
+        other => panic!("{other}"),
+    }
+    assert!(
+        !models_of(&p, "ollama").iter().any(|m| m.starts_with("two")),
+        "nothing was applied"
+    );
+}

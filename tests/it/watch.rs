@@ -188,3 +188,40 @@ fn the_daemon_watches_when_settings_say_so() {
     assert!(last["summary"].as_str().unwrap().contains("invalid"), "{last:#}");
     assert_eq!(pid(&p, "b"), b0);
 }
+
+#[test]
+fn a_save_during_an_apply_is_applied_after_it_with_the_newest_content() {
+    let (pa, pb) = (free_port(), free_port());
+    // `a` takes 2 s to become ready after each restart: applies are slow.
+    let p = Project::new(&services("1", pa, pb).replacen("\"0\"", "\"2\"", 1));
+    let file = p.dir.path().join("p/facerunner.yaml");
+    std::fs::write(&file, settings(&p, "")).unwrap();
+    let base = std::fs::read_to_string(&file).unwrap();
+    let with_level = |l: &str| base.replace("LEVEL: \"1\"", &format!("LEVEL: \"{l}\""));
+    let w = Watch::start(&p);
+    w.next_result();
+
+    std::fs::write(&file, with_level("2")).unwrap();
+    // Wait until that apply has started, then save twice while it runs.
+    loop {
+        let v = w.events.recv_timeout(PATIENCE).expect("the apply starts");
+        if v["event"] == "plan" {
+            break;
+        }
+    }
+    std::fs::write(&file, with_level("3")).unwrap();
+    std::fs::write(&file, with_level("4")).unwrap();
+    let first = w.next_result();
+    assert_eq!(first.last().unwrap()["event"], "summary", "{first:#?}");
+    assert_eq!(count(&first, "plan"), 0, "the saves waited for the running apply: {first:#?}");
+
+    // Then exactly one more apply, straight to the newest content.
+    let second = w.next_result();
+    assert_eq!(count(&second, "plan"), 1, "{second:#?}");
+    let plan = &second.iter().find(|e| e["event"] == "plan").unwrap()["plan"];
+    let change = &plan["steps"][0]["changes"][0];
+    assert_eq!((change["old"].as_str(), change["new"].as_str()), (Some("2"), Some("4")), "intermediate content is skipped: {plan:#}");
+    let a = pid(&p, "a");
+    let env = std::fs::read_to_string(format!("/proc/{a}/environ")).unwrap_or_default();
+    assert!(env.split('\0').any(|kv| kv == "LEVEL=4"));
+}

@@ -3,8 +3,11 @@
 //! Each handler takes the daemon and an outbox; streaming handlers send
 //! [`Event`]s and end with [`Response::Done`], the others send one
 //! response. Handlers that change what runs hold `Daemon::apply` for their
-//! whole duration (see the locking rule in `daemon.rs`).
+//! whole duration (see the locking rule in `daemon.rs`) — except `Apply`,
+//! whose engine sends `Up` to this daemon and is serialized by the apply
+//! lock file instead (see [`apply`]).
 
+mod apply;
 mod control;
 mod status;
 mod up;
@@ -31,6 +34,9 @@ pub async fn dispatch(daemon: Arc<Daemon>, request: Request, out: mpsc::Sender<R
         Request::Restart { services } => control::restart(&daemon, services, &out).await,
         Request::Status => status::status(&daemon).await,
         Request::Down => control::down(&daemon, &out).await,
+        Request::Apply { config, vars, plan } => {
+            apply::apply(&daemon, config, vars, *plan, &out).await
+        }
     };
     let response = result.unwrap_or_else(Response::Error);
     let _ = out.send(response).await;
