@@ -33,12 +33,9 @@ pub struct ExecContext {
 /// Run `probe` forever, sending each change of health.
 pub async fn watch(probe: Probe, ctx: ExecContext, tx: mpsc::Sender<Health>) {
     let spawned = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(probe.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .ok();
+    // One client for every HTTP probe of the daemon (a client holds a TLS
+    // root store and a connection pool: ~140 KiB each), none for others.
+    let http = matches!(probe.check, Check::Http { .. }).then(shared_http).flatten();
     let mut health = Health::Starting;
     let mut ever_healthy = false;
     let mut failures = 0u32;
@@ -46,7 +43,7 @@ pub async fn watch(probe: Probe, ctx: ExecContext, tx: mpsc::Sender<Health>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let result = check(&probe.check, probe.timeout, http.as_ref(), &ctx).await;
+        let result = check(&probe.check, probe.timeout, http, &ctx).await;
         let next = match result {
             Ok(()) => {
                 ever_healthy = true;
@@ -83,7 +80,7 @@ pub async fn check(
     ctx: &ExecContext,
 ) -> Result<(), String> {
     match check {
-        Check::Http { url } => http_check(url, http).await,
+        Check::Http { url } => http_check(url, timeout, http).await,
         Check::Tcp { host, port } => {
             match tokio::time::timeout(
                 timeout,
@@ -102,10 +99,24 @@ pub async fn check(
     }
 }
 
-async fn http_check(url: &str, http: Option<&reqwest::Client>) -> Result<(), String> {
+/// The daemon's HTTP client for probes (built once; `None` if it cannot be).
+fn shared_http() -> Option<&'static reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<Option<reqwest::Client>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .build()
+                .ok()
+        })
+        .as_ref()
+}
+
+async fn http_check(url: &str, timeout: Duration, http: Option<&reqwest::Client>) -> Result<(), String> {
     let client = http.ok_or("no HTTP client")?;
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad url {url}: {e}"))?;
-    let mut req = client.get(parsed.clone());
+    let mut req = client.get(parsed.clone()).timeout(timeout);
     if let Some(host) = loopback_host(&parsed) {
         req = req.header(reqwest::header::HOST, host);
     }
