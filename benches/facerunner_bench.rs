@@ -28,7 +28,9 @@ fn median(mut f: impl FnMut(), iters: usize) -> Duration {
 }
 
 fn big_file(services: usize, models: usize) -> String {
-    let mut s = String::from("version: 1\nname: bench\nservices:\n  ollama:\n    kind: ollama\n    port: 11434\n");
+    let mut s = String::from(
+        "version: 1\nname: bench\nservices:\n  ollama:\n    kind: ollama\n    port: 11434\n",
+    );
     for i in 1..services {
         s.push_str(&format!(
             "  svc{i}:\n    command: [python3, -m, http.server, \"{p}\"]\n    env: {{ LOG_LEVEL: info, N: \"{i}\" }}\n    depends_on:\n      ollama: {{ condition: healthy }}\n    health:\n      tcp: {p}\n      interval: 2s\n    restart: on-failure\n",
@@ -72,8 +74,11 @@ fn bench_validate(name: &str, text: &str, iters: usize) {
 }
 
 fn main() {
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/facerunner.example.yaml"))
-        .expect("the example file ships with the repo");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/facerunner.example.yaml"
+    ))
+    .expect("the example file ships with the repo");
     // The example names files relative to the repo; validation does not read them.
     bench_validate("facerunner.example.yaml", &example, 200);
     bench_validate("200 services, 500 models", &big_file(200, 500), 30);

@@ -16,14 +16,23 @@ const SAVES: usize = 20;
 const DEBOUNCE_MS: f64 = 300.0;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn project(level: usize, pa: u16, pb: u16) -> String {
     let svc = |name: &str, port: u16, env: String| {
-        format!("  {name}:\n    command: [python3, -m, http.server, \"{port}\", --bind, 127.0.0.1]\n    env: {{ {env} }}\n    health: {{ tcp: {port}, interval: 50ms }}\n    stop: {{ timeout: 2s }}\n")
+        format!(
+            "  {name}:\n    command: [python3, -m, http.server, \"{port}\", --bind, 127.0.0.1]\n    env: {{ {env} }}\n    health: {{ tcp: {port}, interval: 50ms }}\n    stop: {{ timeout: 2s }}\n"
+        )
     };
-    format!("version: 1\nname: watchbench\nservices:\n{}{}", svc("a", pa, format!("LEVEL: \"{level}\"")), svc("b", pb, "X: \"1\"".into()))
+    format!(
+        "version: 1\nname: watchbench\nservices:\n{}{}",
+        svc("a", pa, format!("LEVEL: \"{level}\"")),
+        svc("b", pb, "X: \"1\"".into())
+    )
 }
 
 fn stats(mut v: Vec<f64>) -> (f64, f64, f64, f64) {
@@ -52,12 +61,17 @@ fn main() {
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            let _ = tx.send((Instant::now(), v["event"].as_str().unwrap_or_default().to_string()));
+            let _ = tx.send((
+                Instant::now(),
+                v["event"].as_str().unwrap_or_default().to_string(),
+            ));
         }
     });
     let wait_for = |name: &str| -> Instant {
         loop {
-            let (t, ev) = rx.recv_timeout(Duration::from_secs(60)).expect("watch answers");
+            let (t, ev) = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("watch answers");
             if ev == name {
                 return t;
             }
@@ -73,11 +87,18 @@ fn main() {
         to_apply.push((started - saved).as_secs_f64() * 1e3);
         to_ready.push((ready - saved).as_secs_f64() * 1e3);
     }
-    let _ = Command::new(bin).arg("down").current_dir(dir.path()).env("FACERUNNER_HOME", &home).output();
+    let _ = Command::new(bin)
+        .arg("down")
+        .current_dir(dir.path())
+        .env("FACERUNNER_HOME", &home)
+        .output();
     let _ = child.kill();
     let _ = child.wait();
     println!("watch, {SAVES} saves (debounce {DEBOUNCE_MS} ms = baseline)");
-    for (what, v) in [("save → apply starts", to_apply), ("save → changed service ready", to_ready)] {
+    for (what, v) in [
+        ("save → apply starts", to_apply),
+        ("save → changed service ready", to_ready),
+    ] {
         let (median, min, p90, max) = stats(v);
         println!(
             "  {what:<30} median {median:>7.1} ms  min {min:>7.1}  p90 {p90:>7.1}  max {max:>7.1}   median/debounce {:>4.2}x   overhead {:>6.1} ms",

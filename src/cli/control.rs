@@ -39,7 +39,11 @@ pub fn run(global: &Global, control: Control, args: ServicesArgs) -> miette::Res
                 anstream::eprintln!("nothing is running for project {}", dirs.project);
                 return Ok(ExitCode::SUCCESS);
             }
-            return Err(miette!(help = "run `facerunner up` first", "nothing is running for project {}", dirs.project));
+            return Err(miette!(
+                help = "run `facerunner up` first",
+                "nothing is running for project {}",
+                dirs.project
+            ));
         };
         let services = args.services;
         let request = match control {
@@ -47,7 +51,11 @@ pub fn run(global: &Global, control: Control, args: ServicesArgs) -> miette::Res
             Control::Stop => Request::Stop { services },
             Control::Restart => Request::Restart { services },
         };
-        match client.request(&request, print_event).await.map_err(report)? {
+        match client
+            .request(&request, print_event)
+            .await
+            .map_err(report)?
+        {
             Response::Done { failed } if !failed.is_empty() => {
                 anstream::eprintln!("not ready: {}", failed.join(", "));
                 Ok(ExitCode::FAILURE)

@@ -16,7 +16,10 @@ pub struct GpusArgs {
 pub fn run(args: GpusArgs) -> miette::Result<ExitCode> {
     let inv = inventory();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(inv).expect("the inventory serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(inv).expect("the inventory serializes")
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(why) = &inv.unavailable {
@@ -33,7 +36,10 @@ pub fn run(args: GpusArgs) -> miette::Result<ExitCode> {
         );
     }
     if !inv.gpus.is_empty() {
-        println!("\nname them in facerunner.yaml by uuid (stable across reboots): gpus: {{ big: {{ uuid: {} }} }}", inv.gpus[0].uuid);
+        println!(
+            "\nname them in facerunner.yaml by uuid (stable across reboots): gpus: {{ big: {{ uuid: {} }} }}",
+            inv.gpus[0].uuid
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

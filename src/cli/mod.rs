@@ -47,7 +47,12 @@ pub struct Cli {
 pub struct Global {
     /// The project file (default: $FACERUNNER_FILE, else facerunner.yaml/.yml here or in the
     /// nearest parent). Given before the command, like compose: `facerunner -f FILE up`.
-    #[arg(short = 'f', long = "file", env = "FACERUNNER_FILE", value_name = "PATH")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        env = "FACERUNNER_FILE",
+        value_name = "PATH"
+    )]
     pub file: Option<PathBuf>,
     /// When to use colour.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]

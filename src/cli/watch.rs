@@ -33,46 +33,92 @@ fn json_line(v: serde_json::Value) {
 }
 
 fn now() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     format!("{:02}:{:02}:{:02}", (t / 3600) % 24, (t / 60) % 60, t % 60)
 }
 
 impl Reporter for Terminal {
     fn report(&self, event: WatchEvent<'_>) {
-        let names = |files: &[std::path::PathBuf]| files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>();
+        let names = |files: &[std::path::PathBuf]| {
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+        };
         match (self.json, event) {
-            (true, WatchEvent::Watching(files)) => json_line(serde_json::json!({"event": "watching", "files": names(files)})),
-            (true, WatchEvent::Changed(files)) => json_line(serde_json::json!({"event": "changed", "files": names(files)})),
-            (true, WatchEvent::Invalid { file, diagnostics, keeping_last_good }) => json_line(serde_json::json!({
+            (true, WatchEvent::Watching(files)) => {
+                json_line(serde_json::json!({"event": "watching", "files": names(files)}))
+            }
+            (true, WatchEvent::Changed(files)) => {
+                json_line(serde_json::json!({"event": "changed", "files": names(files)}))
+            }
+            (
+                true,
+                WatchEvent::Invalid {
+                    file,
+                    diagnostics,
+                    keeping_last_good,
+                },
+            ) => json_line(serde_json::json!({
                 "event": "invalid",
                 "file": file.path.display().to_string(),
                 "keeping_last_good": keeping_last_good,
                 "diagnostics": diagnostics.iter().map(|d| d.to_json(file)).collect::<Vec<_>>(),
             })),
-            (true, WatchEvent::Planned(plan)) => json_line(serde_json::json!({"event": "plan", "plan": plan})),
-            (true, WatchEvent::Applied(Applied::NoChanges(_))) => json_line(serde_json::json!({"event": "no_changes"})),
+            (true, WatchEvent::Planned(plan)) => {
+                json_line(serde_json::json!({"event": "plan", "plan": plan}))
+            }
+            (true, WatchEvent::Applied(Applied::NoChanges(_))) => {
+                json_line(serde_json::json!({"event": "no_changes"}))
+            }
             (true, WatchEvent::Applied(Applied::Ran { report, .. })) => {
                 summary(report, true);
             }
-            (true, WatchEvent::Failed(msg)) => json_line(serde_json::json!({"event": "failed", "error": msg})),
+            (true, WatchEvent::Failed(msg)) => {
+                json_line(serde_json::json!({"event": "failed", "error": msg}))
+            }
             (false, WatchEvent::Watching(files)) => anstream::eprintln!(
                 "{} watching {} (Ctrl-C stops watching; services keep running)",
                 now(),
                 names(files).join(", ")
             ),
-            (false, WatchEvent::Changed(files)) => anstream::eprintln!("\n{} {} changed", now(), names(files).join(", ")),
-            (false, WatchEvent::Invalid { file, diagnostics, keeping_last_good }) => {
+            (false, WatchEvent::Changed(files)) => {
+                anstream::eprintln!("\n{} {} changed", now(), names(files).join(", "))
+            }
+            (
+                false,
+                WatchEvent::Invalid {
+                    file,
+                    diagnostics,
+                    keeping_last_good,
+                },
+            ) => {
                 print_diagnostics(diagnostics, file);
                 let n = diagnostics.iter().filter(|d| d.is_error()).count();
-                let keep = if keeping_last_good { "the last good file stays in force" } else { "nothing is applied until it is valid" };
-                anstream::eprintln!("{} {}: {n} error(s); nothing was changed, {keep}", paint("invalid", anstyle::AnsiColor::Red), file.path.display());
+                let keep = if keeping_last_good {
+                    "the last good file stays in force"
+                } else {
+                    "nothing is applied until it is valid"
+                };
+                anstream::eprintln!(
+                    "{} {}: {n} error(s); nothing was changed, {keep}",
+                    paint("invalid", anstyle::AnsiColor::Red),
+                    file.path.display()
+                );
             }
             (false, WatchEvent::Planned(plan)) => anstream::print!("{}", render(plan)),
-            (false, WatchEvent::Applied(Applied::NoChanges(_))) => anstream::println!("{}", bold("No changes.")),
+            (false, WatchEvent::Applied(Applied::NoChanges(_))) => {
+                anstream::println!("{}", bold("No changes."))
+            }
             (false, WatchEvent::Applied(Applied::Ran { report, .. })) => {
                 summary(report, false);
             }
-            (false, WatchEvent::Failed(msg)) => anstream::eprintln!("{} {msg}", paint("apply failed:", anstyle::AnsiColor::Red)),
+            (false, WatchEvent::Failed(msg)) => {
+                anstream::eprintln!("{} {msg}", paint("apply failed:", anstyle::AnsiColor::Red))
+            }
         }
     }
 }
@@ -80,17 +126,24 @@ impl Reporter for Terminal {
 /// Watch until Ctrl-C.
 pub fn run(global: &Global, args: WatchArgs) -> miette::Result<ExitCode> {
     let cwd = std::env::current_dir().into_diagnostic()?;
-    let path = discover(global.file.as_deref(), &cwd).map_err(crate::config::project::load_error)?;
+    let path =
+        discover(global.file.as_deref(), &cwd).map_err(crate::config::project::load_error)?;
     let exe = std::env::current_exe().into_diagnostic()?;
     let renderer = Renderer::new(args.json);
     let reporter = Terminal { json: args.json };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().into_diagnostic()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .into_diagnostic()?;
     rt.block_on(watch_loop(&path, &exe, &reporter, &renderer, async {
         let _ = tokio::signal::ctrl_c().await;
     }))
     .into_diagnostic()?;
     if !args.json {
-        anstream::eprintln!("stopped watching; services keep running (`facerunner down` stops them)");
+        anstream::eprintln!(
+            "stopped watching; services keep running (`facerunner down` stops them)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -271,14 +271,19 @@ pub fn project_of(path: &Path) -> String {
         return l.project;
     }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let name = std::fs::read_to_string(path).ok().and_then(|text| match node::parse(&text) {
-        Ok(Some(node::Node { value: node::Value::Map(entries), .. })) => entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some("name"))
-            .and_then(|(_, v)| v.as_str().map(str::to_string))
-            .filter(|n| validate::valid_name(n)),
-        _ => None,
-    });
+    let name = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| match node::parse(&text) {
+            Ok(Some(node::Node {
+                value: node::Value::Map(entries),
+                ..
+            })) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some("name"))
+                .and_then(|(_, v)| v.as_str().map(str::to_string))
+                .filter(|n| validate::valid_name(n)),
+            _ => None,
+        });
     name.unwrap_or_else(|| project_from_dir(&base))
 }
 
@@ -314,9 +319,37 @@ mod tests {
     use proptest::prelude::*;
 
     const PIECES: &[&str] = &[
-        "version: 1\n", "services:\n", "  a:\n", "    command: [x]\n", "    port: 80\n", "models:\n",
-        "  - ollama: m\n", "&a ", "*a ", "<<: ", "{", "}", "[", "]", ":", "- ", "\t", "\"", "'", "#",
-        "${X:-y}", "${", "\n", "  ", "\u{feff}", "~", "!!str ", "---\n", "...\n", "|\n", "?",
+        "version: 1\n",
+        "services:\n",
+        "  a:\n",
+        "    command: [x]\n",
+        "    port: 80\n",
+        "models:\n",
+        "  - ollama: m\n",
+        "&a ",
+        "*a ",
+        "<<: ",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        "- ",
+        "\t",
+        "\"",
+        "'",
+        "#",
+        "${X:-y}",
+        "${",
+        "\n",
+        "  ",
+        "\u{feff}",
+        "~",
+        "!!str ",
+        "---\n",
+        "...\n",
+        "|\n",
+        "?",
     ];
 
     proptest! {

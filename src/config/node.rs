@@ -109,27 +109,30 @@ pub fn resolve_plain(text: &str) -> Resolved {
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-        && let Ok(i) = text.parse::<i64>() {
-            return Resolved::Int(i);
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return Resolved::Int(i);
+    }
     if let Some(hex) = text.strip_prefix("0x")
-        && let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Resolved::Int(i);
-        }
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Resolved::Int(i);
+    }
     if let Some(oct) = text.strip_prefix("0o")
-        && let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Resolved::Int(i);
-        }
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Resolved::Int(i);
+    }
     let looks_numeric = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
         && digits.bytes().any(|b| b.is_ascii_digit())
         && digits
             .bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
-    if looks_numeric
-        && let Ok(f) = text.parse::<f64>() {
-            return Resolved::Float(f);
-        }
+    if looks_numeric && let Ok(f) = text.parse::<f64>() {
+        return Resolved::Float(f);
+    }
     match digits {
         ".inf" | ".Inf" | ".INF" => Resolved::Float(if text.starts_with('-') {
             f64::NEG_INFINITY
@@ -404,7 +407,10 @@ impl<'a> Builder<'a> {
                 merged.extend(sources.into_iter().flatten());
                 continue;
             }
-            let first = key.as_str().and_then(|k| index.get(k)).map(|&i| &entries[i].0);
+            let first = key
+                .as_str()
+                .and_then(|k| index.get(k))
+                .map(|&i| &entries[i].0);
             if let (Some(k), Some(first)) = (key.as_str(), first) {
                 let mut err = SyntaxError::at(
                     key.start,

@@ -102,13 +102,14 @@ pub fn validate(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
         );
     }
     if let Some(name) = &cfg.name
-        && !valid_name(name) {
-            v.err(
-                "/name",
-                format!("project name `{name}` is not usable"),
-                "use lowercase letters, digits, `-` and `_`, starting with a letter or digit",
-            );
-        }
+        && !valid_name(name)
+    {
+        v.err(
+            "/name",
+            format!("project name `{name}` is not usable"),
+            "use lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+        );
+    }
     for (name, gpu) in &cfg.gpus {
         let ptr = format!("/gpus/{}", seg(name));
         match (&gpu.uuid, gpu.index) {
@@ -255,24 +256,25 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
             );
         }
         if let Some(url) = &h.http
-            && !(url.starts_with("http://") || url.starts_with("https://")) {
-                v.err(
-                    &format!("{ptr}/health/http"),
-                    format!("`{url}` is not an http(s) URL"),
-                    "write the whole URL: http://127.0.0.1:9000/",
-                );
-            }
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            v.err(
+                &format!("{ptr}/health/http"),
+                format!("`{url}` is not an http(s) URL"),
+                "write the whole URL: http://127.0.0.1:9000/",
+            );
+        }
         if let Some(TcpTarget::Address(a)) = &h.tcp
             && a.rsplit_once(':')
                 .and_then(|(_, p)| p.parse::<u16>().ok())
                 .is_none_or(|p| p == 0)
-            {
-                v.err(
-                    &format!("{ptr}/health/tcp"),
-                    format!("`{a}` is not `host:port`"),
-                    "write a port (`9000`) or `host:port`",
-                );
-            }
+        {
+            v.err(
+                &format!("{ptr}/health/tcp"),
+                format!("`{a}` is not `host:port`"),
+                "write a port (`9000`) or `host:port`",
+            );
+        }
         if h.exec.as_ref().is_some_and(Vec::is_empty) {
             v.err(
                 &format!("{ptr}/health/exec"),
@@ -282,13 +284,14 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
         }
     }
     if let Some(sig) = svc.stop.as_ref().and_then(|s| s.signal.as_deref())
-        && signal_name(sig).is_none() {
-            v.err(
-                &format!("{ptr}/stop/signal"),
-                format!("`{sig}` is not a signal FaceRunner sends"),
-                &format!("use one of {}", SIGNALS.join(", ")),
-            );
-        }
+        && signal_name(sig).is_none()
+    {
+        v.err(
+            &format!("{ptr}/stop/signal"),
+            format!("`{sig}` is not a signal FaceRunner sends"),
+            &format!("use one of {}", SIGNALS.join(", ")),
+        );
+    }
 }
 
 fn cycles(v: &mut V<'_>) {
@@ -368,14 +371,25 @@ fn ports(v: &mut V<'_>) {
     // port → (bind address, service) of every service seen so far.
     let mut seen: HashMap<u16, Vec<(String, String)>> = HashMap::new();
     for (name, svc) in &v.cfg.services {
-        let Some(port) = svc.port.or_else(|| default_port(svc.kind)) else { continue };
-        let bind = svc.bind.clone().unwrap_or_else(|| v.cfg.settings.bind.clone());
+        let Some(port) = svc.port.or_else(|| default_port(svc.kind)) else {
+            continue;
+        };
+        let bind = svc
+            .bind
+            .clone()
+            .unwrap_or_else(|| v.cfg.settings.bind.clone());
         let ptr = format!("/services/{}/port", seg(name));
         let users = seen.entry(port).or_default();
-        let clash = users.iter().find(|(b, _)| *b == bind || b == "0.0.0.0" || bind == "0.0.0.0").map(|(_, n)| n.clone());
+        let clash = users
+            .iter()
+            .find(|(b, _)| *b == bind || b == "0.0.0.0" || bind == "0.0.0.0")
+            .map(|(_, n)| n.clone());
         if let Some(other) = clash {
-            let mut d = Diagnostic::error(format!("port {port} is used by both `{other}` and `{name}`"), v.spans.key(&ptr))
-                .with_help("give each service its own port (ports are unique per bind address)");
+            let mut d = Diagnostic::error(
+                format!("port {port} is used by both `{other}` and `{name}`"),
+                v.spans.key(&ptr),
+            )
+            .with_help("give each service its own port (ports are unique per bind address)");
             if let Some(s) = v.spans.key(&format!("/services/{}/port", seg(&other))) {
                 d = d.with_related(format!("`{other}` uses it here"), s);
             }
@@ -489,21 +503,24 @@ fn models(v: &mut V<'_>) {
                 }
                 Ok(n) if key != "from" => {
                     if let Some(svc) = &service
-                        && let Some(first) = targets.insert((svc.clone(), n.key()), i) {
-                            v.err(&format!("{ptr}/{}", if key.is_empty() { "hf" } else { key }), format!("model `{}` is declared twice for service `{svc}` (also models[{first}])", n.display_shortest()), "keep one entry per model");
-                        }
+                        && let Some(first) = targets.insert((svc.clone(), n.key()), i)
+                    {
+                        v.err(&format!("{ptr}/{}", if key.is_empty() { "hf" } else { key }), format!("model `{}` is declared twice for service `{svc}` (also models[{first}])", n.display_shortest()), "keep one entry per model");
+                    }
                 }
                 Ok(_) => {}
             }
         }
         if let Some(k) = &m.keep_alive
-            && k.parse::<i64>().is_err() && super::units::parse_duration(k).is_err() {
-                v.err(
-                    &format!("{ptr}/keep_alive"),
-                    format!("`{k}` is not a keep-alive"),
-                    "write a duration (`10m`, `24h`), seconds, or -1 to keep it loaded forever",
-                );
-            }
+            && k.parse::<i64>().is_err()
+            && super::units::parse_duration(k).is_err()
+        {
+            v.err(
+                &format!("{ptr}/keep_alive"),
+                format!("`{k}` is not a keep-alive"),
+                "write a duration (`10m`, `24h`), seconds, or -1 to keep it loaded forever",
+            );
+        }
     }
 }
 

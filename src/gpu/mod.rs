@@ -50,7 +50,9 @@ fn read() -> Inventory {
         Err(e) => {
             return Inventory {
                 gpus: Vec::new(),
-                unavailable: Some(format!("NVML is not available ({e}); no NVIDIA GPU or driver on this machine")),
+                unavailable: Some(format!(
+                    "NVML is not available ({e}); no NVIDIA GPU or driver on this machine"
+                )),
             };
         }
     };
@@ -68,12 +70,19 @@ fn read() -> Inventory {
             })
         })
         .collect();
-    Inventory { gpus, unavailable: None }
+    Inventory {
+        gpus,
+        unavailable: None,
+    }
 }
 
 /// The UUID of the GPU at `index`, when NVML knows it.
 pub fn uuid_of_index(index: u32) -> Option<String> {
-    inventory().gpus.iter().find(|g| g.index == index).map(|g| g.uuid.clone())
+    inventory()
+        .gpus
+        .iter()
+        .find(|g| g.index == index)
+        .map(|g| g.uuid.clone())
 }
 
 #[cfg(test)]
@@ -87,7 +96,11 @@ mod tests {
         if inv.gpus.is_empty() {
             assert!(inv.unavailable.is_some() || nvml_wrapper::Nvml::init().is_ok());
         } else {
-            assert!(inv.gpus.iter().all(|g| g.uuid.starts_with("GPU-") || g.uuid.starts_with("MIG-")));
+            assert!(
+                inv.gpus
+                    .iter()
+                    .all(|g| g.uuid.starts_with("GPU-") || g.uuid.starts_with("MIG-"))
+            );
         }
     }
 }

@@ -80,7 +80,10 @@ pub struct Registry {
 impl Daemon {
     /// Watch mode's status, for `status`.
     pub fn watch_status(&self) -> Option<crate::supervisor::messages::WatchStatus> {
-        self.watch.lock().unwrap_or_else(|p| p.into_inner()).status()
+        self.watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .status()
     }
 
     /// A copy of the spec and handles (see the locking rule).

@@ -35,7 +35,9 @@ pub async fn watch(probe: Probe, ctx: ExecContext, tx: mpsc::Sender<Health>) {
     let spawned = Instant::now();
     // One client for every HTTP probe of the daemon (a client holds a TLS
     // root store and a connection pool: ~140 KiB each), none for others.
-    let http = matches!(probe.check, Check::Http { .. }).then(shared_http).flatten();
+    let http = matches!(probe.check, Check::Http { .. })
+        .then(shared_http)
+        .flatten();
     let mut health = Health::Starting;
     let mut ever_healthy = false;
     let mut failures = 0u32;
@@ -113,7 +115,11 @@ fn shared_http() -> Option<&'static reqwest::Client> {
         .as_ref()
 }
 
-async fn http_check(url: &str, timeout: Duration, http: Option<&reqwest::Client>) -> Result<(), String> {
+async fn http_check(
+    url: &str,
+    timeout: Duration,
+    http: Option<&reqwest::Client>,
+) -> Result<(), String> {
     let client = http.ok_or("no HTTP client")?;
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad url {url}: {e}"))?;
     let mut req = client.get(parsed.clone()).timeout(timeout);

@@ -47,12 +47,18 @@ pub fn reconcile(daemon: &Arc<Daemon>, config: &Path) {
             }
             let token = daemon.shutdown.child_token();
             slot.running = Some((config.to_path_buf(), token.clone()));
-            slot.status = Some(WatchStatus { file: config.to_path_buf(), last: None });
+            slot.status = Some(WatchStatus {
+                file: config.to_path_buf(),
+                last: None,
+            });
             let d = Arc::clone(daemon);
             let path = config.to_path_buf();
             tracing::info!(file = %path.display(), "watching the project file");
             tokio::spawn(async move {
-                let reporter = DaemonReporter { daemon: Arc::clone(&d), failed_steps: Mutex::new(Vec::new()) };
+                let reporter = DaemonReporter {
+                    daemon: Arc::clone(&d),
+                    failed_steps: Mutex::new(Vec::new()),
+                };
                 let exe = d.exe.clone();
                 if let Err(e) = run(&path, &exe, &reporter, &reporter, token.cancelled()).await {
                     tracing::error!(error = %e, "watching stopped");
@@ -83,7 +89,11 @@ impl DaemonReporter {
         }
         let mut slot = self.daemon.watch.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = slot.status.as_mut() {
-            s.last = Some(WatchResult { at: SystemTime::now(), ok, summary });
+            s.last = Some(WatchResult {
+                at: SystemTime::now(),
+                ok,
+                summary,
+            });
         }
     }
 }
@@ -96,7 +106,9 @@ impl Reporter for DaemonReporter {
                 let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 tracing::info!("changed: {}", names.join(", "));
             }
-            WatchEvent::Invalid { file, diagnostics, .. } => {
+            WatchEvent::Invalid {
+                file, diagnostics, ..
+            } => {
                 for d in diagnostics {
                     tracing::warn!("{}", crate::cli::output::render(d, file));
                 }
@@ -107,7 +119,9 @@ impl Reporter for DaemonReporter {
             WatchEvent::Applied(Applied::NoChanges(_)) => self.record(true, "no changes".into()),
             WatchEvent::Applied(Applied::Ran { report, .. }) => {
                 let (ok, failed, skipped) = report.counts();
-                let failures = std::mem::take(&mut *self.failed_steps.lock().unwrap_or_else(|p| p.into_inner()));
+                let failures = std::mem::take(
+                    &mut *self.failed_steps.lock().unwrap_or_else(|p| p.into_inner()),
+                );
                 let mut summary = format!("{ok} succeeded, {failed} failed, {skipped} skipped");
                 if !failures.is_empty() {
                     summary.push_str(&format!(": {}", failures.join("; ")));
@@ -125,7 +139,10 @@ impl Sink for DaemonReporter {
             match outcome {
                 Outcome::Failed { error } => {
                     tracing::warn!("{title}: failed: {error}");
-                    self.failed_steps.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{title}: {error}"));
+                    self.failed_steps
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(format!("{title}: {error}"));
                 }
                 other => tracing::info!("{title}: {other:?}"),
             }

@@ -44,7 +44,9 @@ pub struct Change {
 
 /// SHA-256 of a file's content, `None` when it cannot be read.
 pub fn hash_file(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|b| hex::encode(Sha256::digest(&b)))
+    std::fs::read(path)
+        .ok()
+        .map(|b| hex::encode(Sha256::digest(&b)))
 }
 
 fn snapshot(files: &BTreeSet<PathBuf>) -> Snapshot {
@@ -56,25 +58,34 @@ fn snapshot(files: &BTreeSet<PathBuf>) -> Snapshot {
 fn dirs_for(file: &Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(parent) = file.parent() {
-        dirs.push(if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() });
+        dirs.push(if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent.to_path_buf()
+        });
     }
     if let Ok(target) = std::fs::canonicalize(file)
-        && let Some(parent) = target.parent() {
-            dirs.push(parent.to_path_buf());
-        }
+        && let Some(parent) = target.parent()
+    {
+        dirs.push(parent.to_path_buf());
+    }
     dirs
 }
 
 impl FileWatcher {
     /// Watch `files` (the project file, `.env`, `env_file`s), reporting a
     /// change once no event arrived for `debounce`.
-    pub fn new(files: impl IntoIterator<Item = PathBuf>, debounce: Duration) -> io::Result<FileWatcher> {
+    pub fn new(
+        files: impl IntoIterator<Item = PathBuf>,
+        debounce: Duration,
+    ) -> io::Result<FileWatcher> {
         let (tx, rx) = mpsc::unbounded_channel();
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             if let Ok(ev) = res
-                && !matches!(ev.kind, EventKind::Access(_)) {
-                    let _ = tx.send(ev.paths);
-                }
+                && !matches!(ev.kind, EventKind::Access(_))
+            {
+                let _ = tx.send(ev.paths);
+            }
         })
         .map_err(io::Error::other)?;
         let mut w = FileWatcher {
@@ -91,13 +102,23 @@ impl FileWatcher {
 
     /// Replace the set of watched files (for example when `env_file`s change).
     pub fn set_files(&mut self, files: impl IntoIterator<Item = PathBuf>) -> io::Result<()> {
-        self.files = files.into_iter().map(|f| std::path::absolute(&f).unwrap_or(f)).collect();
-        let wanted: BTreeSet<PathBuf> = self.files.iter().flat_map(|f| dirs_for(f)).filter(|d| d.is_dir()).collect();
+        self.files = files
+            .into_iter()
+            .map(|f| std::path::absolute(&f).unwrap_or(f))
+            .collect();
+        let wanted: BTreeSet<PathBuf> = self
+            .files
+            .iter()
+            .flat_map(|f| dirs_for(f))
+            .filter(|d| d.is_dir())
+            .collect();
         for d in self.watched_dirs.difference(&wanted) {
             let _ = self.watcher.unwatch(d);
         }
         for d in wanted.difference(&self.watched_dirs) {
-            self.watcher.watch(d, RecursiveMode::NonRecursive).map_err(io::Error::other)?;
+            self.watcher
+                .watch(d, RecursiveMode::NonRecursive)
+                .map_err(io::Error::other)?;
         }
         self.watched_dirs = wanted;
         self.last = snapshot(&self.files);
@@ -123,7 +144,9 @@ impl FileWatcher {
         paths.iter().any(|p| {
             self.files.iter().any(|f| {
                 p == f
-                    || (p.file_name() == f.file_name() && p.parent().is_some_and(|pd| dirs_for(f).iter().any(|d| same_dir(d, pd))))
+                    || (p.file_name() == f.file_name()
+                        && p.parent()
+                            .is_some_and(|pd| dirs_for(f).iter().any(|d| same_dir(d, pd))))
                     || std::fs::canonicalize(f).is_ok_and(|t| t == *p)
             })
         })
@@ -151,16 +174,27 @@ impl FileWatcher {
             let previous = std::mem::take(&mut self.last);
             self.set_files(files).ok()?;
             let now = self.last.clone();
-            let changed: Vec<PathBuf> = now.iter().filter(|(f, h)| previous.get(*f) != Some(*h)).map(|(f, _)| f.clone()).collect();
+            let changed: Vec<PathBuf> = now
+                .iter()
+                .filter(|(f, h)| previous.get(*f) != Some(*h))
+                .map(|(f, _)| f.clone())
+                .collect();
             if !changed.is_empty() {
-                return Some(Change { changed, snapshot: now });
+                return Some(Change {
+                    changed,
+                    snapshot: now,
+                });
             }
         }
     }
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b || std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(b).ok()).is_some_and(|(x, y)| x == y)
+    a == b
+        || std::fs::canonicalize(a)
+            .ok()
+            .zip(std::fs::canonicalize(b).ok())
+            .is_some_and(|(x, y)| x == y)
 }
 
 #[cfg(test)]
@@ -172,13 +206,21 @@ mod tests {
     const PATIENCE: Duration = Duration::from_secs(10);
 
     async fn expect_change(w: &mut FileWatcher) -> Change {
-        tokio::time::timeout(PATIENCE, w.next_change()).await.expect("a change within the deadline").expect("watcher alive")
+        tokio::time::timeout(PATIENCE, w.next_change())
+            .await
+            .expect("a change within the deadline")
+            .expect("watcher alive")
     }
 
     /// No change is reported: write a marker file (never watched) after the
     /// action and wait for the watcher to have drained past it.
     async fn expect_quiet(w: &mut FileWatcher) {
-        assert!(tokio::time::timeout(DEBOUNCE * 6, w.next_change()).await.is_err(), "no change expected");
+        assert!(
+            tokio::time::timeout(DEBOUNCE * 6, w.next_change())
+                .await
+                .is_err(),
+            "no change expected"
+        );
     }
 
     #[tokio::test]
@@ -239,7 +281,10 @@ mod tests {
         std::os::unix::fs::symlink(real.join("v2.yaml"), &tmp).unwrap();
         std::fs::rename(&tmp, &link).unwrap();
         let c = expect_change(&mut w).await;
-        assert_eq!(c.snapshot[&std::path::absolute(&link).unwrap()], hash_file(&real.join("v2.yaml")));
+        assert_eq!(
+            c.snapshot[&std::path::absolute(&link).unwrap()],
+            hash_file(&real.join("v2.yaml"))
+        );
 
         // And the new target is watched now.
         std::fs::write(real.join("v2.yaml"), "a: 3\n").unwrap();

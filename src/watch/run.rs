@@ -69,7 +69,13 @@ pub fn watched_files(config: &Path, loaded: Option<&Loaded>) -> Vec<PathBuf> {
 
 /// Run until `stop` resolves. `exe` is the facerunner executable (to start
 /// the daemon).
-pub async fn run(config: &Path, exe: &Path, reporter: &dyn Reporter, sink: &dyn Sink, stop: impl Future<Output = ()>) -> io::Result<()> {
+pub async fn run(
+    config: &Path,
+    exe: &Path,
+    reporter: &dyn Reporter,
+    sink: &dyn Sink,
+    stop: impl Future<Output = ()>,
+) -> io::Result<()> {
     let mut watcher = FileWatcher::new(watched_files(config, None), Duration::from_millis(300))?;
     tokio::pin!(stop);
     let mut last_good = false;
@@ -86,7 +92,8 @@ pub async fn run(config: &Path, exe: &Path, reporter: &dyn Reporter, sink: &dyn 
                 if changed.is_empty() {
                     reporter.report(WatchEvent::Watching(&files));
                 }
-                let seen_while_loading = hash_file(config).as_deref() != Some(&text_hash(&loaded.file.text));
+                let seen_while_loading =
+                    hash_file(config).as_deref() != Some(&text_hash(&loaded.file.text));
                 last_good = apply(&loaded, exe, reporter, sink).await || last_good;
                 if seen_while_loading {
                     changed = vec![config.to_path_buf()];
@@ -94,9 +101,15 @@ pub async fn run(config: &Path, exe: &Path, reporter: &dyn Reporter, sink: &dyn 
                 }
             }
             Err(LoadError::Invalid { file, diagnostics }) => {
-                reporter.report(WatchEvent::Invalid { file: &file, diagnostics: &diagnostics, keeping_last_good: last_good });
+                reporter.report(WatchEvent::Invalid {
+                    file: &file,
+                    diagnostics: &diagnostics,
+                    keeping_last_good: last_good,
+                });
             }
-            Err(e @ LoadError::NotFound { .. }) => reporter.report(WatchEvent::Failed(&e.to_string())),
+            Err(e @ LoadError::NotFound { .. }) => {
+                reporter.report(WatchEvent::Failed(&e.to_string()))
+            }
         }
         tokio::select! {
             change = watcher.next_change() => match change {
@@ -118,7 +131,9 @@ async fn apply(loaded: &Loaded, exe: &Path, reporter: &dyn Reporter, sink: &dyn 
     let dirs = match ProjectDirs::for_project(&loaded.project) {
         Ok(d) => d,
         Err(e) => {
-            reporter.report(WatchEvent::Failed(&format!("cannot find FaceRunner's directories: {e}")));
+            reporter.report(WatchEvent::Failed(&format!(
+                "cannot find FaceRunner's directories: {e}"
+            )));
             return false;
         }
     };
@@ -129,14 +144,19 @@ async fn apply(loaded: &Loaded, exe: &Path, reporter: &dyn Reporter, sink: &dyn 
             return false;
         }
     };
-    let opts = ApplyOptions { exe: exe.to_path_buf(), saved: None, pull_concurrency: 3 };
-    let result: Result<Applied, ApplyError> = apply_project(loaded, &spec, &dirs, opts, sink, |plan| {
-        if !plan.is_empty() {
-            reporter.report(WatchEvent::Planned(plan));
-        }
-        true
-    })
-    .await;
+    let opts = ApplyOptions {
+        exe: exe.to_path_buf(),
+        saved: None,
+        pull_concurrency: 3,
+    };
+    let result: Result<Applied, ApplyError> =
+        apply_project(loaded, &spec, &dirs, opts, sink, |plan| {
+            if !plan.is_empty() {
+                reporter.report(WatchEvent::Planned(plan));
+            }
+            true
+        })
+        .await;
     match result {
         Ok(applied) => {
             reporter.report(WatchEvent::Applied(&applied));

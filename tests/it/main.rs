@@ -1,6 +1,6 @@
 mod config;
 mod open_webui;
+mod plan;
 mod supervisor;
 mod support;
 mod watch;
-mod plan;

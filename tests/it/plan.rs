@@ -532,11 +532,18 @@ fn apply_runs_in_the_daemon_which_finishes_it_without_its_client_and_refuses_a_s
         || Some(()).filter(|()| daemon_log().contains("apply finished: 2 succeeded, 0 failed")),
     );
     let state = std::fs::read_to_string(p.dirs().state.join("state.json")).expect("state");
-    assert!(state.contains("slow:1b"), "the pull's ownership is recorded: {state}");
+    assert!(
+        state.contains("slow:1b"),
+        "the pull's ownership is recorded: {state}"
+    );
     assert_converged(&p);
 
     // A saved plan whose live state moved is refused, by the CLI and by the daemon itself.
-    write(&p, &services, "models:\n  - ollama: slow:1b\n  - ollama: two:1b\n");
+    write(
+        &p,
+        &services,
+        "models:\n  - ollama: slow:1b\n  - ollama: two:1b\n",
+    );
     let saved = p.dir.path().join("plan.json");
     let saved_s = saved.display().to_string();
     p.ok(&["plan", "--out", &saved_s]);
@@ -545,8 +552,7 @@ fn apply_runs_in_the_daemon_which_finishes_it_without_its_client_and_refuses_a_s
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(text(&out.stderr).contains("stale"), "{}", describe(&out));
     let plan: facerunner::plan::Plan =
-        serde_json::from_str(&std::fs::read_to_string(&saved).expect("read plan"))
-            .expect("a plan");
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("read plan")).expect("a plan");
     let request = facerunner::supervisor::messages::Request::Apply {
         config: p.dir.path().join("p/facerunner.yaml"),
         vars: Default::default(),

@@ -20,11 +20,17 @@ fn services(a_level: &str, pa: u16, pb: u16) -> String {
 
 fn settings(p: &Project, extra: &str) -> String {
     let file = std::fs::read_to_string(p.dir.path().join("p/facerunner.yaml")).unwrap();
-    file.replacen("services:\n", &format!("settings: {{ watch_debounce: 100ms{extra} }}\nservices:\n"), 1)
+    file.replacen(
+        "services:\n",
+        &format!("settings: {{ watch_debounce: 100ms{extra} }}\nservices:\n"),
+        1,
+    )
 }
 
 fn pid(p: &Project, name: &str) -> u64 {
-    p.service(name).and_then(|s| s["state"]["pid"].as_u64()).unwrap_or_else(|| panic!("{name} has no pid"))
+    p.service(name)
+        .and_then(|s| s["state"]["pid"].as_u64())
+        .unwrap_or_else(|| panic!("{name} has no pid"))
 }
 
 /// `facerunner watch --json`, its NDJSON events arriving on a channel.
@@ -35,7 +41,12 @@ struct Watch {
 
 impl Watch {
     fn start(p: &Project) -> Watch {
-        let mut child = p.cmd(&["watch", "--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start watch");
+        let mut child = p
+            .cmd(&["watch", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start watch");
         let out = child.stdout.take().expect("stdout");
         let (tx, events) = channel();
         std::thread::spawn(move || {
@@ -52,8 +63,12 @@ impl Watch {
     fn next_result(&self) -> Vec<Value> {
         let mut seen = Vec::new();
         loop {
-            let v = self.events.recv_timeout(PATIENCE).unwrap_or_else(|_| panic!("no apply result; saw {seen:#?}"));
-            let done = v["event"] == "summary" || v["event"] == "no_changes" || v["event"] == "invalid";
+            let v = self
+                .events
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("no apply result; saw {seen:#?}"));
+            let done =
+                v["event"] == "summary" || v["event"] == "no_changes" || v["event"] == "invalid";
             seen.push(v);
             if done {
                 return seen;
@@ -118,7 +133,10 @@ fn saves_apply_only_what_changed_and_invalid_saves_touch_nothing() {
     assert_eq!(count(&ev, "plan"), 1, "{ev:#?}");
     let a4 = pid(&p, "a");
     let env = std::fs::read_to_string(format!("/proc/{a4}/environ")).unwrap_or_default();
-    assert!(env.split('\0').any(|kv| kv == "LEVEL=11"), "the newest save wins");
+    assert!(
+        env.split('\0').any(|kv| kv == "LEVEL=11"),
+        "the newest save wins"
+    );
 
     // A swap file beside it does nothing; the next real save is the next apply.
     std::fs::write(p.dir.path().join("p/.facerunner.yaml.swp"), "junk").unwrap();
@@ -127,19 +145,34 @@ fn saves_apply_only_what_changed_and_invalid_saves_touch_nothing() {
     let ev = w.next_result();
     let changed: Vec<&Value> = ev.iter().filter(|e| e["event"] == "changed").collect();
     assert_eq!(changed.len(), 1, "{ev:#?}");
-    assert_eq!(changed[0]["files"].as_array().unwrap().len(), 1, "only the project file: {ev:#?}");
+    assert_eq!(
+        changed[0]["files"].as_array().unwrap().len(),
+        1,
+        "only the project file: {ev:#?}"
+    );
     let a5 = pid(&p, "a");
 
     // An invalid save: reported with line and column, nothing stops.
-    std::fs::write(&file, with_level("13").replace("  b:\n", "  b:\n    bogus_key: 1\n")).unwrap();
+    std::fs::write(
+        &file,
+        with_level("13").replace("  b:\n", "  b:\n    bogus_key: 1\n"),
+    )
+    .unwrap();
     let ev = w.next_result();
     let invalid = ev.last().unwrap();
     assert_eq!(invalid["event"], "invalid", "{ev:#?}");
     assert_eq!(invalid["keeping_last_good"], true);
     let d = &invalid["diagnostics"][0];
     assert!(d["summary"].as_str().unwrap().contains("bogus_key"), "{d}");
-    assert!(d["range"]["start"]["line"].as_u64().unwrap() > 1 && d["range"]["start"]["column"].as_u64().unwrap() > 1);
-    assert_eq!((pid(&p, "a"), pid(&p, "b")), (a5, b0), "an invalid file touches nothing");
+    assert!(
+        d["range"]["start"]["line"].as_u64().unwrap() > 1
+            && d["range"]["start"]["column"].as_u64().unwrap() > 1
+    );
+    assert_eq!(
+        (pid(&p, "a"), pid(&p, "b")),
+        (a5, b0),
+        "an invalid file touches nothing"
+    );
 
     // Fixed: it applies.
     std::fs::write(&file, with_level("13")).unwrap();
@@ -150,7 +183,11 @@ fn saves_apply_only_what_changed_and_invalid_saves_touch_nothing() {
 
     // Ctrl-C stops watching and leaves the services running.
     let mut w = w;
-    rustix::process::kill_process(rustix::process::Pid::from_raw(w.child.id() as i32).unwrap(), rustix::process::Signal::INT).unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(w.child.id() as i32).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
     let status = w.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(pid(&p, "b"), b0, "services keep running after watch stops");
@@ -164,7 +201,11 @@ fn the_daemon_watches_when_settings_say_so() {
     std::fs::write(&file, settings(&p, ", watch: true")).unwrap();
     p.ok(&["up"]);
     let (a0, b0) = (pid(&p, "a"), pid(&p, "b"));
-    assert!(p.status()["watch"]["file"].is_string(), "status shows watching: {:#}", p.status());
+    assert!(
+        p.status()["watch"]["file"].is_string(),
+        "status shows watching: {:#}",
+        p.status()
+    );
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("LEVEL: \"1\"", "LEVEL: \"2\"")).unwrap();
     let last = wait_until("the daemon's automatic apply", PATIENCE, || {
@@ -173,10 +214,16 @@ fn the_daemon_watches_when_settings_say_so() {
         (!last.is_null()).then_some(last)
     });
     assert_eq!(last["ok"], true, "{last:#}");
-    wait_until("a restarted", PATIENCE, || (pid(&p, "a") != a0).then_some(()));
+    wait_until("a restarted", PATIENCE, || {
+        (pid(&p, "a") != a0).then_some(())
+    });
     assert_eq!(pid(&p, "b"), b0);
     let out = p.ok(&["status"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("watch: on"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("watch: on"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // An invalid save is recorded as such and nothing stops.
     let text = std::fs::read_to_string(&file).unwrap();
@@ -185,7 +232,10 @@ fn the_daemon_watches_when_settings_say_so() {
         let last = p.status()["watch"]["last"].clone();
         (last["ok"] == false).then_some(last)
     });
-    assert!(last["summary"].as_str().unwrap().contains("invalid"), "{last:#}");
+    assert!(
+        last["summary"].as_str().unwrap().contains("invalid"),
+        "{last:#}"
+    );
     assert_eq!(pid(&p, "b"), b0);
 }
 
@@ -213,14 +263,22 @@ fn a_save_during_an_apply_is_applied_after_it_with_the_newest_content() {
     std::fs::write(&file, with_level("4")).unwrap();
     let first = w.next_result();
     assert_eq!(first.last().unwrap()["event"], "summary", "{first:#?}");
-    assert_eq!(count(&first, "plan"), 0, "the saves waited for the running apply: {first:#?}");
+    assert_eq!(
+        count(&first, "plan"),
+        0,
+        "the saves waited for the running apply: {first:#?}"
+    );
 
     // Then exactly one more apply, straight to the newest content.
     let second = w.next_result();
     assert_eq!(count(&second, "plan"), 1, "{second:#?}");
     let plan = &second.iter().find(|e| e["event"] == "plan").unwrap()["plan"];
     let change = &plan["steps"][0]["changes"][0];
-    assert_eq!((change["old"].as_str(), change["new"].as_str()), (Some("2"), Some("4")), "intermediate content is skipped: {plan:#}");
+    assert_eq!(
+        (change["old"].as_str(), change["new"].as_str()),
+        (Some("2"), Some("4")),
+        "intermediate content is skipped: {plan:#}"
+    );
     let a = pid(&p, "a");
     let env = std::fs::read_to_string(format!("/proc/{a}/environ")).unwrap_or_default();
     assert!(env.split('\0').any(|kv| kv == "LEVEL=4"));
