@@ -40,12 +40,7 @@ impl ApplyLock {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
                     if !told {
-                        let mut holder = String::new();
-                        let _ = (&file)
-                            .rewind()
-                            .and_then(|()| (&file).read_to_string(&mut holder));
-                        let holder = holder.trim();
-                        on_wait(if holder.is_empty() { "?" } else { holder });
+                        on_wait(&holder(&file));
                         told = true;
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -63,6 +58,16 @@ impl ApplyLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// The pid written in the lock file by its holder (`?` when unknown).
+fn holder(mut file: &File) -> String {
+    let mut pid = String::new();
+    let _ = file.rewind().and_then(|()| file.read_to_string(&mut pid));
+    match pid.trim() {
+        "" => "?".into(),
+        p => p.to_string(),
     }
 }
 
@@ -88,12 +93,7 @@ pub async fn wait_until_free(
             }
             Err(TryLockError::WouldBlock) => {
                 if !told {
-                    let mut holder = String::new();
-                    let _ = (&file)
-                        .rewind()
-                        .and_then(|()| (&file).read_to_string(&mut holder));
-                    let holder = holder.trim();
-                    on_wait(if holder.is_empty() { "?" } else { holder });
+                    on_wait(&holder(&file));
                     told = true;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
