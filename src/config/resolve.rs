@@ -164,6 +164,9 @@ fn service(
                 Some(Command::Line(l)) => vec!["/bin/sh".into(), "-c".into(), l.clone()],
                 None => Vec::new(),
             };
+            if let Some(gpus) = &svc.gpus {
+                env.insert("CUDA_VISIBLE_DEVICES".into(), cuda_devices(&cfg.gpus, gpus));
+            }
             (argv, None, StdDuration::ZERO)
         }
         Kind::Ollama => {
@@ -438,4 +441,92 @@ pub fn normalized(spec: &ServiceSpec) -> serde_json::Value {
 pub fn spec_hash(spec: &ServiceSpec) -> String {
     let json = normalized(spec).to_string();
     hex::encode(Sha256::digest(json.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::interpolate::Vars;
+    use crate::config::load_str;
+
+    fn specs(yaml: &str, dir: &Path) -> ProjectSpec {
+        let loaded = load_str(&dir.join("facerunner.yaml"), yaml, &Vars::default())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        resolve(
+            &loaded,
+            &ProjectDirs::under(&dir.join("home"), "t"),
+            Secrets::Peek,
+        )
+        .expect("resolves")
+    }
+
+    #[test]
+    fn kinds_become_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w.env"), "FROM_FILE=1\nLEVEL=file\n").unwrap();
+        let spec = specs(
+            "version: 1\ngpus:\n  big: { uuid: GPU-1234 }\nservices:\n  llm: { kind: ollama, port: 11500, gpus: [big], models_dir: m }\n  cpu: { kind: ollama, port: 11501, gpus: [] }\n  ui: { kind: open-webui, port: 8081, backends: [llm] }\n  w:\n    command: [python3, x.py]\n    gpus: [big]\n    env_file: w.env\n    env: { LEVEL: file-loses }\n    health: { tcp: 9 }\n",
+            dir.path(),
+        );
+        let s = |n: &str| spec.service(n).unwrap();
+        let llm = s("llm");
+        assert_eq!(llm.argv, vec!["ollama", "serve"]);
+        assert_eq!(llm.env["OLLAMA_HOST"], "127.0.0.1:11500");
+        assert_eq!(llm.env["CUDA_VISIBLE_DEVICES"], "GPU-1234");
+        assert!(llm.env["OLLAMA_MODELS"].ends_with("/m"));
+        assert!(
+            matches!(&llm.probe.as_ref().unwrap().check, Check::Http { url } if url == "http://127.0.0.1:11500/")
+        );
+        assert_eq!(s("cpu").env["CUDA_VISIBLE_DEVICES"], "-1");
+        let ui = s("ui");
+        assert_eq!(
+            ui.argv,
+            vec![
+                "open-webui",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "8081"
+            ]
+        );
+        assert_eq!(ui.env["OLLAMA_BASE_URLS"], "http://127.0.0.1:11500");
+        assert_eq!(ui.env["ENABLE_PERSISTENT_CONFIG"], "False");
+        assert_eq!(
+            ui.env["WEBUI_SECRET_KEY"],
+            crate::config::secrets::NOT_YET,
+            "plan never creates secrets"
+        );
+        assert!(ui.env["DATA_DIR"].contains("home/t/data/ui"));
+        let w = s("w");
+        assert_eq!(w.env["CUDA_VISIBLE_DEVICES"], "GPU-1234");
+        assert_eq!(w.env["FROM_FILE"], "1");
+        assert_eq!(
+            w.env["LEVEL"], "file-loses",
+            "the file's env wins over env_file"
+        );
+        assert!(matches!(
+            &w.probe.as_ref().unwrap().check,
+            Check::Tcp { port: 9, .. }
+        ));
+    }
+
+    #[test]
+    fn secrets_do_not_change_the_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = "version: 1\nservices:\n  ui: { kind: open-webui }\n";
+        let peek = specs(yaml, dir.path());
+        let loaded = load_str(&dir.path().join("facerunner.yaml"), yaml, &Vars::default()).unwrap();
+        let created = resolve(
+            &loaded,
+            &ProjectDirs::under(&dir.path().join("home"), "t"),
+            Secrets::Create,
+        )
+        .unwrap();
+        assert_ne!(
+            peek.services[0].env["WEBUI_SECRET_KEY"],
+            created.services[0].env["WEBUI_SECRET_KEY"]
+        );
+        assert_eq!(peek.services[0].spec_hash, created.services[0].spec_hash);
+    }
 }

@@ -145,7 +145,8 @@ pub struct Service {
     /// Listen address; default `settings.bind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind: Option<String>,
-    /// GPUs this service may use (names from `gpus:`); `[]` = CPU only; omitted = all visible.
+    /// GPUs this service may use (names from `gpus:`) → `CUDA_VISIBLE_DEVICES`, by UUID where
+    /// known; `[]` = CPU only; omitted = all visible. For ollama and process services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpus: Option<Vec<String>>,
     /// Ollama's model store (`OLLAMA_MODELS`).

@@ -168,20 +168,19 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
             }
         }
     }
-    if svc.kind != Kind::Ollama {
-        for key in ["models_dir", "gpus"] {
-            let set = match key {
-                "models_dir" => svc.models_dir.is_some(),
-                _ => svc.gpus.is_some(),
-            };
-            if set && svc.kind != Kind::Process {
-                v.err_key(
-                    &format!("{ptr}/{key}"),
-                    format!("`{key}` applies to ollama services only"),
-                    "remove it, or move it to an ollama service",
-                );
-            }
-        }
+    if svc.kind != Kind::Ollama && svc.models_dir.is_some() {
+        v.err_key(
+            &format!("{ptr}/models_dir"),
+            "`models_dir` applies to ollama services only".into(),
+            "remove it, or move it to an ollama service",
+        );
+    }
+    if matches!(svc.kind, Kind::OpenWebui | Kind::Dashboard) && svc.gpus.is_some() {
+        v.err_key(
+            &format!("{ptr}/gpus"),
+            format!("`gpus` does not apply to kind `{}`", svc.kind.as_str()),
+            "GPUs go to ollama services (and to processes that use CUDA)",
+        );
     }
     if svc.kind != Kind::OpenWebui && svc.backends.is_some() {
         v.err_key(
