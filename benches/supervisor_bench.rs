@@ -28,6 +28,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/it/support/procs.rs"]
+mod procs;
+use procs::processes_with;
+
 /// The trivial service: listen after a delay, accept and close forever.
 const LISTENER: &str = r#"import socket, sys, time
 time.sleep(float(sys.argv[2]))
@@ -182,38 +186,11 @@ impl Drop for Project {
     }
 }
 
-/// Live processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
-        if cmd.contains(needle) && !is_zombie(pid) {
-            found.push((pid, cmd));
-        }
-    }
-    found
-}
-
 /// The fields of `/proc/PID/stat` after the command name (field 3 onward).
 fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &s[s.rfind(')')? + 1..];
     Some(rest.split_whitespace().map(str::to_string).collect())
-}
-
-fn is_zombie(pid: u32) -> bool {
-    stat_fields(pid)
-        .and_then(|f| f.first().map(|s| s == "Z" || s == "X"))
-        .unwrap_or(true)
 }
 
 /// utime + stime of `pid`, in seconds.

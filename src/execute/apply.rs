@@ -115,16 +115,7 @@ pub async fn apply_project(
     {
         return Err(ApplyError::Version(saved.format_version));
     }
-    let _lock = ApplyLock::acquire(&dirs.state, |holder| {
-        sink.event(&ExecEvent::WaitingForLock {
-            holder: holder.to_string(),
-        });
-    })
-    .await
-    .map_err(|source| ApplyError::Lock {
-        path: dirs.state.clone(),
-        source,
-    })?;
+    let _lock = take_lock(dirs, sink).await?;
     let prepared = prepare(loaded, spec, dirs).await?;
     let plan = match opts.saved {
         Some(saved) => {
@@ -215,6 +206,20 @@ fn remember_unchanged(
     Ok(())
 }
 
+/// Take the project's apply lock, telling `sink` while another apply holds it.
+async fn take_lock(dirs: &ProjectDirs, sink: &dyn Sink) -> Result<ApplyLock, ApplyError> {
+    ApplyLock::acquire(&dirs.state, |holder| {
+        sink.event(&ExecEvent::WaitingForLock {
+            holder: holder.to_string(),
+        });
+    })
+    .await
+    .map_err(|source| ApplyError::Lock {
+        path: dirs.state.clone(),
+        source,
+    })
+}
+
 /// Run ad-hoc model actions (`facerunner pull`, `facerunner rm`) through the
 /// same engine, under the same lock, recording ownership the same way.
 pub async fn run_actions(
@@ -224,16 +229,7 @@ pub async fn run_actions(
     actions: Vec<crate::plan::Action>,
     sink: &dyn Sink,
 ) -> Result<Report, ApplyError> {
-    let _lock = ApplyLock::acquire(&dirs.state, |holder| {
-        sink.event(&ExecEvent::WaitingForLock {
-            holder: holder.to_string(),
-        });
-    })
-    .await
-    .map_err(|source| ApplyError::Lock {
-        path: dirs.state.clone(),
-        source,
-    })?;
+    let _lock = take_lock(dirs, sink).await?;
     let state = super::state::State::load(&dirs.state)?;
     let plan = Plan {
         format_version: FORMAT_VERSION,
