@@ -5,13 +5,17 @@
 //! load → validate → observe → plan → execute.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod execute;
 pub mod gpu;
+pub mod model;
 pub mod names;
 pub mod observe;
 pub mod ollama;
 pub mod paths;
 pub mod plan;
+pub mod style;
 pub mod supervisor;
+pub mod sys;
 pub mod watch;

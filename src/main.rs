@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use facerunner::cli::{Cli, Command, dispatch, output};
+use facerunner::cli::{Cli, Command, dispatch};
+use facerunner::style;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    output::init(cli.global.color);
+    style::init(cli.global.color);
     match dispatch(cli) {
         Ok(code) => code,
         Err(report) => {

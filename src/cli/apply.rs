@@ -27,19 +27,19 @@ use miette::{IntoDiagnostic, WrapErr, miette};
 
 use crate::cli::Global;
 use crate::cli::daemon::{report, runtime};
-use crate::cli::output::paint;
+use crate::cli::project::{load_error, load_project_with};
+use crate::client::ensure_daemon;
 use crate::config::interpolate::Vars;
 use crate::config::load::read_dotenv;
-use crate::config::project::{load_error, load_project_with};
 use crate::config::resolve::Secrets;
 use crate::execute::lock::wait_until_free;
 use crate::execute::prepare::prepare;
 use crate::execute::{Applied, ApplyError, ExecEvent, Outcome, Report, Sink, check_saved};
+use crate::model::wire::{ErrorKind, Request, Response};
 use crate::plan::render::render;
 use crate::plan::{Plan, Severity};
+use crate::style::paint;
 use crate::supervisor::SupervisorError;
-use crate::supervisor::client::ensure_daemon;
-use crate::supervisor::messages::{ErrorKind, Request, Response};
 
 /// Arguments of `facerunner apply`.
 #[derive(Debug, Clone, clap::Args)]

@@ -31,7 +31,7 @@ pub struct ConfigArgs {
 
 /// Print the interpolated file with defaults filled in, or the spec hashes.
 pub fn run(global: &Global, args: ConfigArgs) -> miette::Result<ExitCode> {
-    let loaded = crate::config::load_file(global)?;
+    let loaded = super::project::load_file(global)?;
     if args.hash {
         let dirs = ProjectDirs::for_project(&loaded.project).into_diagnostic()?;
         let spec = resolve(&loaded, &dirs, Secrets::Peek).map_err(|e| miette::miette!("{e}"))?;

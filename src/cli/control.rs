@@ -9,7 +9,7 @@ use miette::miette;
 
 use crate::cli::Global;
 use crate::cli::daemon::{connect, print_event, project_dirs, report, runtime};
-use crate::supervisor::messages::{Request, Response};
+use crate::model::wire::{Request, Response};
 
 /// Arguments of `start`, `stop` and `restart`.
 #[derive(Debug, Clone, clap::Args)]

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::output::{bold, paint};
 use crate::names::hf::{RepoHints, convert};
+use crate::style::{bold, paint};
 
 /// Arguments of `convert`.
 #[derive(Debug, clap::Args)]

@@ -8,11 +8,11 @@ use std::time::Duration;
 use miette::{IntoDiagnostic, miette};
 
 use crate::cli::Global;
-use crate::cli::output::{bold, paint};
+use crate::client::error::SupervisorError;
+use crate::client::{self, Client};
+use crate::model::wire::{ErrorKind, Event};
 use crate::paths::ProjectDirs;
-use crate::supervisor::client::{self, Client};
-use crate::supervisor::error::SupervisorError;
-use crate::supervisor::messages::{ErrorKind, Event};
+use crate::style::{bold, paint};
 use crate::supervisor::shim::{self, ShimArgs};
 
 /// Arguments of `facerunner daemon`.
@@ -89,7 +89,7 @@ pub(crate) fn runtime() -> miette::Result<tokio::runtime::Runtime> {
 pub(crate) fn project_dirs(global: &Global) -> miette::Result<ProjectDirs> {
     let cwd = std::env::current_dir().into_diagnostic()?;
     let path = crate::config::discover(global.file.as_deref(), &cwd)
-        .map_err(crate::config::project::load_error)?;
+        .map_err(crate::cli::project::load_error)?;
     ProjectDirs::for_project(&crate::config::load::project_of(&path)).into_diagnostic()
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::cli::Global;
 use crate::cli::daemon::{connect, print_event, project_dirs, report, runtime};
-use crate::supervisor::client;
-use crate::supervisor::messages::Request;
+use crate::client;
+use crate::model::wire::Request;
 
 /// Arguments of `facerunner down`.
 #[derive(Debug, Clone, clap::Args)]

@@ -13,8 +13,8 @@ use miette::{IntoDiagnostic, miette};
 
 use crate::cli::Global;
 use crate::cli::daemon::{project_dirs, runtime};
-use crate::cli::output::paint;
 use crate::paths::ProjectDirs;
+use crate::style::paint;
 use crate::supervisor::logread::{self, Follower, LogLine};
 
 /// Arguments of `facerunner logs`.

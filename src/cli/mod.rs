@@ -8,13 +8,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 pub mod completions;
 pub mod config_cmd;
 pub mod convert;
 pub mod gpus;
 pub mod output;
+pub mod project;
 pub mod schema;
 pub mod validate;
 pub mod watch;
@@ -59,16 +60,7 @@ pub struct Global {
     pub color: ColorChoice,
 }
 
-/// `--color` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when writing to a terminal and NO_COLOR is unset.
-    Auto,
-    /// Always colour.
-    Always,
-    /// Never colour.
-    Never,
-}
+pub use crate::style::ColorChoice;
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]

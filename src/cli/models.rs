@@ -13,13 +13,12 @@ use serde::Serialize;
 
 use crate::cli::Global;
 use crate::cli::daemon::runtime;
-use crate::cli::output::bold;
 use crate::config::Loaded;
 use crate::config::resolve::{Secrets, models_dir, ollama_url};
 use crate::config::types::Kind;
-use crate::execute::state::State;
 use crate::observe::models::observe_store;
 use crate::observe::{LiveStore, StoreSource};
+use crate::style::bold;
 
 /// Arguments of `facerunner models`.
 #[derive(Debug, Clone, clap::Args)]
@@ -90,8 +89,8 @@ pub(crate) fn one_target(loaded: &Loaded, only: Option<&str>) -> miette::Result<
 
 /// Run `facerunner models`.
 pub fn run(global: &Global, args: ModelsArgs) -> miette::Result<ExitCode> {
-    let (_, dirs, loaded) = crate::config::project::load_project_with(global, Secrets::Peek)?;
-    let state = State::load(&dirs.state).map_err(|e| miette!("{e}"))?;
+    let (_, dirs, loaded) = crate::cli::project::load_project_with(global, Secrets::Peek)?;
+    let state = crate::execute::store::load(&dirs.state).map_err(|e| miette!("{e}"))?;
     let mut out: BTreeMap<String, (LiveStore, Vec<Row>)> = BTreeMap::new();
     let rt = runtime()?;
     for t in targets(&loaded, None)? {

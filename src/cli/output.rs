@@ -1,66 +1,10 @@
-//! Terminal output: colour decisions and diagnostic rendering.
-//!
-//! `--color auto|always|never` decides for every writer at once (anstream
-//! for our own styled text, miette for diagnostics); `auto` means a terminal
-//! and no `NO_COLOR`.
+//! Rendering diagnostics of the project file for a person.
 
-use std::io::IsTerminal;
-
-use crate::cli::ColorChoice;
 use crate::config::{Diagnostic, SourceFile};
-
-/// Whether to colour output written to stdout/stderr.
-pub fn use_color(choice: ColorChoice) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal()
-        }
-    }
-}
-
-/// Set up every writer for the chosen colour mode. Call once, early.
-pub fn init(choice: ColorChoice) {
-    let color = use_color(choice);
-    anstream::ColorChoice::write_global(if color {
-        anstream::ColorChoice::Always
-    } else {
-        anstream::ColorChoice::Never
-    });
-    let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(
-            miette::MietteHandlerOpts::new()
-                .color(color)
-                .unicode(color)
-                .terminal_links(false)
-                .context_lines(1)
-                .build(),
-        )
-    }));
-}
-
-/// A diagnostic rendered for a person (file:line:col, the line, a caret, help).
-pub fn render(diag: &Diagnostic, file: &SourceFile) -> String {
-    format!("{:?}", diag.report(file))
-}
 
 /// Print every diagnostic to stderr.
 pub fn print_diagnostics(diags: &[Diagnostic], file: &SourceFile) {
     for d in diags {
-        anstream::eprintln!("{}", render(d, file));
+        anstream::eprintln!("{}", d.render(file));
     }
-}
-
-/// Bold text when colour is on.
-pub fn bold(s: &str) -> String {
-    let style = anstyle::Style::new().bold();
-    format!("{style}{s}{style:#}")
-}
-
-/// Text in a colour when colour is on.
-pub fn paint(s: &str, color: anstyle::AnsiColor) -> String {
-    let style = anstyle::Style::new().fg_color(Some(color.into()));
-    format!("{style}{s}{style:#}")
 }

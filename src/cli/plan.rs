@@ -34,7 +34,7 @@ pub struct PlanArgs {
 
 /// Run `facerunner plan`.
 pub fn run(global: &Global, args: PlanArgs) -> miette::Result<ExitCode> {
-    let (spec, dirs, loaded) = crate::config::project::load_project_with(global, Secrets::Peek)?;
+    let (spec, dirs, loaded) = crate::cli::project::load_project_with(global, Secrets::Peek)?;
     let prepared = runtime()?
         .block_on(prepare(&loaded, &spec, &dirs))
         .map_err(|e| {

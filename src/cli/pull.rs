@@ -49,7 +49,7 @@ fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
 
 /// Run `facerunner pull`.
 pub fn run(global: &Global, args: PullArgs) -> miette::Result<ExitCode> {
-    let (spec, dirs, loaded) = crate::config::project::load_project_with(global, Secrets::Peek)?;
+    let (spec, dirs, loaded) = crate::cli::project::load_project_with(global, Secrets::Peek)?;
     let target = one_target(&loaded, args.service.as_deref())?;
     let actions = args
         .names

@@ -36,7 +36,7 @@ pub struct RmArgs {
 
 /// Run `facerunner rm`.
 pub fn run(global: &Global, args: RmArgs) -> miette::Result<ExitCode> {
-    let (spec, dirs, loaded) = crate::config::project::load_project_with(global, Secrets::Peek)?;
+    let (spec, dirs, loaded) = crate::cli::project::load_project_with(global, Secrets::Peek)?;
     let target = one_target(&loaded, args.service.as_deref())?;
     let rt = runtime()?;
     let store = rt.block_on(observe_store(&target.url, &target.dir, false));

@@ -9,8 +9,8 @@ use miette::IntoDiagnostic;
 
 use crate::cli::Global;
 use crate::cli::daemon::{connect, project_dirs, report, runtime};
-use crate::cli::output::paint;
-use crate::supervisor::messages::{Lifecycle, Request, Response, ServiceStatus, StatusReport};
+use crate::model::wire::{Lifecycle, Request, Response, ServiceStatus, StatusReport};
+use crate::style::paint;
 
 /// Arguments of `facerunner status`.
 #[derive(Debug, Clone, clap::Args)]

@@ -14,11 +14,11 @@ use crate::cli::Global;
 use crate::cli::apply::{Failure, Renderer, apply_in_daemon, summary};
 use crate::cli::daemon::{print_event, report, runtime};
 use crate::cli::logs::{LogsArgs, follow_until};
-use crate::cli::output::paint;
+use crate::client::{Client, ensure_daemon, wait_for_exit};
 use crate::execute::{Applied, ExecEvent, Outcome, Sink};
+use crate::model::wire::{Request, Response};
 use crate::plan::{Action, Plan};
-use crate::supervisor::client::{Client, ensure_daemon, wait_for_exit};
-use crate::supervisor::messages::{Request, Response};
+use crate::style::paint;
 
 /// Arguments of `facerunner up`.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,7 +63,7 @@ pub fn run(global: &Global, args: UpArgs) -> miette::Result<ExitCode> {
             }
             dirs
         } else {
-            let (spec, dirs, _) = crate::config::project::load_project_with(
+            let (spec, dirs, _) = crate::cli::project::load_project_with(
                 global,
                 crate::config::resolve::Secrets::Create,
             )?;

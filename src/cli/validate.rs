@@ -31,12 +31,12 @@ pub fn run(global: &Global, args: ValidateArgs) -> miette::Result<ExitCode> {
         .map_err(|e| miette::miette!("cannot read the current directory: {e}"))?;
     let path = match discover(global.file.as_deref(), &cwd) {
         Ok(p) => p,
-        Err(e) => return Err(crate::config::project::load_error(e)),
+        Err(e) => return Err(crate::cli::project::load_error(e)),
     };
     let (file, diags): (SourceFile, Vec<Diagnostic>) = match load(&path) {
         Ok(l) => (l.file, l.warnings),
         Err(LoadError::Invalid { file, diagnostics }) => (file, diagnostics),
-        Err(e) => return Err(crate::config::project::load_error(e)),
+        Err(e) => return Err(crate::cli::project::load_error(e)),
     };
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;

@@ -10,10 +10,11 @@ use miette::IntoDiagnostic;
 
 use super::Global;
 use super::apply::{Renderer, summary};
-use super::output::{bold, paint, print_diagnostics};
+use super::output::print_diagnostics;
 use crate::config::discover;
 use crate::execute::Applied;
 use crate::plan::render::render;
+use crate::style::{bold, paint};
 use crate::watch::run::{Reporter, WatchEvent, run as watch_loop};
 
 /// Arguments of `watch`.
@@ -126,8 +127,7 @@ impl Reporter for Terminal {
 /// Watch until Ctrl-C.
 pub fn run(global: &Global, args: WatchArgs) -> miette::Result<ExitCode> {
     let cwd = std::env::current_dir().into_diagnostic()?;
-    let path =
-        discover(global.file.as_deref(), &cwd).map_err(crate::config::project::load_error)?;
+    let path = discover(global.file.as_deref(), &cwd).map_err(crate::cli::project::load_error)?;
     let exe = std::env::current_exe().into_diagnostic()?;
     let renderer = Renderer::new(args.json);
     let reporter = Terminal { json: args.json };

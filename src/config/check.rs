@@ -20,7 +20,7 @@ use super::diag::Diagnostic;
 use super::interpolate::{Problem, Vars, interpolate};
 use super::node::{Node, Resolved, Value, resolve_plain};
 use super::source::{SourceFile, Span};
-use super::units::{DURATION_HELP, SIZE_HELP, parse_duration, parse_size};
+use crate::model::units::{DURATION_HELP, SIZE_HELP, parse_duration, parse_size};
 
 /// Where each value and key of the file is, by JSON pointer.
 #[derive(Debug, Default, Clone)]

@@ -13,15 +13,11 @@ pub mod load;
 pub mod node;
 pub mod source;
 pub mod types;
-pub mod units;
 pub mod validate;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{LoadError, Loaded, SCHEMA, discover, load, load_str};
 pub use source::{SourceFile, Span};
 pub use types::Config;
-pub mod project;
 pub mod resolve;
 pub mod secrets;
-
-pub use project::{load_file, load_project};

@@ -25,11 +25,11 @@ use super::types::{
     Command, Config, Gpu, Kind, Restart, RestartPolicy as CfgPolicy, Service, TcpTarget,
 };
 use super::validate::{default_port, signal_name};
-use crate::paths::ProjectDirs;
-use crate::supervisor::spec::{
+use crate::model::spec::{
     Check, Condition, Dependency, LogSpec, Probe, ProjectSpec, RestartPolicy, RestartSpec,
     ServiceSpec, StopSpec,
 };
+use crate::paths::ProjectDirs;
 
 /// Env variables whose values are secrets (redacted from hashes and output).
 pub const SECRET_ENV: &[&str] = &["WEBUI_SECRET_KEY"];
@@ -130,7 +130,7 @@ pub fn models_dir(svc: &Service, base: &Path) -> PathBuf {
     )
 }
 
-fn d(x: Option<super::units::Duration>, default: StdDuration) -> StdDuration {
+fn d(x: Option<crate::model::units::Duration>, default: StdDuration) -> StdDuration {
     x.map_or(default, |x| x.0)
 }
 
@@ -403,8 +403,9 @@ fn probe(
     })
 }
 
-/// `CUDA_VISIBLE_DEVICES` for a list of logical GPU names: UUIDs where known
-/// (given in the file, or looked up by index through NVML);
+/// `CUDA_VISIBLE_DEVICES` for a list of logical GPU names: the UUID given in
+/// the file, else the index (the daemon pins an index to its UUID when the
+/// service starts: [`crate::gpu::Inventory::pin`]; no NVML call here);
 /// an empty list means CPU only (`-1`, which CUDA treats as no device).
 pub fn cuda_devices(gpus: &BTreeMap<String, Gpu>, names: &[String]) -> String {
     if names.is_empty() {
@@ -416,7 +417,6 @@ pub fn cuda_devices(gpus: &BTreeMap<String, Gpu>, names: &[String]) -> String {
         .map(|g| {
             g.uuid
                 .clone()
-                .or_else(|| g.index.and_then(crate::gpu::uuid_of_index))
                 .or_else(|| g.index.map(|i| i.to_string()))
                 .unwrap_or_default()
         })

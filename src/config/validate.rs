@@ -512,7 +512,7 @@ fn models(v: &mut V<'_>) {
         }
         if let Some(k) = &m.keep_alive
             && k.parse::<i64>().is_err()
-            && super::units::parse_duration(k).is_err()
+            && crate::model::units::parse_duration(k).is_err()
         {
             v.err(
                 &format!("{ptr}/keep_alive"),

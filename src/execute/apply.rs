@@ -12,18 +12,19 @@
 use std::path::PathBuf;
 
 use super::engine::{Context, execute};
-use super::events::{ExecEvent, Report, Sink};
 use super::lock::ApplyLock;
 use super::prepare::prepare;
-use super::state::{ServiceRecord, State, StateError};
+use super::store::{self, StateError};
 use crate::config::Loaded;
 use crate::config::resolve::normalized;
 use crate::config::resolve::ollama_url;
 use crate::config::types::Kind;
+use crate::model::events::{ExecEvent, Report, Sink};
+use crate::model::spec::ProjectSpec;
+use crate::model::state::ServiceRecord;
 use crate::observe::{Live, LiveService};
 use crate::paths::ProjectDirs;
 use crate::plan::{FORMAT_VERSION, Plan};
-use crate::supervisor::spec::ProjectSpec;
 
 /// Why an apply did not run (step failures are in the [`Report`] instead).
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +185,7 @@ fn remember_unchanged(
     live: &Live,
     dirs: &ProjectDirs,
 ) -> Result<(), StateError> {
-    let mut state = State::load(&dirs.state)?;
+    let mut state = store::load(&dirs.state)?;
     let mut changed = false;
     for svc in &spec.services {
         let running_same = matches!(live.service(&svc.name),
@@ -201,7 +202,7 @@ fn remember_unchanged(
         }
     }
     if changed {
-        state.save(&dirs.state)?;
+        store::save(&state, &dirs.state)?;
     }
     Ok(())
 }
@@ -230,7 +231,7 @@ pub async fn run_actions(
     sink: &dyn Sink,
 ) -> Result<Report, ApplyError> {
     let _lock = take_lock(dirs, sink).await?;
-    let state = super::state::State::load(&dirs.state)?;
+    let state = store::load(&dirs.state)?;
     let plan = Plan {
         format_version: FORMAT_VERSION,
         project: spec.project.clone(),

@@ -23,12 +23,13 @@ use std::sync::Mutex;
 use futures_util::future::join_all;
 use tokio::sync::{Semaphore, watch};
 
-use super::events::{ExecEvent, Outcome, Report, Sink};
-use super::state::{State, StateError};
+use super::store::{self, StateError};
 use super::{models, services};
+use crate::model::events::{ExecEvent, Outcome, Report, Sink};
+use crate::model::spec::ProjectSpec;
+use crate::model::state::State;
 use crate::paths::ProjectDirs;
 use crate::plan::{Plan, Step};
-use crate::supervisor::spec::ProjectSpec;
 
 /// What the engine needs besides the plan.
 #[derive(Debug, Clone)]
@@ -85,7 +86,7 @@ impl Run<'_> {
     pub(crate) fn record(&self, change: impl FnOnce(&mut State)) -> Result<(), StateError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         change(&mut state);
-        state.save(&self.ctx.dirs.state)
+        store::save(&state, &self.ctx.dirs.state)
     }
 
     /// Whether a step already has its outcome.

@@ -7,17 +7,17 @@
 //! * [`engine`] runs a plan as a dependency graph; [`services`] turns the
 //!   service steps into one daemon request, [`models`] runs model steps
 //!   against Ollama.
-//! * [`state`] is what FaceRunner owns; [`lock`] keeps applies one at a time.
-//! * [`events`] is what the engine reports while it runs.
+//! * [`store`] reads and writes the state file (what FaceRunner owns);
+//!   [`lock`] keeps applies one at a time.
 
 pub mod apply;
 pub mod engine;
-pub mod events;
 pub mod lock;
 mod models;
 pub mod prepare;
 mod services;
-pub mod state;
+pub mod store;
 
+pub use crate::model::events::{ExecEvent, Outcome, Report, Sink};
 pub use apply::{Applied, ApplyError, ApplyOptions, apply_project, check_saved, run_actions};
-pub use events::{ExecEvent, Outcome, Report, Sink};
+pub use store::StateError;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use futures_util::{Stream, StreamExt};
 
 use super::engine::Run;
-use super::state::{ModelRecord, Origin};
+use crate::model::state::{ModelRecord, Origin};
 use crate::names::ModelName;
 use crate::ollama::{Client, KeepAlive, OllamaError, Progress};
 use crate::plan::{Action, Step};

@@ -1,11 +1,12 @@
 //! Observe and plan in one call: what `plan`, `apply` and `up` all start with.
 
 use crate::config::Loaded;
-use crate::execute::state::{State, StateError};
+use crate::execute::store::{self, StateError};
+use crate::model::spec::ProjectSpec;
+use crate::model::state::State;
 use crate::observe::{Live, observe};
 use crate::paths::ProjectDirs;
 use crate::plan::{Desired, Plan, plan};
-use crate::supervisor::spec::ProjectSpec;
 
 /// A plan with the inputs it was made from.
 #[derive(Debug, Clone)]
@@ -26,7 +27,7 @@ pub async fn prepare(
     spec: &ProjectSpec,
     dirs: &ProjectDirs,
 ) -> Result<Prepared, StateError> {
-    let state = State::load(&dirs.state)?;
+    let state = store::load(&dirs.state)?;
     let desired = Desired::new(loaded, spec);
     let live = observe(loaded, spec, dirs).await;
     let plan = plan(&desired, &live, &state);

@@ -10,12 +10,12 @@
 use std::collections::HashMap;
 
 use super::engine::Run;
-use super::events::Outcome;
-use super::state::ServiceRecord;
+use crate::client::ensure_daemon;
 use crate::config::resolve::normalized;
+use crate::model::events::Outcome;
+use crate::model::state::ServiceRecord;
+use crate::model::wire::{Event, Request, Response};
 use crate::plan::{Action, Step};
-use crate::supervisor::client::ensure_daemon;
-use crate::supervisor::messages::{Event, Request, Response};
 
 /// Run every service step through one `Up`.
 pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {

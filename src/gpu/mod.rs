@@ -76,18 +76,55 @@ fn read() -> Inventory {
     }
 }
 
-/// The UUID of the GPU at `index`, when NVML knows it.
-pub fn uuid_of_index(index: u32) -> Option<String> {
-    inventory()
-        .gpus
-        .iter()
-        .find(|g| g.index == index)
-        .map(|g| g.uuid.clone())
+impl Inventory {
+    /// The UUID of the GPU at `index`, when NVML knows it.
+    pub fn uuid_of_index(&self, index: u32) -> Option<&str> {
+        self.gpus
+            .iter()
+            .find(|g| g.index == index)
+            .map(|g| g.uuid.as_str())
+    }
+
+    /// A `CUDA_VISIBLE_DEVICES` value with every index this machine knows
+    /// replaced by its UUID (`0,GPU-ab` → `GPU-12…,GPU-ab`), so a service
+    /// stays on the same card when devices are renumbered. Done when a
+    /// service starts, not when the file is resolved, so a spec hash is the
+    /// same on every machine.
+    pub fn pin(&self, devices: &str) -> String {
+        devices
+            .split(',')
+            .map(|d| {
+                d.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .and_then(|i| self.uuid_of_index(i))
+                    .unwrap_or(d)
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indices_are_pinned_to_known_uuids_only() {
+        let inv = Inventory {
+            gpus: vec![Gpu {
+                index: 0,
+                uuid: "GPU-aaaa".into(),
+                name: "H200".into(),
+                memory_total: 1,
+                memory_free: 1,
+            }],
+            unavailable: None,
+        };
+        assert_eq!(inv.pin("0"), "GPU-aaaa");
+        assert_eq!(inv.pin("0,1,GPU-bbbb"), "GPU-aaaa,1,GPU-bbbb");
+        assert_eq!(inv.pin("-1"), "-1");
+    }
 
     #[test]
     fn no_driver_means_an_empty_inventory_not_an_error() {

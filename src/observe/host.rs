@@ -9,19 +9,8 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-use super::services::LiveService;
-use crate::supervisor::spec::ProjectSpec;
-
-/// Facts about services that are not running under the daemon.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct HostFacts {
-    /// Service → `bind:port` that another process holds.
-    pub ports_taken: BTreeMap<String, String>,
-    /// Service → the program that is neither on `PATH` nor a file.
-    pub missing_binaries: BTreeMap<String, String>,
-}
+use crate::model::live::{HostFacts, LiveService};
+use crate::model::spec::ProjectSpec;
 
 /// Probe ports and binaries of every service that is not running.
 pub fn observe(spec: &ProjectSpec, live: &BTreeMap<String, LiveService>) -> HostFacts {

@@ -8,70 +8,19 @@
 //! Ollama computes them. `GET /api/ps` is asked only when a model of that
 //! service has `keep_alive` (the plan then preloads what is not loaded).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::services::LiveService;
 use crate::config::Loaded;
 use crate::config::resolve::{models_dir, ollama_url};
 use crate::config::types::{Config, Kind};
+use crate::model::live::{LiveModel, LiveService, LiveStore, StoreSource};
 use crate::names::ModelName;
 use crate::ollama::{Client, RetryPolicy};
-
-/// Where a store's model list came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "source", rename_all = "snake_case")]
-pub enum StoreSource {
-    /// The server answered `/api/tags`.
-    Api {
-        /// Its base URL.
-        url: String,
-    },
-    /// The server is down; the store directory was read.
-    Disk {
-        /// The models directory.
-        dir: String,
-    },
-    /// Neither worked.
-    Unavailable {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// One installed model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LiveModel {
-    /// The name as Ollama shows it (`llama3.2:1b`).
-    pub name: String,
-    /// sha256 hex of the manifest.
-    pub digest: String,
-    /// Bytes of all layers.
-    pub size: u64,
-}
-
-/// The models of one ollama service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LiveStore {
-    /// Where the list came from.
-    pub source: StoreSource,
-    /// Model key ([`ModelName::key`]) → model.
-    pub models: BTreeMap<String, LiveModel>,
-    /// Keys of loaded models, when `/api/ps` was asked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loaded: Option<BTreeSet<String>>,
-}
-
-impl LiveStore {
-    /// Whether the list came from a running server.
-    pub fn is_served(&self) -> bool {
-        matches!(self.source, StoreSource::Api { .. })
-    }
-}
 
 /// Whether any model of `service` asks to stay loaded.
 fn wants_ps(cfg: &Config, service: &str) -> bool {

@@ -2,36 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
+use crate::client::Client;
+use crate::model::live::LiveService;
+use crate::model::wire::{Lifecycle, Request, Response};
 use crate::paths::ProjectDirs;
-use crate::supervisor::client::Client;
-use crate::supervisor::messages::{Lifecycle, Request, Response};
-
-/// One service's live state, as far as planning cares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum LiveService {
-    /// Not running (stopped, exited, never started, or no daemon).
-    NotRunning,
-    /// Running (or starting / restarting) under the daemon with this spec.
-    Running {
-        /// Hash of the spec it runs with.
-        spec_hash: String,
-    },
-    /// The daemon gave up on it (spawn failure, too many restarts).
-    Failed {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl LiveService {
-    /// Whether a process is (or is about to be) running.
-    pub fn is_running(&self) -> bool {
-        matches!(self, LiveService::Running { .. })
-    }
-}
 
 /// Ask the daemon for every service's status; `(false, {})` without one.
 pub async fn observe(dirs: &ProjectDirs) -> (bool, BTreeMap<String, LiveService>) {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::client::Client;
 use super::error::{Endpoint, OllamaError};
 use super::progress::{Progress, progress_stream};
-use super::types::{CreateRequest, KeepAlive, ListModel, RunningModel, ShowResponse};
+use crate::model::ollama::{CreateRequest, KeepAlive, ListModel, RunningModel, ShowResponse};
 
 #[derive(Deserialize)]
 struct VersionResponse {

@@ -48,19 +48,18 @@ mod builder;
 mod client;
 mod error;
 mod progress;
-mod types;
 
 #[cfg(test)]
 mod test_server;
 #[cfg(test)]
 mod tests;
 
+pub use crate::model::ollama::{
+    CreateRequest, InvalidKeepAlive, KeepAlive, ListModel, Message, ModelDetails, RunningModel,
+    ShowResponse,
+};
 pub use blobs::sha256_file;
 pub use builder::{ClientBuilder, DEFAULT_PORT, RetryPolicy};
 pub use client::Client;
 pub use error::{Endpoint, OllamaError};
 pub use progress::Progress;
-pub use types::{
-    CreateRequest, InvalidKeepAlive, KeepAlive, ListModel, Message, ModelDetails, RunningModel,
-    ShowResponse,
-};

@@ -10,14 +10,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::checks::Check;
 use super::desired::Desired;
 use super::diff::diff;
 use super::{Action, FORMAT_VERSION, Fingerprint, Plan, Step};
 use crate::config::resolve::normalized;
-use crate::execute::state::State;
+use crate::model::checks::Check;
+use crate::model::spec::ServiceSpec;
+use crate::model::state::State;
 use crate::observe::{Live, LiveService};
-use crate::supervisor::spec::ServiceSpec;
 
 /// Accumulates steps and checks.
 pub(super) struct Builder {

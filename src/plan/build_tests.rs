@@ -9,7 +9,7 @@ use super::{Action, Plan, Severity};
 use crate::config::interpolate::Vars;
 use crate::config::load_str;
 use crate::config::resolve::{Secrets, normalized, resolve};
-use crate::execute::state::{ModelRecord, Origin, ServiceRecord, State};
+use crate::model::state::{ModelRecord, Origin, ServiceRecord, State};
 use crate::names::ModelName;
 use crate::observe::{Live, LiveModel, LiveService, LiveStore, StoreSource};
 use crate::paths::ProjectDirs;

@@ -12,13 +12,13 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::checks::Check;
 use crate::config::Loaded;
 use crate::config::resolve::expand_path;
 use crate::config::types::{Kind, Model};
+use crate::model::checks::Check;
+use crate::model::spec::{ProjectSpec, ServiceSpec};
 use crate::names::{ModelName, RepoHints, convert};
 use crate::ollama::CreateRequest;
-use crate::supervisor::spec::{ProjectSpec, ServiceSpec};
 
 /// What the file asks for.
 #[derive(Debug, Clone, PartialEq)]

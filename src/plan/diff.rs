@@ -4,36 +4,9 @@
 //! Objects are compared key by key, recursively, with dotted paths; arrays
 //! and scalars are compared as whole values (an argv is one field).
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One changed field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FieldChange {
-    /// Dotted path, e.g. `env.LOG_LEVEL`.
-    pub path: String,
-    /// The value before (absent when the field is new).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old: Option<Value>,
-    /// The value after (absent when the field is gone).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new: Option<Value>,
-}
-
-impl fmt::Display for FieldChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_string(), Value::to_string);
-        write!(
-            f,
-            "{}: {} → {}",
-            self.path,
-            show(&self.old),
-            show(&self.new)
-        )
-    }
-}
+pub use crate::model::plan::FieldChange;
 
 /// Every field that differs between `old` and `new`, in key order.
 pub fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {

@@ -9,10 +9,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::Action;
 use super::build::Builder;
-use super::checks::Check;
 use super::desired::{Desired, DesiredModel, Source};
 use super::diff::diff;
-use crate::execute::state::State;
+use crate::model::checks::Check;
+use crate::model::state::State;
 use crate::observe::{LiveStore, StoreSource};
 
 /// Model steps of one ollama service; returns its unmanaged models.

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use anstyle::AnsiColor;
 
 use super::{Action, Change, Plan, Severity, Step};
-use crate::cli::output::{bold, paint};
+use crate::style::{bold, paint};
 
 fn color(change: Change) -> AnsiColor {
     match change {

@@ -38,14 +38,14 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+use crate::client::error::{Result, SupervisorError};
+use crate::client::protocol::{Hello, HelloReply, PROTOCOL_VERSION, read_frame, write_frame};
+use crate::model::spec::ProjectSpec;
+use crate::model::wire::{Request, Response};
 use crate::paths::ProjectDirs;
-use crate::supervisor::error::{Result, SupervisorError};
 use crate::supervisor::handler;
-use crate::supervisor::messages::{Request, Response};
 use crate::supervisor::metrics::Metrics;
-use crate::supervisor::protocol::{Hello, HelloReply, PROTOCOL_VERSION, read_frame, write_frame};
 use crate::supervisor::service::ServiceHandle;
-use crate::supervisor::spec::ProjectSpec;
 
 /// A peer has this long to say hello and send its request.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,7 +79,7 @@ pub struct Registry {
 
 impl Daemon {
     /// Watch mode's status, for `status`.
-    pub fn watch_status(&self) -> Option<crate::supervisor::messages::WatchStatus> {
+    pub fn watch_status(&self) -> Option<crate::model::wire::WatchStatus> {
         self.watch
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -149,8 +149,8 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::spec::LogSpec;
     use crate::supervisor::logs::LogWriter;
-    use crate::supervisor::spec::LogSpec;
 
     #[test]
     fn follow_across_rotation_loses_nothing() {

@@ -12,16 +12,17 @@
 //! `err`, or `fr` for FaceRunner's own notes (spawned, exited, ...), so
 //! `logs --since` can filter and `logs` can merge services by time.
 
+pub use crate::model::units::{format_time, parse_time};
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::supervisor::spec::LogSpec;
+use crate::model::spec::LogSpec;
 
 /// Lines kept in memory for failure reports.
 const TAIL_LINES: usize = 40;
@@ -142,69 +143,9 @@ fn write_line(log: &SharedLog, stream: &str, bytes: &[u8]) {
         .line(stream, &text);
 }
 
-/// `2026-11-26T12:34:56.789Z`.
-pub fn format_time(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, dd) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-/// Parse what [`format_time`] writes.
-pub fn parse_time(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() != 24 || b[23] != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let days = days_from_civil(num(0..4)?, num(5..7)?, num(8..10)?);
-    let secs = days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
-    let millis = num(20..23)?;
-    let d = Duration::from_secs(u64::try_from(secs).ok()?) + Duration::from_millis(millis as u64);
-    Some(UNIX_EPOCH + d)
-}
-
-// Howard Hinnant's civil-calendar algorithms.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn time_round_trips() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_764_160_496_789);
-        let s = format_time(t);
-        assert_eq!(s, "2025-11-26T12:34:56.789Z");
-        assert_eq!(parse_time(&s), Some(t));
-    }
 
     #[test]
     fn rotation_keeps_n_files() {

@@ -2,9 +2,9 @@
 //!
 //! # Theory of operation
 //!
-//! `facerunner up` sends the project's [`spec::ProjectSpec`] to the
-//! project's daemon over a Unix socket ([`protocol`], [`messages`]),
-//! starting the daemon first when none runs ([`client::ensure_daemon`]).
+//! `facerunner up` sends the project's [`crate::model::spec::ProjectSpec`] to the
+//! project's daemon over a Unix socket ([`crate::client::protocol`], [`crate::model::wire`]),
+//! starting the daemon first when none runs ([`crate::client::ensure_daemon`]).
 //! The daemon ([`daemon`]) keeps one actor per service ([`service`]), which
 //! spawns the process ([`spawn`]), pumps its output into a rotated log
 //! ([`logs`]), runs its probe ([`probes`]), applies its restart policy with
@@ -26,30 +26,24 @@
 //! watches; the cost is one small extra process per service.
 //!
 //! Signals only ever go to a recorded process group after its identity
-//! (pid + start time from `/proc`) is checked ([`identity`]); nothing is
+//! (pid + start time from `/proc`) is checked ([`crate::sys::identity`]); nothing is
 //! ever looked up by name.
 
-pub mod client;
 pub mod daemon;
-pub mod error;
 pub mod handler;
-pub mod identity;
 pub mod logread;
 pub mod logs;
-pub mod messages;
 pub mod metrics;
 pub mod orchestrate;
 pub mod probes;
-pub mod protocol;
 pub mod restart;
 pub mod service;
 pub mod shim;
 pub mod spawn;
-pub mod spec;
 pub mod watching;
 
-pub use error::SupervisorError;
-pub use spec::{
+pub use crate::client::SupervisorError;
+pub use crate::model::spec::{
     Check, Condition, Dependency, LogSpec, Probe, ProjectSpec, RestartPolicy, RestartSpec,
     ServiceSpec, StopSpec,
 };

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::future::join_all;
 use tokio::sync::{mpsc, watch};
 
-use crate::supervisor::messages::{ErrorKind, Event, Lifecycle, WireError};
+use crate::model::spec::{Condition, ProjectSpec, ServiceSpec};
+use crate::model::wire::{ErrorKind, Event, Lifecycle, WireError};
 use crate::supervisor::service::ServiceHandle;
-use crate::supervisor::spec::{Condition, ProjectSpec, ServiceSpec};
 
 /// How far a service got during one `up`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

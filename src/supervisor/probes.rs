@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::supervisor::messages::Health;
-use crate::supervisor::spec::{Check, Probe};
+use crate::model::spec::{Check, Probe};
+use crate::model::wire::Health;
 
 /// Where exec probes run.
 #[derive(Debug, Clone)]

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use crate::supervisor::messages::ExitInfo;
-use crate::supervisor::spec::{RestartPolicy, RestartSpec};
+use crate::model::spec::{RestartPolicy, RestartSpec};
+use crate::model::wire::ExitInfo;
 
 /// A run at least this long resets the consecutive-restart count.
 pub const RESET_AFTER: Duration = Duration::from_secs(10);

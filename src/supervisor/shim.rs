@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::supervisor::identity::{self, parse_signal};
+use crate::sys::identity::{self, parse_signal};
 
 /// Arguments of `facerunner __shim`.
 #[derive(Debug, Clone)]

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::supervisor::identity::ProcessIdentity;
+use crate::model::spec::ServiceSpec;
+use crate::model::wire::ExitInfo;
 use crate::supervisor::logs::{self, SharedLog};
-use crate::supervisor::messages::ExitInfo;
-use crate::supervisor::spec::ServiceSpec;
+use crate::sys::identity::ProcessIdentity;
 
 /// How long the shim may take to report the service's pid.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +35,12 @@ pub struct Spawned {
     /// Rest of the report pipe: the final `exited …` line.
     /// `None` once read (a finished JoinHandle must not be polled again).
     report: Option<tokio::task::JoinHandle<Option<String>>>,
+}
+
+/// `CUDA_VISIBLE_DEVICES` with indices pinned to this machine's UUIDs.
+fn pinned_gpus(spec: &ServiceSpec) -> Option<(&'static str, String)> {
+    let devices = spec.env.get("CUDA_VISIBLE_DEVICES")?;
+    Some(("CUDA_VISIBLE_DEVICES", crate::gpu::inventory().pin(devices)))
 }
 
 /// Spawn `spec` through the shim found at `exe` (our own binary).
@@ -57,6 +63,7 @@ pub async fn spawn(
         .arg("--")
         .args(&spec.argv)
         .envs(&spec.env)
+        .envs(pinned_gpus(spec))
         .current_dir(&spec.working_dir)
         .process_group(0)
         .stdin(Stdio::from(writer))

@@ -15,8 +15,8 @@ use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::execute::{Applied, ExecEvent, Outcome, Sink};
+use crate::model::wire::{WatchResult, WatchStatus};
 use crate::supervisor::daemon::Daemon;
-use crate::supervisor::messages::{WatchResult, WatchStatus};
 use crate::watch::run::{Reporter, WatchEvent, run};
 
 /// The daemon's watch task, if any, and what it last did.
@@ -110,7 +110,7 @@ impl Reporter for DaemonReporter {
                 file, diagnostics, ..
             } => {
                 for d in diagnostics {
-                    tracing::warn!("{}", crate::cli::output::render(d, file));
+                    tracing::warn!("{}", d.render(file));
                 }
                 let n = diagnostics.iter().filter(|d| d.is_error()).count();
                 self.record(false, format!("{} is invalid ({n} error(s)); nothing was changed, the last good file stays in force", file.path.display()));

@@ -553,7 +553,7 @@ fn apply_runs_in_the_daemon_which_finishes_it_without_its_client_and_refuses_a_s
     assert!(text(&out.stderr).contains("stale"), "{}", describe(&out));
     let plan: facerunner::plan::Plan =
         serde_json::from_str(&std::fs::read_to_string(&saved).expect("read plan")).expect("a plan");
-    let request = facerunner::supervisor::messages::Request::Apply {
+    let request = facerunner::model::wire::Request::Apply {
         config: p.dir.path().join("p/facerunner.yaml"),
         vars: Default::default(),
         plan: Box::new(plan),
@@ -564,7 +564,7 @@ fn apply_runs_in_the_daemon_which_finishes_it_without_its_client_and_refuses_a_s
         .expect("runtime");
     let err = rt
         .block_on(async {
-            facerunner::supervisor::client::Client::connect(&p.dirs().socket())
+            facerunner::client::Client::connect(&p.dirs().socket())
                 .await?
                 .expect("the daemon runs")
                 .request_streaming(&request, |_| {})
@@ -572,11 +572,9 @@ fn apply_runs_in_the_daemon_which_finishes_it_without_its_client_and_refuses_a_s
         })
         .expect_err("a stale plan");
     match err {
-        facerunner::supervisor::SupervisorError::Remote(w) => assert_eq!(
-            w.kind,
-            facerunner::supervisor::messages::ErrorKind::StalePlan,
-            "{w}"
-        ),
+        facerunner::supervisor::SupervisorError::Remote(w) => {
+            assert_eq!(w.kind, facerunner::model::wire::ErrorKind::StalePlan, "{w}")
+        }
         other => panic!("{other}"),
     }
     assert!(

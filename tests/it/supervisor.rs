@@ -327,7 +327,7 @@ fn completed_dependency_and_logs() {
 
 #[test]
 fn a_stale_socket_is_replaced_and_a_wrong_protocol_version_is_refused() {
-    use facerunner::supervisor::protocol::{Hello, HelloReply, read_frame, write_frame};
+    use facerunner::client::protocol::{Hello, HelloReply, read_frame, write_frame};
 
     let port = free_port();
     let p = Project::new(&http_service("web", port, 0.0, ""));
@@ -367,11 +367,11 @@ fn a_stale_socket_is_replaced_and_a_wrong_protocol_version_is_refused() {
 
     let err = rt
         .block_on(async {
-            let c = facerunner::supervisor::client::Client::connect(&dirs.socket())
+            let c = facerunner::client::Client::connect(&dirs.socket())
                 .await?
                 .expect("daemon");
             c.request(
-                &facerunner::supervisor::messages::Request::Stop {
+                &facerunner::model::wire::Request::Stop {
                     services: vec!["nope".into()],
                 },
                 |_| {},
@@ -381,10 +381,7 @@ fn a_stale_socket_is_replaced_and_a_wrong_protocol_version_is_refused() {
         .expect_err("unknown service");
     match err {
         facerunner::supervisor::SupervisorError::Remote(w) => {
-            assert_eq!(
-                w.kind,
-                facerunner::supervisor::messages::ErrorKind::UnknownService
-            )
+            assert_eq!(w.kind, facerunner::model::wire::ErrorKind::UnknownService)
         }
         other => panic!("{other}"),
     }

@@ -41,9 +41,9 @@ use crate::config::interpolate::Vars;
 use crate::config::load::{LoadError, load_str};
 use crate::config::resolve::{Secrets, resolve};
 use crate::execute::{Applied, ApplyError, ApplyOptions, ExecEvent, Outcome, Sink, apply_project};
+use crate::model::wire::{ErrorKind, Response, WireError};
 use crate::plan::Plan;
 use crate::supervisor::daemon::Daemon;
-use crate::supervisor::messages::{ErrorKind, Response, WireError};
 
 /// Pulls at the same time, as the CLI always used.
 const PULL_CONCURRENCY: usize = 3;

@@ -3,8 +3,8 @@
 use tokio::sync::mpsc;
 
 use super::{events, no_project};
+use crate::model::wire::{Response, WireError};
 use crate::supervisor::daemon::Daemon;
-use crate::supervisor::messages::{Response, WireError};
 use crate::supervisor::orchestrate;
 
 pub(super) async fn start(

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::model::wire::{ErrorKind, Event, Request, Response, WireError};
 use crate::supervisor::daemon::Daemon;
-use crate::supervisor::messages::{ErrorKind, Event, Request, Response, WireError};
 use crate::supervisor::orchestrate;
 
 /// Run `request`, sending its responses to `out`.

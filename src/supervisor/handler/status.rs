@@ -1,9 +1,7 @@
 //! `Status`: every service's lifecycle, restarts, last exit and metrics.
 
+use crate::model::wire::{Health, Lifecycle, Response, ServiceStatus, StatusReport, WireError};
 use crate::supervisor::daemon::Daemon;
-use crate::supervisor::messages::{
-    Health, Lifecycle, Response, ServiceStatus, StatusReport, WireError,
-};
 
 pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
     let Some((spec, handles)) = daemon.project() else {

@@ -3,11 +3,11 @@
 use tokio::sync::mpsc;
 
 use super::events;
+use crate::model::spec::ProjectSpec;
+use crate::model::wire::{ErrorKind, Response, WireError};
 use crate::supervisor::daemon::Daemon;
-use crate::supervisor::messages::{ErrorKind, Response, WireError};
 use crate::supervisor::orchestrate;
 use crate::supervisor::service::ServiceHandle;
-use crate::supervisor::spec::ProjectSpec;
 
 pub(super) async fn up(
     daemon: &Daemon,

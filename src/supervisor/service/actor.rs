@@ -8,13 +8,13 @@ use rustix::process::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Control, Snapshot};
-use crate::supervisor::identity::{ProcessIdentity, parse_signal};
+use crate::model::spec::ServiceSpec;
+use crate::model::wire::{ExitInfo, Health, Lifecycle};
 use crate::supervisor::logs::SharedLog;
-use crate::supervisor::messages::{ExitInfo, Health, Lifecycle};
 use crate::supervisor::probes::{self, ExecContext};
 use crate::supervisor::restart::{self, Decision};
 use crate::supervisor::spawn::{self, Spawned};
-use crate::supervisor::spec::ServiceSpec;
+use crate::sys::identity::{ProcessIdentity, parse_signal};
 
 pub(super) struct Actor {
     pub(super) spec: ServiceSpec,

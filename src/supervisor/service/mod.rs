@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::supervisor::identity::ProcessIdentity;
+use crate::model::spec::ServiceSpec;
+use crate::model::wire::{ExitInfo, Lifecycle};
 use crate::supervisor::logs::{LogWriter, SharedLog};
-use crate::supervisor::messages::{ExitInfo, Lifecycle};
-use crate::supervisor::spec::ServiceSpec;
+use crate::sys::identity::ProcessIdentity;
 use actor::Actor;
 
 /// What the actor publishes.

@@ -3,12 +3,12 @@
 
 use miette::{IntoDiagnostic, WrapErr, miette};
 
-use super::load::{LoadError, Loaded, discover, load};
-use super::resolve::{Secrets, resolve};
-use crate::cli::Global;
-use crate::cli::output::print_diagnostics;
+use super::Global;
+use super::output::print_diagnostics;
+use crate::config::load::{LoadError, Loaded, discover, load};
+use crate::config::resolve::{Secrets, resolve};
+use crate::model::spec::ProjectSpec;
 use crate::paths::ProjectDirs;
-use crate::supervisor::spec::ProjectSpec;
 
 /// Find and load the project file; errors are printed with their locations
 /// and summarized in the returned report. Warnings are printed too.

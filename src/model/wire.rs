@@ -14,9 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::execute::{ExecEvent, Report};
-use crate::plan::Plan;
-use crate::supervisor::spec::ProjectSpec;
+use crate::model::events::{ExecEvent, Report};
+use crate::model::plan::Plan;
+use crate::model::spec::ProjectSpec;
 
 /// A client's request.
 ///
@@ -471,7 +471,7 @@ mod rfc3339 {
 
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    use crate::supervisor::logs::{format_time, parse_time};
+    use crate::model::units::{format_time, parse_time};
 
     pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format_time(*t))

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::supervisor::error::{Result, SupervisorError};
+use crate::client::error::{Result, SupervisorError};
 
 /// Bumped on any incompatible change to the messages.
 pub const PROTOCOL_VERSION: u32 = 2;

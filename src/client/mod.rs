@@ -3,6 +3,11 @@
 //!
 //! The CLI commands are thin wrappers around this; tests use it directly.
 
+pub mod error;
+pub mod protocol;
+
+pub use error::SupervisorError;
+
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -10,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UnixStream;
 
+use crate::client::protocol::{Hello, HelloReply, PROTOCOL_VERSION, read_frame, write_frame};
+use crate::model::wire::{Event, Request, Response};
 use crate::paths::ProjectDirs;
-use crate::supervisor::error::{Result, SupervisorError};
-use crate::supervisor::messages::{Event, Request, Response};
-use crate::supervisor::protocol::{Hello, HelloReply, PROTOCOL_VERSION, read_frame, write_frame};
+use error::Result;
 
 /// How long `ensure_daemon` waits for a new daemon's socket.
 const DAEMON_START: Duration = Duration::from_secs(20);
@@ -167,7 +172,7 @@ pub async fn wait_for_exit(dirs: &ProjectDirs, pid: u32, timeout: Duration) -> b
             Ok(f) => f.try_lock_shared().is_ok(),
             Err(_) => true,
         };
-        if free && !crate::supervisor::identity::is_running(pid) {
+        if free && !crate::sys::identity::is_running(pid) {
             return true;
         }
         if Instant::now() >= deadline {

@@ -1,5 +1,5 @@
 //! Typed errors of the supervisor library. The CLI turns them into miette
-//! reports with help; on the wire they travel as [`crate::supervisor::messages::WireError`].
+//! reports with help; on the wire they travel as [`crate::model::wire::WireError`].
 
 use std::io;
 use std::path::PathBuf;
@@ -53,7 +53,7 @@ pub enum SupervisorError {
     },
     /// The daemon answered with an error.
     #[error("{0}")]
-    Remote(crate::supervisor::messages::WireError),
+    Remote(crate::model::wire::WireError),
     /// Spawning a service failed.
     #[error("cannot spawn {service}: {message}")]
     Spawn {

@@ -1,0 +1,126 @@
+//! Reading and writing the state file ([`State`]).
+//!
+//! Writes are atomic (temp file in the same directory, fsync, rename, fsync
+//! the directory), so a crash leaves the file as it was before or after a
+//! step, never torn. Reads of a missing file give the empty state.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::model::state::{STATE_FILE, STATE_VERSION, State};
+
+/// A state file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("cannot {action} the state file {}", path.display())]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a state file this version understands.
+    #[error("the state file {} is not valid: {message}", path.display())]
+    Invalid {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The path of the state file in `state_dir`.
+pub fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join(STATE_FILE)
+}
+
+/// Read the state; a missing file is an empty state (nothing owned).
+pub fn load(state_dir: &Path) -> Result<State, StateError> {
+    let path = path(state_dir);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+        Err(source) => {
+            return Err(StateError::Io {
+                action: "read",
+                path,
+                source,
+            });
+        }
+    };
+    let state: State = serde_json::from_str(&text).map_err(|e| StateError::Invalid {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if state.version != STATE_VERSION {
+        return Err(StateError::Invalid {
+            path,
+            message: format!(
+                "version {} (this facerunner reads version {STATE_VERSION})",
+                state.version
+            ),
+        });
+    }
+    Ok(state)
+}
+
+/// Write atomically: temp file, fsync, rename, fsync the directory.
+pub fn save(state: &State, state_dir: &Path) -> Result<(), StateError> {
+    let path = path(state_dir);
+    let io = |action: &'static str| {
+        let path = path.clone();
+        move |source| StateError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    std::fs::create_dir_all(state_dir).map_err(io("create the directory of"))?;
+    let json = serde_json::to_vec_pretty(state).expect("the state always serializes");
+    let mut tmp = tempfile::NamedTempFile::new_in(state_dir).map_err(io("create"))?;
+    tmp.write_all(&json).map_err(io("write"))?;
+    tmp.as_file().sync_all().map_err(io("sync"))?;
+    tmp.persist(&path).map_err(|e| io("replace")(e.error))?;
+    std::fs::File::open(state_dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("sync the directory of"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::state::{ModelRecord, Origin};
+
+    #[test]
+    fn round_trips_and_a_missing_file_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(load(dir.path()).expect("empty"), State::default());
+        let mut s = State::default();
+        s.models.entry("ollama".into()).or_default().insert(
+            "registry.ollama.ai/library/llama3.2:1b".into(),
+            ModelRecord {
+                name: "llama3.2:1b".into(),
+                origin: Origin::Pulled,
+                create_hash: None,
+                definition: None,
+            },
+        );
+        save(&s, dir.path()).expect("save");
+        assert_eq!(load(dir.path()).expect("load"), s);
+        let text = std::fs::read_to_string(path(dir.path())).expect("read");
+        assert!(text.contains("\"version\": 1"), "{text}");
+    }
+
+    #[test]
+    fn another_version_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(path(dir.path()), r#"{"version": 9}"#).expect("write");
+        assert!(matches!(load(dir.path()), Err(StateError::Invalid { .. })));
+    }
+}

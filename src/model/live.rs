@@ -1,0 +1,127 @@
+//! The live state: what is running and installed right now, as plain data.
+//!
+//! `observe` fills it; the plan is a pure function of it, the desired state
+//! and the state file. It is serde data so a saved plan can fingerprint the
+//! live state it was made from and `apply PLANFILE` can tell whether the
+//! world moved since.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Everything observed, at one moment.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Live {
+    /// Whether the project's daemon answered.
+    pub daemon: bool,
+    /// Every service the daemon knows (also ones gone from the file).
+    pub services: BTreeMap<String, LiveService>,
+    /// Per `ollama` service of the file: its installed models.
+    pub stores: BTreeMap<String, LiveStore>,
+    /// Host facts about services that would have to be started.
+    pub host: HostFacts,
+}
+
+impl Live {
+    /// SHA-256 over the canonical JSON: equal live states, equal fingerprints.
+    ///
+    /// Whether the daemon process answered is left out: `apply` executes in
+    /// the daemon, starting it first, so a plan made while none ran must
+    /// still match once it does. What it runs (`services`) is included.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_string(&(&self.services, &self.stores, &self.host))
+            .expect("the live state always serializes");
+        hex::encode(Sha256::digest(json.as_bytes()))
+    }
+
+    /// A service's live state (not running when the daemon does not know it).
+    pub fn service(&self, name: &str) -> &LiveService {
+        self.services.get(name).unwrap_or(&LiveService::NotRunning)
+    }
+}
+
+/// One service's live state, as far as planning cares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LiveService {
+    /// Not running (stopped, exited, never started, or no daemon).
+    NotRunning,
+    /// Running (or starting / restarting) under the daemon with this spec.
+    Running {
+        /// Hash of the spec it runs with.
+        spec_hash: String,
+    },
+    /// The daemon gave up on it (spawn failure, too many restarts).
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl LiveService {
+    /// Whether a process is (or is about to be) running.
+    pub fn is_running(&self) -> bool {
+        matches!(self, LiveService::Running { .. })
+    }
+}
+
+/// Where a store's model list came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum StoreSource {
+    /// The server answered `/api/tags`.
+    Api {
+        /// Its base URL.
+        url: String,
+    },
+    /// The server is down; the store directory was read.
+    Disk {
+        /// The models directory.
+        dir: String,
+    },
+    /// Neither worked.
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One installed model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveModel {
+    /// The name as Ollama shows it (`llama3.2:1b`).
+    pub name: String,
+    /// sha256 hex of the manifest.
+    pub digest: String,
+    /// Bytes of all layers.
+    pub size: u64,
+}
+
+/// The models of one ollama service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveStore {
+    /// Where the list came from.
+    pub source: StoreSource,
+    /// Model key ([`ModelName::key`]) → model.
+    pub models: BTreeMap<String, LiveModel>,
+    /// Keys of loaded models, when `/api/ps` was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<BTreeSet<String>>,
+}
+
+impl LiveStore {
+    /// Whether the list came from a running server.
+    pub fn is_served(&self) -> bool {
+        matches!(self.source, StoreSource::Api { .. })
+    }
+}
+
+/// Facts about services that are not running under the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// Service → `bind:port` that another process holds.
+    pub ports_taken: BTreeMap<String, String>,
+    /// Service → the program that is neither on `PATH` nor a file.
+    pub missing_binaries: BTreeMap<String, String>,
+}

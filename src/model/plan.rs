@@ -1,0 +1,286 @@
+//! The plan as plain data: what `apply` would change.
+//!
+//! Made by `plan::plan` (a pure function of the desired state, the live
+//! state and the state file), printed by `plan::render`, serialized
+//! (`plan --json`, `plan --out`, documented in `docs/plan-json.md`) and run
+//! by `execute`, so what a person reviews is exactly what runs. It lives at
+//! the bottom because the daemon's wire types carry it.
+
+use std::collections::BTreeMap;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ollama::CreateRequest;
+
+pub use super::checks::{Check, Severity};
+
+/// The version of the plan's JSON form; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything `apply` would do, in execution order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The project.
+    pub project: String,
+    /// What the plan was made from; `apply PLANFILE` refuses when either moved.
+    pub fingerprint: Fingerprint,
+    /// The steps, services first, then models per ollama service.
+    pub steps: Vec<Step>,
+    /// Problems found before anything runs; errors block `apply`.
+    pub checks: Vec<Check>,
+    /// Per ollama service: installed models FaceRunner did not install and
+    /// the file does not list. Listed, never touched.
+    pub unmanaged: BTreeMap<String, Vec<String>>,
+}
+
+/// Hashes of the inputs a plan was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// SHA-256 of the project file's text.
+    pub config: String,
+    /// SHA-256 of the observed live state.
+    pub live: String,
+}
+
+/// One step: an action, why, and the steps it waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Index in [`Plan::steps`].
+    pub id: usize,
+    /// What to do.
+    #[serde(flatten)]
+    pub action: Action,
+    /// Why, in words.
+    pub reason: String,
+    /// Ids of steps that must succeed first.
+    pub waits_for: Vec<usize>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Start a service that is not running.
+    StartService {
+        /// Service.
+        service: String,
+    },
+    /// Restart a service whose spec changed.
+    RestartService {
+        /// Service.
+        service: String,
+        /// The fields that changed (empty when the previous spec is unknown).
+        changes: Vec<FieldChange>,
+    },
+    /// Stop a service the file no longer lists.
+    StopService {
+        /// Service.
+        service: String,
+    },
+    /// Pull a model from its registry.
+    PullModel {
+        /// The ollama service.
+        service: String,
+        /// The name to pull.
+        model: String,
+        /// Where the name came from when it is not written as is (`hf: org/repo`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+    },
+    /// Create (or re-create) a derived or file model with `/api/create`.
+    CreateModel {
+        /// The ollama service.
+        service: String,
+        /// The model to create.
+        model: String,
+        /// The request (for file models `files` is filled in when it runs).
+        request: Box<CreateRequest>,
+        /// A local GGUF file to upload first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        /// Hash of the definition, recorded in the state file.
+        create_hash: String,
+        /// Whether an installed model of that name is replaced.
+        replaces: bool,
+        /// The fields of the definition that changed (when replacing one FaceRunner created).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        changes: Vec<FieldChange>,
+    },
+    /// Give a model a second name (`alias:`).
+    CopyModel {
+        /// The ollama service.
+        service: String,
+        /// The existing name.
+        source: String,
+        /// The new name.
+        model: String,
+    },
+    /// Remove a model FaceRunner installed and the file no longer lists.
+    RemoveModel {
+        /// The ollama service.
+        service: String,
+        /// The model.
+        model: String,
+    },
+    /// Load a model and keep it resident (`keep_alive`).
+    PreloadModel {
+        /// The ollama service.
+        service: String,
+        /// The model.
+        model: String,
+        /// How long it stays loaded.
+        keep_alive: String,
+    },
+}
+
+/// How a step changes the world, for symbols and the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// `+`: something new.
+    Add,
+    /// `~`: changed in place.
+    Update,
+    /// `-/+`: removed and made again.
+    Replace,
+    /// `-`: removed.
+    Remove,
+}
+
+impl Change {
+    /// The plan symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Change::Add => "+",
+            Change::Update => "~",
+            Change::Replace => "-/+",
+            Change::Remove => "-",
+        }
+    }
+}
+
+impl Action {
+    /// What kind of change this is.
+    pub fn change(&self) -> Change {
+        match self {
+            Action::StartService { .. } | Action::PullModel { .. } | Action::CopyModel { .. } => {
+                Change::Add
+            }
+            Action::CreateModel { replaces, .. } => {
+                if *replaces {
+                    Change::Replace
+                } else {
+                    Change::Add
+                }
+            }
+            Action::RestartService { .. } | Action::PreloadModel { .. } => Change::Update,
+            Action::StopService { .. } | Action::RemoveModel { .. } => Change::Remove,
+        }
+    }
+
+    /// The service the step acts on (or whose models it changes).
+    pub fn service(&self) -> &str {
+        match self {
+            Action::StartService { service }
+            | Action::RestartService { service, .. }
+            | Action::StopService { service }
+            | Action::PullModel { service, .. }
+            | Action::CreateModel { service, .. }
+            | Action::CopyModel { service, .. }
+            | Action::RemoveModel { service, .. }
+            | Action::PreloadModel { service, .. } => service,
+        }
+    }
+
+    /// The model, for model steps.
+    pub fn model(&self) -> Option<&str> {
+        match self {
+            Action::PullModel { model, .. }
+            | Action::CreateModel { model, .. }
+            | Action::CopyModel { model, .. }
+            | Action::RemoveModel { model, .. }
+            | Action::PreloadModel { model, .. } => Some(model),
+            _ => None,
+        }
+    }
+
+    /// A short verb phrase: `pull llama3.2:1b`, `restart service ollama`.
+    pub fn title(&self) -> String {
+        match self {
+            Action::StartService { service } => format!("start service {service}"),
+            Action::RestartService { service, .. } => format!("restart service {service}"),
+            Action::StopService { service } => format!("stop service {service}"),
+            Action::PullModel { model, .. } => format!("pull {model}"),
+            Action::CreateModel {
+                model, replaces, ..
+            } => format!("{} {model}", if *replaces { "recreate" } else { "create" }),
+            Action::CopyModel { source, model, .. } => format!("copy {source} → {model}"),
+            Action::RemoveModel { model, .. } => format!("remove {model}"),
+            Action::PreloadModel { model, .. } => format!("load {model}"),
+        }
+    }
+}
+
+impl Plan {
+    /// Whether applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Whether a check blocks applying.
+    pub fn has_errors(&self) -> bool {
+        self.checks.iter().any(|c| c.severity == Severity::Error)
+    }
+
+    /// (add, change, remove) counts for the summary line.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for s in &self.steps {
+            match s.action.change() {
+                Change::Add => c.0 += 1,
+                Change::Update | Change::Replace => c.1 += 1,
+                Change::Remove => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    /// "Plan: 2 to add, 1 to change, 0 to remove." or "No changes."
+    pub fn summary(&self) -> String {
+        if self.is_empty() {
+            return "No changes.".into();
+        }
+        let (a, c, r) = self.counts();
+        format!("Plan: {a} to add, {c} to change, {r} to remove.")
+    }
+}
+
+/// One changed field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Dotted path, e.g. `env.LOG_LEVEL`.
+    pub path: String,
+    /// The value before (absent when the field is new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<Value>,
+    /// The value after (absent when the field is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<Value>,
+}
+
+impl fmt::Display for FieldChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_string(), Value::to_string);
+        write!(
+            f,
+            "{}: {} → {}",
+            self.path,
+            show(&self.old),
+            show(&self.new)
+        )
+    }
+}

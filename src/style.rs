@@ -1,0 +1,65 @@
+//! Output styling: the colour decision and styled text.
+//!
+//! At the bottom so the plan renderer and the daemon's watcher style their
+//! text the same way as the CLI.
+//!
+//! `--color auto|always|never` decides for every writer at once (anstream
+//! for our own styled text, miette for diagnostics); `auto` means a terminal
+//! and no `NO_COLOR`.
+
+use std::io::IsTerminal;
+
+/// When to use colour (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Whether to colour output written to stdout/stderr.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+/// Set up every writer for the chosen colour mode. Call once, early.
+pub fn init(choice: ColorChoice) {
+    let color = use_color(choice);
+    anstream::ColorChoice::write_global(if color {
+        anstream::ColorChoice::Always
+    } else {
+        anstream::ColorChoice::Never
+    });
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(color)
+                .terminal_links(false)
+                .context_lines(1)
+                .build(),
+        )
+    }));
+}
+
+/// Bold text when colour is on.
+pub fn bold(s: &str) -> String {
+    let style = anstyle::Style::new().bold();
+    format!("{style}{s}{style:#}")
+}
+
+/// Text in a colour when colour is on.
+pub fn paint(s: &str, color: anstyle::AnsiColor) -> String {
+    let style = anstyle::Style::new().fg_color(Some(color.into()));
+    format!("{style}{s}{style:#}")
+}

@@ -1,0 +1,4 @@
+//! Linux: process identity and process-group signals through `/proc` and
+//! rustix.
+
+pub mod identity;
