@@ -139,3 +139,17 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         // -- dispatch --
     }
 }
+
+/// The daemon, reached through its socket (started when none runs), as
+/// commands that run the engine in the CLI's process drive services.
+pub fn driver(
+    dirs: &crate::paths::ProjectDirs,
+) -> miette::Result<std::sync::Arc<crate::execute::Remote>> {
+    use miette::IntoDiagnostic;
+    Ok(std::sync::Arc::new(crate::execute::Remote {
+        dirs: dirs.clone(),
+        exe: std::env::current_exe()
+            .into_diagnostic()
+            .map_err(|e| e.wrap_err("cannot find the facerunner executable"))?,
+    }))
+}

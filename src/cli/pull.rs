@@ -72,7 +72,14 @@ pub fn run(global: &Global, args: PullArgs) -> miette::Result<ExitCode> {
     let sink = Renderer::new(args.json);
     let urls = [(target.service.clone(), target.url.clone())].into();
     let report = rt
-        .block_on(run_actions(&spec, &dirs, urls, actions, &sink))
+        .block_on(run_actions(
+            &spec,
+            &dirs,
+            urls,
+            actions,
+            super::driver(&dirs)?,
+            &sink,
+        ))
         .map_err(|e| miette!("{e}"))?;
     Ok(summary(&report, args.json))
 }

@@ -2,6 +2,7 @@
 //! health, pid, uptime, restarts, port, CPU%, RSS — and, for failing
 //! services, the last exit and log tail. Without a daemon: nothing runs.
 
+use crate::model::units::human_bytes;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -165,20 +166,5 @@ fn since(t: SystemTime) -> String {
         60..3600 => format!("{}m{}s", secs / 60, secs % 60),
         3600..86400 => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
         _ => format!("{}d{}h", secs / 86400, secs % 86400 / 3600),
-    }
-}
-
-fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b}B")
-    } else {
-        format!("{v:.1}{}", UNITS[i])
     }
 }

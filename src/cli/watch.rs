@@ -12,7 +12,10 @@ use super::Global;
 use super::apply::{Renderer, summary};
 use super::output::print_diagnostics;
 use crate::config::discover;
-use crate::execute::Applied;
+use std::sync::Arc;
+
+use crate::execute::{Applied, Remote, ServiceDriver};
+use crate::paths::ProjectDirs;
 use crate::plan::render::render;
 use crate::style::{bold, paint};
 use crate::watch::run::{Reporter, WatchEvent, run as watch_loop};
@@ -129,6 +132,12 @@ pub fn run(global: &Global, args: WatchArgs) -> miette::Result<ExitCode> {
     let cwd = std::env::current_dir().into_diagnostic()?;
     let path = discover(global.file.as_deref(), &cwd).map_err(crate::cli::project::load_error)?;
     let exe = std::env::current_exe().into_diagnostic()?;
+    let driver_for = |dirs: &ProjectDirs| -> Arc<dyn ServiceDriver> {
+        Arc::new(Remote {
+            dirs: dirs.clone(),
+            exe: exe.clone(),
+        })
+    };
     let renderer = Renderer::new(args.json);
     let reporter = Terminal { json: args.json };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -136,9 +145,15 @@ pub fn run(global: &Global, args: WatchArgs) -> miette::Result<ExitCode> {
         .enable_all()
         .build()
         .into_diagnostic()?;
-    rt.block_on(watch_loop(&path, &exe, &reporter, &renderer, async {
-        let _ = tokio::signal::ctrl_c().await;
-    }))
+    rt.block_on(watch_loop(
+        &path,
+        &driver_for,
+        &reporter,
+        &renderer,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    ))
     .into_diagnostic()?;
     if !args.json {
         anstream::eprintln!(

@@ -9,6 +9,7 @@
 pub mod check;
 pub mod diag;
 pub mod interpolate;
+pub mod kinds;
 pub mod load;
 pub mod node;
 pub mod source;

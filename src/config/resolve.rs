@@ -19,11 +19,9 @@ use std::time::Duration as StdDuration;
 
 use sha2::{Digest, Sha256};
 
+use super::kinds;
 use super::load::{Loaded, read_env_file};
-use super::secrets;
-use super::types::{
-    Command, Config, Gpu, Kind, Restart, RestartPolicy as CfgPolicy, Service, TcpTarget,
-};
+use super::types::{Config, Gpu, Restart, RestartPolicy as CfgPolicy, Service, TcpTarget};
 use super::validate::{default_port, signal_name};
 use crate::model::spec::{
     Check, Condition, Dependency, LogSpec, Probe, ProjectSpec, RestartPolicy, RestartSpec,
@@ -118,7 +116,10 @@ pub fn connect_host(bind: &str) -> String {
 
 /// The base URL of an ollama service (`http://127.0.0.1:11434`).
 pub fn ollama_url(cfg: &Config, svc: &Service) -> String {
-    let port = svc.port.or_else(|| default_port(svc.kind)).unwrap_or(11434);
+    let port = svc
+        .port
+        .or_else(|| default_port(svc.kind))
+        .unwrap_or(crate::ollama::DEFAULT_PORT);
     format!("http://{}:{port}", connect_host(&bind_of(cfg, svc)))
 }
 
@@ -149,104 +150,20 @@ fn service(
     let bind = bind_of(cfg, svc);
     let port = svc.port.or_else(|| default_port(svc.kind));
     let host = connect_host(&bind);
-    let mut env: BTreeMap<String, String> = BTreeMap::new();
-    let binary = |default: &str| match &svc.binary {
-        Some(b) if b.contains('/') || b.starts_with('~') => {
-            expand_path(b, base).display().to_string()
-        }
-        Some(b) => b.clone(),
-        None => default.to_string(),
+    let ctx = kinds::Context {
+        cfg,
+        name,
+        svc,
+        base,
+        dirs,
+        secrets: mode,
+        bind: &bind,
+        host: &host,
+        port,
     };
-    let (argv, default_check, default_start) = match svc.kind {
-        Kind::Process => {
-            let argv = match &svc.command {
-                Some(Command::Argv(a)) => a.clone(),
-                Some(Command::Line(l)) => vec!["/bin/sh".into(), "-c".into(), l.clone()],
-                None => Vec::new(),
-            };
-            if let Some(gpus) = &svc.gpus {
-                env.insert("CUDA_VISIBLE_DEVICES".into(), cuda_devices(&cfg.gpus, gpus));
-            }
-            (argv, None, StdDuration::ZERO)
-        }
-        Kind::Ollama => {
-            let p = port.unwrap_or(11434);
-            env.insert("OLLAMA_HOST".into(), format!("{bind}:{p}"));
-            env.insert(
-                "OLLAMA_MODELS".into(),
-                models_dir(svc, base).display().to_string(),
-            );
-            if let Some(gpus) = &svc.gpus {
-                env.insert("CUDA_VISIBLE_DEVICES".into(), cuda_devices(&cfg.gpus, gpus));
-            }
-            (
-                vec![binary("ollama"), "serve".into()],
-                Some(Check::Http {
-                    url: format!("http://{host}:{p}/"),
-                }),
-                StdDuration::from_secs(60),
-            )
-        }
-        Kind::OpenWebui => {
-            let p = port.unwrap_or(8080);
-            let data = dirs.data.join(name);
-            env.insert("DATA_DIR".into(), data.display().to_string());
-            let key = secrets::secret(
-                &dirs.secrets,
-                &format!("{name}.webui_secret_key"),
-                mode == Secrets::Create,
-            )
-            .map_err(|e| {
-                err(format!(
-                    "cannot create its secret key in {}: {e}",
-                    dirs.secrets.display()
-                ))
-            })?;
-            env.insert("WEBUI_SECRET_KEY".into(), key);
-            let backends: Vec<&String> = match &svc.backends {
-                Some(b) => b.iter().collect(),
-                None => cfg
-                    .services
-                    .iter()
-                    .filter(|(_, s)| s.kind == Kind::Ollama)
-                    .map(|(n, _)| n)
-                    .collect(),
-            };
-            let urls: Vec<String> = backends
-                .iter()
-                .filter_map(|b| cfg.services.get(b.as_str()))
-                .map(|s| ollama_url(cfg, s))
-                .collect();
-            if !urls.is_empty() {
-                env.insert("OLLAMA_BASE_URLS".into(), urls.join(";"));
-            }
-            for (k, v) in [
-                ("ENABLE_PERSISTENT_CONFIG", "False"),
-                ("ANONYMIZED_TELEMETRY", "false"),
-                ("DO_NOT_TRACK", "true"),
-                ("SCARF_NO_ANALYTICS", "true"),
-                ("ENABLE_VERSION_UPDATE_CHECK", "false"),
-            ] {
-                env.insert(k.into(), v.into());
-            }
-            let argv = vec![
-                binary("open-webui"),
-                "serve".into(),
-                "--host".into(),
-                bind.clone(),
-                "--port".into(),
-                p.to_string(),
-            ];
-            (
-                argv,
-                Some(Check::Http {
-                    url: format!("http://{host}:{p}/health"),
-                }),
-                StdDuration::from_secs(300),
-            )
-        }
-        Kind::Dashboard => return Err(err("the dashboard kind is not available yet".into())),
-    };
+    let part = kinds::of(svc.kind).part(&ctx).map_err(err)?;
+    let (argv, default_check, default_start) = (part.argv, part.check, part.start_period);
+    let mut env = part.env;
     if let Some(files) = &svc.env_file {
         for f in files.items() {
             let path = expand_path(f, base);

@@ -16,12 +16,7 @@ use crate::names::hf::{RepoHints, convert};
 
 /// Default port of each built-in kind.
 pub fn default_port(kind: Kind) -> Option<u16> {
-    match kind {
-        Kind::Ollama => Some(11434),
-        Kind::OpenWebui => Some(8080),
-        Kind::Dashboard => Some(8501),
-        Kind::Process => None,
-    }
+    super::kinds::of(kind).default_port()
 }
 
 /// Signals a service may be stopped with.

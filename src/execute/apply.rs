@@ -10,7 +10,9 @@
 //! state still have the fingerprints it was made from.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use super::driver::ServiceDriver;
 use super::engine::{Context, execute};
 use super::lock::ApplyLock;
 use super::prepare::prepare;
@@ -67,8 +69,8 @@ pub enum ApplyError {
 /// How to apply.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
-    /// The `facerunner` executable (to start the daemon).
-    pub exe: PathBuf,
+    /// How service steps reach the supervisor.
+    pub driver: Arc<dyn ServiceDriver>,
     /// A saved plan to apply instead of a fresh one.
     pub saved: Option<Plan>,
     /// Pulls at the same time (3 is a good default).
@@ -98,7 +100,12 @@ pub enum Applied {
 /// # async fn demo(loaded: &facerunner::config::Loaded, spec: &facerunner::supervisor::ProjectSpec,
 /// #               dirs: &facerunner::paths::ProjectDirs) -> Result<(), facerunner::execute::ApplyError> {
 /// use facerunner::execute::{apply_project, ApplyOptions};
-/// let opts = ApplyOptions { exe: std::env::current_exe().expect("exe"), saved: None, pull_concurrency: 3 };
+/// use std::sync::Arc;
+/// let driver = Arc::new(facerunner::execute::driver::Remote {
+///     dirs: dirs.clone(),
+///     exe: std::env::current_exe().expect("exe"),
+/// });
+/// let opts = ApplyOptions { driver, saved: None, pull_concurrency: 3 };
 /// let sink = |e: &facerunner::execute::ExecEvent| eprintln!("{e:?}");
 /// let applied = apply_project(loaded, spec, dirs, opts, &sink, |_plan| true).await?;
 /// # Ok(()) }
@@ -144,7 +151,7 @@ pub async fn apply_project(
     let ctx = Context {
         dirs: dirs.clone(),
         spec: spec.clone(),
-        exe: opts.exe,
+        driver: opts.driver,
         urls: cfg
             .services
             .iter()
@@ -228,6 +235,7 @@ pub async fn run_actions(
     dirs: &ProjectDirs,
     urls: std::collections::BTreeMap<String, String>,
     actions: Vec<crate::plan::Action>,
+    driver: Arc<dyn ServiceDriver>,
     sink: &dyn Sink,
 ) -> Result<Report, ApplyError> {
     let _lock = take_lock(dirs, sink).await?;
@@ -255,7 +263,7 @@ pub async fn run_actions(
     let ctx = Context {
         dirs: dirs.clone(),
         spec: spec.clone(),
-        exe: PathBuf::new(),
+        driver,
         urls,
         pull_concurrency: 3,
     };

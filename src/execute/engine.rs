@@ -17,12 +17,12 @@
 //! after every step, never in between.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures_util::future::join_all;
 use tokio::sync::{Semaphore, watch};
 
+use super::driver::ServiceDriver;
 use super::store::{self, StateError};
 use super::{models, services};
 use crate::model::events::{ExecEvent, Outcome, Report, Sink};
@@ -38,8 +38,8 @@ pub struct Context {
     pub dirs: ProjectDirs,
     /// The resolved project, secrets created (sent to the daemon).
     pub spec: ProjectSpec,
-    /// The `facerunner` executable, to start the daemon.
-    pub exe: PathBuf,
+    /// How service steps reach the supervisor.
+    pub driver: Arc<dyn ServiceDriver>,
     /// Ollama service → base URL.
     pub urls: BTreeMap<String, String>,
     /// Pulls at the same time.

@@ -11,6 +11,7 @@
 //!   [`lock`] keeps applies one at a time.
 
 pub mod apply;
+pub mod driver;
 pub mod engine;
 pub mod lock;
 mod models;
@@ -20,4 +21,5 @@ pub mod store;
 
 pub use crate::model::events::{ExecEvent, Outcome, Report, Sink};
 pub use apply::{Applied, ApplyError, ApplyOptions, apply_project, check_saved, run_actions};
+pub use driver::{Remote, ServiceDriver};
 pub use store::StateError;

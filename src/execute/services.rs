@@ -1,5 +1,5 @@
-//! Service steps: one `Up` request to the project's daemon (started when
-//! none runs, as `up` does), whose events settle each step.
+//! Service steps: one [`ServiceDriver::up`] call (in the daemon, or through
+//! its socket), whose events settle each step.
 //!
 //! The daemon brings the whole spec up in dependency order, restarts what
 //! changed and stops what the file dropped, so the plan's start / restart /
@@ -10,11 +10,10 @@
 use std::collections::HashMap;
 
 use super::engine::Run;
-use crate::client::ensure_daemon;
 use crate::config::resolve::normalized;
 use crate::model::events::Outcome;
 use crate::model::state::ServiceRecord;
-use crate::model::wire::{Event, Request, Response};
+use crate::model::wire::Event;
 use crate::plan::{Action, Step};
 
 /// Run every service step through one `Up`.
@@ -26,30 +25,10 @@ pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {
         run.started(s);
     }
     let by_service: HashMap<&str, &Step> = steps.iter().map(|s| (s.action.service(), *s)).collect();
-    let client = match ensure_daemon(&run.ctx.dirs, &run.ctx.exe).await {
-        Ok(c) => c,
-        Err(e) => {
-            for s in steps {
-                run.finish(
-                    s.id,
-                    Outcome::Failed {
-                        error: format!("cannot reach the daemon: {e}"),
-                    },
-                );
-            }
-            return;
-        }
-    };
-    let request = Request::Up {
-        spec: run.ctx.spec.clone(),
-        services: vec![],
-    };
-    let result = client
-        .request(&request, |event| on_event(event, &by_service, run))
-        .await;
+    let events = |event: &Event| on_event(event, &by_service, run);
+    let result = run.ctx.driver.up(&run.ctx.spec, &events).await;
     let failed = match result {
-        Ok(Response::Done { failed }) => failed,
-        Ok(_) => vec![],
+        Ok(failed) => failed,
         Err(e) => {
             for s in steps {
                 run.finish(

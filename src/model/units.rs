@@ -183,6 +183,31 @@ impl JsonSchema for Size {
     }
 }
 
+/// Exponential backoff: `initial` doubled for each `attempt` after the
+/// first (1-based), capped at `max`. Restarts and Ollama retries both wait
+/// this way.
+pub fn backoff(initial: StdDuration, max: StdDuration, attempt: u32) -> StdDuration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
+    initial.saturating_mul(factor).min(max)
+}
+
+/// A byte count for people, rounded: `512B`, `1.5KiB`, `12.8MiB`, `79.6GiB`.
+/// ([`Size`]'s `Display` is the exact form the file accepts.)
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b}B")
+    } else {
+        format!("{v:.1}{}", UNITS[i])
+    }
+}
+
 // ---- times (RFC 3339, UTC, milliseconds) ----
 
 /// `2026-11-26T12:34:56.789Z`.
@@ -241,6 +266,22 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_without_overflow() {
+        let (i, m) = (StdDuration::from_secs(1), StdDuration::from_secs(30));
+        assert_eq!(backoff(i, m, 1), i);
+        assert_eq!(backoff(i, m, 3), StdDuration::from_secs(4));
+        assert_eq!(backoff(i, m, 10), m);
+        assert_eq!(backoff(i, m, u32::MAX), m);
+    }
+
+    #[test]
+    fn human_bytes_rounds_to_one_decimal() {
+        assert_eq!(human_bytes(512), "512B");
+        assert_eq!(human_bytes(1536), "1.5KiB");
+        assert_eq!(human_bytes(13_421_773), "12.8MiB");
+    }
 
     #[test]
     fn time_round_trips() {

@@ -42,10 +42,7 @@ impl RetryPolicy {
 
     /// Wait before retry number `retry` (1-based).
     pub(super) fn backoff(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        crate::model::units::backoff(self.initial_backoff, self.max_backoff, retry)
     }
 }
 

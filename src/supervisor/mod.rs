@@ -30,6 +30,7 @@
 //! ever looked up by name.
 
 pub mod daemon;
+pub mod driver;
 pub mod handler;
 pub mod logread;
 pub mod logs;

@@ -58,10 +58,7 @@ pub fn decide(spec: &RestartSpec, exit: &ExitInfo, attempt: u32) -> Decision {
 
 /// Delay before consecutive restart `attempt` (from 1).
 pub fn backoff(spec: &RestartSpec, attempt: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
-    spec.backoff_initial
-        .saturating_mul(factor)
-        .min(spec.backoff_max)
+    crate::model::units::backoff(spec.backoff_initial, spec.backoff_max, attempt)
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //!
 //! After each `up`, the daemon reads the file's `settings.watch`. When it is
 //! on, a task runs the same loop as `facerunner watch`
-//! ([`crate::watch::run`]), applying through this daemon's own socket like
-//! any client, so the apply lock and the executor are shared with the CLI.
+//! ([`crate::watch::run`]), bringing services up in process
+//! ([`super::driver::InProcess`]); the apply lock and the executor are
+//! shared with the CLI.
 //! Results go to the daemon log, and the last one to `status`. Turning the
 //! setting off (and `up` again) stops the task; so does the daemon's
 //! shutdown.
@@ -14,9 +15,12 @@ use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::execute::ServiceDriver;
 use crate::execute::{Applied, ExecEvent, Outcome, Sink};
 use crate::model::wire::{WatchResult, WatchStatus};
+use crate::paths::ProjectDirs;
 use crate::supervisor::daemon::Daemon;
+use crate::supervisor::driver::InProcess;
 use crate::watch::run::{Reporter, WatchEvent, run};
 
 /// The daemon's watch task, if any, and what it last did.
@@ -59,8 +63,12 @@ pub fn reconcile(daemon: &Arc<Daemon>, config: &Path) {
                     daemon: Arc::clone(&d),
                     failed_steps: Mutex::new(Vec::new()),
                 };
-                let exe = d.exe.clone();
-                if let Err(e) = run(&path, &exe, &reporter, &reporter, token.cancelled()).await {
+                let driver = InProcess(Arc::clone(&d));
+                let driver_for =
+                    move |_: &ProjectDirs| -> Arc<dyn ServiceDriver> { Arc::new(driver.clone()) };
+                if let Err(e) =
+                    run(&path, &driver_for, &reporter, &reporter, token.cancelled()).await
+                {
                     tracing::error!(error = %e, "watching stopped");
                 }
             });

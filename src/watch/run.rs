@@ -14,12 +14,13 @@
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::files::{FileWatcher, hash_file};
 use crate::config::resolve::{Secrets, expand_path, resolve};
 use crate::config::{Diagnostic, LoadError, Loaded, SourceFile, load};
-use crate::execute::{Applied, ApplyError, ApplyOptions, Sink, apply_project};
+use crate::execute::{Applied, ApplyError, ApplyOptions, ServiceDriver, Sink, apply_project};
 use crate::paths::ProjectDirs;
 use crate::plan::Plan;
 
@@ -67,11 +68,14 @@ pub fn watched_files(config: &Path, loaded: Option<&Loaded>) -> Vec<PathBuf> {
     files
 }
 
-/// Run until `stop` resolves. `exe` is the facerunner executable (to start
-/// the daemon).
+/// Makes the [`ServiceDriver`] for a project's directories (the project's
+/// name can change between saves).
+pub type DriverFor<'a> = &'a (dyn Fn(&ProjectDirs) -> Arc<dyn ServiceDriver> + Sync);
+
+/// Run until `stop` resolves; service steps go through `driver`.
 pub async fn run(
     config: &Path,
-    exe: &Path,
+    driver: DriverFor<'_>,
     reporter: &dyn Reporter,
     sink: &dyn Sink,
     stop: impl Future<Output = ()>,
@@ -94,7 +98,7 @@ pub async fn run(
                 }
                 let seen_while_loading =
                     hash_file(config).as_deref() != Some(&text_hash(&loaded.file.text));
-                last_good = apply(&loaded, exe, reporter, sink).await || last_good;
+                last_good = apply(&loaded, driver, reporter, sink).await || last_good;
                 if seen_while_loading {
                     changed = vec![config.to_path_buf()];
                     continue;
@@ -127,7 +131,12 @@ fn text_hash(text: &str) -> String {
 }
 
 /// Apply one loaded file; true when the file took effect (even if some step failed).
-async fn apply(loaded: &Loaded, exe: &Path, reporter: &dyn Reporter, sink: &dyn Sink) -> bool {
+async fn apply(
+    loaded: &Loaded,
+    driver: DriverFor<'_>,
+    reporter: &dyn Reporter,
+    sink: &dyn Sink,
+) -> bool {
     let dirs = match ProjectDirs::for_project(&loaded.project) {
         Ok(d) => d,
         Err(e) => {
@@ -145,7 +154,7 @@ async fn apply(loaded: &Loaded, exe: &Path, reporter: &dyn Reporter, sink: &dyn 
         }
     };
     let opts = ApplyOptions {
-        exe: exe.to_path_buf(),
+        driver: driver(&dirs),
         saved: None,
         pull_concurrency: 3,
     };

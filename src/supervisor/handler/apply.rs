@@ -34,6 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -44,12 +45,13 @@ use crate::execute::{Applied, ApplyError, ApplyOptions, ExecEvent, Outcome, Sink
 use crate::model::wire::{ErrorKind, Response, WireError};
 use crate::plan::Plan;
 use crate::supervisor::daemon::Daemon;
+use crate::supervisor::driver::InProcess;
 
 /// Pulls at the same time, as the CLI always used.
 const PULL_CONCURRENCY: usize = 3;
 
 pub(super) async fn apply(
-    daemon: &Daemon,
+    daemon: &Arc<Daemon>,
     config: PathBuf,
     vars: BTreeMap<String, String>,
     plan: Plan,
@@ -75,7 +77,7 @@ pub(super) async fn apply(
         .map_err(|e| WireError::new(ErrorKind::InvalidSpec, e.to_string()))?;
     tracing::info!(file = %config.display(), "apply: {}", plan.summary());
     let opts = ApplyOptions {
-        exe: daemon.exe.clone(),
+        driver: Arc::new(InProcess(daemon.clone())),
         saved: Some(plan),
         pull_concurrency: PULL_CONCURRENCY,
     };

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::model::spec::ProjectSpec;
 use crate::model::wire::{ErrorKind, Event, Request, Response, WireError};
 use crate::supervisor::daemon::Daemon;
 use crate::supervisor::orchestrate;
@@ -23,12 +24,7 @@ use crate::supervisor::orchestrate;
 /// Run `request`, sending its responses to `out`.
 pub async fn dispatch(daemon: Arc<Daemon>, request: Request, out: mpsc::Sender<Response>) {
     let result = match request {
-        Request::Up { spec, services } => {
-            let config = spec.config_path.clone();
-            let result = up::up(&daemon, spec, services, &out).await;
-            crate::supervisor::watching::reconcile(&daemon, &config);
-            result
-        }
+        Request::Up { spec, services } => up(&daemon, spec, services, &out).await,
         Request::Start { services } => control::start(&daemon, services, &out).await,
         Request::Stop { services } => control::stop(&daemon, services, &out).await,
         Request::Restart { services } => control::restart(&daemon, services, &out).await,
@@ -40,6 +36,20 @@ pub async fn dispatch(daemon: Arc<Daemon>, request: Request, out: mpsc::Sender<R
     };
     let response = result.unwrap_or_else(Response::Error);
     let _ = out.send(response).await;
+}
+
+/// Install `spec`, bring the selected services (all when empty) and their
+/// dependencies up, then start or stop watch mode as the spec says.
+pub async fn up(
+    daemon: &Arc<Daemon>,
+    spec: ProjectSpec,
+    services: Vec<String>,
+    out: &mpsc::Sender<Response>,
+) -> Result<Response, WireError> {
+    let config = spec.config_path.clone();
+    let result = up::up(daemon, spec, services, out).await;
+    crate::supervisor::watching::reconcile(daemon, &config);
+    result
 }
 
 /// Stop every service in reverse dependency order (daemon shutdown).

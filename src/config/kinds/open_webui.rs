@@ -1,0 +1,83 @@
+//! `kind: open-webui`: Open WebUI in front of the file's Ollama services,
+//! with a generated secret key and telemetry off.
+
+use std::time::Duration;
+
+use super::{Context, Part, ServiceKind};
+use crate::config::resolve::{Secrets, ollama_url};
+use crate::config::secrets;
+use crate::config::types::Kind;
+use crate::model::spec::Check;
+
+/// Open WebUI.
+pub struct OpenWebui;
+
+/// Open WebUI's own default port.
+const DEFAULT_PORT: u16 = 8080;
+
+impl ServiceKind for OpenWebui {
+    fn default_port(&self) -> Option<u16> {
+        Some(DEFAULT_PORT)
+    }
+
+    fn part(&self, ctx: &Context<'_>) -> Result<Part, String> {
+        let (cfg, name) = (ctx.cfg, ctx.name);
+        let p = ctx.port.unwrap_or(DEFAULT_PORT);
+        let mut env = std::collections::BTreeMap::new();
+        let data = ctx.dirs.data.join(name);
+        env.insert("DATA_DIR".into(), data.display().to_string());
+        let key = secrets::secret(
+            &ctx.dirs.secrets,
+            &format!("{name}.webui_secret_key"),
+            ctx.secrets == Secrets::Create,
+        )
+        .map_err(|e| {
+            format!(
+                "cannot create its secret key in {}: {e}",
+                ctx.dirs.secrets.display()
+            )
+        })?;
+        env.insert("WEBUI_SECRET_KEY".into(), key);
+        let backends: Vec<&String> = match &ctx.svc.backends {
+            Some(b) => b.iter().collect(),
+            None => cfg
+                .services
+                .iter()
+                .filter(|(_, s)| s.kind == Kind::Ollama)
+                .map(|(n, _)| n)
+                .collect(),
+        };
+        let urls: Vec<String> = backends
+            .iter()
+            .filter_map(|b| cfg.services.get(b.as_str()))
+            .map(|s| ollama_url(cfg, s))
+            .collect();
+        if !urls.is_empty() {
+            env.insert("OLLAMA_BASE_URLS".into(), urls.join(";"));
+        }
+        for (k, v) in [
+            ("ENABLE_PERSISTENT_CONFIG", "False"),
+            ("ANONYMIZED_TELEMETRY", "false"),
+            ("DO_NOT_TRACK", "true"),
+            ("SCARF_NO_ANALYTICS", "true"),
+            ("ENABLE_VERSION_UPDATE_CHECK", "false"),
+        ] {
+            env.insert(k.into(), v.into());
+        }
+        Ok(Part {
+            argv: vec![
+                ctx.binary("open-webui"),
+                "serve".into(),
+                "--host".into(),
+                ctx.bind.to_string(),
+                "--port".into(),
+                p.to_string(),
+            ],
+            env,
+            check: Some(Check::Http {
+                url: format!("http://{}:{p}/health", ctx.host),
+            }),
+            start_period: Duration::from_secs(300),
+        })
+    }
+}
