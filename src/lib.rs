@@ -4,6 +4,9 @@
 //! maps results to exit codes. See `README.md` ("Architecture") for the loop
 //! load → validate → observe → plan → execute.
 
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -37,8 +37,10 @@ pub mod rm;
 #[derive(Debug, Parser)]
 #[command(name = "facerunner", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Options every command takes.
     #[command(flatten)]
     pub global: Global,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }

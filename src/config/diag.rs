@@ -103,12 +103,12 @@ impl Diagnostic {
         }
     }
 
-    /// A miette report of this diagnostic in its file.
     /// Rendered for a person: file:line:col, the line, a caret, help.
     pub fn render(&self, file: &SourceFile) -> String {
         format!("{:?}", self.report(file))
     }
 
+    /// A miette report of this diagnostic in its file.
     pub fn report(&self, file: &SourceFile) -> miette::Report {
         let src = NamedSource::new(file.path.display().to_string(), file.text.to_string())
             .with_language("yaml");
