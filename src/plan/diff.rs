@@ -3,6 +3,11 @@
 //!
 //! Objects are compared key by key, recursively, with dotted paths; arrays
 //! and scalars are compared as whole values (an argv is one field).
+//!
+//! Values of env vars whose names look secret (`*TOKEN*`, `*KEY*`,
+//! `*SECRET*`, `*PASSWORD*`, see [`looks_secret`]) are compared but never
+//! shown: the change is reported with [`MASK`] in place of both values, so
+//! neither the terminal, `plan --json` nor a saved plan holds them.
 
 use serde_json::Value;
 
@@ -13,6 +18,21 @@ pub fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
     walk("", Some(old), Some(new), &mut out);
     out
+}
+
+/// What a secret value is shown as.
+pub const MASK: &str = "(secret)";
+
+/// Whether an env var's name says its value is a secret.
+pub fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+fn is_secret_env(path: &str) -> bool {
+    path.strip_prefix("env.").is_some_and(looks_secret)
 }
 
 fn walk(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<FieldChange>) {
@@ -29,6 +49,14 @@ fn walk(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<Fiel
             }
         }
         (a, b) if a == b => {}
+        (a, b) if is_secret_env(path) => {
+            let mask = |v: Option<&Value>| v.filter(|v| !v.is_null()).map(|_| Value::from(MASK));
+            out.push(FieldChange {
+                path: path.to_string(),
+                old: mask(a),
+                new: mask(b),
+            });
+        }
         (a, b) => out.push(FieldChange {
             path: path.to_string(),
             old: a.filter(|v| !v.is_null()).cloned(),
@@ -55,6 +83,19 @@ mod tests {
                 r#"env.NEW: (none) → "2""#,
             ]
         );
+    }
+
+    #[test]
+    fn secret_values_are_masked_but_their_change_is_seen() {
+        let old = json!({"env": {"HF_TOKEN": "hf_old", "api_key": "a"}});
+        let new = json!({"env": {"HF_TOKEN": "hf_new", "api_key": "a"}});
+        let changes = diff(&old, &new);
+        assert_eq!(changes.len(), 1);
+        let text = serde_json::to_string(&changes).expect("json");
+        assert!(!text.contains("hf_old") && !text.contains("hf_new"), "{text}");
+        assert_eq!(changes[0].to_string(), r#"env.HF_TOKEN: "(secret)" → "(secret)""#);
+        let added = diff(&json!({"env": {}}), &json!({"env": {"DB_PASSWORD": "p"}}));
+        assert_eq!(added[0].to_string(), r#"env.DB_PASSWORD: (none) → "(secret)""#);
     }
 
     #[test]
