@@ -48,9 +48,49 @@ pub fn run(global: &Global, args: LogsArgs) -> miette::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A named service must have a log or be in the file (which may be mid-edit:
+/// then only a log counts). `logs nosuch` is an error, not silence.
+fn check_known(global: &Global, dirs: &ProjectDirs, names: &[String]) -> miette::Result<()> {
+    let logged = logread::services_in(&dirs.logs);
+    let declared: Vec<String> = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| crate::config::discover(global.file.as_deref(), &cwd).ok())
+        .and_then(|path| crate::config::load(&path).ok())
+        .map(|l| l.config.services.keys().cloned().collect())
+        .unwrap_or_default();
+    let unknown: Vec<&String> = names
+        .iter()
+        .filter(|n| !logged.contains(n) && !declared.contains(n))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let mut known: Vec<&String> = logged.iter().chain(&declared).collect();
+    known.sort();
+    known.dedup();
+    Err(miette!(
+        help = format!(
+            "services of project {}: {}",
+            dirs.project,
+            known
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "no service named {} in project {}",
+        unknown
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        dirs.project
+    ))
+}
+
 /// Print the selected logs, then (with `follow`) new lines until `stop` resolves.
 pub(crate) async fn follow_until<F: Future>(
-    _global: &Global,
+    global: &Global,
     dirs: &ProjectDirs,
     args: &LogsArgs,
     stop: F,
@@ -58,10 +98,15 @@ pub(crate) async fn follow_until<F: Future>(
     let services = if args.services.is_empty() {
         logread::services_in(&dirs.logs)
     } else {
+        check_known(global, dirs, &args.services)?;
         args.services.clone()
     };
     let width = services.iter().map(String::len).max().unwrap_or(0);
-    let cutoff = args.since.map(|d| SystemTime::now() - d);
+    let cutoff = args.since.map(|d| {
+        SystemTime::now()
+            .checked_sub(d)
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    });
     let mut lines: Vec<LogLine> = Vec::new();
     let mut followers = Vec::new();
     for (i, svc) in services.iter().enumerate() {

@@ -35,6 +35,11 @@ pub fn load_error(e: LoadError) -> miette::Report {
             "no facerunner.yaml or facerunner.yml in {} or any parent directory",
             searched.display()
         ),
+        LoadError::NoSuchFile { path } => miette!(
+            help = "check the path given with -f (it goes before the command: `facerunner -f FILE status`) or FACERUNNER_FILE",
+            "{} does not exist",
+            path.display()
+        ),
         LoadError::Invalid { file, diagnostics } => {
             print_diagnostics(&diagnostics, &file);
             let n = diagnostics.iter().filter(|d| d.is_error()).count();

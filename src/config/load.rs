@@ -63,6 +63,12 @@ pub enum LoadError {
         /// Where the search started.
         searched: PathBuf,
     },
+    /// The file named by `-f` / `FACERUNNER_FILE` does not exist.
+    #[error("{} does not exist", .path.display())]
+    NoSuchFile {
+        /// The path as given (made absolute).
+        path: PathBuf,
+    },
     /// The file has problems; each diagnostic says where.
     #[error("{} has {} error(s)", .file.path.display(), .diagnostics.iter().filter(|d| d.is_error()).count())]
     Invalid {
@@ -77,11 +83,19 @@ pub enum LoadError {
 /// nearest `facerunner.yaml`/`.yml` from `cwd` upwards.
 pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, LoadError> {
     if let Some(p) = explicit {
-        return Ok(if p.is_absolute() {
+        let path = if p.is_absolute() {
             p.to_path_buf()
         } else {
             cwd.join(p)
-        });
+        };
+        // A dangling name is an error here, so `status`/`down`/`logs` never
+        // fall back to a project named after its directory.
+        return match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(LoadError::NoSuchFile { path })
+            }
+            _ => Ok(path),
+        };
     }
     for dir in cwd.ancestors() {
         for name in FILE_NAMES {

@@ -92,10 +92,19 @@ mod tests {
         let changes = diff(&old, &new);
         assert_eq!(changes.len(), 1);
         let text = serde_json::to_string(&changes).expect("json");
-        assert!(!text.contains("hf_old") && !text.contains("hf_new"), "{text}");
-        assert_eq!(changes[0].to_string(), r#"env.HF_TOKEN: "(secret)" → "(secret)""#);
+        assert!(
+            !text.contains("hf_old") && !text.contains("hf_new"),
+            "{text}"
+        );
+        assert_eq!(
+            changes[0].to_string(),
+            r#"env.HF_TOKEN: "(secret)" → "(secret)""#
+        );
         let added = diff(&json!({"env": {}}), &json!({"env": {"DB_PASSWORD": "p"}}));
-        assert_eq!(added[0].to_string(), r#"env.DB_PASSWORD: (none) → "(secret)""#);
+        assert_eq!(
+            added[0].to_string(),
+            r#"env.DB_PASSWORD: (none) → "(secret)""#
+        );
     }
 
     #[test]

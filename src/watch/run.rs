@@ -111,7 +111,7 @@ pub async fn run(
                     keeping_last_good: last_good,
                 });
             }
-            Err(e @ LoadError::NotFound { .. }) => {
+            Err(e @ (LoadError::NotFound { .. } | LoadError::NoSuchFile { .. })) => {
                 reporter.report(WatchEvent::Failed(&e.to_string()))
             }
         }

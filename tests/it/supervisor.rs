@@ -475,3 +475,30 @@ fn an_ollama_service_uses_its_built_in_probe_and_comes_back_after_kill_9() {
     assert_eq!(p.processes(), vec![]);
     assert!(!alive(second), "the stand-in survived down");
 }
+
+#[test]
+fn a_missing_file_and_an_unknown_service_are_errors_not_silence() {
+    let p = Project::new("  w: { command: [python3, -c, 'pass'], restart: 'no' }\n");
+    for args in [
+        &["-f", "nosuch.yaml", "status"][..],
+        &["-f", "nosuch.yaml", "down"][..],
+    ] {
+        let out = p.run(args);
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        let err = text(&out.stderr);
+        assert!(err.contains("nosuch.yaml does not exist"), "{err}");
+        assert!(err.contains("goes before the command"), "{err}");
+    }
+    let out = p.run(&["logs", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("no service named `nosuch`"), "{err}");
+    assert!(err.contains("services of project"), "{err}");
+    // A declared service without logs yet is not unknown.
+    let out = p.run(&["logs", "w"]);
+    assert!(
+        !text(&out.stderr).contains("no service named"),
+        "{}",
+        describe(&out)
+    );
+}
