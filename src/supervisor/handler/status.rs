@@ -12,6 +12,9 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
             daemon_pid: std::process::id(),
             services: vec![],
             watch: daemon.watch_status(),
+            log_trouble: crate::supervisor::logs::daemon_log_trouble()
+                .into_iter()
+                .collect(),
         }));
     };
     let snaps: Vec<_> = spec
@@ -24,6 +27,10 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         .filter_map(|(_, _, snap)| snap.lifecycle.pid())
         .collect();
     let metrics = daemon.metrics.lock().await.sample(&pids).await;
+    let log_trouble = crate::supervisor::logs::daemon_log_trouble()
+        .into_iter()
+        .chain(snaps.iter().filter_map(|(_, h, _)| h.log_trouble()))
+        .collect();
     let services = snaps
         .into_iter()
         .map(|(svc, handle, snap)| {
@@ -44,6 +51,7 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
                 cpu_percent: m.map(|m| m.0),
                 rss_bytes: m.map(|m| m.1),
                 spec_hash: snap.spec_hash.clone(),
+                containment: snap.lifecycle.pid().and(snap.containment.clone()),
                 state: snap.lifecycle,
             }
         })
@@ -53,5 +61,6 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         daemon_pid: std::process::id(),
         services,
         watch: daemon.watch_status(),
+        log_trouble,
     }))
 }
