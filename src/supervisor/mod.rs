@@ -30,6 +30,7 @@
 //! ever looked up by name.
 
 pub mod client;
+pub mod contain;
 pub mod daemon;
 pub mod error;
 pub mod handler;

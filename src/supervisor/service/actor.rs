@@ -8,9 +8,10 @@ use rustix::process::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Control, Snapshot};
+use crate::supervisor::contain;
 use crate::supervisor::identity::{ProcessIdentity, parse_signal};
 use crate::supervisor::logs::SharedLog;
-use crate::supervisor::messages::{ExitInfo, Health, Lifecycle};
+use crate::supervisor::messages::{Containment, ExitInfo, Health, Lifecycle};
 use crate::supervisor::probes::{self, ExecContext};
 use crate::supervisor::restart::{self, Decision};
 use crate::supervisor::spawn::{self, Spawned};
@@ -81,6 +82,7 @@ impl Actor {
             self.note(&format!("exited: {exit}"));
             self.set(|s| {
                 s.identity = None;
+                s.containment = None;
                 s.last_exit = Some(exit.clone());
                 if !s.ready && s.failure.is_none() {
                     s.failure = Some(format!("exited ({exit}) before becoming ready"));
@@ -178,11 +180,16 @@ impl Actor {
             Err(reason) => return RunEnd::SpawnFailed(reason),
         };
         let id = sp.identity;
-        self.note(&format!("started pid {}", id.pid));
+        let containment = sp.containment.clone();
+        match &containment {
+            Some(c) => self.note(&format!("started pid {} (contained: {c})", id.pid)),
+            None => self.note(&format!("started pid {}", id.pid)),
+        }
         let has_probe = self.spec.probe.is_some();
         let started_at = sp.started_at;
         self.set(|s| {
             s.identity = Some(id);
+            s.containment = containment.clone();
             s.started_pid.get_or_insert(id.pid);
             s.ready |= !has_probe;
             let health = if has_probe {
@@ -207,7 +214,7 @@ impl Actor {
         loop {
             tokio::select! {
                 exit = sp.wait() => {
-                    finish_group(&id);
+                    finish_group(&id, containment.as_ref());
                     return RunEnd::Exited(exit);
                 }
                 Some(health) = hrx.recv() => self.health(health),
@@ -223,6 +230,8 @@ impl Actor {
                         self.note(&format!("stopped: {exit}"));
                         self.set(|s| {
                             s.identity = None;
+                            s.containment = None;
+                s.containment = None;
                             s.last_exit = Some(exit);
                             s.lifecycle = Lifecycle::Stopped;
                         });
@@ -288,16 +297,23 @@ impl Actor {
                 }
             }
         };
-        finish_group(&id);
+        finish_group(&id, sp.containment.as_ref());
         exit
     }
 }
 
-/// The shim clears the group when the service exits; if the shim itself was
-/// killed, do it here.
-fn finish_group(id: &ProcessIdentity) {
+/// The shim clears the group and its cgroup when the service exits; if the
+/// shim itself was killed, do it here. (A subreaper shim's orphans cannot be
+/// found once it is gone; the daemon kills a shim only after the service
+/// outlived its grace period and 5 s more.)
+fn finish_group(id: &ProcessIdentity, containment: Option<&Containment>) {
     if id.group_alive() {
         let _ = id.signal_group(Signal::KILL);
+    }
+    if let Some(Containment::Cgroup { path }) = containment
+        && path.exists()
+    {
+        contain::kill_cgroup(path);
     }
 }
 
