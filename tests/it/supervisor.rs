@@ -561,3 +561,31 @@ fn without_a_cgroup_the_subreaper_stops_a_process_that_calls_setsid() {
 fn without_a_cgroup_the_subreaper_acts_when_the_daemon_is_killed() {
     escaped_process_is_stopped(Some("subreaper"), true);
 }
+
+/// A service crashes, leaving a child that ignores SIGTERM (so its shim
+/// is still clearing the group for the stop timeout) and that makes the
+/// probe pass after the crash, as another program's listener would: a
+/// process that has exited is never ready.
+#[test]
+fn a_crashed_service_is_not_ready_even_if_its_probe_passes() {
+    let p = Project::new("");
+    let flag = p.dir.path().join("probe-passes");
+    p.write(&format!(
+        r#"  liar:
+    kind: process
+    command: [sh, -c, "trap '' TERM; (sleep 0.3; touch '{flag}'; sleep 30) & exit 3", "{{marker}}"]
+    restart: {{ policy: "no" }}
+    health:
+      exec: [test, -f, "{flag}"]
+      interval: 100ms
+      start_period: 20s
+    stop: {{ signal: SIGTERM, timeout: 3s }}
+"#,
+        flag = flag.display()
+    ));
+    let out = p.run(&["up"]);
+    assert!(flag.exists(), "the probe could pass: {}", describe(&out));
+    assert!(!out.status.success(), "{}", describe(&out));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("before becoming ready"), "{all}");
+}

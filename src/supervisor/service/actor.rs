@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Control, Snapshot};
 use crate::supervisor::contain;
-use crate::supervisor::identity::{ProcessIdentity, parse_signal};
+use crate::supervisor::identity::{self, Liveness, ProcessIdentity, parse_signal};
 use crate::supervisor::logs::SharedLog;
 use crate::supervisor::messages::{Containment, ExitInfo, Health, Lifecycle};
 use crate::supervisor::probes::{self, ExecContext};
@@ -217,7 +217,7 @@ impl Actor {
                     finish_group(&id, containment.as_ref());
                     return RunEnd::Exited(exit);
                 }
-                Some(health) = hrx.recv() => self.health(health),
+                Some(health) = hrx.recv() => self.health(health, &id),
                 control = self.rx.recv() => match control {
                     None => {
                         self.stop_running(&mut sp).await;
@@ -250,7 +250,13 @@ impl Actor {
         }
     }
 
-    fn health(&self, health: Health) {
+    fn health(&self, health: Health, id: &ProcessIdentity) {
+        // A probe can pass while the service is dead: another program
+        // listens where it looks, or the shim is still clearing what the
+        // service left behind. A process that has exited is never ready.
+        if health == Health::Healthy && !is_alive(id) {
+            return;
+        }
         let check = self
             .spec
             .probe
@@ -302,6 +308,11 @@ impl Actor {
     }
 }
 
+/// The service process itself runs (not exited, not a zombie, pid not reused).
+fn is_alive(id: &ProcessIdentity) -> bool {
+    identity::is_running(id.pid) && id.liveness() == Liveness::Ours
+}
+
 /// The shim clears the group and its cgroup when the service exits; if the
 /// shim itself was killed, do it here. (A subreaper shim's orphans cannot be
 /// found once it is gone; the daemon kills a shim only after the service
@@ -322,5 +333,38 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_running_process_counts_as_alive() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let id = ProcessIdentity::of(child.id())
+            .expect("stat")
+            .expect("running");
+        assert!(is_alive(&id));
+        child.kill().expect("kill");
+        // Not yet reaped: a zombie is not alive.
+        let zombie = crate::supervisor::identity::stat(id.pid)
+            .ok()
+            .flatten()
+            .is_some();
+        assert!(!is_alive(&id) || !zombie);
+        child.wait().expect("wait");
+        assert!(!is_alive(&id));
+        let reused = ProcessIdentity {
+            start_ticks: id.start_ticks + 1,
+            ..ProcessIdentity::of(std::process::id())
+                .expect("stat")
+                .expect("us")
+        };
+        assert!(!is_alive(&reused));
     }
 }
