@@ -351,12 +351,14 @@ mod tests {
             .expect("running");
         assert!(is_alive(&id));
         child.kill().expect("kill");
-        // Not yet reaped: a zombie is not alive.
-        let zombie = crate::supervisor::identity::stat(id.pid)
-            .ok()
-            .flatten()
-            .is_some();
-        assert!(!is_alive(&id) || !zombie);
+        // Not yet reaped: once it is a zombie, it is not alive.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while identity::is_running(id.pid) {
+            assert!(std::time::Instant::now() < deadline, "never died");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(identity::stat(id.pid).ok().flatten().is_some(), "a zombie");
+        assert!(!is_alive(&id));
         child.wait().expect("wait");
         assert!(!is_alive(&id));
         let reused = ProcessIdentity {
