@@ -40,12 +40,46 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
             ),
             (Some(r), false) if !r.services.is_empty() => {
                 print_table(&r);
+                print_containment(&r);
                 print_watch(&r);
+                print_log_trouble(&r);
             }
             (_, false) => println!("nothing is running for project {}", dirs.project),
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Which containment keeps each running service's processes together.
+fn print_containment(r: &StatusReport) {
+    let running: Vec<String> = r
+        .services
+        .iter()
+        .filter_map(|s| Some(format!("{} ({})", s.name, s.containment.as_ref()?)))
+        .collect();
+    if !running.is_empty() {
+        println!("containment: {}", running.join(", "));
+    }
+}
+
+/// Logs whose lines are being dropped, with what to do.
+fn print_log_trouble(r: &StatusReport) {
+    for t in &r.log_trouble {
+        anstream::println!(
+            "{}",
+            paint(
+                &format!(
+                    "warning: cannot write {}: {} — {} lines dropped since {}; \
+                     free space there, logging resumes by itself",
+                    t.file.display(),
+                    t.error,
+                    t.dropped_lines,
+                    crate::supervisor::logs::format_time(t.since)
+                ),
+                anstyle::AnsiColor::Yellow
+            )
+        );
+    }
 }
 
 /// The watch-mode line: whether the daemon watches the file, and the last

@@ -268,6 +268,9 @@ fn policy(p: CfgPolicy) -> RestartPolicy {
     }
 }
 
+/// Checks of a healthy built-in service, unless `health.interval` is set.
+const BUILTIN_HEALTHY_INTERVAL: StdDuration = StdDuration::from_secs(5);
+
 fn probe(
     svc: &Service,
     host: &str,
@@ -299,13 +302,19 @@ fn probe(
     } else {
         default_check?
     };
-    let (interval, start) = if default_start > StdDuration::ZERO {
-        (StdDuration::from_millis(500), default_start)
+    // Built-in probes (Ollama, Open WebUI) poll fast until the first
+    // success, so `up` returns soon, then every few seconds: a server
+    // checked twice a second forever fills its own log with the checks.
+    // An explicit `health.interval` is used throughout.
+    let builtin = default_start > StdDuration::ZERO;
+    let (interval, start) = if builtin {
+        (BUILTIN_HEALTHY_INTERVAL, default_start)
     } else {
         (StdDuration::from_secs(2), StdDuration::from_secs(10))
     };
     Some(Probe {
         check,
+        start_interval: (builtin && h.interval.is_none()).then_some(StdDuration::from_millis(500)),
         interval: d(h.interval, interval),
         timeout: d(
             h.timeout,
@@ -394,6 +403,15 @@ mod tests {
         assert!(
             matches!(&llm.probe.as_ref().unwrap().check, Check::Http { url } if url == "http://127.0.0.1:11500/")
         );
+        let p = llm.probe.as_ref().unwrap();
+        assert_eq!(
+            (p.start_interval, p.interval),
+            (
+                Some(StdDuration::from_millis(500)),
+                BUILTIN_HEALTHY_INTERVAL
+            ),
+            "fast until ready, then every few seconds"
+        );
         assert_eq!(s("cpu").env["CUDA_VISIBLE_DEVICES"], "-1");
         let ui = s("ui");
         assert_eq!(
@@ -426,6 +444,21 @@ mod tests {
             &w.probe.as_ref().unwrap().check,
             Check::Tcp { port: 9, .. }
         ));
+        assert_eq!(w.probe.as_ref().unwrap().start_interval, None);
+    }
+
+    #[test]
+    fn an_explicit_interval_is_used_throughout() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = specs(
+            "version: 1\nservices:\n  llm: { kind: ollama, port: 11500, health: { interval: 1s } }\n",
+            dir.path(),
+        );
+        let p = spec.service("llm").unwrap().probe.clone().unwrap();
+        assert_eq!(
+            (p.start_interval, p.interval),
+            (None, StdDuration::from_secs(1))
+        );
     }
 
     #[test]

@@ -124,4 +124,7 @@ pub struct HostFacts {
     pub ports_taken: BTreeMap<String, String>,
     /// Service → the program that is neither on `PATH` nor a file.
     pub missing_binaries: BTreeMap<String, String>,
+    /// Service → what is wrong with its `working_dir` (`/x does not exist`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bad_working_dirs: BTreeMap<String, String>,
 }

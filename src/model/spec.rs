@@ -88,9 +88,14 @@ pub enum Condition {
 pub struct Probe {
     /// What to check.
     pub check: Check,
-    /// Time between checks.
+    /// Time between checks once the service has been healthy.
     #[serde(with = "millis")]
     pub interval: Duration,
+    /// Time between checks until the first success, when shorter polling
+    /// then is wanted (built-in probes: ready fast, then left alone);
+    /// `None`: `interval` throughout.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_millis")]
+    pub start_interval: Option<Duration>,
     /// Limit for one check.
     #[serde(with = "millis")]
     pub timeout: Duration,
@@ -206,6 +211,24 @@ impl Default for LogSpec {
             max_bytes: 10 * 1024 * 1024,
             keep: 3,
         }
+    }
+}
+
+/// Optional durations as integer milliseconds on the wire.
+mod opt_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::millis::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
     }
 }
 

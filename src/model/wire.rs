@@ -251,6 +251,47 @@ pub struct StatusReport {
     /// Watch mode (`settings.watch: true`), when on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchStatus>,
+    /// Logs the daemon cannot write (a full disk, most often): lines are
+    /// dropped and counted until writes succeed again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_trouble: Vec<LogTrouble>,
+}
+
+/// A log file whose lines are being dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogTrouble {
+    /// The file.
+    pub file: PathBuf,
+    /// The first write error, e.g. `No space left on device (os error 28)`.
+    pub error: String,
+    /// When lines started being dropped.
+    #[serde(with = "rfc3339")]
+    pub since: SystemTime,
+    /// Lines dropped so far.
+    pub dropped_lines: u64,
+}
+
+/// How a service's processes are kept together, so that none outlives `down`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Containment {
+    /// A cgroup v2 of its own, killed whole on stop (`cgroup.kill`).
+    Cgroup {
+        /// The cgroup's directory.
+        path: PathBuf,
+    },
+    /// The shim is a child subreaper: descendants that leave the service's
+    /// process group are reparented to it and killed when the service stops.
+    Subreaper,
+}
+
+impl std::fmt::Display for Containment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Containment::Cgroup { path } => write!(f, "cgroup {}", path.display()),
+            Containment::Subreaper => f.write_str("subreaper"),
+        }
+    }
 }
 
 /// The daemon's watching of the project file.
@@ -298,6 +339,9 @@ pub struct ServiceStatus {
     /// Hash of the spec the service runs with (what `plan` compares).
     #[serde(default)]
     pub spec_hash: String,
+    /// How its processes are contained (while it runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<Containment>,
 }
 
 /// The lifecycle of a service; each state carries its own data.

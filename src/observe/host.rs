@@ -1,5 +1,6 @@
 //! Host facts the checks need, for services that would have to be started:
-//! is their port free, and does their binary exist?
+//! is their port free, does their binary exist, is their working directory
+//! a directory?
 //!
 //! A port is probed by binding it for an instant (and releasing it); a
 //! process of ours that is running is never probed, so only a port held by
@@ -27,6 +28,9 @@ pub fn observe(spec: &ProjectSpec, live: &BTreeMap<String, LiveService>) -> Host
                     .insert(svc.name.clone(), format!("{bind}:{port}"));
             }
         }
+        if let Some(why) = working_dir_problem(&svc.working_dir) {
+            facts.bad_working_dirs.insert(svc.name.clone(), why);
+        }
         if let Some(program) = svc.argv.first()
             && find_program(program, &svc.working_dir).is_none()
         {
@@ -44,6 +48,18 @@ fn port_taken(bind: &str, port: u16) -> bool {
     match TcpListener::bind((host, port)) {
         Ok(_) => false,
         Err(e) => e.kind() == std::io::ErrorKind::AddrInUse,
+    }
+}
+
+/// What keeps `dir` from being a working directory, if anything.
+pub fn working_dir_problem(dir: &Path) -> Option<String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => None,
+        Ok(_) => Some(format!("{} is not a directory", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(format!("{} does not exist", dir.display()))
+        }
+        Err(e) => Some(format!("{} cannot be used: {e}", dir.display())),
     }
 }
 
@@ -69,6 +85,20 @@ mod tests {
         assert!(port_taken("127.0.0.1", port));
         drop(l);
         assert!(!port_taken("127.0.0.1", port));
+    }
+
+    #[test]
+    fn a_missing_or_non_directory_working_dir_is_a_problem() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(working_dir_problem(dir.path()), None);
+        let missing = dir.path().join("nope");
+        assert_eq!(
+            working_dir_problem(&missing),
+            Some(format!("{} does not exist", missing.display()))
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").expect("write");
+        assert!(working_dir_problem(&file).is_some_and(|w| w.ends_with("is not a directory")));
     }
 
     #[test]

@@ -147,6 +147,13 @@ fn service_checks(b: &mut Builder, svc: &ServiceSpec, live: &Live, starting: boo
             "stop that process, or give this service another `port:`",
         ));
     }
+    if let Some(why) = live.host.bad_working_dirs.get(&svc.name) {
+        b.checks.push(Check::error(
+            &subject,
+            format!("its working directory {why}"),
+            "create it, or fix `working_dir:` (a relative path is taken from the project file's directory)",
+        ));
+    }
     if let Some(program) = live.host.missing_binaries.get(&svc.name) {
         b.checks.push(Check::error(
             &subject,

@@ -154,17 +154,23 @@ fn take_lock(dirs: &ProjectDirs) -> Result<File> {
     Ok(file)
 }
 
+/// Log to `state/daemon.log`, rotated like service logs; a write that fails
+/// (a full disk) drops the line, counts it for `status` and never panics or
+/// blocks supervision (see [`crate::supervisor::logs::RotatingFile`]).
 fn init_logging(dirs: &ProjectDirs) {
     let path = dirs.daemon_log();
-    let Ok(file) = OpenOptions::new().create(true).append(true).open(&path) else {
+    let Ok(log) =
+        crate::supervisor::logs::DaemonLog::open(&path, crate::supervisor::logs::DAEMON_LOG)
+    else {
         return;
     };
+    log.register();
     let filter = tracing_subscriber::EnvFilter::try_from_env("FACERUNNER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_writer(Mutex::new(file))
+        .with_writer(log)
         .try_init();
 }
 

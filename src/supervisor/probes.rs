@@ -2,7 +2,8 @@
 //!
 //! A probe task runs beside each running service and reports [`Health`]
 //! changes to the service's actor. Semantics follow compose healthchecks:
-//! the first check runs at spawn, then one every `interval`; a check that
+//! the first check runs at spawn, then one every `start_interval` (when
+//! set) until the first success and every `interval` after that; a check that
 //! takes longer than `timeout` fails; failures during `start_period` do not
 //! count until the first success; after `retries` consecutive counted
 //! failures the service is `unhealthy`. Unhealthy is shown in status (and
@@ -41,10 +42,12 @@ pub async fn watch(probe: Probe, ctx: ExecContext, tx: mpsc::Sender<Health>) {
     let mut health = Health::Starting;
     let mut ever_healthy = false;
     let mut failures = 0u32;
-    let mut ticker = tokio::time::interval(probe.interval.max(Duration::from_millis(10)));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut first = true;
     loop {
-        ticker.tick().await;
+        if !first {
+            tokio::time::sleep(next_delay(&probe, ever_healthy)).await;
+        }
+        first = false;
         let result = check(&probe.check, probe.timeout, http, &ctx).await;
         let next = match result {
             Ok(()) => {
@@ -72,6 +75,17 @@ pub async fn watch(probe: Probe, ctx: ExecContext, tx: mpsc::Sender<Health>) {
             }
         }
     }
+}
+
+/// Time from one check to the next: `start_interval` (when set) until the
+/// first success, `interval` from then on, even if health is later lost
+/// (a loaded server is not polled fast again).
+pub fn next_delay(probe: &Probe, ever_healthy: bool) -> Duration {
+    let d = match probe.start_interval {
+        Some(fast) if !ever_healthy => fast,
+        _ => probe.interval,
+    };
+    d.max(Duration::from_millis(10))
 }
 
 /// One check; `Err` carries a short reason.
@@ -197,6 +211,30 @@ mod tests {
         assert_eq!(loopback_host(&u).as_deref(), Some("localhost:9"));
         let u = reqwest::Url::parse("http://example.com/").expect("url");
         assert_eq!(loopback_host(&u), None);
+    }
+
+    #[test]
+    fn probes_are_fast_until_ready_then_at_the_interval() {
+        let mut p = Probe {
+            check: Check::Exec {
+                argv: vec!["true".into()],
+            },
+            interval: Duration::from_secs(5),
+            start_interval: Some(Duration::from_millis(500)),
+            timeout: Duration::from_secs(1),
+            retries: 3,
+            start_period: Duration::from_secs(10),
+        };
+        assert_eq!(next_delay(&p, false), Duration::from_millis(500));
+        assert_eq!(next_delay(&p, true), Duration::from_secs(5));
+        p.start_interval = None;
+        assert_eq!(next_delay(&p, false), Duration::from_secs(5));
+        p.interval = Duration::ZERO;
+        assert_eq!(
+            next_delay(&p, true),
+            Duration::from_millis(10),
+            "never a busy loop"
+        );
     }
 
     #[tokio::test]

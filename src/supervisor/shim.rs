@@ -17,9 +17,14 @@
 //! 4. forwards TERM/INT/HUP/QUIT/USR1 sent to the shim itself to the group;
 //! 5. when the parent dies: the configured stop signal to the group, the
 //!    grace period, then SIGKILL to the group;
-//! 6. when the service exits, signals what is left of its group (a
-//!    service's group dies with its main process, as in a container) and
-//!    exits with the service's code (128 + signal when killed).
+//! 6. when the service exits, signals what is left of its group and of
+//!    its containment (a service's processes die with its main process, as
+//!    in a container) and exits with the service's code (128 + signal when
+//!    killed).
+//!
+//! Processes that leave the group (`setsid`, double forks) are caught by
+//! the containment, a cgroup v2 or the shim being a child subreaper (see
+//! `contain.rs`); the `started` report says which.
 //!
 //! The kernel delivers PDEATHSIG when the *thread* that forked the shim
 //! exits, so the daemon runs on a current-thread runtime and spawns from
@@ -34,6 +39,8 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::model::wire::Containment;
+use crate::sys::contain::{self, Contain};
 use crate::sys::identity::{self, parse_signal};
 
 /// Arguments of `facerunner __shim`.
@@ -97,30 +104,50 @@ async fn shim(args: ShimArgs, mut report: Option<File>) -> u8 {
     {
         return fail(report, "the daemon exited before the service started");
     }
+    let Ok(mut reaped) = signal(SignalKind::child()) else {
+        return fail(report, "cannot install signal handler");
+    };
     let Some((program, rest)) = args.argv.split_first() else {
         return fail(report, "empty argv");
     };
-    let mut child = match tokio::process::Command::new(program)
-        .args(rest)
+    let mut contain = Contain::prepare();
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(rest)
         .process_group(0)
         .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-    {
+        .kill_on_drop(true);
+    if let Some(procs) = contain.join_target() {
+        // SAFETY: `join` only opens, writes and closes (async-signal-safe)
+        // and allocates nothing; `procs` was allocated before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                contain::join(&procs);
+                Ok(())
+            });
+        }
+    }
+    let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return fail(report, &format!("cannot run {program}: {e}")),
+        Err(e) => {
+            contain.finish();
+            return fail(report, &format!("cannot run {program}: {e}"));
+        }
     };
-    let Some(pid) = child.id() else {
+    let Some((pid, group)) = child
+        .id()
+        .and_then(|pid| Some((pid, Pid::from_raw(i32::try_from(pid).ok()?)?)))
+    else {
+        contain.finish();
         return fail(report, "service exited at once");
     };
+    let containment = contain.confirm(pid);
     let ticks = identity::stat(pid)
         .ok()
         .flatten()
         .map_or(0, |s| s.start_ticks);
     if let Some(r) = report.as_mut() {
-        let _ = writeln!(r, "started {pid} {ticks}");
+        let _ = writeln!(r, "started {pid} {ticks} {}", report_word(&containment));
     }
-    let group = Pid::from_raw(pid as i32).expect("a spawned child's pid is positive");
 
     let status = loop {
         let forwarded = async {
@@ -132,8 +159,9 @@ async fn shim(args: ShimArgs, mut report: Option<File>) -> u8 {
         tokio::select! {
             status = child.wait() => break status,
             _ = parent_died.recv() => {
-                break stop_group(&mut child, group, stop_sig, args.grace).await;
+                break stop_group(&mut child, group, &contain, stop_sig, args.grace).await;
             }
+            _ = reaped.recv() => contain.reap(Some(pid)),
             Some(kind) = forwarded => {
                 if let Some(sig) = Signal::from_named_raw(kind.as_raw_value()) {
                     let _ = rustix::process::kill_process_group(group, sig);
@@ -141,7 +169,8 @@ async fn shim(args: ShimArgs, mut report: Option<File>) -> u8 {
             }
         }
     };
-    clear_group(group, stop_sig, args.grace).await;
+    clear(&contain, group, stop_sig, args.grace).await;
+    contain.finish();
     let code = match status {
         Ok(st) => exit_code(st),
         Err(_) => 1,
@@ -157,39 +186,58 @@ async fn shim(args: ShimArgs, mut report: Option<File>) -> u8 {
     code
 }
 
-/// Stop signal, grace, SIGKILL; returns the child's status.
+/// How the `started` report names the containment: `subreaper` or
+/// `cgroup <path>` (the path is the rest of the line).
+fn report_word(c: &Containment) -> String {
+    match c {
+        Containment::Subreaper => "subreaper".into(),
+        Containment::Cgroup { path } => format!("cgroup {}", path.display()),
+    }
+}
+
+/// Stop signal to the group and every contained process, grace, SIGKILL;
+/// returns the child's status.
 async fn stop_group(
     child: &mut tokio::process::Child,
     group: Pid,
+    contain: &Contain,
     sig: Signal,
     grace: Duration,
 ) -> std::io::Result<ExitStatus> {
     let _ = rustix::process::kill_process_group(group, sig);
+    contain.signal_all(sig);
     match tokio::time::timeout(grace, child.wait()).await {
         Ok(st) => st,
         Err(_) => {
             let _ = rustix::process::kill_process_group(group, Signal::KILL);
+            contain.signal_all(Signal::KILL);
             child.wait().await
         }
     }
 }
 
-/// After the leader exited: stop whatever is left in its group. The group id
-/// cannot be handed out again while the group has members, so this only
-/// reaches our grandchildren. Polls every 50 ms, only during this shutdown.
-async fn clear_group(group: Pid, sig: Signal, grace: Duration) {
-    if rustix::process::test_kill_process_group(group).is_err() {
+/// After the leader exited: stop whatever is left of its group and of the
+/// containment (processes that left the group). The group id cannot be
+/// handed out again while the group has members, so this only reaches our
+/// descendants. Polls every 50 ms, only during this shutdown.
+async fn clear(contain: &Contain, group: Pid, sig: Signal, grace: Duration) {
+    let group_alive = || rustix::process::test_kill_process_group(group).is_ok();
+    // Members of the group whose parent exited are our children now
+    // (subreaper): reaped here, or a zombie would keep the group "alive".
+    if contain.is_empty() && !group_alive() {
         return;
     }
     let _ = rustix::process::kill_process_group(group, sig);
+    contain.signal_all(sig);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
-        if rustix::process::test_kill_process_group(group).is_err() {
+        if contain.is_empty() && !group_alive() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = rustix::process::kill_process_group(group, Signal::KILL);
+    contain.kill_everything().await;
 }
 
 fn exit_code(st: ExitStatus) -> u8 {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::model::spec::ServiceSpec;
-use crate::model::wire::ExitInfo;
+use crate::model::wire::{Containment, ExitInfo};
 use crate::supervisor::logs::{self, SharedLog};
 use crate::sys::identity::ProcessIdentity;
 
@@ -32,6 +32,8 @@ pub struct Spawned {
     pub started_at: SystemTime,
     /// Monotonic spawn time.
     pub started: Instant,
+    /// How the shim contains the service's processes.
+    pub containment: Option<Containment>,
     /// Rest of the report pipe: the final `exited …` line.
     /// `None` once read (a finished JoinHandle must not be polled again).
     report: Option<tokio::task::JoinHandle<Option<String>>>,
@@ -102,7 +104,7 @@ pub async fn spawn(
         last
     });
     match parse_started(&first) {
-        Ok((pid, start_ticks)) => Ok(Spawned {
+        Ok((pid, start_ticks, containment)) => Ok(Spawned {
             shim,
             identity: ProcessIdentity {
                 pid,
@@ -111,6 +113,7 @@ pub async fn spawn(
             },
             started_at,
             started,
+            containment,
             report: Some(report),
         }),
         Err(why) => {
@@ -120,14 +123,24 @@ pub async fn spawn(
     }
 }
 
-fn parse_started(line: &str) -> Result<(u32, u64), String> {
-    let mut words = line.split_whitespace();
+/// `started <pid> <ticks> [subreaper | cgroup <path>]`.
+fn parse_started(line: &str) -> Result<(u32, u64, Option<Containment>), String> {
+    let mut words = line.splitn(5, ' ');
     match words.next() {
         Some("started") => {
             let pid = words.next().and_then(|w| w.parse().ok());
             let ticks = words.next().and_then(|w| w.parse().ok());
-            pid.zip(ticks)
-                .ok_or_else(|| format!("bad shim report {line:?}"))
+            let containment = match (words.next(), words.next()) {
+                (Some("subreaper"), None) => Some(Containment::Subreaper),
+                (Some("cgroup"), Some(path)) if !path.is_empty() => {
+                    Some(Containment::Cgroup { path: path.into() })
+                }
+                _ => None,
+            };
+            let (pid, ticks) = pid
+                .zip(ticks)
+                .ok_or_else(|| format!("bad shim report {line:?}"))?;
+            Ok((pid, ticks, containment))
         }
         Some("error") => Err(line.trim_start_matches("error").trim().to_string()),
         _ => Err("the shim exited without reporting".to_string()),
@@ -179,7 +192,21 @@ mod tests {
 
     #[test]
     fn shim_reports_parse() {
-        assert_eq!(parse_started("started 42 9000"), Ok((42, 9000)));
+        assert_eq!(parse_started("started 42 9000"), Ok((42, 9000, None)));
+        assert_eq!(
+            parse_started("started 42 9000 subreaper"),
+            Ok((42, 9000, Some(Containment::Subreaper)))
+        );
+        assert_eq!(
+            parse_started("started 42 9000 cgroup /sys/fs/cgroup/a b/facerunner-shim-7"),
+            Ok((
+                42,
+                9000,
+                Some(Containment::Cgroup {
+                    path: "/sys/fs/cgroup/a b/facerunner-shim-7".into()
+                })
+            ))
+        );
         assert!(
             parse_started("error cannot run x: not found")
                 .is_err_and(|e| e.starts_with("cannot run"))

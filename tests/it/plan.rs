@@ -382,6 +382,23 @@ fn checks_block_apply_a_taken_port_a_missing_binary_and_a_missing_base_model() {
 }
 
 #[test]
+fn a_missing_working_dir_is_a_plan_error_not_a_restart_loop() {
+    let p = Project::new("  lost:\n    command: [sleep, \"60\"]\n    working_dir: ./no-such-dir\n");
+    let out = p.run(&["plan", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let plan = text(&out.stdout);
+    let missing = p.dir.path().join("p/no-such-dir");
+    assert!(
+        plan.contains(&format!("its working directory {}", missing.display()))
+            && plan.contains("does not exist"),
+        "{plan}"
+    );
+    let out = apply(&p);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(p.service("lost").is_none(), "nothing was started");
+}
+
+#[test]
 fn pull_and_rm_manage_models_and_ownership() {
     let p = Project::new("");
     let o = Ollama::new(&p, "ollama");

@@ -476,6 +476,117 @@ fn an_ollama_service_uses_its_built_in_probe_and_comes_back_after_kill_9() {
     assert!(!alive(second), "the stand-in survived down");
 }
 
+/// `escaper.py`: a service whose grandchild calls `setsid` and outlives its
+/// parent, ignoring SIGTERM. Starts it (with `FACERUNNER_CONTAINMENT` set
+/// to `mode`, if any), checks that status names the containment, then ends
+/// it with `down` or by SIGKILL of the daemon and waits for the escaped
+/// process to be gone.
+fn escaped_process_is_stopped(mode: Option<&str>, kill_daemon: bool) {
+    let p = Project::new("");
+    let pidfile = p.dir.path().join("escaped.pid");
+    p.write(&format!(
+        r#"  escaper:
+    kind: process
+    command: [python3, "{{programs}}/escaper.py", "{}", "{{marker}}"]
+    stop: {{ signal: SIGTERM, timeout: 1s }}
+"#,
+        pidfile.display()
+    ));
+    let mut up = p.cmd(&["up"]);
+    if let Some(m) = mode {
+        up.env("FACERUNNER_CONTAINMENT", m);
+    }
+    let out = assert_cmd::Command::from_std(up)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run up");
+    assert!(out.status.success(), "{}", describe(&out));
+    let escaped: u32 = wait_until("the escaped pid file", Duration::from_secs(10), || {
+        std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    });
+    assert!(alive(escaped));
+    let svc = p.service("escaper").expect("escaper in status");
+    let kind = svc["containment"]["kind"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    match mode {
+        Some("subreaper") => assert_eq!(kind, "subreaper", "{svc}"),
+        _ => assert!(kind == "cgroup" || kind == "subreaper", "{svc}"),
+    }
+    let table = text(&p.ok(&["status"]).stdout);
+    assert!(table.contains(&format!("escaper ({kind}")), "{table}");
+    if kill_daemon {
+        let daemon = p.status()["daemon_pid"].as_u64().expect("daemon pid") as u32;
+        kill9(daemon);
+    } else {
+        p.ok(&["down"]);
+    }
+    wait_until(
+        "the process that left its group to be gone",
+        Duration::from_secs(15),
+        || (!alive(escaped)).then_some(()),
+    );
+    wait_until(
+        "every process of the project gone",
+        Duration::from_secs(15),
+        || p.processes().is_empty().then_some(()),
+    );
+    if let Some(Some(dir)) = (kind == "cgroup").then(|| svc["containment"]["path"].as_str()) {
+        wait_until("the cgroup removed", Duration::from_secs(15), || {
+            (!std::path::Path::new(dir).exists()).then_some(())
+        });
+    }
+}
+
+#[test]
+fn a_process_that_calls_setsid_stops_with_down() {
+    escaped_process_is_stopped(None, false);
+}
+
+#[test]
+fn a_process_that_calls_setsid_stops_when_the_daemon_is_killed() {
+    escaped_process_is_stopped(None, true);
+}
+
+#[test]
+fn without_a_cgroup_the_subreaper_stops_a_process_that_calls_setsid() {
+    escaped_process_is_stopped(Some("subreaper"), false);
+}
+
+#[test]
+fn without_a_cgroup_the_subreaper_acts_when_the_daemon_is_killed() {
+    escaped_process_is_stopped(Some("subreaper"), true);
+}
+
+/// A service crashes, leaving a child that ignores SIGTERM (so its shim
+/// is still clearing the group for the stop timeout) and that makes the
+/// probe pass after the crash, as another program's listener would: a
+/// process that has exited is never ready.
+#[test]
+fn a_crashed_service_is_not_ready_even_if_its_probe_passes() {
+    let p = Project::new("");
+    let flag = p.dir.path().join("probe-passes");
+    p.write(&format!(
+        r#"  liar:
+    kind: process
+    command: [sh, -c, "trap '' TERM; (sleep 0.3; touch '{flag}'; sleep 30) & exit 3", "{{marker}}"]
+    restart: {{ policy: "no" }}
+    health:
+      exec: [test, -f, "{flag}"]
+      interval: 100ms
+      start_period: 20s
+    stop: {{ signal: SIGTERM, timeout: 3s }}
+"#,
+        flag = flag.display()
+    ));
+    let out = p.run(&["up"]);
+    assert!(flag.exists(), "the probe could pass: {}", describe(&out));
+    assert!(!out.status.success(), "{}", describe(&out));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("before becoming ready"), "{all}");
+}
+
 #[test]
 fn a_missing_file_and_an_unknown_service_are_errors_not_silence() {
     let p = Project::new("  w: { command: [python3, -c, 'pass'], restart: 'no' }\n");

@@ -10,6 +10,9 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
             daemon_pid: std::process::id(),
             services: vec![],
             watch: daemon.watch_status(),
+            log_trouble: crate::supervisor::logs::daemon_log_trouble()
+                .into_iter()
+                .collect(),
         }));
     };
     let snaps: Vec<_> = spec
@@ -22,6 +25,10 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         .filter_map(|(_, _, snap)| snap.lifecycle.pid())
         .collect();
     let metrics = daemon.metrics.lock().await.sample(&pids).await;
+    let log_trouble = crate::supervisor::logs::daemon_log_trouble()
+        .into_iter()
+        .chain(snaps.iter().filter_map(|(_, h, _)| h.log_trouble()))
+        .collect();
     let services = snaps
         .into_iter()
         .map(|(svc, handle, snap)| {
@@ -42,6 +49,7 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
                 cpu_percent: m.map(|m| m.0),
                 rss_bytes: m.map(|m| m.1),
                 spec_hash: snap.spec_hash.clone(),
+                containment: snap.lifecycle.pid().and(snap.containment.clone()),
                 state: snap.lifecycle,
             }
         })
@@ -51,5 +59,6 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         daemon_pid: std::process::id(),
         services,
         watch: daemon.watch_status(),
+        log_trouble,
     }))
 }

@@ -9,12 +9,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Control, Snapshot};
 use crate::model::spec::ServiceSpec;
-use crate::model::wire::{ExitInfo, Health, Lifecycle};
+use crate::model::wire::{Containment, ExitInfo, Health, Lifecycle};
 use crate::supervisor::logs::SharedLog;
 use crate::supervisor::probes::{self, ExecContext};
 use crate::supervisor::restart::{self, Decision};
 use crate::supervisor::spawn::{self, Spawned};
-use crate::sys::identity::{ProcessIdentity, parse_signal};
+use crate::sys::contain;
+use crate::sys::identity::{self, Liveness, ProcessIdentity, parse_signal};
 
 pub(super) struct Actor {
     pub(super) spec: ServiceSpec,
@@ -81,6 +82,7 @@ impl Actor {
             self.note(&format!("exited: {exit}"));
             self.set(|s| {
                 s.identity = None;
+                s.containment = None;
                 s.last_exit = Some(exit.clone());
                 if !s.ready && s.failure.is_none() {
                     s.failure = Some(format!("exited ({exit}) before becoming ready"));
@@ -178,11 +180,16 @@ impl Actor {
             Err(reason) => return RunEnd::SpawnFailed(reason),
         };
         let id = sp.identity;
-        self.note(&format!("started pid {}", id.pid));
+        let containment = sp.containment.clone();
+        match &containment {
+            Some(c) => self.note(&format!("started pid {} (contained: {c})", id.pid)),
+            None => self.note(&format!("started pid {}", id.pid)),
+        }
         let has_probe = self.spec.probe.is_some();
         let started_at = sp.started_at;
         self.set(|s| {
             s.identity = Some(id);
+            s.containment = containment.clone();
             s.started_pid.get_or_insert(id.pid);
             s.ready |= !has_probe;
             let health = if has_probe {
@@ -207,10 +214,10 @@ impl Actor {
         loop {
             tokio::select! {
                 exit = sp.wait() => {
-                    finish_group(&id);
+                    finish_group(&id, containment.as_ref());
                     return RunEnd::Exited(exit);
                 }
-                Some(health) = hrx.recv() => self.health(health),
+                Some(health) = hrx.recv() => self.health(health, &id),
                 control = self.rx.recv() => match control {
                     None => {
                         self.stop_running(&mut sp).await;
@@ -223,6 +230,8 @@ impl Actor {
                         self.note(&format!("stopped: {exit}"));
                         self.set(|s| {
                             s.identity = None;
+                            s.containment = None;
+                s.containment = None;
                             s.last_exit = Some(exit);
                             s.lifecycle = Lifecycle::Stopped;
                         });
@@ -241,7 +250,13 @@ impl Actor {
         }
     }
 
-    fn health(&self, health: Health) {
+    fn health(&self, health: Health, id: &ProcessIdentity) {
+        // A probe can pass while the service is dead: another program
+        // listens where it looks, or the shim is still clearing what the
+        // service left behind. A process that has exited is never ready.
+        if health == Health::Healthy && !is_alive(id) {
+            return;
+        }
         let check = self
             .spec
             .probe
@@ -288,16 +303,28 @@ impl Actor {
                 }
             }
         };
-        finish_group(&id);
+        finish_group(&id, sp.containment.as_ref());
         exit
     }
 }
 
-/// The shim clears the group when the service exits; if the shim itself was
-/// killed, do it here.
-fn finish_group(id: &ProcessIdentity) {
+/// The service process itself runs (not exited, not a zombie, pid not reused).
+fn is_alive(id: &ProcessIdentity) -> bool {
+    identity::is_running(id.pid) && id.liveness() == Liveness::Ours
+}
+
+/// The shim clears the group and its cgroup when the service exits; if the
+/// shim itself was killed, do it here. (A subreaper shim's orphans cannot be
+/// found once it is gone; the daemon kills a shim only after the service
+/// outlived its grace period and 5 s more.)
+fn finish_group(id: &ProcessIdentity, containment: Option<&Containment>) {
     if id.group_alive() {
         let _ = id.signal_group(Signal::KILL);
+    }
+    if let Some(Containment::Cgroup { path }) = containment
+        && path.exists()
+    {
+        contain::kill_cgroup(path);
     }
 }
 
@@ -306,5 +333,40 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_running_process_counts_as_alive() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let id = ProcessIdentity::of(child.id())
+            .expect("stat")
+            .expect("running");
+        assert!(is_alive(&id));
+        child.kill().expect("kill");
+        // Not yet reaped: once it is a zombie, it is not alive.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while identity::is_running(id.pid) {
+            assert!(std::time::Instant::now() < deadline, "never died");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(identity::stat(id.pid).ok().flatten().is_some(), "a zombie");
+        assert!(!is_alive(&id));
+        child.wait().expect("wait");
+        assert!(!is_alive(&id));
+        let reused = ProcessIdentity {
+            start_ticks: id.start_ticks + 1,
+            ..ProcessIdentity::of(std::process::id())
+                .expect("stat")
+                .expect("us")
+        };
+        assert!(!is_alive(&reused));
     }
 }

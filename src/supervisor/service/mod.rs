@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::model::spec::ServiceSpec;
-use crate::model::wire::{ExitInfo, Lifecycle};
+use crate::model::wire::{Containment, ExitInfo, Lifecycle, LogTrouble};
 use crate::supervisor::logs::{LogWriter, SharedLog};
 use crate::sys::identity::ProcessIdentity;
 use actor::Actor;
@@ -52,6 +52,8 @@ pub struct Snapshot {
     pub spec_hash: String,
     /// Identity of the running process.
     pub identity: Option<ProcessIdentity>,
+    /// How the running process is contained (as its shim reported).
+    pub containment: Option<Containment>,
 }
 
 pub(crate) enum Control {
@@ -99,6 +101,7 @@ impl ServiceHandle {
             last_exit: None,
             spec_hash: spec.spec_hash.clone(),
             identity: None,
+            containment: None,
         });
         let name = spec.name.clone();
         let actor = Actor {
@@ -153,6 +156,11 @@ impl ServiceHandle {
     /// Watch snapshots.
     pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
         self.state.clone()
+    }
+
+    /// The service log's lines are being dropped (a full disk, most often).
+    pub fn log_trouble(&self) -> Option<LogTrouble> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).trouble()
     }
 
     /// Last `n` log lines.

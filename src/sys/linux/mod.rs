@@ -1,4 +1,5 @@
 //! Linux: process identity and process-group signals through `/proc` and
 //! rustix.
 
+pub mod contain;
 pub mod identity;
