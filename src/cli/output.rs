@@ -42,14 +42,61 @@ pub fn init(choice: ColorChoice) {
 }
 
 /// A diagnostic rendered for a person (file:line:col, the line, a caret, help).
+///
+/// The report reads the file through a clipped excerpt (long lines become a
+/// window around the span). Should the renderer still fail on some input,
+/// the diagnostic is printed as plain `file:line:col: summary` lines rather
+/// than taking the command (or the daemon's watcher) down.
 pub fn render(diag: &Diagnostic, file: &SourceFile) -> String {
-    format!("{:?}", diag.report(file))
+    let report = diag.report(file);
+    // The panic hook is left alone (it is process-wide; swapping it races
+    // with other threads): a panic here would still print its message once.
+    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| format!("{report:?}")));
+    rendered.unwrap_or_else(|_| render_plain(diag, file))
 }
 
-/// Print every diagnostic to stderr.
+/// The diagnostic without a source excerpt: location, summary, help.
+pub fn render_plain(diag: &Diagnostic, file: &SourceFile) -> String {
+    let kind = if diag.is_error() { "error" } else { "warning" };
+    let at = match diag.span {
+        Some(s) => format!(
+            "{}:{}:{}",
+            file.path.display(),
+            s.start.line,
+            s.start.column
+        ),
+        None => file.path.display().to_string(),
+    };
+    let mut out = format!("{at}: {kind}: {}", diag.summary);
+    if let Some(h) = &diag.help {
+        out.push_str(&format!("\n  help: {h}"));
+    }
+    out
+}
+
+/// Most diagnostics the human output shows; `validate --json` lists all.
+pub const MAX_SHOWN: usize = 50;
+
+/// The diagnostics worth printing, errors first, at most [`MAX_SHOWN`], and
+/// the line that says how many were left out.
+pub fn shown(diags: &[Diagnostic]) -> (Vec<&Diagnostic>, Option<String>) {
+    let mut ordered: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+    ordered.extend(diags.iter().filter(|d| !d.is_error()));
+    let more = ordered.len().saturating_sub(MAX_SHOWN);
+    ordered.truncate(MAX_SHOWN);
+    let note =
+        (more > 0).then(|| format!("… and {more} more (`facerunner validate --json` shows all)"));
+    (ordered, note)
+}
+
+/// Print the diagnostics to stderr (at most [`MAX_SHOWN`], errors first).
 pub fn print_diagnostics(diags: &[Diagnostic], file: &SourceFile) {
-    for d in diags {
+    let (shown, note) = shown(diags);
+    for d in shown {
         anstream::eprintln!("{}", render(d, file));
+    }
+    if let Some(n) = note {
+        anstream::eprintln!("{n}");
     }
 }
 

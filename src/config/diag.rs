@@ -6,9 +6,10 @@
 
 use std::fmt;
 
-use miette::{LabeledSpan, NamedSource};
+use miette::LabeledSpan;
 use serde::Serialize;
 
+use super::excerpt::{Excerpt, clip_label, short_line};
 use super::source::{Position, SourceFile, Span};
 
 /// Error or warning.
@@ -103,11 +104,49 @@ impl Diagnostic {
         }
     }
 
-    /// A miette report of this diagnostic in its file.
+    /// A miette report of this diagnostic in its file. Spans on long lines
+    /// (a minified file) are clipped to a window, and a second place on such
+    /// a line is named in the help text instead of drawn, so rendering costs
+    /// the same wherever the span is.
     pub fn report(&self, file: &SourceFile) -> miette::Report {
-        let src = NamedSource::new(file.path.display().to_string(), file.text.to_string())
-            .with_language("yaml");
-        miette::Report::new(Rendered(self.clone())).with_source_code(src)
+        let text: &str = &file.text;
+        let mut labels = Vec::new();
+        let mut notes = Vec::new();
+        if let Some(s) = self.span {
+            let (offset, len) = clip_label(text, s.offset, s.len);
+            labels.push(LabeledSpan::new_primary_with_span(
+                Some(self.label.clone().unwrap_or_else(|| "here".into())),
+                (offset, len),
+            ));
+        }
+        let primary_short = self
+            .span
+            .is_none_or(|s| short_line(text, s.offset).is_some());
+        for (label, s) in &self.related {
+            if primary_short && short_line(text, s.offset).is_some() {
+                labels.push(LabeledSpan::new_with_span(
+                    Some(label.clone()),
+                    (s.offset, s.len),
+                ));
+            } else {
+                notes.push(format!(
+                    "{label}: line {}, column {}",
+                    s.start.line, s.start.column
+                ));
+            }
+        }
+        let help = match (&self.help, notes.is_empty()) {
+            (h, true) => h.clone(),
+            (Some(h), false) => Some(format!("{h} ({})", notes.join("; "))),
+            (None, false) => Some(notes.join("; ")),
+        };
+        miette::Report::new(Rendered {
+            severity: self.severity,
+            summary: self.summary.clone(),
+            help,
+            labels,
+        })
+        .with_source_code(Excerpt::new(file))
     }
 }
 
@@ -136,11 +175,16 @@ pub struct JsonRange {
 }
 
 #[derive(Debug)]
-struct Rendered(Diagnostic);
+struct Rendered {
+    severity: Severity,
+    summary: String,
+    help: Option<String>,
+    labels: Vec<LabeledSpan>,
+}
 
 impl fmt::Display for Rendered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.summary)
+        f.write_str(&self.summary)
     }
 }
 
@@ -148,31 +192,19 @@ impl std::error::Error for Rendered {}
 
 impl miette::Diagnostic for Rendered {
     fn severity(&self) -> Option<miette::Severity> {
-        Some(match self.0.severity {
+        Some(match self.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.0
-            .help
+        self.help
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let d = &self.0;
-        let main = d.span.map(|s| {
-            LabeledSpan::new_primary_with_span(
-                Some(d.label.clone().unwrap_or_else(|| "here".into())),
-                s.source_span(),
-            )
-        });
-        let related = d
-            .related
-            .iter()
-            .map(|(l, s)| LabeledSpan::new_with_span(Some(l.clone()), s.source_span()));
-        Some(Box::new(main.into_iter().chain(related)))
+        Some(Box::new(self.labels.iter().cloned()))
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod excerpt;
 pub mod interpolate;
 pub mod load;
 pub mod node;

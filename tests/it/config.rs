@@ -440,3 +440,74 @@ fn no_colour_when_not_a_terminal_unless_asked() {
         .unwrap();
     assert!(forced.stderr.contains(&0x1b), "--color always colours");
 }
+
+/// #9 item 9: an error past column 65535 (a minified one-line file) used to
+/// panic inside the renderer; it is shown as a window of the line, located.
+#[test]
+fn an_error_at_a_far_column_is_clipped_and_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("{version: 1, services: {");
+    let mut i = 0;
+    while text.len() < 72_000 {
+        text.push_str(&format!(
+            "s{i}: {{command: [x{i}], health: {{disable: true}}}}, "
+        ));
+        i += 1;
+    }
+    text.push_str("bad: {command: [x], prot: 1}}}\n");
+    let column = text.find("prot").unwrap() + 1;
+    assert!(column > 65_535);
+    let file = write(dir.path(), "facerunner.yaml", &text);
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .arg("validate")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("unknown key `prot`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("facerunner.yaml:1:{column}]")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("prot: 1}}}"), "the line is shown: {stderr}");
+    // Clipped: no rendered line holds more than a window of the source.
+    let longest = stderr.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(longest < 400, "a line of {longest} characters: {stderr}");
+}
+
+/// #9 item 10: the human output shows the first errors and says how many
+/// more there are (the JSON output lists all).
+#[test]
+fn many_errors_are_capped_in_the_human_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("version: 1\nservices:\n");
+    let n = 3000;
+    for i in 0..n {
+        text.push_str(&format!(
+            "  s{i}:\n    command: [x]\n    health: {{disable: true}}\n    prot: 1\n"
+        ));
+    }
+    let file = write(dir.path(), "facerunner.yaml", &text);
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .arg("validate")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = stderr.matches("unknown key `prot`").count();
+    assert_eq!(shown, 50, "{stderr}");
+    let more = format!(
+        "… and {} more (`facerunner validate --json` shows all)",
+        n - 50
+    );
+    assert_eq!(stderr.matches(&more).count(), 1, "{stderr}");
+    let (code, report) = validate_json(&file);
+    assert_eq!(code, 1);
+    assert_eq!(report["error_count"], n);
+    assert_eq!(report["diagnostics"].as_array().unwrap().len(), n);
+}
