@@ -50,13 +50,22 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
 /// The watch-mode line: whether the daemon watches the file, and the last
 /// automatic apply.
 fn print_watch(r: &StatusReport) {
-    let Some(w) = &r.watch else {
-        println!("watch: off");
-        return;
+    println!("{}", watch_line(r.watch.as_ref()));
+}
+
+fn watch_line(w: Option<&crate::supervisor::messages::WatchStatus>) -> String {
+    let Some(w) = w else {
+        return "watch: off".into();
     };
+    if let Some(why) = &w.failed {
+        return format!(
+            "watch: failed ({why}); saves are not applied until the next `up` ({})",
+            w.file.display()
+        );
+    }
     match &w.last {
-        None => println!("watch: on ({}); no automatic apply yet", w.file.display()),
-        Some(last) => println!(
+        None => format!("watch: on ({}); no automatic apply yet", w.file.display()),
+        Some(last) => format!(
             "watch: on ({}); last automatic apply {}: {} — {}",
             w.file.display(),
             crate::supervisor::logs::format_time(last.at),
@@ -180,5 +189,27 @@ fn human_bytes(b: u64) -> String {
         format!("{b}B")
     } else {
         format!("{v:.1}{}", UNITS[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::messages::WatchStatus;
+
+    #[test]
+    fn a_failed_watcher_says_so() {
+        let mut w = WatchStatus {
+            file: "/p/facerunner.yaml".into(),
+            last: None,
+            failed: None,
+        };
+        assert!(watch_line(Some(&w)).starts_with("watch: on"));
+        w.failed = Some("the watch loop panicked: boom".into());
+        let line = watch_line(Some(&w));
+        assert!(
+            line.starts_with("watch: failed (the watch loop panicked: boom)"),
+            "{line}"
+        );
     }
 }
