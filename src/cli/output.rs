@@ -48,6 +48,9 @@ pub fn init(choice: ColorChoice) {
 /// the diagnostic is printed as plain `file:line:col: summary` lines rather
 /// than taking the command (or the daemon's watcher) down.
 pub fn render(diag: &Diagnostic, file: &SourceFile) -> String {
+    if diag.one_line {
+        return one_line(diag, file);
+    }
     let report = diag.report(file);
     // The panic hook is left alone (it is process-wide; swapping it races
     // with other threads): a panic here would still print its message once.
@@ -72,6 +75,24 @@ pub fn render_plain(diag: &Diagnostic, file: &SourceFile) -> String {
         out.push_str(&format!("\n  help: {h}"));
     }
     out
+}
+
+/// `file:line:col: warning: summary; help` on one line.
+pub fn one_line(diag: &Diagnostic, file: &SourceFile) -> String {
+    let kind = if diag.is_error() { "error" } else { "warning" };
+    let at = match diag.span {
+        Some(s) => format!(
+            "{}:{}:{}",
+            file.path.display(),
+            s.start.line,
+            s.start.column
+        ),
+        None => file.path.display().to_string(),
+    };
+    match &diag.help {
+        Some(h) => format!("{at}: {kind}: {}; {h}", diag.summary),
+        None => format!("{at}: {kind}: {}", diag.summary),
+    }
 }
 
 /// Most diagnostics the human output shows; `validate --json` lists all.

@@ -37,6 +37,9 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// Other places that matter, with their labels.
     pub related: Vec<(String, Span)>,
+    /// Rendered as one line (`file:line:col: warning: summary; help`),
+    /// without the source excerpt: for notes repeated per service.
+    pub one_line: bool,
 }
 
 impl Diagnostic {
@@ -49,6 +52,7 @@ impl Diagnostic {
             span,
             label: None,
             related: Vec::new(),
+            one_line: false,
         }
     }
 
@@ -69,6 +73,12 @@ impl Diagnostic {
     /// Add the caret's label.
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
+        self
+    }
+
+    /// Render it as one line, without the source excerpt.
+    pub fn on_one_line(mut self) -> Diagnostic {
+        self.one_line = true;
         self
     }
 

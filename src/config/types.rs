@@ -303,13 +303,33 @@ pub struct Health {
 }
 
 /// `tcp:` a port, or `host:port`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum TcpTarget {
     /// A port on the service's address.
-    Port(u16),
+    Port(#[schemars(range(min = 1, max = 65535))] u16),
     /// `host:port`.
     Address(String),
+}
+
+/// A port written as text (`tcp: "11631"`, as interpolation produces) is a
+/// port, like the number.
+impl<'de> Deserialize<'de> for TcpTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Port(u16),
+            Address(String),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Port(p) => TcpTarget::Port(p),
+            Raw::Address(a) => match a.trim().parse::<u16>() {
+                Ok(p) if p != 0 => TcpTarget::Port(p),
+                _ => TcpTarget::Address(a),
+            },
+        })
+    }
 }
 
 /// Restart policy, short or long form.

@@ -57,9 +57,13 @@ impl V<'_> {
             .push(Diagnostic::error(summary, self.spans.key(ptr)).with_help(help));
     }
 
+    /// A warning, rendered on one line (they repeat per service).
     fn warn(&mut self, ptr: &str, summary: String, help: &str) {
-        self.out
-            .push(Diagnostic::warning(summary, self.spans.key(ptr)).with_help(help));
+        self.out.push(
+            Diagnostic::warning(summary, self.spans.key(ptr))
+                .with_help(help)
+                .on_one_line(),
+        );
     }
 
     fn service_ref(&mut self, ptr: &str, name: &str, what: &str) -> bool {
@@ -580,7 +584,11 @@ pub fn warnings(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
         .collect();
     for (name, svc) in &cfg.services {
         if svc.kind == Kind::Process && svc.health.is_none() && !depended.contains(name) {
-            v.warn(&format!("/services/{}", seg(name)), format!("service `{name}` has no health check"), "`up` counts it ready as soon as it starts; add `health:` so readiness means it answers");
+            v.warn(
+                &format!("/services/{}", seg(name)),
+                format!("service `{name}` has no health check"),
+                "`up` counts it ready once started: add `health:` (http, tcp or exec), or `health: { disable: true }` to silence this",
+            );
         }
     }
     v.out

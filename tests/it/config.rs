@@ -511,3 +511,52 @@ fn many_errors_are_capped_in_the_human_output() {
     assert_eq!(report["error_count"], n);
     assert_eq!(report["diagnostics"].as_array().unwrap().len(), n);
 }
+
+/// #9 item 19: a port written as text, as interpolation produces it.
+#[test]
+fn a_tcp_probe_port_may_be_a_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "facerunner.yaml",
+        "version: 1\nservices:\n  a:\n    command: [x]\n    health: { tcp: \"11631\" }\n  b:\n    command: [x]\n    health: { tcp: \"${PORT:-11632}\" }\n",
+    );
+    let (code, report) = validate_json(&file);
+    assert_eq!(code, 0, "{report:#}");
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .args(["config", "--format", "json"])
+        .output()
+        .unwrap();
+    let cfg = json(&out);
+    assert_eq!(cfg["services"]["a"]["health"]["tcp"], 11631);
+    assert_eq!(cfg["services"]["b"]["health"]["tcp"], 11632);
+}
+
+/// #9 item 21: the "no health check" warning is one line and says how to
+/// turn it off.
+#[test]
+fn the_no_health_check_warning_is_one_line_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "facerunner.yaml",
+        "version: 1\nservices:\n  a:\n    command: [x]\n",
+    );
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("facerunner.yaml:3:3: warning: service `a` has no health check"),
+        "{stderr}"
+    );
+    assert!(lines[0].contains("health: { disable: true }"), "{stderr}");
+}
