@@ -19,6 +19,7 @@ use super::units::{Duration, Size};
 #[schemars(title = "facerunner.yaml")]
 pub struct Config {
     /// Format version; always 1.
+    #[schemars(range(min = 1, max = 1000))]
     pub version: u32,
     /// Project name; default: the file's directory name. State, logs and the daemon are per project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +87,7 @@ pub struct Gpu {
     pub uuid: Option<String>,
     /// Index as CUDA enumerates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 255))]
     pub index: Option<u32>,
 }
 
@@ -293,6 +295,7 @@ pub struct Health {
     pub timeout: Option<Duration>,
     /// Consecutive failures before unhealthy (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
     pub retries: Option<u32>,
     /// Failures in this first period do not count (default 10s; 60s for ollama, 5m for open-webui).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -364,6 +367,7 @@ pub struct RestartLong {
     pub policy: RestartPolicy,
     /// Give up after this many restarts in a row (default: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100000))]
     pub max_retries: Option<u32>,
     /// Exponential backoff between restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -403,6 +407,7 @@ pub struct LogSettings {
     pub max_size: Option<Size>,
     /// Rotated files kept (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
     pub keep: Option<u32>,
 }
 

@@ -560,3 +560,39 @@ fn the_no_health_check_warning_is_one_line_with_the_way_out() {
     );
     assert!(lines[0].contains("health: { disable: true }"), "{stderr}");
 }
+
+/// #9 item 11: every number has a sane range, and a value outside it is a
+/// located error (`log.keep: 20000000` used to block the daemon).
+#[test]
+fn numbers_out_of_range_are_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "version: 1
+gpus:
+  big: { index: 999 }
+services:
+  a:
+    command: [x]
+    health: { tcp: 9000, retries: 0 }
+    restart: { policy: always, max_retries: 1000000000 }
+    log: { keep: 20000000 }
+";
+    let file = write(dir.path(), "facerunner.yaml", text);
+    let (code, report) = validate_json(&file);
+    assert_eq!(code, 1, "{report:#}");
+    let diags = report["diagnostics"].as_array().unwrap();
+    let mut lines: Vec<(u64, String)> = diags
+        .iter()
+        .filter(|d| d["summary"].as_str().unwrap().contains("out of range"))
+        .map(|d| {
+            (
+                d["range"]["start"]["line"].as_u64().unwrap(),
+                d["summary"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    lines.sort();
+    let at: Vec<u64> = lines.iter().map(|l| l.0).collect();
+    assert_eq!(at, [3, 7, 8, 9], "{report:#}");
+    assert!(lines[3].1.contains("`services.a.log.keep`"), "{lines:?}");
+    assert_eq!(report["error_count"], 4, "{report:#}");
+}
