@@ -322,6 +322,10 @@ fn cycles(v: &mut V<'_>) {
             &mut state,
             &mut path,
             &mut |cycle: &[&str]| {
+                // `a → a` is reported once, as "depends on itself".
+                if cycle.len() == 2 && cycle[0] == cycle[1] {
+                    return;
+                }
                 let mut key: Vec<String> = cycle.iter().map(|s| s.to_string()).collect();
                 key.sort();
                 if reported.insert(key) {

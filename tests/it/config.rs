@@ -596,3 +596,24 @@ services:
     assert!(lines[3].1.contains("`services.a.log.keep`"), "{lines:?}");
     assert_eq!(report["error_count"], 4, "{report:#}");
 }
+
+/// #9 item 18: a service that depends on itself is reported once.
+#[test]
+fn a_self_dependency_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "facerunner.yaml",
+        "version: 1\nservices:\n  a:\n    command: [x]\n    health: { disable: true }\n    depends_on: [a]\n",
+    );
+    let (code, report) = validate_json(&file);
+    assert_eq!(code, 1);
+    assert_eq!(report["error_count"], 1, "{report:#}");
+    assert!(
+        report["diagnostics"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("depends on itself"),
+        "{report:#}"
+    );
+}
