@@ -102,11 +102,7 @@ pub(crate) async fn follow_until<F: Future>(
         args.services.clone()
     };
     let width = services.iter().map(String::len).max().unwrap_or(0);
-    let cutoff = args.since.map(|d| {
-        SystemTime::now()
-            .checked_sub(d)
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    });
+    let cutoff = args.since.map(|d| cutoff(SystemTime::now(), d));
     let mut lines: Vec<LogLine> = Vec::new();
     let mut followers = Vec::new();
     for (i, svc) in services.iter().enumerate() {
@@ -176,19 +172,30 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("{s:?} is not a duration like 30s, 10m, 2h"))?;
-    let secs = match unit {
+    let scale: u64 = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
         _ => {
             return Err(format!(
                 "unknown unit {unit:?} in {s:?} (use ms, s, m, h, d)"
             ));
         }
     };
+    let secs = n
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{s:?} is too long a duration"))?;
     Ok(Duration::from_secs(secs))
+}
+
+/// The earliest time `--since` shows: `since` before `now`, or the start
+/// of the epoch when that is further back than the clock goes.
+pub fn cutoff(now: SystemTime, since: Duration) -> SystemTime {
+    now.checked_sub(since)
+        .filter(|t| *t >= SystemTime::UNIX_EPOCH)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]
@@ -201,5 +208,17 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("ten").is_err());
+    }
+
+    #[test]
+    fn huge_durations_do_not_overflow() {
+        let d = parse_duration("99999999d").unwrap();
+        assert_eq!(cutoff(SystemTime::now(), d), SystemTime::UNIX_EPOCH);
+        assert!(parse_duration("99999999999999999d").is_err());
+        let now = SystemTime::now();
+        assert_eq!(
+            cutoff(now, Duration::from_secs(60)) + Duration::from_secs(60),
+            now
+        );
     }
 }

@@ -1,10 +1,15 @@
-//! Rendering diagnostics of the project file for a person.
+//! Printing diagnostics of the project file for a person.
 
+use crate::config::diag::{render, shown};
 use crate::config::{Diagnostic, SourceFile};
 
-/// Print every diagnostic to stderr.
+/// Print the diagnostics to stderr (at most [`MAX_SHOWN`], errors first).
 pub fn print_diagnostics(diags: &[Diagnostic], file: &SourceFile) {
-    for d in diags {
-        anstream::eprintln!("{}", d.render(file));
+    let (shown, note) = shown(diags);
+    for d in shown {
+        anstream::eprintln!("{}", render(d, file));
+    }
+    if let Some(n) = note {
+        anstream::eprintln!("{n}");
     }
 }

@@ -85,13 +85,22 @@ fn print_log_trouble(r: &StatusReport) {
 /// The watch-mode line: whether the daemon watches the file, and the last
 /// automatic apply.
 fn print_watch(r: &StatusReport) {
-    let Some(w) = &r.watch else {
-        println!("watch: off");
-        return;
+    println!("{}", watch_line(r.watch.as_ref()));
+}
+
+fn watch_line(w: Option<&crate::model::wire::WatchStatus>) -> String {
+    let Some(w) = w else {
+        return "watch: off".into();
     };
+    if let Some(why) = &w.failed {
+        return format!(
+            "watch: failed ({why}); saves are not applied until the next `up` ({})",
+            w.file.display()
+        );
+    }
     match &w.last {
-        None => println!("watch: on ({}); no automatic apply yet", w.file.display()),
-        Some(last) => println!(
+        None => format!("watch: on ({}); no automatic apply yet", w.file.display()),
+        Some(last) => format!(
             "watch: on ({}); last automatic apply {}: {} — {}",
             w.file.display(),
             crate::supervisor::logs::format_time(last.at),
@@ -200,5 +209,27 @@ fn since(t: SystemTime) -> String {
         60..3600 => format!("{}m{}s", secs / 60, secs % 60),
         3600..86400 => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
         _ => format!("{}d{}h", secs / 86400, secs % 86400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::wire::WatchStatus;
+
+    #[test]
+    fn a_failed_watcher_says_so() {
+        let mut w = WatchStatus {
+            file: "/p/facerunner.yaml".into(),
+            last: None,
+            failed: None,
+        };
+        assert!(watch_line(Some(&w)).starts_with("watch: on"));
+        w.failed = Some("the watch loop panicked: boom".into());
+        let line = watch_line(Some(&w));
+        assert!(
+            line.starts_with("watch: failed (the watch loop panicked: boom)"),
+            "{line}"
+        );
     }
 }

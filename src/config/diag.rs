@@ -6,9 +6,10 @@
 
 use std::fmt;
 
-use miette::{LabeledSpan, NamedSource};
+use miette::LabeledSpan;
 use serde::Serialize;
 
+use super::excerpt::{Excerpt, clip_label, short_line};
 use super::source::{Position, SourceFile, Span};
 
 /// Error or warning.
@@ -36,6 +37,9 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// Other places that matter, with their labels.
     pub related: Vec<(String, Span)>,
+    /// Rendered as one line (`file:line:col: warning: summary; help`),
+    /// without the source excerpt: for notes repeated per service.
+    pub one_line: bool,
 }
 
 impl Diagnostic {
@@ -48,6 +52,7 @@ impl Diagnostic {
             span,
             label: None,
             related: Vec::new(),
+            one_line: false,
         }
     }
 
@@ -68,6 +73,12 @@ impl Diagnostic {
     /// Add the caret's label.
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
+        self
+    }
+
+    /// Render it as one line, without the source excerpt.
+    pub fn on_one_line(mut self) -> Diagnostic {
+        self.one_line = true;
         self
     }
 
@@ -105,14 +116,52 @@ impl Diagnostic {
 
     /// Rendered for a person: file:line:col, the line, a caret, help.
     pub fn render(&self, file: &SourceFile) -> String {
-        format!("{:?}", self.report(file))
+        render(self, file)
     }
 
-    /// A miette report of this diagnostic in its file.
+    /// A miette report of this diagnostic in its file. Spans on long lines
+    /// (a minified file) are clipped to a window, and a second place on such
+    /// a line is named in the help text instead of drawn, so rendering costs
+    /// the same wherever the span is.
     pub fn report(&self, file: &SourceFile) -> miette::Report {
-        let src = NamedSource::new(file.path.display().to_string(), file.text.to_string())
-            .with_language("yaml");
-        miette::Report::new(Rendered(self.clone())).with_source_code(src)
+        let text: &str = &file.text;
+        let mut labels = Vec::new();
+        let mut notes = Vec::new();
+        if let Some(s) = self.span {
+            let (offset, len) = clip_label(text, s.offset, s.len);
+            labels.push(LabeledSpan::new_primary_with_span(
+                Some(self.label.clone().unwrap_or_else(|| "here".into())),
+                (offset, len),
+            ));
+        }
+        let primary_short = self
+            .span
+            .is_none_or(|s| short_line(text, s.offset).is_some());
+        for (label, s) in &self.related {
+            if primary_short && short_line(text, s.offset).is_some() {
+                labels.push(LabeledSpan::new_with_span(
+                    Some(label.clone()),
+                    (s.offset, s.len),
+                ));
+            } else {
+                notes.push(format!(
+                    "{label}: line {}, column {}",
+                    s.start.line, s.start.column
+                ));
+            }
+        }
+        let help = match (&self.help, notes.is_empty()) {
+            (h, true) => h.clone(),
+            (Some(h), false) => Some(format!("{h} ({})", notes.join("; "))),
+            (None, false) => Some(notes.join("; ")),
+        };
+        miette::Report::new(Rendered {
+            severity: self.severity,
+            summary: self.summary.clone(),
+            help,
+            labels,
+        })
+        .with_source_code(Excerpt::new(file))
     }
 }
 
@@ -141,11 +190,16 @@ pub struct JsonRange {
 }
 
 #[derive(Debug)]
-struct Rendered(Diagnostic);
+struct Rendered {
+    severity: Severity,
+    summary: String,
+    help: Option<String>,
+    labels: Vec<LabeledSpan>,
+}
 
 impl fmt::Display for Rendered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.summary)
+        f.write_str(&self.summary)
     }
 }
 
@@ -153,31 +207,87 @@ impl std::error::Error for Rendered {}
 
 impl miette::Diagnostic for Rendered {
     fn severity(&self) -> Option<miette::Severity> {
-        Some(match self.0.severity {
+        Some(match self.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.0
-            .help
+        self.help
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let d = &self.0;
-        let main = d.span.map(|s| {
-            LabeledSpan::new_primary_with_span(
-                Some(d.label.clone().unwrap_or_else(|| "here".into())),
-                s.source_span(),
-            )
-        });
-        let related = d
-            .related
-            .iter()
-            .map(|(l, s)| LabeledSpan::new_with_span(Some(l.clone()), s.source_span()));
-        Some(Box::new(main.into_iter().chain(related)))
+        Some(Box::new(self.labels.iter().cloned()))
     }
+}
+/// A diagnostic rendered for a person (file:line:col, the line, a caret, help).
+///
+/// The report reads the file through a clipped excerpt (long lines become a
+/// window around the span). Should the renderer still fail on some input,
+/// the diagnostic is printed as plain `file:line:col: summary` lines rather
+/// than taking the command (or the daemon's watcher) down.
+pub fn render(diag: &Diagnostic, file: &SourceFile) -> String {
+    if diag.one_line {
+        return one_line(diag, file);
+    }
+    let report = diag.report(file);
+    // The panic hook is left alone (it is process-wide; swapping it races
+    // with other threads): a panic here would still print its message once.
+    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| format!("{report:?}")));
+    rendered.unwrap_or_else(|_| render_plain(diag, file))
+}
+
+/// The diagnostic without a source excerpt: location, summary, help.
+pub fn render_plain(diag: &Diagnostic, file: &SourceFile) -> String {
+    let kind = if diag.is_error() { "error" } else { "warning" };
+    let at = match diag.span {
+        Some(s) => format!(
+            "{}:{}:{}",
+            file.path.display(),
+            s.start.line,
+            s.start.column
+        ),
+        None => file.path.display().to_string(),
+    };
+    let mut out = format!("{at}: {kind}: {}", diag.summary);
+    if let Some(h) = &diag.help {
+        out.push_str(&format!("\n  help: {h}"));
+    }
+    out
+}
+
+/// `file:line:col: warning: summary; help` on one line.
+pub fn one_line(diag: &Diagnostic, file: &SourceFile) -> String {
+    let kind = if diag.is_error() { "error" } else { "warning" };
+    let at = match diag.span {
+        Some(s) => format!(
+            "{}:{}:{}",
+            file.path.display(),
+            s.start.line,
+            s.start.column
+        ),
+        None => file.path.display().to_string(),
+    };
+    match &diag.help {
+        Some(h) => format!("{at}: {kind}: {}; {h}", diag.summary),
+        None => format!("{at}: {kind}: {}", diag.summary),
+    }
+}
+
+/// Most diagnostics the human output shows; `validate --json` lists all.
+pub const MAX_SHOWN: usize = 50;
+
+/// The diagnostics worth printing, errors first, at most [`MAX_SHOWN`], and
+/// the line that says how many were left out.
+pub fn shown(diags: &[Diagnostic]) -> (Vec<&Diagnostic>, Option<String>) {
+    let mut ordered: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+    ordered.extend(diags.iter().filter(|d| !d.is_error()));
+    let more = ordered.len().saturating_sub(MAX_SHOWN);
+    ordered.truncate(MAX_SHOWN);
+    let note =
+        (more > 0).then(|| format!("… and {more} more (`facerunner validate --json` shows all)"));
+    (ordered, note)
 }

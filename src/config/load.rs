@@ -257,8 +257,19 @@ pub fn load_str(path: &Path, text: &str, vars: &Vars) -> Result<Loaded, LoadErro
     let Some(config) = config else {
         return Err(invalid(&file, diagnostics));
     };
-    diagnostics.extend(validate::validate(&config, &spans));
-    diagnostics.extend(validate::warnings(&config, &spans));
+    // Each problem once, even when two rules see it (a set: linear).
+    let mut seen: std::collections::HashSet<(String, Option<(usize, usize)>)> = diagnostics
+        .iter()
+        .map(|d| (d.summary.clone(), d.span.map(|s| (s.offset, s.len))))
+        .collect();
+    for d in validate::validate(&config, &spans)
+        .into_iter()
+        .chain(validate::warnings(&config, &spans))
+    {
+        if seen.insert((d.summary.clone(), d.span.map(|s| (s.offset, s.len)))) {
+            diagnostics.push(d);
+        }
+    }
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(invalid(&file, diagnostics));
     }

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod excerpt;
 pub mod interpolate;
 pub mod kinds;
 pub mod load;

@@ -8,9 +8,10 @@
 //! into the types. The parser is granit-parser (through serde-saphyr), a
 //! pure-Rust YAML 1.2 parser.
 //!
-//! Resource limits make hostile files cheap to reject: a node budget that
-//! alias expansion is charged against (a "billion laughs" file fails at the
-//! alias that overflows it), and a nesting limit.
+//! Resource limits make hostile files cheap to reject: a node budget and a
+//! byte budget (scalar text) that alias expansion is charged against (a
+//! "billion laughs" file, or a few long strings aliased many times, fails at
+//! the alias that overflows them), and a nesting limit.
 
 use std::collections::HashMap;
 
@@ -18,6 +19,10 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span as
 
 /// Most nodes a file may expand to, aliases included.
 pub const MAX_NODES: usize = 2_000_000;
+/// Most scalar text a file may expand to, aliases included: twice the
+/// largest file read, so any file without aliases fits.
+pub const MAX_EXPANDED_BYTES: usize = 32 << 20;
+const _: () = assert!(MAX_EXPANDED_BYTES as u64 >= super::load::MAX_FILE_BYTES);
 /// Deepest nesting accepted.
 pub const MAX_DEPTH: usize = 64;
 
@@ -32,6 +37,8 @@ pub struct Node {
     pub end: usize,
     /// Nodes in this subtree, itself included.
     pub size: usize,
+    /// Bytes of scalar text in this subtree.
+    pub bytes: usize,
 }
 
 /// The content of a node.
@@ -183,6 +190,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, Vec<SyntaxError>> {
         text,
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
         duplicates: Vec::new(),
     };
     let doc = b.document().map_err(|e| vec![e])?;
@@ -198,6 +206,7 @@ struct Builder<'a> {
     text: &'a str,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    bytes: usize,
     duplicates: Vec<SyntaxError>,
 }
 
@@ -266,12 +275,24 @@ impl<'a> Builder<'a> {
         Ok(doc.flatten())
     }
 
-    fn charge(&mut self, n: usize, start: usize, end: usize) -> Result<(), SyntaxError> {
-        self.nodes += n;
+    fn charge(
+        &mut self,
+        n: usize,
+        bytes: usize,
+        start: usize,
+        end: usize,
+    ) -> Result<(), SyntaxError> {
+        self.nodes = self.nodes.saturating_add(n);
+        self.bytes = self.bytes.saturating_add(bytes);
         if self.nodes > MAX_NODES {
             return Err(SyntaxError::at(start, end, format!(
                 "the file expands to more than {MAX_NODES} nodes (aliases included)"))
                 .help("this looks like an alias bomb; write the values out instead of nesting aliases of aliases"));
+        }
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(SyntaxError::at(start, end, format!(
+                "the file expands to more than {} MiB of text (aliases included)", MAX_EXPANDED_BYTES >> 20))
+                .help("this looks like an alias bomb; write the values out instead of aliasing long strings many times"));
         }
         Ok(())
     }
@@ -288,8 +309,9 @@ impl<'a> Builder<'a> {
         }
         let (node, anchor) = match ev {
             Event::Scalar(text, style, anchor, _tag) => {
-                self.charge(1, start, end)?;
+                self.charge(1, text.len(), start, end)?;
                 let plain = matches!(style, ScalarStyle::Plain);
+                let bytes = text.len();
                 let node = Node {
                     value: Value::Scalar {
                         text: text.into_owned(),
@@ -298,15 +320,20 @@ impl<'a> Builder<'a> {
                     start,
                     end,
                     size: 1,
+                    bytes,
                 };
                 (node, anchor)
             }
             Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id).cloned() else {
+                let Some((size, bytes)) = self.anchors.get(&id).map(|t| (t.size, t.bytes)) else {
                     return Err(SyntaxError::at(start, end, "an alias to an unknown anchor")
                         .help("define the anchor (`&name`) before using it (`*name`)"));
                 };
-                self.charge(target.size, start, end)?;
+                // Charge before copying, so a bomb fails before it allocates.
+                self.charge(size, bytes, start, end)?;
+                let Some(target) = self.anchors.get(&id).cloned() else {
+                    return Err(SyntaxError::at(start, end, "an alias to an unknown anchor"));
+                };
                 return Ok(Node {
                     start,
                     end,
@@ -314,9 +341,10 @@ impl<'a> Builder<'a> {
                 });
             }
             Event::SequenceStart(_, anchor, _) => {
-                self.charge(1, start, end)?;
+                self.charge(1, 0, start, end)?;
                 let mut items = Vec::new();
                 let mut size = 1;
+                let mut bytes = 0;
                 let mut last = end;
                 loop {
                     let Some((ev, span)) = self.next()? else {
@@ -328,6 +356,7 @@ impl<'a> Builder<'a> {
                     }
                     let item = self.node(ev, span, depth + 1)?;
                     size += item.size;
+                    bytes += item.bytes;
                     last = last.max(item.end);
                     items.push(item);
                 }
@@ -337,12 +366,13 @@ impl<'a> Builder<'a> {
                         start,
                         end: last,
                         size,
+                        bytes,
                     },
                     anchor,
                 )
             }
             Event::MappingStart(_, anchor, _) => {
-                self.charge(1, start, end)?;
+                self.charge(1, 0, start, end)?;
                 let node = self.mapping(start, end, depth)?;
                 (node, anchor)
             }
@@ -366,6 +396,7 @@ impl<'a> Builder<'a> {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut merged: Vec<(Node, Node)> = Vec::new();
         let mut size = 1;
+        let mut bytes = 0;
         let mut last = end;
         loop {
             let Some((ev, span)) = self.next()? else {
@@ -385,6 +416,7 @@ impl<'a> Builder<'a> {
             };
             let value = self.node(ev, span, depth + 1)?;
             size += key.size + value.size;
+            bytes += key.bytes + value.bytes;
             last = last.max(value.end);
             if matches!(&key.value, Value::Scalar { text, plain: true } if text == "<<") {
                 let sources = match value.value {
@@ -441,6 +473,7 @@ impl<'a> Builder<'a> {
             start,
             end: last,
             size,
+            bytes,
         })
     }
 }
@@ -493,6 +526,28 @@ mod tests {
         }
         let errs = parse(&text).unwrap_err();
         assert!(errs[0].message.contains("more than"), "{errs:?}");
+    }
+
+    #[test]
+    fn string_alias_bombs_stop_at_the_byte_budget() {
+        // A few long strings, each aliased many times: few nodes, many bytes.
+        let long = "x".repeat(64 * 1024);
+        let mut text = String::new();
+        for i in 0..4 {
+            text.push_str(&format!("s{i}: &s{i} \"{long}\"\n"));
+        }
+        text.push_str("l: [");
+        for i in 0..50_000 {
+            text.push_str(&format!("*s{}, ", i % 4));
+        }
+        text.push_str("]\n");
+        assert!(text.len() < 1 << 20, "the file itself is small");
+        let errs = parse(&text).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].message.contains("MiB of text"), "{errs:?}");
+        // Located at an alias inside the list.
+        let at = &text[errs[0].start..errs[0].end];
+        assert!(at.starts_with("*s"), "{at:?}");
     }
 
     #[test]

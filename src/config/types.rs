@@ -19,6 +19,7 @@ use crate::model::units::{Duration, Size};
 #[schemars(title = "facerunner.yaml")]
 pub struct Config {
     /// Format version; always 1.
+    #[schemars(range(min = 1, max = 1000))]
     pub version: u32,
     /// Project name; default: the file's directory name. State, logs and the daemon are per project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +87,7 @@ pub struct Gpu {
     pub uuid: Option<String>,
     /// Index as CUDA enumerates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 255))]
     pub index: Option<u32>,
 }
 
@@ -293,6 +295,7 @@ pub struct Health {
     pub timeout: Option<Duration>,
     /// Consecutive failures before unhealthy (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
     pub retries: Option<u32>,
     /// Failures in this first period do not count (default 10s; 60s for ollama, 5m for open-webui).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -303,13 +306,33 @@ pub struct Health {
 }
 
 /// `tcp:` a port, or `host:port`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum TcpTarget {
     /// A port on the service's address.
-    Port(u16),
+    Port(#[schemars(range(min = 1, max = 65535))] u16),
     /// `host:port`.
     Address(String),
+}
+
+/// A port written as text (`tcp: "11631"`, as interpolation produces) is a
+/// port, like the number.
+impl<'de> Deserialize<'de> for TcpTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Port(u16),
+            Address(String),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Port(p) => TcpTarget::Port(p),
+            Raw::Address(a) => match a.trim().parse::<u16>() {
+                Ok(p) if p != 0 => TcpTarget::Port(p),
+                _ => TcpTarget::Address(a),
+            },
+        })
+    }
 }
 
 /// Restart policy, short or long form.
@@ -344,6 +367,7 @@ pub struct RestartLong {
     pub policy: RestartPolicy,
     /// Give up after this many restarts in a row (default: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100000))]
     pub max_retries: Option<u32>,
     /// Exponential backoff between restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -383,6 +407,7 @@ pub struct LogSettings {
     pub max_size: Option<Size>,
     /// Rotated files kept (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
     pub keep: Option<u32>,
 }
 

@@ -52,9 +52,13 @@ impl V<'_> {
             .push(Diagnostic::error(summary, self.spans.key(ptr)).with_help(help));
     }
 
+    /// A warning, rendered on one line (they repeat per service).
     fn warn(&mut self, ptr: &str, summary: String, help: &str) {
-        self.out
-            .push(Diagnostic::warning(summary, self.spans.key(ptr)).with_help(help));
+        self.out.push(
+            Diagnostic::warning(summary, self.spans.key(ptr))
+                .with_help(help)
+                .on_one_line(),
+        );
     }
 
     fn service_ref(&mut self, ptr: &str, name: &str, what: &str) -> bool {
@@ -313,6 +317,10 @@ fn cycles(v: &mut V<'_>) {
             &mut state,
             &mut path,
             &mut |cycle: &[&str]| {
+                // `a → a` is reported once, as "depends on itself".
+                if cycle.len() == 2 && cycle[0] == cycle[1] {
+                    return;
+                }
                 let mut key: Vec<String> = cycle.iter().map(|s| s.to_string()).collect();
                 key.sort();
                 if reported.insert(key) {
@@ -575,7 +583,11 @@ pub fn warnings(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
         .collect();
     for (name, svc) in &cfg.services {
         if svc.kind == Kind::Process && svc.health.is_none() && !depended.contains(name) {
-            v.warn(&format!("/services/{}", seg(name)), format!("service `{name}` has no health check"), "`up` counts it ready as soon as it starts; add `health:` so readiness means it answers");
+            v.warn(
+                &format!("/services/{}", seg(name)),
+                format!("service `{name}` has no health check"),
+                "`up` counts it ready once started: add `health:` (http, tcp or exec), or `health: { disable: true }` to silence this",
+            );
         }
     }
     v.out

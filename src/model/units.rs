@@ -19,29 +19,62 @@ pub struct Duration(pub StdDuration);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Size(pub u64);
 
-/// Parse a duration; the error says what is accepted.
+/// The grammar of a duration, which [`parse_duration`] implements and the
+/// JSON Schema states as [`DURATION_PATTERN`]:
+///
+/// ```text
+/// duration := "0" | (number unit)+
+/// number   := digits ("." digits)? | "." digits
+/// unit     := "ms" | "s" | "m" | "h"
+/// ```
+///
+/// at most 10⁹ seconds in all, no spaces.
+pub const DURATION_PATTERN: &str = r"^(0|(([0-9]+(\.[0-9]+)?|\.[0-9]+)(ms|s|m|h))+)$";
+
+/// Longest duration accepted, in seconds.
+const MAX_DURATION_SECS: f64 = 1e9;
+
+/// Parse a duration (grammar: [`DURATION_PATTERN`]); the error says what is
+/// accepted.
 pub fn parse_duration(s: &str) -> Result<StdDuration, String> {
-    let t = s.trim();
-    if t.is_empty() {
+    if s.is_empty() {
         return Err("an empty duration".into());
     }
-    if t == "0" {
+    if s == "0" {
         return Ok(StdDuration::ZERO);
     }
+    let b = s.as_bytes();
+    let digits = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
     let mut total = 0f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let unit_len = rest[num_len..]
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len() - num_len);
-        let (num, unit) = (&rest[..num_len], &rest[num_len..num_len + unit_len]);
-        let n: f64 = num
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        i = digits(i);
+        let whole = i > start;
+        if i < b.len() && b[i] == b'.' {
+            let frac = i + 1;
+            i = digits(frac);
+            if i == frac {
+                return Err(format!(
+                    "`{s}` is not a duration: a `.` needs digits after it"
+                ));
+            }
+        } else if !whole {
+            return Err(format!("`{s}` is not a duration"));
+        }
+        let n: f64 = s[start..i]
             .parse()
             .map_err(|_| format!("`{s}` is not a duration"))?;
-        let scale = match unit {
+        let unit_start = i;
+        while i < b.len() && b[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let scale = match &s[unit_start..i] {
             "ms" => 0.001,
             "s" => 1.0,
             "m" => 60.0,
@@ -50,12 +83,11 @@ pub fn parse_duration(s: &str) -> Result<StdDuration, String> {
             other => return Err(format!("`{s}`: unknown unit `{other}`")),
         };
         total += n * scale;
-        rest = &rest[num_len + unit_len..];
+        if !total.is_finite() || total > MAX_DURATION_SECS {
+            return Err(format!("`{s}` is too long"));
+        }
     }
-    if !total.is_finite() || total > 1e9 {
-        return Err(format!("`{s}` is too long"));
-    }
-    Ok(StdDuration::from_secs_f64(total))
+    StdDuration::try_from_secs_f64(total).map_err(|_| format!("`{s}` is too long"))
 }
 
 /// Parse a size; the error says what is accepted.
@@ -161,7 +193,7 @@ impl JsonSchema for Duration {
         json_schema!({
             "type": "string",
             "format": "duration",
-            "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$|^0$",
+            "pattern": DURATION_PATTERN,
             "description": "A duration: 500ms, 2s, 10m, 1h.",
             "examples": ["2s", "10m"]
         })
@@ -303,6 +335,66 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("10 parsecs").is_err());
         assert_eq!(Duration(StdDuration::from_secs(600)).to_string(), "10m");
+    }
+
+    /// One grammar: the parser and the schema's pattern agree on every case.
+    #[test]
+    fn the_parser_and_the_schema_pattern_agree() {
+        let schema = serde_json::json!({"type": "string", "pattern": DURATION_PATTERN});
+        let accepted = [
+            "0",
+            "500ms",
+            "2s",
+            ".5s",
+            "1.5s",
+            "0.25h",
+            "10m",
+            "1h",
+            "1m30s",
+            "1h2m3s4ms",
+            "0s",
+            "999999999s",
+        ];
+        let rejected = [
+            "",
+            " 2s",
+            "2s ",
+            "2",
+            "5.s",
+            ".s",
+            "s",
+            "1.2.3s",
+            "10 parsecs",
+            "1d",
+            "2S",
+            "-1s",
+            "1e3s",
+            "1m 30s",
+            "00",
+            "1000000001s",
+            "99999999999999999999h",
+        ];
+        for a in accepted {
+            assert!(parse_duration(a).is_ok(), "parser refuses {a:?}");
+            assert!(
+                jsonschema::is_valid(&schema, &a.into()),
+                "pattern refuses {a:?}"
+            );
+        }
+        for r in rejected {
+            assert!(parse_duration(r).is_err(), "parser accepts {r:?}");
+            // The pattern cannot count seconds: the length limit is the parser's.
+            if !r.starts_with("1000000001") && !r.starts_with("9999") {
+                assert!(
+                    !jsonschema::is_valid(&schema, &r.into()),
+                    "pattern accepts {r:?}"
+                );
+            }
+        }
+        assert_eq!(
+            parse_duration(".5s").unwrap(),
+            StdDuration::from_millis(500)
+        );
     }
 
     #[test]

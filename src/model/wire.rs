@@ -301,6 +301,10 @@ pub struct WatchStatus {
     pub file: std::path::PathBuf,
     /// The last automatic apply, if any yet.
     pub last: Option<WatchResult>,
+    /// Why watching stopped, when it stopped on an error (the daemon no
+    /// longer applies saves until the next `up`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// The outcome of one automatic apply.

@@ -9,12 +9,14 @@
 //! setting off (and `up` again) stops the task; so does the daemon's
 //! shutdown.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{Diagnostic, SourceFile};
 use crate::execute::ServiceDriver;
 use crate::execute::{Applied, ExecEvent, Outcome, Sink};
 use crate::model::wire::{WatchResult, WatchStatus};
@@ -54,22 +56,44 @@ pub fn reconcile(daemon: &Arc<Daemon>, config: &Path) {
             slot.status = Some(WatchStatus {
                 file: config.to_path_buf(),
                 last: None,
+                failed: None,
             });
             let d = Arc::clone(daemon);
             let path = config.to_path_buf();
             tracing::info!(file = %path.display(), "watching the project file");
             tokio::spawn(async move {
-                let reporter = DaemonReporter {
-                    daemon: Arc::clone(&d),
-                    failed_steps: Mutex::new(Vec::new()),
-                };
-                let driver = InProcess(Arc::clone(&d));
-                let driver_for =
-                    move |_: &ProjectDirs| -> Arc<dyn ServiceDriver> { Arc::new(driver.clone()) };
-                if let Err(e) =
-                    run(&path, &driver_for, &reporter, &reporter, token.cancelled()).await
-                {
-                    tracing::error!(error = %e, "watching stopped");
+                let inner = Arc::clone(&d);
+                let cancelled = token.clone();
+                let failure = guarded(async move {
+                    let reporter = DaemonReporter {
+                        daemon: Arc::clone(&inner),
+                        failed_steps: Mutex::new(Vec::new()),
+                    };
+                    let driver = InProcess(Arc::clone(&inner));
+                    let driver_for = move |_: &ProjectDirs| -> Arc<dyn ServiceDriver> {
+                        Arc::new(driver.clone())
+                    };
+                    run(
+                        &path,
+                        &driver_for,
+                        &reporter,
+                        &reporter,
+                        cancelled.cancelled_owned(),
+                    )
+                    .await
+                })
+                .await;
+                if let Some(why) = failure {
+                    tracing::error!("watching stopped: {why}");
+                    let mut slot = d.watch.lock().unwrap_or_else(|p| p.into_inner());
+                    // A cancelled token means another watcher replaced this
+                    // one (under this lock): leave that one's record alone.
+                    if !token.is_cancelled() {
+                        slot.running = None;
+                        if let Some(s) = slot.status.as_mut() {
+                            s.failed = Some(why);
+                        }
+                    }
                 }
             });
         }
@@ -80,6 +104,29 @@ pub fn reconcile(daemon: &Arc<Daemon>, config: &Path) {
             }
             slot.status = None;
         }
+    }
+}
+
+/// Run the watch loop as a task of its own; the reason it stopped when
+/// that was an error or a panic (so `status` can say `watch: failed`
+/// instead of `on` while nothing watches any more).
+pub async fn guarded<F>(watch: F) -> Option<String>
+where
+    F: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    match tokio::spawn(watch).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("watching stopped: {e}")),
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Some(format!("the watch loop crashed: {what}"))
+        }
+        Err(e) => Some(format!("the watch loop was stopped: {e}")),
     }
 }
 
@@ -117,9 +164,7 @@ impl Reporter for DaemonReporter {
             WatchEvent::Invalid {
                 file, diagnostics, ..
             } => {
-                for d in diagnostics {
-                    tracing::warn!("{}", d.render(file));
-                }
+                log_diagnostics(file, diagnostics);
                 let n = diagnostics.iter().filter(|d| d.is_error()).count();
                 self.record(false, format!("{} is invalid ({n} error(s)); nothing was changed, the last good file stays in force", file.path.display()));
             }
@@ -141,6 +186,26 @@ impl Reporter for DaemonReporter {
     }
 }
 
+/// Log an invalid file's diagnostics (the first ones, as `validate` shows
+/// them), rendered on a blocking thread: never on the supervision path.
+fn log_diagnostics(file: &SourceFile, diagnostics: &[Diagnostic]) {
+    let (shown, note) = crate::config::diag::shown(diagnostics);
+    let shown: Vec<Diagnostic> = shown.into_iter().cloned().collect();
+    let file = file.clone();
+    let work = move || {
+        for d in &shown {
+            tracing::warn!("{}", crate::config::diag::render(d, &file));
+        }
+        if let Some(n) = note {
+            tracing::warn!("{n}");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => drop(h.spawn_blocking(work)),
+        Err(_) => work(),
+    }
+}
+
 impl Sink for DaemonReporter {
     fn event(&self, event: &ExecEvent) {
         if let ExecEvent::StepFinished { title, outcome, .. } = event {
@@ -155,5 +220,26 @@ impl Sink for DaemonReporter {
                 other => tracing::info!("{title}: {other:?}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_watch_loop_is_reported_not_lost() {
+        let why = guarded(async { panic!("renderer blew up") }).await;
+        assert_eq!(
+            why.as_deref(),
+            Some("the watch loop crashed: renderer blew up")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_erroring_watch_loop_is_reported() {
+        let why = guarded(async { Err(std::io::Error::other("inotify gone")) }).await;
+        assert_eq!(why.as_deref(), Some("watching stopped: inotify gone"));
+        assert_eq!(guarded(async { Ok(()) }).await, None);
     }
 }

@@ -88,7 +88,26 @@ pub async fn run(
         if !changed.is_empty() {
             reporter.report(WatchEvent::Changed(&changed));
         }
-        match load(config) {
+        // Loading is CPU work on hostile input (parse, check, validate):
+        // off the async threads, so a huge file never stalls the daemon.
+        let path = config.to_path_buf();
+        let result = match tokio::task::spawn_blocking(move || load(&path)).await {
+            Ok(r) => r,
+            Err(e) => {
+                reporter.report(WatchEvent::Failed(&format!(
+                    "reading {} failed unexpectedly ({e}); waiting for the next save",
+                    config.display()
+                )));
+                match next_change(&mut watcher, &mut stop).await {
+                    Some(c) => {
+                        changed = c;
+                        continue;
+                    }
+                    None => return Ok(()),
+                }
+            }
+        };
+        match result {
             Ok(loaded) => {
                 let files = watched_files(config, Some(&loaded));
                 watcher.set_files(files.clone())?;
@@ -115,13 +134,21 @@ pub async fn run(
                 reporter.report(WatchEvent::Failed(&e.to_string()))
             }
         }
-        tokio::select! {
-            change = watcher.next_change() => match change {
-                Some(c) => changed = c.changed,
-                None => return Ok(()),
-            },
-            () = &mut stop => return Ok(()),
+        match next_change(&mut watcher, &mut stop).await {
+            Some(c) => changed = c,
+            None => return Ok(()),
         }
+    }
+}
+
+/// The next settled change, or `None` when watching ends.
+async fn next_change(
+    watcher: &mut FileWatcher,
+    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<Vec<PathBuf>> {
+    tokio::select! {
+        change = watcher.next_change() => change.map(|c| c.changed),
+        () = stop.as_mut() => None,
     }
 }
 

@@ -440,3 +440,180 @@ fn no_colour_when_not_a_terminal_unless_asked() {
         .unwrap();
     assert!(forced.stderr.contains(&0x1b), "--color always colours");
 }
+
+/// #9 item 9: an error past column 65535 (a minified one-line file) used to
+/// panic inside the renderer; it is shown as a window of the line, located.
+#[test]
+fn an_error_at_a_far_column_is_clipped_and_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("{version: 1, services: {");
+    let mut i = 0;
+    while text.len() < 72_000 {
+        text.push_str(&format!(
+            "s{i}: {{command: [x{i}], health: {{disable: true}}}}, "
+        ));
+        i += 1;
+    }
+    text.push_str("bad: {command: [x], prot: 1}}}\n");
+    let column = text.find("prot").unwrap() + 1;
+    assert!(column > 65_535);
+    let file = write(dir.path(), "facerunner.yaml", &text);
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .arg("validate")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("unknown key `prot`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("facerunner.yaml:1:{column}]")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("prot: 1}}}"), "the line is shown: {stderr}");
+    // Clipped: no rendered line holds more than a window of the source.
+    let longest = stderr.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(longest < 400, "a line of {longest} characters: {stderr}");
+}
+
+/// #9 item 10: the human output shows the first errors and says how many
+/// more there are (the JSON output lists all).
+#[test]
+fn many_errors_are_capped_in_the_human_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("version: 1\nservices:\n");
+    let n = 3000;
+    for i in 0..n {
+        text.push_str(&format!(
+            "  s{i}:\n    command: [x]\n    health: {{disable: true}}\n    prot: 1\n"
+        ));
+    }
+    let file = write(dir.path(), "facerunner.yaml", &text);
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .arg("validate")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = stderr.matches("unknown key `prot`").count();
+    assert_eq!(shown, 50, "{stderr}");
+    let more = format!(
+        "… and {} more (`facerunner validate --json` shows all)",
+        n - 50
+    );
+    assert_eq!(stderr.matches(&more).count(), 1, "{stderr}");
+    let (code, report) = validate_json(&file);
+    assert_eq!(code, 1);
+    assert_eq!(report["error_count"], n);
+    assert_eq!(report["diagnostics"].as_array().unwrap().len(), n);
+}
+
+/// #9 item 19: a port written as text, as interpolation produces it.
+#[test]
+fn a_tcp_probe_port_may_be_a_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "facerunner.yaml",
+        "version: 1\nservices:\n  a:\n    command: [x]\n    health: { tcp: \"11631\" }\n  b:\n    command: [x]\n    health: { tcp: \"${PORT:-11632}\" }\n",
+    );
+    let (code, report) = validate_json(&file);
+    assert_eq!(code, 0, "{report:#}");
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .args(["config", "--format", "json"])
+        .output()
+        .unwrap();
+    let cfg = json(&out);
+    assert_eq!(cfg["services"]["a"]["health"]["tcp"], 11631);
+    assert_eq!(cfg["services"]["b"]["health"]["tcp"], 11632);
+}
+
+/// #9 item 21: the "no health check" warning is one line and says how to
+/// turn it off.
+#[test]
+fn the_no_health_check_warning_is_one_line_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "facerunner.yaml",
+        "version: 1\nservices:\n  a:\n    command: [x]\n",
+    );
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("facerunner.yaml:3:3: warning: service `a` has no health check"),
+        "{stderr}"
+    );
+    assert!(lines[0].contains("health: { disable: true }"), "{stderr}");
+}
+
+/// #9 item 11: every number has a sane range, and a value outside it is a
+/// located error (`log.keep: 20000000` used to block the daemon).
+#[test]
+fn numbers_out_of_range_are_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "version: 1
+gpus:
+  big: { index: 999 }
+services:
+  a:
+    command: [x]
+    health: { tcp: 9000, retries: 0 }
+    restart: { policy: always, max_retries: 1000000000 }
+    log: { keep: 20000000 }
+";
+    let file = write(dir.path(), "facerunner.yaml", text);
+    let (code, report) = validate_json(&file);
+    assert_eq!(code, 1, "{report:#}");
+    let diags = report["diagnostics"].as_array().unwrap();
+    let mut lines: Vec<(u64, String)> = diags
+        .iter()
+        .filter(|d| d["summary"].as_str().unwrap().contains("out of range"))
+        .map(|d| {
+            (
+                d["range"]["start"]["line"].as_u64().unwrap(),
+                d["summary"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    lines.sort();
+    let at: Vec<u64> = lines.iter().map(|l| l.0).collect();
+    assert_eq!(at, [3, 7, 8, 9], "{report:#}");
+    assert!(lines[3].1.contains("`services.a.log.keep`"), "{lines:?}");
+    assert_eq!(report["error_count"], 4, "{report:#}");
+}
+
+/// #9 item 18: a service that depends on itself is reported once.
+#[test]
+fn a_self_dependency_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "facerunner.yaml",
+        "version: 1\nservices:\n  a:\n    command: [x]\n    health: { disable: true }\n    depends_on: [a]\n",
+    );
+    let (code, report) = validate_json(&file);
+    assert_eq!(code, 1);
+    assert_eq!(report["error_count"], 1, "{report:#}");
+    assert!(
+        report["diagnostics"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("depends on itself"),
+        "{report:#}"
+    );
+}
