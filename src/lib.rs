@@ -13,5 +13,6 @@ pub mod observe;
 pub mod ollama;
 pub mod paths;
 pub mod plan;
+pub mod safefs;
 pub mod supervisor;
 pub mod watch;
