@@ -194,7 +194,7 @@ fn is_link_refusal(e: &io::Error) -> bool {
 /// Open a private file of ours with `opts` plus `O_NOFOLLOW|O_NONBLOCK`,
 /// then check it is a regular file owned by us, narrow it to 0600, and clear
 /// `O_NONBLOCK` again.
-fn open_private(path: &Path, opts: &mut OpenOptions) -> Result<File, SafeFsError> {
+fn open_private(path: &Path, opts: &mut OpenOptions, me: u32) -> Result<File, SafeFsError> {
     let file = opts
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -225,7 +225,6 @@ fn open_private(path: &Path, opts: &mut OpenOptions) -> Result<File, SafeFsError
             expected: "regular file",
         });
     }
-    let me = euid();
     if meta.uid() != me {
         return Err(SafeFsError::ForeignOwner {
             path: path.to_path_buf(),
@@ -247,7 +246,7 @@ fn open_private(path: &Path, opts: &mut OpenOptions) -> Result<File, SafeFsError
 /// Create or open `path` for appending: 0600, no links followed, only a
 /// regular file of ours. For log files.
 pub fn open_private_append(path: &Path) -> Result<File, SafeFsError> {
-    open_private(path, OpenOptions::new().append(true).create(true))
+    open_private(path, OpenOptions::new().append(true).create(true), euid())
 }
 
 /// Create or open `path` read-write without truncating it: 0600, no links
@@ -260,12 +259,13 @@ pub fn open_private_rw(path: &Path) -> Result<File, SafeFsError> {
             .write(true)
             .create(true)
             .truncate(false),
+        euid(),
     )
 }
 
 /// Check that an existing directory is a directory of ours that no one else
 /// may write to.
-fn check_dir(path: &Path) -> Result<(), SafeFsError> {
+fn check_dir(path: &Path, me: u32) -> Result<(), SafeFsError> {
     let meta = std::fs::metadata(path).map_err(|e| SafeFsError::io("inspect", path, e))?;
     if !meta.is_dir() {
         return Err(SafeFsError::NotRegular {
@@ -274,7 +274,6 @@ fn check_dir(path: &Path) -> Result<(), SafeFsError> {
             expected: "directory",
         });
     }
-    let me = euid();
     if meta.uid() != me {
         return Err(SafeFsError::ForeignOwner {
             path: path.to_path_buf(),
@@ -302,19 +301,23 @@ pub fn create_private_dir_all(path: &Path) -> Result<(), SafeFsError> {
 /// must be ours and not writable by group or others. Directories above
 /// `root` (`/tmp`, `$HOME`) are not checked.
 pub fn create_private_dir_in(root: &Path, path: &Path) -> Result<(), SafeFsError> {
+    create_dir_checked(root, path, euid())
+}
+
+fn create_dir_checked(root: &Path, path: &Path, me: u32) -> Result<(), SafeFsError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
         .map_err(|e| SafeFsError::io("create the directory", path, e))?;
     let Ok(below) = path.strip_prefix(root) else {
-        return check_dir(path);
+        return check_dir(path, me);
     };
     let mut dir = root.to_path_buf();
-    check_dir(&dir)?;
+    check_dir(&dir, me)?;
     for part in below.components() {
         dir.push(part);
-        check_dir(&dir)?;
+        check_dir(&dir, me)?;
     }
     Ok(())
 }
@@ -555,16 +558,24 @@ mod tests {
     }
 
     #[test]
-    fn a_foreign_owned_directory_is_refused() {
-        // `/` belongs to root; only meaningful when the tests do not run as root.
-        if euid() == 0 {
-            return;
-        }
-        let e = check_dir(Path::new("/")).expect_err("refused");
+    fn a_foreign_owned_directory_or_file_is_refused() {
+        // Seen as another user would see our files: they are foreign to it.
+        let me = euid();
+        let other = me.wrapping_add(4242);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        let e = create_dir_checked(&home, &home.join("lab"), other).expect_err("refused");
         assert!(
-            matches!(e, SafeFsError::ForeignOwner { owner: 0, .. }),
+            matches!(&e, SafeFsError::ForeignOwner { path, owner, euid: seen_as }
+                if path == &home && *owner == me && *seen_as == other),
             "{e:?}"
         );
+        assert!(e.to_string().contains("belongs to user id"), "{e}");
+        let f = dir.path().join("daemon.lock");
+        std::fs::write(&f, "1").expect("write");
+        let e = open_private(&f, OpenOptions::new().read(true).write(true), other)
+            .expect_err("refused");
+        assert!(matches!(e, SafeFsError::ForeignOwner { .. }), "{e:?}");
     }
 
     #[test]
