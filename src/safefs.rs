@@ -33,7 +33,10 @@
 //! - [`write_private_atomic`]`(path, bytes)`: temp file in the same directory
 //!   (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600), fsync, rename over `path`, fsync
 //!   the directory. A link at `path` is replaced, never followed.
-//! - [`read_bounded`]`(path, max_bytes) -> Result<Vec<u8>, ReadError>`.
+//! - [`create_private_atomic`]`(path, bytes) -> Result<bool, SafeFsError>`:
+//!   the same, but only when nothing is at `path` yet (`false` otherwise).
+//! - [`read_bounded`]`(path, max_bytes) -> Result<Vec<u8>, ReadError>`, and
+//!   [`read_private_bounded`] which refuses a link instead of following it.
 //!
 //! Errors name the path, say what to do, and keep the OS error as their
 //! source.
@@ -322,19 +325,13 @@ fn create_dir_checked(root: &Path, path: &Path, me: u32) -> Result<(), SafeFsErr
     Ok(())
 }
 
-/// Write `bytes` to `path` atomically and privately: a temp file in the same
-/// directory (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600), fsync, rename over `path`,
-/// fsync the directory. Readers see the old content or the new, never a
-/// part; a link at `path` is replaced, never followed.
-pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+/// A new private temp file next to `path` holding `bytes`, synced:
+/// `O_CREAT|O_EXCL|O_NOFOLLOW`, 0600, a random name starting with `.`.
+fn write_temp_next_to(path: &Path, bytes: &[u8]) -> Result<PathBuf, SafeFsError> {
+    let dir = parent_of(path);
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let mut tmp = None;
     for _ in 0..16 {
         let mut r = [0u8; 8];
         getrandom::fill(&mut r).map_err(|e| {
@@ -344,43 +341,70 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError
                 io::Error::other(format!("the OS random source failed: {e}")),
             )
         })?;
-        let candidate = dir.join(format!(".{name}.{}.tmp", hex::encode(r)));
-        match OpenOptions::new()
+        let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(r)));
+        let mut file = match OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&candidate)
+            .open(&tmp)
         {
-            Ok(f) => {
-                tmp = Some((candidate, f));
-                break;
-            }
+            Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(SafeFsError::io("create a temporary file in", dir, e)),
+        };
+        if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(SafeFsError::io("write", &tmp, e));
         }
+        return Ok(tmp);
     }
-    let Some((tmp_path, mut file)) = tmp else {
-        return Err(SafeFsError::io(
-            "create a temporary file in",
-            dir,
-            io::Error::from(io::ErrorKind::AlreadyExists),
-        ));
-    };
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| SafeFsError::io("write", &tmp_path, e))
-        .and_then(|()| {
-            std::fs::rename(&tmp_path, path).map_err(|e| SafeFsError::io("replace", path, e))
-        });
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp_path);
-        return Err(e);
+    Err(SafeFsError::io(
+        "create a temporary file in",
+        dir,
+        io::Error::from(io::ErrorKind::AlreadyExists),
+    ))
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SafeFsError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| SafeFsError::io("sync the directory", dir, e))
+}
+
+/// Write `bytes` to `path` atomically and privately: a temp file in the same
+/// directory (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600), fsync, rename over `path`,
+/// fsync the directory. Readers see the old content or the new, never a
+/// part; a link at `path` is replaced, never followed.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError> {
+    let tmp = write_temp_next_to(path, bytes)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(SafeFsError::io("replace", path, e));
+    }
+    sync_dir(parent_of(path))
+}
+
+/// Create `path` holding `bytes`, atomically and privately, only if nothing
+/// (not even a dangling link) is there yet: the complete file appears at
+/// once (a synced temp file, hard-linked into place), so a reader never sees
+/// it empty. `Ok(false)` when something was there already; it is left alone.
+pub fn create_private_atomic(path: &Path, bytes: &[u8]) -> Result<bool, SafeFsError> {
+    let tmp = write_temp_next_to(path, bytes)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => sync_dir(parent_of(path)).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(SafeFsError::io("create", path, e)),
+    }
 }
 
 /// Read a regular file (links are followed) of at most `max_bytes` bytes.
@@ -388,6 +412,16 @@ pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), SafeFsError
 /// reading from it; a file that grows past the limit while being read is
 /// refused too.
 pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+    read_bounded_with(path, max_bytes, 0)
+}
+
+/// [`read_bounded`] for a private file of ours: a symbolic link at `path`
+/// is not followed but refused as [`ReadError::NotRegular`].
+pub fn read_private_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+    read_bounded_with(path, max_bytes, libc::O_NOFOLLOW)
+}
+
+fn read_bounded_with(path: &Path, max_bytes: u64, flags: i32) -> Result<Vec<u8>, ReadError> {
     let io_err = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
@@ -395,9 +429,18 @@ pub fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | flags)
         .open(path)
-        .map_err(io_err)?;
+        .map_err(|e| {
+            if flags & libc::O_NOFOLLOW != 0 && is_link_refusal(&e) {
+                ReadError::NotRegular {
+                    path: path.to_path_buf(),
+                    found: "symbolic link",
+                }
+            } else {
+                io_err(e)
+            }
+        })?;
     let meta = file.metadata().map_err(io_err)?;
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular {
@@ -598,6 +641,44 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn atomic_creation_never_replaces_anything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("k");
+        assert!(create_private_atomic(&p, b"first").expect("create"));
+        assert_eq!(mode(&p), 0o600);
+        assert!(!create_private_atomic(&p, b"second").expect("exists"));
+        assert_eq!(std::fs::read_to_string(&p).expect("read"), "first");
+        let link = dir.path().join("link");
+        let nowhere = dir.path().join("nowhere");
+        symlink(&nowhere, &link).expect("symlink");
+        assert!(!create_private_atomic(&link, b"x").expect("a link is something"));
+        assert!(!nowhere.exists());
+        let names = std::fs::read_dir(dir.path()).expect("ls").count();
+        assert_eq!(names, 2, "no temp files left");
+    }
+
+    #[test]
+    fn private_reads_do_not_follow_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("t");
+        std::fs::write(&target, "x").expect("write");
+        let link = dir.path().join("l");
+        symlink(&target, &link).expect("symlink");
+        let e = read_private_bounded(&link, 10).expect_err("refused");
+        assert!(
+            matches!(
+                e,
+                ReadError::NotRegular {
+                    found: "symbolic link",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(read_private_bounded(&target, 10).expect("read"), b"x");
     }
 
     #[test]

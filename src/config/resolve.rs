@@ -78,6 +78,18 @@ pub fn resolve(
     })
 }
 
+/// An error and its causes, on one line.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -191,17 +203,20 @@ fn service(
             let p = port.unwrap_or(8080);
             let data = dirs.data.join(name);
             env.insert("DATA_DIR".into(), data.display().to_string());
-            let key = secrets::secret(
-                &dirs.secrets,
-                &format!("{name}.webui_secret_key"),
-                mode == Secrets::Create,
-            )
-            .map_err(|e| {
-                err(format!(
-                    "cannot create its secret key in {}: {e}",
-                    dirs.secrets.display()
-                ))
-            })?;
+            let key_name = format!("{name}.webui_secret_key");
+            // Only a real secret is ever given to a running service; the
+            // placeholder stands in for `plan` and `config` alone.
+            let key = match mode {
+                Secrets::Create => secrets::ensure(&dirs.secrets, &key_name).map_err(|e| {
+                    // Callers show this error as one line: keep its causes in it.
+                    err(format!(
+                        "{}; check that {} is a directory of yours and writable",
+                        with_causes(&e),
+                        dirs.secrets.display()
+                    ))
+                })?,
+                Secrets::Peek => secrets::peek(&dirs.secrets, &key_name).shown().to_string(),
+            };
             env.insert("WEBUI_SECRET_KEY".into(), key);
             let backends: Vec<&String> = match &svc.backends {
                 Some(b) => b.iter().collect(),
@@ -523,10 +538,10 @@ mod tests {
             Secrets::Create,
         )
         .unwrap();
-        assert_ne!(
-            peek.services[0].env["WEBUI_SECRET_KEY"],
-            created.services[0].env["WEBUI_SECRET_KEY"]
-        );
+        let key = &created.services[0].env["WEBUI_SECRET_KEY"];
+        assert_ne!(&peek.services[0].env["WEBUI_SECRET_KEY"], key);
+        assert_ne!(key, crate::config::secrets::NOT_YET);
+        assert_eq!(key.len(), 64, "a generated secret");
         assert_eq!(peek.services[0].spec_hash, created.services[0].spec_hash);
     }
 }
