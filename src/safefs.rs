@@ -27,6 +27,8 @@
 //!   open for appending (logs).
 //! - [`open_private_rw`]`(path) -> Result<File, SafeFsError>`: create or open
 //!   read-write without truncating (lock files).
+//! - [`open_private_read`]`(path) -> Result<File, SafeFsError>`: open an
+//!   existing one read-only, with the same checks.
 //! - [`create_private_dir_all`]`(path)`: create `path` and its missing
 //!   parents 0700 and check `path` itself; [`create_private_dir_in`]`(root,
 //!   path)` also checks every existing directory from `root` down to `path`.
@@ -122,6 +124,23 @@ impl SafeFsError {
             path: path.to_path_buf(),
             source,
         }
+    }
+}
+
+/// For callers whose errors carry an `io::Error`: the kind is kept and this
+/// error (with its causes) becomes the payload.
+impl From<SafeFsError> for io::Error {
+    fn from(e: SafeFsError) -> io::Error {
+        let kind = match &e {
+            SafeFsError::Io { source, .. } => source.kind(),
+            SafeFsError::Symlink { .. } | SafeFsError::NotRegular { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            SafeFsError::ForeignOwner { .. } | SafeFsError::Writable { .. } => {
+                io::ErrorKind::PermissionDenied
+            }
+        };
+        io::Error::new(kind, e)
     }
 }
 
@@ -266,6 +285,12 @@ pub fn open_private_rw(path: &Path) -> Result<File, SafeFsError> {
     )
 }
 
+/// Open an existing private file of ours read-only: no links followed, only
+/// a regular file, never blocking on a FIFO. For reading a lock's holder.
+pub fn open_private_read(path: &Path) -> Result<File, SafeFsError> {
+    open_private(path, OpenOptions::new().read(true), euid())
+}
+
 /// Check that an existing directory is a directory of ours that no one else
 /// may write to.
 fn check_dir(path: &Path, me: u32) -> Result<(), SafeFsError> {
@@ -308,21 +333,35 @@ pub fn create_private_dir_in(root: &Path, path: &Path) -> Result<(), SafeFsError
 }
 
 fn create_dir_checked(root: &Path, path: &Path, me: u32) -> Result<(), SafeFsError> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|e| SafeFsError::io("create the directory", path, e))?;
-    let Ok(below) = path.strip_prefix(root) else {
-        return check_dir(path, me);
+    let (root, below) = match path.strip_prefix(root) {
+        Ok(below) => (root, below),
+        Err(_) => (path, Path::new("")),
     };
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| SafeFsError::io("create the directory", parent, e))?;
+    }
+    // Each directory is checked before anything is created inside it.
     let mut dir = root.to_path_buf();
+    mkdir_one(&dir)?;
     check_dir(&dir, me)?;
     for part in below.components() {
         dir.push(part);
+        mkdir_one(&dir)?;
         check_dir(&dir, me)?;
     }
     Ok(())
+}
+
+fn mkdir_one(dir: &Path) -> Result<(), SafeFsError> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(SafeFsError::io("create the directory", dir, e)),
+    }
 }
 
 /// A new private temp file next to `path` holding `bytes`, synced:
@@ -528,6 +567,10 @@ mod tests {
         assert!(e.to_string().contains("symbolic link"), "{e}");
         let e = open_private_rw(&link).expect_err("refused");
         assert!(matches!(e, SafeFsError::Symlink { .. }), "{e:?}");
+        let e = open_private_read(&link).expect_err("refused");
+        assert!(matches!(e, SafeFsError::Symlink { .. }), "{e:?}");
+        let io: io::Error = e.into();
+        assert!(io.to_string().contains("symbolic link"), "{io}");
         // A dangling link is refused too, and nothing is created at its target.
         let dangling = dir.path().join("apply.lock");
         let nowhere = dir.path().join("nowhere");
