@@ -13,7 +13,6 @@
 //! step, never torn, and the next `plan` shows what is still to do.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -108,6 +107,9 @@ pub enum StateError {
     },
 }
 
+/// The largest state file read (it lists owned models: kilobytes).
+const MAX_STATE_BYTES: u64 = 64 << 20;
+
 impl State {
     /// The path of the state file in `state_dir`.
     pub fn path(state_dir: &Path) -> PathBuf {
@@ -117,18 +119,19 @@ impl State {
     /// Read the state; a missing file is an empty state (nothing owned).
     pub fn load(state_dir: &Path) -> Result<State, StateError> {
         let path = Self::path(state_dir);
-        let text = match std::fs::read_to_string(&path) {
+        // Bounded, and a FIFO or device planted there is refused, not read.
+        let text = match crate::safefs::read_private_bounded(&path, MAX_STATE_BYTES) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
-            Err(source) => {
+            Err(e) if e.is_not_found() => return Ok(State::default()),
+            Err(e) => {
                 return Err(StateError::Io {
                     action: "read",
                     path,
-                    source,
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
                 });
             }
         };
-        let state: State = serde_json::from_str(&text).map_err(|e| StateError::Invalid {
+        let state: State = serde_json::from_slice(&text).map_err(|e| StateError::Invalid {
             path: path.clone(),
             message: e.to_string(),
         })?;
@@ -155,15 +158,11 @@ impl State {
                 source,
             }
         };
-        std::fs::create_dir_all(state_dir).map_err(io("create the directory of"))?;
+        crate::safefs::create_private_dir_all(state_dir)
+            .map_err(|e| io("create the directory of")(e.into()))?;
         let json = serde_json::to_vec_pretty(self).expect("the state always serializes");
-        let mut tmp = tempfile::NamedTempFile::new_in(state_dir).map_err(io("create"))?;
-        tmp.write_all(&json).map_err(io("write"))?;
-        tmp.as_file().sync_all().map_err(io("sync"))?;
-        tmp.persist(&path).map_err(|e| io("replace")(e.error))?;
-        std::fs::File::open(state_dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("sync the directory of"))?;
+        // Temp file O_EXCL|O_NOFOLLOW 0600, fsync, rename, fsync the directory.
+        crate::safefs::write_private_atomic(&path, &json).map_err(|e| io("write")(e.into()))?;
         Ok(())
     }
 
@@ -202,6 +201,50 @@ mod tests {
         assert_eq!(State::load(dir.path()).expect("load"), s);
         let text = std::fs::read_to_string(State::path(dir.path())).expect("read");
         assert!(text.contains("\"version\": 1"), "{text}");
+    }
+
+    #[test]
+    fn saving_is_private_and_replaces_a_planted_link_without_following_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        std::os::unix::fs::symlink(&victim, State::path(dir.path())).expect("symlink");
+        State::default().save(dir.path()).expect("save");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        let meta = std::fs::symlink_metadata(State::path(dir.path())).expect("stat");
+        assert!(meta.is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(State::load(dir.path()).expect("load"), State::default());
+    }
+
+    #[test]
+    fn a_world_writable_state_dir_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).expect("mkdir");
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = State::default().save(&state).expect_err("refused");
+        let cause = std::error::Error::source(&e).expect("cause").to_string();
+        assert!(cause.contains("writable by other users"), "{cause}");
+        assert!(!State::path(&state).exists());
+    }
+
+    #[test]
+    fn a_fifo_as_the_state_file_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &State::path(dir.path()),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        let e = State::load(dir.path()).expect_err("refused");
+        let cause = std::error::Error::source(&e).expect("cause").to_string();
+        assert!(cause.contains("FIFO"), "{cause}");
     }
 
     #[test]
