@@ -37,6 +37,8 @@
 //!   the directory. A link at `path` is replaced, never followed.
 //! - [`create_private_atomic`]`(path, bytes) -> Result<bool, SafeFsError>`:
 //!   the same, but only when nothing is at `path` yet (`false` otherwise).
+//! - [`read_prefix`]`(path, n)`: the first `n` bytes of a regular file (a
+//!   magic number).
 //! - [`read_bounded`]`(path, max_bytes) -> Result<Vec<u8>, ReadError>`, and
 //!   [`read_private_bounded`] which refuses a link instead of following it.
 //!
@@ -460,7 +462,24 @@ pub fn read_private_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, Read
     read_bounded_with(path, max_bytes, libc::O_NOFOLLOW)
 }
 
-fn read_bounded_with(path: &Path, max_bytes: u64, flags: i32) -> Result<Vec<u8>, ReadError> {
+/// The first `n` bytes of a regular file (fewer if it is shorter); links
+/// are followed, anything but a regular file is refused without blocking.
+/// For checking a file's magic number.
+pub fn read_prefix(path: &Path, n: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, _) = open_regular(path, 0)?;
+    let mut buf = Vec::new();
+    file.take(n)
+        .read_to_end(&mut buf)
+        .map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(buf)
+}
+
+/// Open `path` for reading (`O_NONBLOCK` plus `flags`) and require a
+/// regular file.
+fn open_regular(path: &Path, flags: i32) -> Result<(File, std::fs::Metadata), ReadError> {
     let io_err = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
@@ -487,6 +506,11 @@ fn read_bounded_with(path: &Path, max_bytes: u64, flags: i32) -> Result<Vec<u8>,
             found: kind_name(meta.file_type()),
         });
     }
+    Ok((file, meta))
+}
+
+fn read_bounded_with(path: &Path, max_bytes: u64, flags: i32) -> Result<Vec<u8>, ReadError> {
+    let (file, meta) = open_regular(path, flags)?;
     let too_large = || ReadError::TooLarge {
         path: path.to_path_buf(),
         limit: max_bytes,
@@ -497,7 +521,10 @@ fn read_bounded_with(path: &Path, max_bytes: u64, flags: i32) -> Result<Vec<u8>,
     let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.take(max_bytes.saturating_add(1))
         .read_to_end(&mut buf)
-        .map_err(io_err)?;
+        .map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if buf.len() as u64 > max_bytes {
         return Err(too_large());
     }
@@ -768,6 +795,11 @@ mod tests {
         let link = dir.path().join("link");
         symlink(&big, &link).expect("symlink");
         assert_eq!(read_bounded(&link, 4096).expect("read").len(), 1025);
+        assert_eq!(read_prefix(&big, 4).expect("head"), b"xxxx");
+        assert!(matches!(
+            read_prefix(Path::new("/dev/zero"), 4),
+            Err(ReadError::NotRegular { .. })
+        ));
         let e = read_bounded(&dir.path().join("missing"), 10).expect_err("missing");
         assert!(e.is_not_found(), "{e:?}");
     }
