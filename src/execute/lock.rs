@@ -60,7 +60,9 @@ impl ApplyLock {
 /// The pid written in the lock file by its holder (`?` when unknown).
 fn holder(mut file: &File) -> String {
     let mut pid = String::new();
-    let _ = file.rewind().and_then(|()| file.read_to_string(&mut pid));
+    let _ = file
+        .rewind()
+        .and_then(|()| file.take(64).read_to_string(&mut pid));
     match pid.trim() {
         "" => "?".into(),
         p => p.to_string(),

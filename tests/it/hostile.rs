@@ -130,3 +130,59 @@ fn a_world_writable_facerunner_home_is_refused() {
     assert!(err.contains(&p.home().display().to_string()), "{err}");
     assert!(!p.dirs().state.exists(), "nothing created in it");
 }
+
+#[test]
+fn a_fifo_as_a_saved_plan_is_refused_at_once() {
+    let p = Project::new("  w:\n    command: [sleep, \"9\"]\n");
+    let fifo = p.dir.path().join("plan.json");
+    mkfifo(&fifo);
+    let out = p.run(&["apply", "--yes", &fifo.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("FIFO"), "{}", describe(&out));
+}
+
+#[test]
+fn the_daemon_refuses_a_fifo_as_the_project_file() {
+    let p = Project::new("  w:\n    command: [sleep, \"60\", \"{marker}\"]\n");
+    p.ok(&["up"]);
+    let saved = p.dir.path().join("plan.json");
+    p.ok(&["plan", "--out", &saved.display().to_string()]);
+    let plan: facerunner::plan::Plan =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("read")).expect("a plan");
+    let fifo = p.dir.path().join("p/fifo.yaml");
+    mkfifo(&fifo);
+    let request = facerunner::supervisor::messages::Request::Apply {
+        config: fifo,
+        vars: Default::default(),
+        plan: Box::new(plan),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let err = rt
+        .block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(60), async {
+                facerunner::supervisor::client::Client::connect(&p.dirs().socket())
+                    .await?
+                    .expect("the daemon runs")
+                    .request_streaming(&request, |_| {})
+                    .await
+            })
+            .await
+            .expect("the daemon answers instead of hanging")
+        })
+        .expect_err("refused");
+    p.ok(&["down"]);
+    match err {
+        facerunner::supervisor::SupervisorError::Remote(w) => {
+            assert_eq!(
+                w.kind,
+                facerunner::supervisor::messages::ErrorKind::InvalidConfig,
+                "{w}"
+            );
+            assert!(w.message.contains("FIFO"), "{w}");
+        }
+        other => panic!("{other}"),
+    }
+}
