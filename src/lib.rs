@@ -18,6 +18,7 @@ pub mod observe;
 pub mod ollama;
 pub mod paths;
 pub mod plan;
+pub mod safefs;
 pub mod style;
 pub mod supervisor;
 pub mod sys;

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use etcetera::BaseStrategy;
 
+use crate::safefs;
+
 /// The directories of one project. Nothing is created until [`ProjectDirs::create`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectDirs {
@@ -29,6 +31,11 @@ pub struct ProjectDirs {
     pub secrets: PathBuf,
     /// The daemon's Unix socket and pid file.
     pub runtime: PathBuf,
+    /// The directories FaceRunner owns entirely (`FACERUNNER_HOME`, or each
+    /// XDG base's `facerunner` folder): from one of them down to each
+    /// directory above, every directory must be ours and not writable by
+    /// others, or [`ProjectDirs::create`] refuses.
+    pub roots: Vec<PathBuf>,
 }
 
 impl ProjectDirs {
@@ -53,7 +60,12 @@ impl ProjectDirs {
             .runtime_dir()
             .map(|r| r.join("facerunner").join(project))
             .unwrap_or_else(|| state.join("run"));
+        let roots = [&state, &data, &runtime]
+            .into_iter()
+            .filter_map(|d| d.parent().map(Path::to_path_buf))
+            .collect();
         Ok(ProjectDirs {
+            roots,
             project: project.to_string(),
             logs: state.join("logs"),
             secrets: data.join("secrets"),
@@ -73,10 +85,14 @@ impl ProjectDirs {
             data: base.join("data"),
             secrets: base.join("secrets"),
             runtime: base.join("run"),
+            roots: vec![root.to_path_buf()],
         }
     }
 
-    /// Create every directory; secrets and runtime are 0700.
+    /// Create every directory (0700), refusing any on the way from a root
+    /// that another user owns or may write to (a planted `FACERUNNER_HOME`,
+    /// a world-writable runtime dir); secrets and runtime are narrowed to
+    /// 0700 when they exist from before.
     pub fn create(&self) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         for dir in [
@@ -86,7 +102,15 @@ impl ProjectDirs {
             &self.secrets,
             &self.runtime,
         ] {
-            std::fs::create_dir_all(dir)?;
+            let root = self
+                .roots
+                .iter()
+                .filter(|r| dir.starts_with(r))
+                .max_by_key(|r| r.as_os_str().len());
+            match root {
+                Some(root) => safefs::create_private_dir_in(root, dir)?,
+                None => safefs::create_private_dir_all(dir)?,
+            }
         }
         for private in [&self.secrets, &self.runtime] {
             std::fs::set_permissions(private, std::fs::Permissions::from_mode(0o700))?;
@@ -126,5 +150,31 @@ mod tests {
             assert!(p.starts_with("/tmp/fr/lab"), "{p:?}");
         }
         assert_eq!(d.socket(), Path::new("/tmp/fr/lab/run/daemon.sock"));
+    }
+
+    #[test]
+    fn directories_are_private_and_a_world_writable_home_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let home = tmp.path().join("home");
+        let d = ProjectDirs::under(&home, "lab");
+        d.create().expect("create");
+        for p in [&home, &d.state, &d.logs, &d.data, &d.secrets, &d.runtime] {
+            let mode = std::fs::metadata(p).expect("stat").permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{p:?}");
+        }
+        d.create().expect("again");
+
+        let open = tmp.path().join("open");
+        std::fs::create_dir(&open).expect("mkdir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = ProjectDirs::under(&open, "lab")
+            .create()
+            .expect_err("refused");
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        let msg = e.to_string();
+        assert!(msg.contains(&open.display().to_string()), "{msg}");
+        assert!(msg.contains("writable by other users"), "{msg}");
+        assert!(!open.join("lab").exists(), "nothing created under it");
     }
 }

@@ -236,10 +236,11 @@ pub(crate) async fn apply_in_daemon(
 }
 
 fn read_plan(path: &PathBuf) -> miette::Result<Plan> {
-    let text = std::fs::read_to_string(path)
+    // Bounded; a FIFO or device is refused without blocking.
+    let text = crate::safefs::read_bounded(path, 64 << 20)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read the plan {}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_slice(&text).map_err(|e| {
         miette!(
             help = "save a plan with `facerunner plan --out FILE`",
             "{} is not a saved plan: {e}",

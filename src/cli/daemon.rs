@@ -184,6 +184,18 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
             };
             miette!(help = help, "{}", w.message)
         }
-        other => miette!(help = "see the daemon's log (state/daemon.log)", "{other}"),
+        other => {
+            // Keep the causes: "cannot create DIR" alone does not say why.
+            let mut message = other.to_string();
+            let mut cause = std::error::Error::source(&other);
+            while let Some(c) = cause {
+                message = format!("{message}: {c}");
+                cause = c.source();
+            }
+            miette!(
+                help = "see the daemon's log (state/daemon.log)",
+                "{message}"
+            )
+        }
     }
 }

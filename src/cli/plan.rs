@@ -51,7 +51,8 @@ pub fn run(global: &Global, args: PlanArgs) -> miette::Result<ExitCode> {
     }
     if let Some(out) = &args.out {
         let json = serde_json::to_vec_pretty(&plan).into_diagnostic()?;
-        std::fs::write(out, json)
+        // 0600, atomically, replacing (never following) a link at `out`.
+        crate::safefs::write_private_atomic(out, &json)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot write the plan to {}", out.display()))?;
         if !args.json {

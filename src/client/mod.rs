@@ -124,11 +124,9 @@ pub async fn ensure_daemon(dirs: &ProjectDirs, exe: &Path) -> Result<Client> {
     dirs.create()
         .map_err(|e| SupervisorError::io("create", &dirs.state, e))?;
     let log_path = dirs.daemon_log();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| SupervisorError::io("open", &log_path, e))?;
+    // Never through a planted link, never a FIFO: 0600, a file of ours.
+    let log = crate::safefs::open_private_append(&log_path)
+        .map_err(|e| SupervisorError::io("open", &log_path, e.into()))?;
     let log2 = log
         .try_clone()
         .map_err(|e| SupervisorError::io("open", &log_path, e))?;
@@ -168,7 +166,7 @@ pub async fn wait_for_exit(dirs: &ProjectDirs, pid: u32, timeout: Duration) -> b
     let path = dirs.lock_file();
     let deadline = Instant::now() + timeout;
     loop {
-        let free = match std::fs::File::open(&path) {
+        let free = match crate::safefs::open_private_read(&path) {
             Ok(f) => f.try_lock_shared().is_ok(),
             Err(_) => true,
         };
@@ -179,5 +177,27 @@ pub async fn wait_for_exit(dirs: &ProjectDirs, pid: u32, timeout: Duration) -> b
             return false;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_daemon_log_is_never_opened_through_a_planted_link() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dirs = ProjectDirs::under(&tmp.path().join("home"), "lab");
+        dirs.create().expect("dirs");
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        std::os::unix::fs::symlink(&victim, dirs.daemon_log()).expect("symlink");
+        // The log is opened before anything is started, so no daemon runs.
+        let Err(e) = ensure_daemon(&dirs, Path::new("/nonexistent/facerunner")).await else {
+            panic!("refused");
+        };
+        let msg = format!("{e}: {}", std::error::Error::source(&e).expect("cause"));
+        assert!(msg.contains("symbolic link"), "{msg}");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
     }
 }

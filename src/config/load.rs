@@ -17,6 +17,7 @@ use super::node;
 use super::source::SourceFile;
 use super::types::Config;
 use super::validate;
+use crate::safefs::ReadError;
 
 /// Largest project file read (a real one is a few KiB).
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -120,38 +121,28 @@ fn file_error(path: &Path, summary: String, help: &str) -> LoadError {
 /// Read, parse, check and validate the file at `path`, with variables from
 /// the environment over a `.env` beside it.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        file_error(
+    // Bounded, regular files only: a FIFO, `/dev/zero` or a directory is
+    // refused at once instead of hanging or reading until memory runs out.
+    let bytes = crate::safefs::read_bounded(path, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::NotRegular { found, .. } => file_error(
             path,
-            format!("cannot read {}: {e}", path.display()),
-            "check the path, or pass another file with -f",
-        )
-    })?;
-    if meta.is_dir() {
-        return Err(file_error(
-            path,
-            format!("{} is a directory, not a file", path.display()),
-            "pass the file itself, e.g. -f DIR/facerunner.yaml",
-        ));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(file_error(
+            format!("{} is a {found}, not a file", path.display()),
+            "pass the project file itself, e.g. -f DIR/facerunner.yaml",
+        ),
+        ReadError::TooLarge { .. } => file_error(
             path,
             format!(
-                "{} is {} bytes; FaceRunner reads project files up to {} MiB",
+                "{} is larger than {} MiB, the most FaceRunner reads of a project file",
                 path.display(),
-                meta.len(),
                 MAX_FILE_BYTES >> 20
             ),
             "is this the right file? A project file is a few KiB",
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        file_error(
+        ),
+        e => file_error(
             path,
-            format!("cannot read {}: {e}", path.display()),
-            "check the file's permissions",
-        )
+            format!("cannot read {}: {}", path.display(), cause_of(&e)),
+            "check the path and the file's permissions, or pass another file with -f",
+        ),
     })?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -181,25 +172,76 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     load_str(path, &text, &Vars::from_env_over(dotenv))
 }
 
+/// Largest env file read (`.env`, `env_file:`); a real one is a few KiB.
+pub const MAX_ENV_BYTES: u64 = 1 << 20;
+
+/// The cause of an error (its source), or the error itself.
+fn cause_of(e: &dyn std::error::Error) -> String {
+    e.source()
+        .map_or_else(|| e.to_string(), ToString::to_string)
+}
+
 /// `KEY=value` lines of an env file (missing file: empty).
 pub fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, LoadError> {
-    if !path.exists() {
-        return Ok(BTreeMap::new());
-    }
-    read_env_file(path)
+    read_env(path, true)
         .map_err(|e| file_error(path, e, "fix the line: env files hold `KEY=value` lines"))
 }
 
-/// Parse an env file into a map; the error names the file.
+/// Parse an env file into a map; the error names the file. Only a regular
+/// file up to [`MAX_ENV_BYTES`] is read, and an error never quotes the
+/// file's content (it may be full of secrets, or not an env file at all):
+/// it gives the line number and what is wrong.
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let iter = dotenvy::from_path_iter(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    read_env(path, false)
+}
+
+fn read_env(path: &Path, missing_ok: bool) -> Result<BTreeMap<String, String>, String> {
+    let shown = path.display();
+    let bytes = match crate::safefs::read_bounded(path, MAX_ENV_BYTES) {
+        Ok(b) => b,
+        Err(e) if missing_ok && e.is_not_found() => return Ok(BTreeMap::new()),
+        Err(ReadError::NotRegular { found, .. }) => {
+            return Err(format!("{shown} is a {found}, not an env file"));
+        }
+        Err(ReadError::TooLarge { .. }) => {
+            return Err(format!(
+                "{shown} is larger than {} KiB, the most FaceRunner reads of an env file",
+                MAX_ENV_BYTES >> 10
+            ));
+        }
+        Err(e) => return Err(format!("cannot read {shown}: {}", cause_of(&e))),
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = line_of(e.as_bytes(), e.utf8_error().valid_up_to());
+        format!("{shown}, line {line}: not UTF-8 text")
+    })?;
     let mut map = BTreeMap::new();
-    for item in iter {
-        let (k, v) = item.map_err(|e| format!("{}: {e}", path.display()))?;
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        let (k, v) = item.map_err(|e| match e {
+            dotenvy::Error::LineParse(line, index) => match text.find(line.as_str()) {
+                Some(at) => format!(
+                    "{shown}, line {}, column {}: not a `KEY=value` line",
+                    line_of(text.as_bytes(), at + index),
+                    index + 1
+                ),
+                None => format!("{shown}: a line is not `KEY=value`"),
+            },
+            dotenvy::Error::Io(e) => format!("cannot read {shown}: {e}"),
+            // Only from reading the process environment, which this does not do.
+            _ => format!("cannot read {shown}: it is not an env file"),
+        })?;
         map.insert(k, v);
     }
     Ok(map)
+}
+
+/// The 1-based line of byte `at`.
+fn line_of(bytes: &[u8], at: usize) -> usize {
+    bytes[..at.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// The core of [`load`], on text already in memory.
@@ -296,8 +338,9 @@ pub fn project_of(path: &Path) -> String {
         return l.project;
     }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let name = std::fs::read_to_string(path)
+    let name = crate::safefs::read_bounded(path, MAX_FILE_BYTES)
         .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| match node::parse(&text) {
             Ok(Some(node::Node {
                 value: node::Value::Map(entries),
@@ -401,5 +444,66 @@ mod tests {
     #[test]
     fn project_names_come_from_the_directory() {
         assert_eq!(project_from_dir(Path::new("/x/My Lab")), "my-lab");
+    }
+
+    #[test]
+    fn an_env_file_error_gives_the_line_never_its_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("w.env");
+        std::fs::write(
+            &p,
+            "# comment\nGOOD=1\n\nroot:$6$hunter2SECRETHASH:19000:0:99999:7:::\n",
+        )
+        .expect("write");
+        let e = read_env_file(&p).expect_err("not an env file");
+        assert!(!e.contains("hunter2") && !e.contains("root:"), "{e}");
+        assert!(e.contains("line 4"), "{e}");
+        assert!(e.contains("w.env"), "{e}");
+        // `.env` beside the project file: the same, as a located diagnostic.
+        let e = read_dotenv(&p).expect_err("not an env file");
+        assert!(!format!("{e:?}").contains("hunter2"), "{e:?}");
+        assert!(
+            read_dotenv(&dir.path().join("missing"))
+                .expect("ok")
+                .is_empty()
+        );
+        assert!(read_env_file(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn devices_fifos_and_directories_are_refused_without_hanging() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        for (p, what) in [
+            (Path::new("/dev/zero"), "character device"),
+            (fifo.as_path(), "FIFO"),
+            (dir.path(), "directory"),
+        ] {
+            let e = read_env_file(p).expect_err("refused");
+            assert!(e.contains(what), "{e}");
+            let Err(LoadError::Invalid { diagnostics, .. }) = load(p) else {
+                panic!("{p:?} refused");
+            };
+            assert!(
+                diagnostics[0].summary.contains(what),
+                "{:?}",
+                diagnostics[0]
+            );
+        }
+        let big = dir.path().join("big.env");
+        std::fs::write(&big, "A=1\n".repeat(300_000)).expect("write");
+        assert!(
+            read_env_file(&big)
+                .expect_err("too big")
+                .contains("larger than")
+        );
     }
 }

@@ -76,6 +76,19 @@ pub fn resolve(
     })
 }
 
+/// An error and its causes, on one line.
+/// An error with its causes, on one line.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -473,10 +486,10 @@ mod tests {
             Secrets::Create,
         )
         .unwrap();
-        assert_ne!(
-            peek.services[0].env["WEBUI_SECRET_KEY"],
-            created.services[0].env["WEBUI_SECRET_KEY"]
-        );
+        let key = &created.services[0].env["WEBUI_SECRET_KEY"];
+        assert_ne!(&peek.services[0].env["WEBUI_SECRET_KEY"], key);
+        assert_ne!(key, crate::config::secrets::NOT_YET);
+        assert_eq!(key.len(), 64, "a generated secret");
         assert_eq!(peek.services[0].spec_hash, created.services[0].spec_hash);
     }
 }

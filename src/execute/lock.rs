@@ -5,7 +5,7 @@
 //! holder exits, even by SIGKILL: a stale pid in the file never blocks
 //! anyone. A second apply waits, saying once who holds it.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,14 +26,10 @@ impl ApplyLock {
         state_dir: &Path,
         mut on_wait: impl FnMut(&str),
     ) -> std::io::Result<ApplyLock> {
-        std::fs::create_dir_all(state_dir)?;
+        crate::safefs::create_private_dir_all(state_dir)?;
         let path = state_dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)?;
+        // Never through a planted link, never a FIFO: 0600, a file of ours.
+        let mut file = crate::safefs::open_private_rw(&path)?;
         let mut told = false;
         loop {
             match file.try_lock() {
@@ -64,7 +60,9 @@ impl ApplyLock {
 /// The pid written in the lock file by its holder (`?` when unknown).
 fn holder(mut file: &File) -> String {
     let mut pid = String::new();
-    let _ = file.rewind().and_then(|()| file.read_to_string(&mut pid));
+    let _ = file
+        .rewind()
+        .and_then(|()| file.take(64).read_to_string(&mut pid));
     match pid.trim() {
         "" => "?".into(),
         p => p.to_string(),
@@ -79,10 +77,14 @@ pub async fn wait_until_free(
     state_dir: &Path,
     mut on_wait: impl FnMut(&str),
 ) -> std::io::Result<()> {
-    let file = match File::open(state_dir.join(LOCK_FILE)) {
+    let file = match crate::safefs::open_private_read(&state_dir.join(LOCK_FILE)) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
+        Err(crate::safefs::SafeFsError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
     };
     let mut told = false;
     loop {
@@ -131,6 +133,44 @@ mod tests {
         assert_eq!(pid, std::process::id().to_string());
         drop(first);
         second.await.expect("join").expect("then acquired");
+    }
+
+    #[tokio::test]
+    async fn a_planted_symlink_is_refused_and_its_target_untouched() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("victim");
+        std::fs::write(&target, "precious").expect("write");
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::os::unix::fs::symlink(&target, dir.path().join(LOCK_FILE)).expect("symlink");
+        let e = ApplyLock::acquire(dir.path(), |_| panic!("no holder"))
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let e = wait_until_free(dir.path(), |_| panic!("no holder"))
+            .await
+            .expect_err("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "precious");
+        let mode = std::fs::metadata(&target)
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+
+    #[tokio::test]
+    async fn the_lock_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = ApplyLock::acquire(dir.path(), |_| panic!("free"))
+            .await
+            .expect("lock");
+        let mode = std::fs::metadata(held.path())
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[tokio::test]

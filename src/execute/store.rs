@@ -4,7 +4,6 @@
 //! the directory), so a crash leaves the file as it was before or after a
 //! step, never torn. Reads of a missing file give the empty state.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::model::state::{STATE_FILE, STATE_VERSION, State};
@@ -34,6 +33,9 @@ pub enum StateError {
     },
 }
 
+/// The largest state file read (it lists owned models: kilobytes).
+const MAX_STATE_BYTES: u64 = 64 << 20;
+
 /// The path of the state file in `state_dir`.
 pub fn path(state_dir: &Path) -> PathBuf {
     state_dir.join(STATE_FILE)
@@ -42,18 +44,19 @@ pub fn path(state_dir: &Path) -> PathBuf {
 /// Read the state; a missing file is an empty state (nothing owned).
 pub fn load(state_dir: &Path) -> Result<State, StateError> {
     let path = path(state_dir);
-    let text = match std::fs::read_to_string(&path) {
+    // Bounded, and a FIFO or device planted there is refused, not read.
+    let text = match crate::safefs::read_private_bounded(&path, MAX_STATE_BYTES) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
-        Err(source) => {
+        Err(e) if e.is_not_found() => return Ok(State::default()),
+        Err(e) => {
             return Err(StateError::Io {
                 action: "read",
                 path,
-                source,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             });
         }
     };
-    let state: State = serde_json::from_str(&text).map_err(|e| StateError::Invalid {
+    let state: State = serde_json::from_slice(&text).map_err(|e| StateError::Invalid {
         path: path.clone(),
         message: e.to_string(),
     })?;
@@ -80,15 +83,11 @@ pub fn save(state: &State, state_dir: &Path) -> Result<(), StateError> {
             source,
         }
     };
-    std::fs::create_dir_all(state_dir).map_err(io("create the directory of"))?;
+    crate::safefs::create_private_dir_all(state_dir)
+        .map_err(|e| io("create the directory of")(e.into()))?;
     let json = serde_json::to_vec_pretty(state).expect("the state always serializes");
-    let mut tmp = tempfile::NamedTempFile::new_in(state_dir).map_err(io("create"))?;
-    tmp.write_all(&json).map_err(io("write"))?;
-    tmp.as_file().sync_all().map_err(io("sync"))?;
-    tmp.persist(&path).map_err(|e| io("replace")(e.error))?;
-    std::fs::File::open(state_dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync the directory of"))?;
+    // Temp file O_EXCL|O_NOFOLLOW 0600, fsync, rename, fsync the directory.
+    crate::safefs::write_private_atomic(&path, &json).map_err(|e| io("write")(e.into()))?;
     Ok(())
 }
 

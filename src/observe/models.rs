@@ -160,6 +160,9 @@ struct Layer {
     size: u64,
 }
 
+/// The largest manifest read from a model store.
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
 /// Read `dir/manifests/*/*/*/*`; a missing store is an empty one.
 pub fn read_store(dir: &Path) -> std::io::Result<BTreeMap<String, LiveModel>> {
     let mut models = BTreeMap::new();
@@ -179,7 +182,10 @@ pub fn read_store(dir: &Path) -> std::io::Result<BTreeMap<String, LiveModel>> {
                     let Some(name) = ModelName::from_manifest_rel_path(rel) else {
                         continue;
                     };
-                    let bytes = std::fs::read(&path)?;
+                    // A manifest is a few KiB; anything else is not one.
+                    let Ok(bytes) = crate::safefs::read_bounded(&path, MAX_MANIFEST_BYTES) else {
+                        continue;
+                    };
                     let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else {
                         continue;
                     };

@@ -58,6 +58,46 @@ impl Activity {
     }
 }
 
+/// The most read of a whole JSON answer (`/api/tags` of a store with
+/// thousands of models is a few MiB).
+pub(crate) const MAX_BODY_BYTES: u64 = 64 << 20;
+
+/// The most read of an error answer (it only becomes a message).
+const MAX_ERROR_BODY_BYTES: u64 = 64 << 10;
+
+/// A body read up to a limit: its bytes, and whether there was more.
+struct Capped {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+/// Reads at most `limit` bytes of `response`'s body, chunk by chunk; a
+/// declared `Content-Length` over the limit is not read at all.
+async fn read_capped(mut response: Response, limit: u64) -> Result<Capped, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Ok(Capped {
+            bytes: Vec::new(),
+            truncated: true,
+        });
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = usize::try_from(limit.saturating_sub(bytes.len() as u64)).unwrap_or(usize::MAX);
+        if chunk.len() > room {
+            bytes.extend_from_slice(&chunk[..room]);
+            return Ok(Capped {
+                bytes,
+                truncated: true,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Capped {
+        bytes,
+        truncated: false,
+    })
+}
+
 /// `Ollama's {"error": "..."}` body.
 #[derive(serde::Deserialize)]
 struct ErrorBody {
@@ -196,11 +236,16 @@ impl Client {
     /// Turns an error answer into [`OllamaError::Api`] with Ollama's message.
     pub(crate) async fn api_error(&self, endpoint: &Endpoint, response: Response) -> OllamaError {
         let status = response.status();
-        let text = tokio::time::timeout(self.read_timeout(), response.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        // Only a message: a bounded prefix of the body is enough.
+        let text = tokio::time::timeout(
+            self.read_timeout(),
+            read_capped(response, MAX_ERROR_BODY_BYTES),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|c| String::from_utf8_lossy(&c.bytes).into_owned())
+        .unwrap_or_default();
         let message = serde_json::from_str::<ErrorBody>(&text)
             .map(|b| b.error)
             .ok()
@@ -223,14 +268,26 @@ impl Client {
         }
     }
 
-    /// Reads the whole (small) body within the read timeout.
+    /// Reads the whole (small) body within the read timeout and
+    /// [`MAX_BODY_BYTES`].
     pub(crate) async fn read_text(
         &self,
         endpoint: &Endpoint,
         response: Response,
     ) -> Result<String, OllamaError> {
-        match tokio::time::timeout(self.read_timeout(), response.text()).await {
-            Ok(Ok(text)) => Ok(text),
+        match tokio::time::timeout(self.read_timeout(), read_capped(response, MAX_BODY_BYTES)).await
+        {
+            Ok(Ok(Capped {
+                truncated: true, ..
+            })) => Err(OllamaError::TooLarge {
+                endpoint: endpoint.clone(),
+                base_url: self.base_url().to_owned(),
+                limit: MAX_BODY_BYTES,
+            }),
+            Ok(Ok(Capped { bytes, .. })) => Ok(match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }),
             Ok(Err(e)) => Err(self.http_error(endpoint, e)),
             Err(_) => Err(OllamaError::Timeout {
                 base_url: self.base_url().to_owned(),

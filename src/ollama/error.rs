@@ -125,6 +125,21 @@ pub enum OllamaError {
         detail: String,
     },
 
+    /// The server's answer is larger than FaceRunner reads of it (a
+    /// misbehaving server or something else listening on the port).
+    #[error(
+        "the answer to {endpoint} from {base_url} is larger than {} MiB, the most FaceRunner reads; is this an Ollama server?",
+        limit >> 20
+    )]
+    TooLarge {
+        /// The endpoint being called.
+        endpoint: Endpoint,
+        /// Base URL of the server.
+        base_url: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
     /// A local file could not be read (blob upload, digest).
     #[error("cannot {action} `{}`", path.display())]
     Io {

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, Lines};
+use tokio::io::AsyncRead;
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::io::StreamReader;
 
 use super::client::Client;
@@ -85,7 +86,11 @@ struct RawLine {
 #[error("no data for {0:?}")]
 struct IdleTimeout(Duration);
 
-type LineReader = Lines<Pin<Box<dyn AsyncBufRead + Send>>>;
+/// The longest progress line read (a real one is under 1 KiB); a server
+/// sending an endless line no longer fills memory.
+pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
+
+type LineReader = FramedRead<Pin<Box<dyn AsyncRead + Send>>, LinesCodec>;
 
 enum State<B> {
     Start {
@@ -177,19 +182,30 @@ impl Reader {
     /// The next progress line; `None` after `success` and a clean end.
     async fn next_progress(&mut self) -> Option<Result<Progress, OllamaError>> {
         let line = loop {
-            match self.lines.next_line().await {
-                Ok(Some(line)) if line.trim().is_empty() => {}
-                Ok(Some(line)) => break line,
-                Ok(None) if self.saw_success => return None,
-                Ok(None) => return Some(Err(self.ended("the server closed the connection"))),
-                Err(e) if e.get_ref().is_some_and(|i| i.is::<IdleTimeout>()) => {
+            match self.lines.next().await {
+                Some(Ok(line)) if line.trim().is_empty() => {}
+                Some(Ok(line)) => break line,
+                None if self.saw_success => return None,
+                None => return Some(Err(self.ended("the server closed the connection"))),
+                Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                    return Some(Err(OllamaError::TooLarge {
+                        base_url: self.client.base_url().to_owned(),
+                        endpoint: self.endpoint.clone(),
+                        limit: MAX_LINE_BYTES as u64,
+                    }));
+                }
+                Some(Err(LinesCodecError::Io(e)))
+                    if e.get_ref().is_some_and(|i| i.is::<IdleTimeout>()) =>
+                {
                     return Some(Err(OllamaError::Timeout {
                         base_url: self.client.base_url().to_owned(),
                         endpoint: self.endpoint.clone(),
                         after: self.idle,
                     }));
                 }
-                Err(e) => return Some(Err(self.ended(&error_chain(&e)))),
+                Some(Err(LinesCodecError::Io(e))) => {
+                    return Some(Err(self.ended(&error_chain(&e))));
+                }
             }
         };
         let line = line.trim();
@@ -249,8 +265,8 @@ fn lines_with_idle_timeout(response: reqwest::Response, idle: Duration) -> LineR
             )),
         }
     });
-    let reader: Pin<Box<dyn AsyncBufRead + Send>> = Box::pin(StreamReader::new(timed));
-    reader.lines()
+    let reader: Pin<Box<dyn AsyncRead + Send>> = Box::pin(StreamReader::new(timed));
+    FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE_BYTES))
 }
 
 /// `outer: inner: innermost`, for transport errors whose useful part is deep.

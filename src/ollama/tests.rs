@@ -436,6 +436,56 @@ async fn malformed_body_is_a_bad_response() {
 }
 
 #[tokio::test]
+async fn an_endless_progress_line_is_refused() {
+    let server = TestServer::start(|_, _| {
+        let piece = "x".repeat(64 << 10);
+        let mut steps = vec![stream_head(), chunk("{\"status\":\"pulling manifest\"}\n")];
+        steps.extend((0..=(progress::MAX_LINE_BYTES >> 16)).map(|_| chunk(&piece)));
+        steps.push(end_chunks());
+        steps
+    })
+    .await;
+    let items = collect(client(&server).pull("m", false)).await;
+    assert_eq!(statuses(&items), ["pulling manifest"]);
+    let err = items.into_iter().nth(1).expect("an error").unwrap_err();
+    assert!(
+        matches!(err, OllamaError::TooLarge { limit, .. } if limit == progress::MAX_LINE_BYTES as u64),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("POST /api/pull"), "{err}");
+}
+
+#[tokio::test]
+async fn a_huge_body_is_refused_not_read_to_the_end() {
+    // Declared too large: nothing of it is read.
+    let server = TestServer::start(|_, _| {
+        vec![Step::Write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1099511627776\r\nConnection: close\r\n\r\n{\"models\":["
+                .to_vec(),
+        )]
+    })
+    .await;
+    let err = client(&server).tags().await.unwrap_err();
+    assert!(
+        matches!(err, OllamaError::TooLarge { limit, .. } if limit == client::MAX_BODY_BYTES),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("GET /api/tags"), "{err}");
+    // Chunked, with no length: reading stops past the limit.
+    let server = TestServer::start(|_, _| {
+        let piece = " ".repeat(1 << 20);
+        let mut steps = vec![stream_head(), chunk("{\"models\":[")];
+        steps.extend((0..=(client::MAX_BODY_BYTES >> 20)).map(|_| chunk(&piece)));
+        steps.push(chunk("]}"));
+        steps.push(end_chunks());
+        steps
+    })
+    .await;
+    let err = client(&server).tags().await.unwrap_err();
+    assert!(matches!(err, OllamaError::TooLarge { .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn load_and_unload_send_empty_generate_requests() {
     let server = TestServer::start(|_, r| {
         let reason = if r.json()["keep_alive"] == json!(0) {

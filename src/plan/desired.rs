@@ -169,6 +169,9 @@ fn model(m: &Model, service: &str, base_dir: &Path) -> Result<DesiredModel, Chec
             .file
             .as_deref()
             .map(|f| expand_path(f, base_dir).display().to_string());
+        if let Some(f) = &file {
+            check_gguf(m, Path::new(f))?;
+        }
         let hash = create_hash(&request, file.as_deref());
         (
             name,
@@ -190,6 +193,36 @@ fn model(m: &Model, service: &str, base_dir: &Path) -> Result<DesiredModel, Chec
     })
 }
 
+/// The magic number every GGUF file starts with.
+const GGUF_MAGIC: &[u8; 4] = b"GGUF";
+
+/// A `file:` model must be a GGUF file that exists now: caught by `plan`,
+/// not by a failed upload halfway through `apply` (and never uploading,
+/// say, `/etc/passwd`). Only the first 4 bytes are read; a FIFO or device
+/// is refused without reading it.
+fn check_gguf(m: &Model, path: &Path) -> Result<(), Check> {
+    use crate::safefs::{ReadError, read_prefix};
+    let shown = path.display();
+    let problem = match read_prefix(path, GGUF_MAGIC.len() as u64) {
+        Ok(head) if head.as_slice() == GGUF_MAGIC => return Ok(()),
+        Ok(_) => format!("{shown} is not a GGUF file (it does not start with `GGUF`)"),
+        Err(e) if e.is_not_found() => format!("the GGUF file {shown} does not exist"),
+        Err(ReadError::NotRegular { found, .. }) => {
+            format!("{shown} is a {found}, not a GGUF file")
+        }
+        Err(e) => {
+            let cause =
+                std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
+            format!("cannot read the GGUF file {shown}{cause}")
+        }
+    };
+    Err(Check::error(
+        subject(m),
+        problem,
+        "`file:` takes a local GGUF model file (a path relative to the project file, or absolute)",
+    ))
+}
+
 /// SHA-256 of the create request as canonical JSON, plus the file's
 /// identity (path, size, modification time) for file models.
 pub fn create_hash(request: &CreateRequest, file: Option<&str>) -> String {
@@ -208,4 +241,51 @@ pub fn create_hash(request: &CreateRequest, file: Option<&str>) -> String {
         }
     }
     hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::interpolate::Vars;
+    use crate::config::load_str;
+
+    fn problems(dir: &Path, file: &str) -> Vec<Check> {
+        let yaml = format!(
+            "version: 1\nname: t\nservices:\n  ollama: {{ kind: ollama }}\nmodels:\n  - name: mine:1b\n    file: {file}\n"
+        );
+        let loaded = load_str(&dir.join("facerunner.yaml"), &yaml, &Vars::default())
+            .unwrap_or_else(|e| panic!("invalid test config: {e:?}"));
+        let m = &loaded.config.models[0];
+        match model(m, "ollama", &loaded.base_dir) {
+            Ok(_) => Vec::new(),
+            Err(c) => vec![c],
+        }
+    }
+
+    #[test]
+    fn a_file_model_must_be_an_existing_gguf() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut gguf = GGUF_MAGIC.to_vec();
+        gguf.extend_from_slice(&[3, 0, 0, 0]);
+        std::fs::write(dir.path().join("m.gguf"), &gguf).expect("write");
+        assert!(problems(dir.path(), "m.gguf").is_empty());
+
+        let p = problems(dir.path(), "/etc/passwd");
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].severity, super::super::Severity::Error);
+        assert!(
+            p[0].message.contains("/etc/passwd") && p[0].message.contains("GGUF"),
+            "{p:?}"
+        );
+        assert!(!p[0].message.contains("root:"), "no content echoed: {p:?}");
+
+        let p = problems(dir.path(), "missing.gguf");
+        assert!(p[0].message.contains("does not exist"), "{p:?}");
+        assert!(p[0].message.contains("missing.gguf"), "{p:?}");
+
+        let p = problems(dir.path(), "/dev/zero");
+        assert!(p[0].message.contains("character device"), "{p:?}");
+        let p = problems(dir.path(), &dir.path().display().to_string());
+        assert!(p[0].message.contains("directory"), "{p:?}");
+    }
 }

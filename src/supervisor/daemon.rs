@@ -27,7 +27,7 @@
 //! process.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -126,16 +126,12 @@ pub fn run(dirs: ProjectDirs) -> Result<()> {
 
 fn take_lock(dirs: &ProjectDirs) -> Result<File> {
     let path = dirs.lock_file();
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| SupervisorError::io("open", &path, e))?;
+    // Never through a planted link, never a FIFO: 0600, a file of ours.
+    let mut file = crate::safefs::open_private_rw(&path)
+        .map_err(|e| SupervisorError::io("open", &path, e.into()))?;
     if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
         let mut pid = String::new();
-        let _ = file.read_to_string(&mut pid);
+        let _ = (&file).take(64).read_to_string(&mut pid);
         let pid = pid.trim();
         return Err(SupervisorError::AlreadyRunning {
             project: dirs.project.clone(),
@@ -159,10 +155,16 @@ fn take_lock(dirs: &ProjectDirs) -> Result<File> {
 /// blocks supervision (see [`crate::supervisor::logs::RotatingFile`]).
 fn init_logging(dirs: &ProjectDirs) {
     let path = dirs.daemon_log();
-    let Ok(log) =
-        crate::supervisor::logs::DaemonLog::open(&path, crate::supervisor::logs::DAEMON_LOG)
-    else {
-        return;
+    let log = match crate::supervisor::logs::DaemonLog::open(
+        &path,
+        crate::supervisor::logs::DAEMON_LOG,
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            // No log to write to: say so where the starter can see it.
+            eprintln!("facerunner daemon: not logging: {e}");
+            return;
+        }
     };
     log.register();
     let filter = tracing_subscriber::EnvFilter::try_from_env("FACERUNNER_LOG")
@@ -265,5 +267,34 @@ async fn connection(daemon: Arc<Daemon>, mut stream: UnixStream) {
     if is_down {
         let _ = task.await;
         daemon.shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_is_private_and_never_taken_through_a_planted_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dirs = ProjectDirs::under(&tmp.path().join("home"), "lab");
+        dirs.create().expect("dirs");
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        std::os::unix::fs::symlink(&victim, dirs.lock_file()).expect("symlink");
+        let e = take_lock(&dirs).expect_err("refused");
+        let msg = format!("{e}: {}", std::error::Error::source(&e).expect("cause"));
+        assert!(msg.contains("symbolic link"), "{msg}");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+
+        std::fs::remove_file(dirs.lock_file()).expect("rm");
+        let held = take_lock(&dirs).expect("lock");
+        let mode = held.metadata().expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            std::fs::read_to_string(dirs.lock_file()).expect("read"),
+            format!("{}\n", std::process::id())
+        );
     }
 }

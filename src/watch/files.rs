@@ -42,9 +42,11 @@ pub struct Change {
     pub snapshot: Snapshot,
 }
 
-/// SHA-256 of a file's content, `None` when it cannot be read.
+/// SHA-256 of a file's content, `None` when it cannot be read (or is not a
+/// regular file, or is larger than a project file may be: a FIFO or device
+/// named as an `env_file` never blocks or floods the watcher).
 pub fn hash_file(path: &Path) -> Option<String> {
-    std::fs::read(path)
+    crate::safefs::read_bounded(path, crate::config::load::MAX_FILE_BYTES)
         .ok()
         .map(|b| hex::encode(Sha256::digest(&b)))
 }
@@ -201,6 +203,25 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn hashing_a_fifo_or_device_gives_none_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("w.env");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        assert_eq!(hash_file(&fifo), None);
+        assert_eq!(hash_file(Path::new("/dev/zero")), None);
+        let f = dir.path().join("x");
+        std::fs::write(&f, "x").expect("write");
+        assert!(hash_file(&f).is_some());
+    }
 
     const DEBOUNCE: Duration = Duration::from_millis(150);
     const PATIENCE: Duration = Duration::from_secs(10);

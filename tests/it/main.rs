@@ -1,4 +1,5 @@
 mod config;
+mod hostile;
 mod layers;
 mod open_webui;
 mod plan;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{Context, Part, ServiceKind};
-use crate::config::resolve::{Secrets, ollama_url};
+use crate::config::resolve::{Secrets, ollama_url, with_causes};
 use crate::config::secrets;
 use crate::config::types::Kind;
 use crate::model::spec::Check;
@@ -26,17 +26,22 @@ impl ServiceKind for OpenWebui {
         let mut env = std::collections::BTreeMap::new();
         let data = ctx.dirs.data.join(name);
         env.insert("DATA_DIR".into(), data.display().to_string());
-        let key = secrets::secret(
-            &ctx.dirs.secrets,
-            &format!("{name}.webui_secret_key"),
-            ctx.secrets == Secrets::Create,
-        )
-        .map_err(|e| {
-            format!(
-                "cannot create its secret key in {}: {e}",
-                ctx.dirs.secrets.display()
-            )
-        })?;
+        let key_name = format!("{name}.webui_secret_key");
+        // Only a real secret is ever given to a running service; the
+        // placeholder stands in for `plan` and `config` alone.
+        let key = match ctx.secrets {
+            Secrets::Create => secrets::ensure(&ctx.dirs.secrets, &key_name).map_err(|e| {
+                // Callers show this error as one line: keep its causes in it.
+                format!(
+                    "{}; check that {} is a directory of yours and writable",
+                    with_causes(&e),
+                    ctx.dirs.secrets.display()
+                )
+            })?,
+            Secrets::Peek => secrets::peek(&ctx.dirs.secrets, &key_name)
+                .shown()
+                .to_string(),
+        };
         env.insert("WEBUI_SECRET_KEY".into(), key);
         let backends: Vec<&String> = match &ctx.svc.backends {
             Some(b) => b.iter().collect(),

@@ -57,11 +57,25 @@ pub(super) async fn apply(
     plan: Plan,
     out: &mpsc::Sender<Response>,
 ) -> Result<Response, WireError> {
-    let text = tokio::fs::read_to_string(&config).await.map_err(|e| {
-        WireError::new(
-            ErrorKind::InvalidConfig,
-            format!("cannot read {}: {e}", config.display()),
-        )
+    // Bounded and off the runtime: a FIFO or device named as the file
+    // is refused instead of hanging or filling the daemon's memory.
+    let path = config.clone();
+    let text = tokio::task::spawn_blocking(move || {
+        crate::safefs::read_bounded(&path, crate::config::load::MAX_FILE_BYTES)
+    })
+    .await
+    .map_err(|e| WireError::new(ErrorKind::Internal, format!("reading the file failed: {e}")))?
+    .map_err(|e| {
+        let cause = std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
+        WireError::new(ErrorKind::InvalidConfig, format!("{e}{cause}"))
+    })
+    .and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|_| {
+            WireError::new(
+                ErrorKind::InvalidConfig,
+                format!("{} is not UTF-8 text", config.display()),
+            )
+        })
     })?;
     let loaded = load_str(&config, &text, &Vars { map: vars }).map_err(load_error)?;
     if loaded.project != daemon.dirs.project {
