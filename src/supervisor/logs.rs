@@ -42,11 +42,26 @@ pub fn open_append(path: &Path) -> io::Result<File> {
         .append(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)?;
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::new(
+                e.kind(),
+                format!(
+                    "{} is a symbolic link, and logs are never written through one \
+                     (remove it; FaceRunner creates the file)",
+                    path.display()
+                ),
+            ),
+            Some(libc::ENXIO) => io::Error::new(
+                e.kind(),
+                format!("{} is not a regular file (remove it)", path.display()),
+            ),
+            _ => e,
+        })?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other(format!(
-            "{} is not a regular file",
+            "{} is not a regular file (remove it)",
             path.display()
         )));
     }
