@@ -557,4 +557,29 @@ mod tests {
         let json = serde_json::to_string(&err).expect("serialize");
         assert!(json.contains("unknown_service"), "{json}");
     }
+
+    #[test]
+    fn status_reports_without_the_new_fields_still_parse() {
+        let old = r#"{"project":"p","daemon_pid":1,"services":[{"name":"a","kind":"process",
+            "state":{"state":"stopped"},"restarts":0,"last_exit":null,"log_tail":[],
+            "port":null,"cpu_percent":null,"rss_bytes":null}]}"#;
+        let r: StatusReport = serde_json::from_str(old).expect("parses");
+        assert!(r.log_trouble.is_empty());
+        assert_eq!(r.services[0].containment, None);
+        let mut r = r;
+        r.services[0].containment = Some(Containment::Cgroup {
+            path: "/sys/fs/cgroup/x".into(),
+        });
+        r.log_trouble.push(LogTrouble {
+            file: "/s/daemon.log".into(),
+            error: "No space left on device (os error 28)".into(),
+            since: UNIX_EPOCH,
+            dropped_lines: 7,
+        });
+        let json = serde_json::to_value(&r).expect("serialize");
+        assert_eq!(json["services"][0]["containment"]["kind"], "cgroup");
+        assert_eq!(json["log_trouble"][0]["dropped_lines"], 7);
+        let back: StatusReport = serde_json::from_value(json).expect("round trip");
+        assert_eq!(back, r);
+    }
 }

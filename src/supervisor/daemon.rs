@@ -29,6 +29,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -155,9 +156,13 @@ fn take_lock(dirs: &ProjectDirs) -> Result<File> {
 /// blocks supervision (see [`crate::supervisor::logs::RotatingFile`]).
 fn init_logging(dirs: &ProjectDirs) {
     let path = dirs.daemon_log();
-    let log = match crate::supervisor::logs::DaemonLog::open(
+    // `up` starts the daemon with stdout and stderr on daemon.log: those
+    // follow the rotation (a panic message lands in the current log).
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let log = match crate::supervisor::logs::DaemonLog::open_following(
         &path,
         crate::supervisor::logs::DAEMON_LOG,
+        &[stdout.as_fd(), stderr.as_fd()],
     ) {
         Ok(l) => l,
         Err(e) => {

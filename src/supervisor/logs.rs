@@ -16,6 +16,7 @@ pub use crate::model::units::{format_time, parse_time};
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -44,11 +45,26 @@ pub fn open_append(path: &Path) -> io::Result<File> {
         .append(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)?;
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::new(
+                e.kind(),
+                format!(
+                    "{} is a symbolic link, and logs are never written through one \
+                     (remove it; FaceRunner creates the file)",
+                    path.display()
+                ),
+            ),
+            Some(libc::ENXIO) => io::Error::new(
+                e.kind(),
+                format!("{} is not a regular file (remove it)", path.display()),
+            ),
+            _ => e,
+        })?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other(format!(
-            "{} is not a regular file",
+            "{} is not a regular file (remove it)",
             path.display()
         )));
     }
@@ -82,6 +98,9 @@ pub struct RotatingFile {
     trouble: Option<Trouble>,
     /// Formats the note about dropped lines as a line of this file.
     note: fn(SystemTime, &str) -> String,
+    /// Descriptors that write to this file too (the daemon's stdout and
+    /// stderr, where panics go), pointed at the new file on rotation.
+    follow: Vec<RawFd>,
 }
 
 impl RotatingFile {
@@ -100,7 +119,22 @@ impl RotatingFile {
             spec,
             trouble: None,
             note,
+            follow: Vec::new(),
         })
+    }
+
+    /// Of `fds`, follow those that write to this same file (see `follow`).
+    fn follow_same(&mut self, fds: &[BorrowedFd<'_>]) {
+        let Some(ours) = self.file.as_ref().and_then(|f| rustix::fs::fstat(f).ok()) else {
+            return;
+        };
+        for fd in fds {
+            if let Ok(st) = rustix::fs::fstat(fd)
+                && (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino)
+            {
+                self.follow.push(fd.as_raw_fd());
+            }
+        }
     }
 
     /// Append `entry` (one or more whole lines); never fails, never blocks
@@ -203,7 +237,15 @@ impl RotatingFile {
         // file, and the next line tries again.
         self.file = None;
         self.size = 0;
-        self.file = Some(open_append(&self.path)?);
+        let file = open_append(&self.path)?;
+        for fd in &self.follow {
+            // SAFETY: dup2 onto a descriptor this process owns for its whole
+            // life (stdout/stderr): it atomically becomes a copy of `file`.
+            unsafe {
+                libc::dup2(file.as_raw_fd(), *fd);
+            }
+        }
+        self.file = Some(file);
         Ok(())
     }
 }
@@ -277,7 +319,20 @@ fn daemon_note(t: SystemTime, text: &str) -> String {
 impl DaemonLog {
     /// Open `path` (see [`open_append`]) rotating per `spec`.
     pub fn open(path: &Path, spec: LogSpec) -> io::Result<DaemonLog> {
-        let file = RotatingFile::open(path, spec, daemon_note)?;
+        DaemonLog::open_following(path, spec, &[])
+    }
+
+    /// Like [`DaemonLog::open`]; those of `fds` that write to the same file
+    /// (the daemon's stdout and stderr, when `up` started it) are moved to
+    /// the new file on each rotation, so a panic message lands in the
+    /// current log rather than in a rotated or deleted one.
+    pub fn open_following(
+        path: &Path,
+        spec: LogSpec,
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<DaemonLog> {
+        let mut file = RotatingFile::open(path, spec, daemon_note)?;
+        file.follow_same(fds);
         Ok(DaemonLog(Arc::new(Mutex::new(file))))
     }
 
@@ -534,5 +589,36 @@ mod tests {
         assert!(text.contains("3 log lines were dropped"), "{text}");
         assert!(text.contains("space is back"), "{text}");
         assert!(!text.contains("cannot be written"), "{text}");
+    }
+
+    #[test]
+    fn descriptors_that_write_to_the_daemon_log_follow_its_rotation() {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("daemon.log");
+        let spec = LogSpec {
+            max_bytes: 300,
+            keep: 1,
+        };
+        std::fs::write(&path, "").expect("create");
+        // Stands for the daemon's stderr, which `up` points at daemon.log.
+        let mut stderr = open_append(&path).expect("open");
+        let other = tempfile::tempfile().expect("tempfile");
+        let log =
+            DaemonLog::open_following(&path, spec, &[stderr.as_fd(), other.as_fd()]).expect("open");
+        assert_eq!(log.0.lock().expect("lock").follow, vec![stderr.as_raw_fd()]);
+        with_daemon_log(&log, || {
+            for i in 0..20 {
+                tracing::info!("event {i:03} with some padding to fill the file");
+            }
+        });
+        assert!(rotated(&path, 1).exists());
+        let now = std::fs::metadata(&path).expect("meta");
+        let fd = stderr.metadata().expect("fstat");
+        assert_eq!((fd.dev(), fd.ino()), (now.dev(), now.ino()));
+        stderr.write_all(b"a panic message\n").expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.ends_with("a panic message\n"), "{text}");
     }
 }

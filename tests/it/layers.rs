@@ -15,21 +15,23 @@ const LAYERS: &[(&str, u8)] = &[
     ("names", 0),
     ("style", 0),
     ("model", 1),
-    // the platform and clients
+    // the platform: private files, process code, FaceRunner's directories
+    ("safefs", 2),
     ("sys", 2),
-    ("paths", 2),
-    ("gpu", 3),
-    ("ollama", 3),
-    ("client", 3),
+    ("paths", 3),
+    // clients
+    ("gpu", 4),
+    ("ollama", 4),
+    ("client", 4),
     // the stages of the loop
-    ("config", 4),
-    ("observe", 5),
-    ("plan", 6),
-    ("execute", 7),
+    ("config", 5),
+    ("observe", 6),
+    ("plan", 7),
+    ("execute", 8),
     // what runs the stages
-    ("watch", 8),
-    ("supervisor", 9),
-    ("cli", 10),
+    ("watch", 9),
+    ("supervisor", 10),
+    ("cli", 11),
 ];
 
 fn layer(module: &str) -> Option<u8> {

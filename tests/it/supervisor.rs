@@ -587,6 +587,28 @@ fn a_crashed_service_is_not_ready_even_if_its_probe_passes() {
     assert!(all.contains("before becoming ready"), "{all}");
 }
 
+/// A symlink planted where a service's log goes is refused, with the path
+/// and what to do, and the file it points to is left untouched.
+#[test]
+fn a_symlink_at_a_service_log_path_is_refused_and_its_target_untouched() {
+    let p =
+        Project::new("  victim:\n    kind: process\n    command: [sleep, \"30\", \"{marker}\"]\n");
+    let target = p.dir.path().join("precious");
+    std::fs::write(&target, "keep me\n").expect("write");
+    let logs = p.dirs().logs;
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    let link = logs.join("victim.log");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let out = p.run(&["up"]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains(&format!("{} is a symbolic link", link.display())),
+        "{all}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep me\n");
+}
+
 #[test]
 fn a_missing_file_and_an_unknown_service_are_errors_not_silence() {
     let p = Project::new("  w: { command: [python3, -c, 'pass'], restart: 'no' }\n");

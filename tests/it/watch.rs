@@ -214,8 +214,11 @@ fn the_daemon_watches_when_settings_say_so() {
         (!last.is_null()).then_some(last)
     });
     assert_eq!(last["ok"], true, "{last:#}");
+    // While it restarts, `a` has no pid for a moment: not yet restarted.
     wait_until("a restarted", PATIENCE, || {
-        (pid(&p, "a") != a0).then_some(())
+        p.service("a")
+            .and_then(|s| s["state"]["pid"].as_u64())
+            .filter(|&now| now != a0)
     });
     assert_eq!(pid(&p, "b"), b0);
     let out = p.ok(&["status"]);
