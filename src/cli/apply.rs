@@ -56,7 +56,7 @@ pub struct ApplyArgs {
 
 /// Run `facerunner apply`.
 pub fn run(global: &Global, args: ApplyArgs) -> miette::Result<ExitCode> {
-    let saved = args.planfile.as_ref().map(read_plan).transpose()?;
+    let saved = args.planfile.as_deref().map(read_plan).transpose()?;
     let from_file = saved.is_some();
     let sink = Renderer::new(args.json);
     let refused_no_tty = Cell::new(false);
@@ -235,7 +235,7 @@ pub(crate) async fn apply_in_daemon(
     }
 }
 
-fn read_plan(path: &PathBuf) -> miette::Result<Plan> {
+fn read_plan(path: &std::path::Path) -> miette::Result<Plan> {
     // Bounded; a FIFO or device is refused without blocking.
     let text = crate::safefs::read_bounded(path, 64 << 20)
         .into_diagnostic()

@@ -195,7 +195,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "not yours").unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+        type Plant = Box<dyn Fn(&Path)>;
+        let cases: Vec<(&str, Plant)> = vec![
             ("empty", Box::new(|p| std::fs::write(p, "").unwrap())),
             ("blank", Box::new(|p| std::fs::write(p, " \n").unwrap())),
             ("short", Box::new(|p| std::fs::write(p, "abc123").unwrap())),

@@ -236,7 +236,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &State::path(dir.path()),
+            State::path(dir.path()),
             rustix::fs::FileType::Fifo,
             rustix::fs::Mode::from_raw_mode(0o600),
             0,
