@@ -207,14 +207,24 @@ fn service(
             // Only a real secret is ever given to a running service; the
             // placeholder stands in for `plan` and `config` alone.
             let key = match mode {
-                Secrets::Create => secrets::ensure(&dirs.secrets, &key_name).map_err(|e| {
-                    // Callers show this error as one line: keep its causes in it.
-                    err(format!(
-                        "{}; check that {} is a directory of yours and writable",
-                        with_causes(&e),
-                        dirs.secrets.display()
-                    ))
-                })?,
+                Secrets::Create => {
+                    // The whole chain is checked (ours, not writable by
+                    // others) before a secret is written into it.
+                    dirs.create().map_err(|e| {
+                        err(format!(
+                            "cannot prepare the directory for its secret key: {}",
+                            with_causes(&e)
+                        ))
+                    })?;
+                    secrets::ensure(&dirs.secrets, &key_name).map_err(|e| {
+                        // Callers show this error as one line: keep its causes in it.
+                        err(format!(
+                            "{}; check that {} is a directory of yours and writable",
+                            with_causes(&e),
+                            dirs.secrets.display()
+                        ))
+                    })?
+                }
                 Secrets::Peek => secrets::peek(&dirs.secrets, &key_name).shown().to_string(),
             };
             env.insert("WEBUI_SECRET_KEY".into(), key);
@@ -543,5 +553,19 @@ mod tests {
         assert_ne!(key, crate::config::secrets::NOT_YET);
         assert_eq!(key.len(), 64, "a generated secret");
         assert_eq!(peek.services[0].spec_hash, created.services[0].spec_hash);
+    }
+
+    #[test]
+    fn no_secret_is_written_under_a_world_writable_home() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let yaml = "version: 1\nservices:\n  ui: { kind: open-webui }\n";
+        let loaded = load_str(&dir.path().join("facerunner.yaml"), yaml, &Vars::default()).unwrap();
+        let e = resolve(&loaded, &ProjectDirs::under(&home, "t"), Secrets::Create).unwrap_err();
+        assert!(e.to_string().contains("writable by other users"), "{e}");
+        assert!(!home.join("t").exists());
     }
 }
