@@ -492,4 +492,18 @@ mod tests {
         assert_eq!(key.len(), 64, "a generated secret");
         assert_eq!(peek.services[0].spec_hash, created.services[0].spec_hash);
     }
+
+    #[test]
+    fn no_secret_is_written_under_a_world_writable_home() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let yaml = "version: 1\nservices:\n  ui: { kind: open-webui }\n";
+        let loaded = load_str(&dir.path().join("facerunner.yaml"), yaml, &Vars::default()).unwrap();
+        let e = resolve(&loaded, &ProjectDirs::under(&home, "t"), Secrets::Create).unwrap_err();
+        assert!(e.to_string().contains("writable by other users"), "{e}");
+        assert!(!home.join("t").exists());
+    }
 }

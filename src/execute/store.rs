@@ -117,6 +117,50 @@ mod tests {
     }
 
     #[test]
+    fn saving_is_private_and_replaces_a_planted_link_without_following_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        std::os::unix::fs::symlink(&victim, path(dir.path())).expect("symlink");
+        save(&State::default(), dir.path()).expect("save");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        let meta = std::fs::symlink_metadata(path(dir.path())).expect("stat");
+        assert!(meta.is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(load(dir.path()).expect("load"), State::default());
+    }
+
+    #[test]
+    fn a_world_writable_state_dir_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).expect("mkdir");
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let e = save(&State::default(), &state).expect_err("refused");
+        let cause = std::error::Error::source(&e).expect("cause").to_string();
+        assert!(cause.contains("writable by other users"), "{cause}");
+        assert!(!path(&state).exists());
+    }
+
+    #[test]
+    fn a_fifo_as_the_state_file_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            path(dir.path()),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        let e = load(dir.path()).expect_err("refused");
+        let cause = std::error::Error::source(&e).expect("cause").to_string();
+        assert!(cause.contains("FIFO"), "{cause}");
+    }
+
+    #[test]
     fn another_version_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(path(dir.path()), r#"{"version": 9}"#).expect("write");

@@ -30,14 +30,24 @@ impl ServiceKind for OpenWebui {
         // Only a real secret is ever given to a running service; the
         // placeholder stands in for `plan` and `config` alone.
         let key = match ctx.secrets {
-            Secrets::Create => secrets::ensure(&ctx.dirs.secrets, &key_name).map_err(|e| {
-                // Callers show this error as one line: keep its causes in it.
-                format!(
-                    "{}; check that {} is a directory of yours and writable",
-                    with_causes(&e),
-                    ctx.dirs.secrets.display()
-                )
-            })?,
+            Secrets::Create => {
+                // The whole chain is checked (ours, not writable by others)
+                // before a secret is written into it.
+                ctx.dirs.create().map_err(|e| {
+                    format!(
+                        "cannot prepare the directory for its secret key: {}",
+                        with_causes(&e)
+                    )
+                })?;
+                secrets::ensure(&ctx.dirs.secrets, &key_name).map_err(|e| {
+                    // Callers show this error as one line: keep its causes in it.
+                    format!(
+                        "{}; check that {} is a directory of yours and writable",
+                        with_causes(&e),
+                        ctx.dirs.secrets.display()
+                    )
+                })?
+            }
             Secrets::Peek => secrets::peek(&ctx.dirs.secrets, &key_name)
                 .shown()
                 .to_string(),
