@@ -149,7 +149,7 @@ impl ClientBuilder {
                 HeaderValue::from_str(&h).map_err(|_| invalid(format!("bad Host header `{h}`")))
             })
             .transpose()?;
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .connect_timeout(self.connect_timeout)
             .no_proxy()
             .user_agent(concat!("facerunner/", env!("CARGO_PKG_VERSION")))

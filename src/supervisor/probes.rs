@@ -120,7 +120,7 @@ fn shared_http() -> Option<&'static reqwest::Client> {
     static CLIENT: std::sync::OnceLock<Option<reqwest::Client>> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            reqwest::Client::builder()
+            crate::http::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
                 .build()

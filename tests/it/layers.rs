@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     // the platform: private files, process code, FaceRunner's directories
     ("safefs", 2),
     ("sys", 2),
+    ("http", 2),
     ("paths", 3),
     // clients
     ("gpu", 4),

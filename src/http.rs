@@ -1,0 +1,51 @@
+//! The one place HTTP clients are built.
+//!
+//! TLS is rustls with the pure-Rust RustCrypto provider
+//! (`rustls-rustcrypto`), so building FaceRunner needs no C compiler or
+//! cmake (the default provider, aws-lc, needs both and is the slowest crate
+//! of the build). The provider is installed once, process-wide, before the
+//! first client is built. Certificates are checked with the platform's
+//! verifier, as reqwest does by default.
+
+use std::sync::Once;
+
+/// A reqwest client builder with FaceRunner's TLS provider installed.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        // Err means another provider was installed first (by an embedding
+        // program): that one is used, which is what it asked for.
+        let _ = rustls::crypto::CryptoProvider::install_default(rustls_rustcrypto::provider());
+    });
+    reqwest::Client::builder()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    #[test]
+    fn a_client_builds_and_speaks_tls() {
+        // A client builds (the provider is installed)...
+        let client = super::client_builder().build().expect("client");
+        // ...and negotiates TLS: a local server that reads the ClientHello
+        // proves a handshake was started with our provider.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            let mut hello = [0u8; 5];
+            s.read_exact(&mut hello).expect("read");
+            let _ = s.write_all(b"not tls");
+            hello
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let result = rt.block_on(client.get(format!("https://127.0.0.1:{port}/")).send());
+        assert!(result.is_err(), "the server does not speak TLS");
+        let hello = server.join().expect("server");
+        assert_eq!(hello[0], 0x16, "a TLS handshake record");
+    }
+}
