@@ -3,6 +3,8 @@ mod hostile;
 mod layers;
 mod open_webui;
 mod plan;
+mod quickstart;
+mod standin;
 mod supervisor;
 mod support;
 mod watch;

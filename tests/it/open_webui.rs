@@ -7,20 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::{Project, alive, describe, free_port, processes_with, wait_until};
+use crate::support::{Project, alive, component, describe, free_port, processes_with, wait_until};
 
 /// Open WebUI takes 10–20 s to become healthy here; leave room for a busy
 /// machine.
 const GENEROUS: Duration = Duration::from_secs(180);
-
-/// `name` found in a directory of `PATH`.
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
 
 /// One HTTP request: status and body, or why it failed.
 fn http(
@@ -72,10 +63,10 @@ fn environ(pid: u32) -> BTreeMap<String, String> {
 
 #[test]
 fn the_real_open_webui_starts_against_the_ollama_standin_and_answers_health() {
-    let Some(exe) = on_path("open-webui") else {
-        eprintln!(
-            "skipped: open-webui is not on PATH (install it, e.g. pip install open-webui, to run this test)"
-        );
+    let Some(exe) = component(
+        "open-webui",
+        "pip install open-webui (`.ci/run` installs a slim one)",
+    ) else {
         return;
     };
     eprintln!("using {}", exe.display());

@@ -209,3 +209,25 @@ fn rand_suffix() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// A real component a test needs (`open-webui`, `chromium`, ...), found on
+/// `PATH`. Without it the test is skipped, saying why and how to install it
+/// — except under CI (`CI=true`), where a missing component fails the test:
+/// CI installs every component, so a skip there would hide a broken setup.
+pub fn component(name: &str, install: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    if found.is_none() {
+        let why = format!("{name} is not on PATH (install it: {install})");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and {why}: CI must run this test, not skip it"
+        );
+        eprintln!("skipped: {why}");
+    }
+    found
+}
