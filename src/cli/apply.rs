@@ -272,11 +272,14 @@ pub(crate) fn summary(report: &Report, json: bool) -> ExitCode {
     } else {
         for (_, title, outcome) in &report.steps {
             match outcome {
-                Outcome::Failed { error } => {
+                Outcome::Failed(error) => {
                     anstream::eprintln!(
                         "{} {title}: {error}",
                         paint("failed:", anstyle::AnsiColor::Red)
                     );
+                    if let Some(help) = &error.help {
+                        anstream::eprintln!("  help: {help}");
+                    }
                 }
                 Outcome::Skipped { because } => {
                     anstream::eprintln!("skipped: {title} (step {because} did not succeed)");
@@ -401,7 +404,7 @@ impl Sink for Renderer {
 fn finished_line(title: &str, outcome: &Outcome) -> String {
     match outcome {
         Outcome::Succeeded => format!("{} {title}", paint("✔", anstyle::AnsiColor::Green)),
-        Outcome::Failed { error } => {
+        Outcome::Failed(error) => {
             format!("{} {title}: {error}", paint("✘", anstyle::AnsiColor::Red))
         }
         Outcome::Skipped { because } => format!(

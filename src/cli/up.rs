@@ -168,7 +168,7 @@ impl Sink for UpRenderer {
                     anstream::eprintln!(" {} {name} stopped", paint("✔", Yellow))
                 }
                 Outcome::Succeeded => anstream::eprintln!(" {} {name} ready", paint("✔", Green)),
-                Outcome::Failed { error } => {
+                Outcome::Failed(error) => {
                     anstream::eprintln!(" {} {name} failed: {error}", paint("✘", Red))
                 }
                 Outcome::Skipped { because } => anstream::eprintln!(

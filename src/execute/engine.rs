@@ -25,7 +25,7 @@ use tokio::sync::{Semaphore, watch};
 use super::driver::ServiceDriver;
 use super::store::{self, StateError};
 use super::{models, services};
-use crate::model::events::{ExecEvent, Outcome, Report, Sink};
+use crate::model::events::{ExecEvent, Failure, FailureKind, Outcome, Report, Sink};
 use crate::model::spec::ProjectSpec;
 use crate::model::state::State;
 use crate::paths::ProjectDirs;
@@ -150,7 +150,7 @@ pub async fn execute(plan: &Plan, ctx: &Context, state: State, sink: &dyn Sink) 
                 run_ref.started(step);
                 let outcome = match models::run(step, run_ref).await {
                     Ok(()) => Outcome::Succeeded,
-                    Err(error) => Outcome::Failed { error },
+                    Err(error) => Outcome::Failed(error.failure()),
                 };
                 run_ref.finish(step.id, outcome);
             }
@@ -168,8 +168,8 @@ pub async fn execute(plan: &Plan, ctx: &Context, state: State, sink: &dyn Sink) 
             .iter()
             .zip(outcomes)
             .map(|(s, o)| {
-                let o = o.unwrap_or(Outcome::Failed {
-                    error: "did not run".into(),
+                let o = o.unwrap_or_else(|| {
+                    Outcome::Failed(Failure::new(FailureKind::Other, "did not run"))
                 });
                 (s.id, s.action.title(), o)
             })

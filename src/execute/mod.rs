@@ -13,6 +13,7 @@
 pub mod apply;
 pub mod driver;
 pub mod engine;
+pub mod error;
 pub mod lock;
 mod models;
 pub mod prepare;
@@ -22,4 +23,5 @@ pub mod store;
 pub use crate::model::events::{ExecEvent, Outcome, Report, Sink};
 pub use apply::{Applied, ApplyError, ApplyOptions, apply_project, check_saved, run_actions};
 pub use driver::{Remote, ServiceDriver};
+pub use error::StepError;
 pub use store::StateError;

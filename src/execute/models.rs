@@ -14,24 +14,28 @@ use std::time::{Duration, Instant};
 use futures_util::{Stream, StreamExt};
 
 use super::engine::Run;
+use super::error::StepError;
 use crate::model::state::{ModelRecord, Origin};
 use crate::names::ModelName;
 use crate::ollama::{Client, KeepAlive, OllamaError, Progress};
 use crate::plan::{Action, Step};
 
 /// Run one model step.
-pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), String> {
+pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
     let service = step.action.service();
-    let url = run
-        .ctx
-        .urls
-        .get(service)
-        .ok_or_else(|| format!("service {service} is not an ollama service"))?;
-    let client = Client::new(url).map_err(|e| e.to_string())?;
+    let url =
+        run.ctx.urls.get(service).ok_or_else(|| {
+            StepError::BadStep(format!("service {service} is not an ollama service"))
+        })?;
+    let client = Client::new(url)?;
     match &step.action {
         Action::PullModel { model, .. } => {
-            let _permit = run.pulls.acquire().await.map_err(|e| e.to_string())?;
-            let parsed = ModelName::parse(model).map_err(|e| e.to_string())?;
+            let _permit = run
+                .pulls
+                .acquire()
+                .await
+                .map_err(|e| StepError::BadStep(format!("the pull queue is closed: {e}")))?;
+            let parsed = ModelName::parse(model).map_err(|e| StepError::BadStep(e.to_string()))?;
             follow(step.id, run, client.pull(model, parsed.is_insecure())).await?;
             own(run, service, model, Origin::Pulled, None, None)
         }
@@ -45,10 +49,7 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), String> {
             let mut request = request.clone();
             if let Some(f) = file {
                 run.progress(step.id, format!("uploading {f}"), None, None);
-                let digest = client
-                    .ensure_blob(Path::new(f))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let digest = client.ensure_blob(Path::new(f)).await?;
                 let base = Path::new(f)
                     .file_name()
                     .map_or_else(|| "model.gguf".into(), |n| n.to_string_lossy().into_owned());
@@ -67,43 +68,42 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), String> {
             )
         }
         Action::CopyModel { source, model, .. } => {
-            client
-                .copy(source, model)
-                .await
-                .map_err(|e| e.to_string())?;
+            client.copy(source, model).await?;
             own(run, service, model, Origin::Copied, None, None)
         }
         Action::RemoveModel { model, .. } => {
-            client.delete(model).await.map_err(|e| e.to_string())?;
+            client.delete(model).await?;
             let key = key(model)?;
             run.record(|s| {
                 if let Some(m) = s.models.get_mut(service) {
                     m.remove(&key);
                 }
             })
-            .map_err(|e| format!("removed, but {e}"))
+            .map_err(|source| StepError::State {
+                done: "removed",
+                source,
+            })
         }
         Action::PreloadModel {
             model, keep_alive, ..
         } => {
             let keep: KeepAlive = keep_alive
                 .parse()
-                .map_err(|e: crate::ollama::InvalidKeepAlive| e.to_string())?;
-            client
-                .load(model, Some(keep))
-                .await
-                .map_err(|e| e.to_string())
+                .map_err(|e: crate::ollama::InvalidKeepAlive| StepError::BadStep(e.to_string()))?;
+            Ok(client.load(model, Some(keep)).await?)
         }
         Action::StartService { .. }
         | Action::RestartService { .. }
-        | Action::StopService { .. } => Err("a service step is not a model step".into()),
+        | Action::StopService { .. } => Err(StepError::BadStep(
+            "a service step is not a model step".into(),
+        )),
     }
 }
 
-fn key(model: &str) -> Result<String, String> {
+fn key(model: &str) -> Result<String, StepError> {
     ModelName::parse(model)
         .map(|n| n.key())
-        .map_err(|e| e.to_string())
+        .map_err(|e| StepError::BadStep(e.to_string()))
 }
 
 /// Record that FaceRunner installed `model`.
@@ -122,7 +122,7 @@ fn own(
     origin: Origin,
     create_hash: Option<String>,
     definition: Option<serde_json::Value>,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let key = key(model)?;
     run.record(|s| {
         s.models.entry(service.to_string()).or_default().insert(
@@ -135,7 +135,10 @@ fn own(
             },
         );
     })
-    .map_err(|e| format!("installed, but {e}"))
+    .map_err(|source| StepError::State {
+        done: "installed",
+        source,
+    })
 }
 
 /// Drain a progress stream, reporting summed layer bytes at most every 200 ms
@@ -144,13 +147,13 @@ async fn follow(
     id: usize,
     run: &Run<'_>,
     stream: impl Stream<Item = Result<Progress, OllamaError>>,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let mut stream = pin!(stream);
     let mut layers: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut last_status = String::new();
     let mut last_report = Instant::now() - Duration::from_secs(1);
     while let Some(item) = stream.next().await {
-        let p = item.map_err(|e| e.to_string())?;
+        let p = item?;
         if let (Some(d), Some(total)) = (p.layer_digest(), p.total) {
             layers.insert(d.to_string(), (p.completed.unwrap_or(0), total));
         }
@@ -166,5 +169,5 @@ async fn follow(
             return Ok(());
         }
     }
-    Err("the stream ended before `success`".into())
+    Err(StepError::Incomplete { last_status })
 }

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use super::engine::Run;
+use super::error::StepError;
 use crate::config::resolve::normalized;
 use crate::model::events::Outcome;
 use crate::model::state::ServiceRecord;
@@ -30,13 +31,9 @@ pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {
     let failed = match result {
         Ok(failed) => failed,
         Err(e) => {
+            let failure = StepError::Daemon(e).failure();
             for s in steps {
-                run.finish(
-                    s.id,
-                    Outcome::Failed {
-                        error: e.to_string(),
-                    },
-                );
+                run.finish(s.id, Outcome::Failed(failure.clone()));
             }
             return;
         }
@@ -46,12 +43,10 @@ pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {
             continue;
         }
         if failed.iter().any(|f| f == s.action.service()) {
-            run.finish(
-                s.id,
-                Outcome::Failed {
-                    error: "did not become ready".into(),
-                },
-            );
+            let e = StepError::NotReady {
+                reason: "did not become ready".into(),
+            };
+            run.finish(s.id, Outcome::Failed(e.failure()));
         } else {
             succeed(s, run);
         }
@@ -91,7 +86,8 @@ fn on_event(event: &Event, steps: &HashMap<&str, &Step>, run: &Run<'_>) {
                 error.push_str("; last log lines: ");
                 error.push_str(&log_tail.join(" | "));
             }
-            run.finish(step.id, Outcome::Failed { error });
+            let e = StepError::NotReady { reason: error };
+            run.finish(step.id, Outcome::Failed(e.failure()));
         }
         Event::Waiting { on, .. } => run.progress(step.id, format!("waiting for {on}"), None, None),
         Event::Starting { .. } => run.progress(step.id, "starting".into(), None, None),
@@ -126,9 +122,13 @@ fn succeed(step: &Step, run: &Run<'_>) {
     });
     let outcome = match saved {
         Ok(()) => Outcome::Succeeded,
-        Err(e) => Outcome::Failed {
-            error: format!("done, but {e}"),
-        },
+        Err(source) => Outcome::Failed(
+            StepError::State {
+                done: "done",
+                source,
+            }
+            .failure(),
+        ),
     };
     run.finish(step.id, outcome);
 }

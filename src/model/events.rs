@@ -55,15 +55,61 @@ pub enum Outcome {
     /// Done.
     Succeeded,
     /// It ran and failed.
-    Failed {
-        /// Why (Ollama's or the daemon's message).
-        error: String,
-    },
+    Failed(Failure),
     /// Not run because a step it waits for did not succeed.
     Skipped {
         /// The step that did not succeed.
         because: usize,
     },
+}
+
+/// Why a step failed, for people and for programs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// What kind of failure, so a renderer can give help per kind.
+    #[serde(default)]
+    pub kind: FailureKind,
+    /// The message with its causes (Ollama's or the daemon's own words).
+    pub error: String,
+    /// What to do about it, when there is something to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+/// The kinds of step failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The daemon or an Ollama server could not be reached.
+    Unreachable,
+    /// A service did not become ready (or did not stop).
+    NotReady,
+    /// Ollama answered with an error (unknown model, bad request, ...).
+    Ollama,
+    /// The step worked but the state file could not be written.
+    State,
+    /// The plan step itself is unusable (a bad name, a wrong service).
+    BadStep,
+    /// Anything else.
+    #[default]
+    Other,
+}
+
+impl Failure {
+    /// A failure of `kind` with a message and no help.
+    pub fn new(kind: FailureKind, error: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            error: error.into(),
+            help: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error)
+    }
 }
 
 impl Outcome {

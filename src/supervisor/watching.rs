@@ -210,7 +210,7 @@ impl Sink for DaemonReporter {
     fn event(&self, event: &ExecEvent) {
         if let ExecEvent::StepFinished { title, outcome, .. } = event {
             match outcome {
-                Outcome::Failed { error } => {
+                Outcome::Failed(error) => {
                     tracing::warn!("{title}: failed: {error}");
                     self.failed_steps
                         .lock()

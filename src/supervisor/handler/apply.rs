@@ -142,7 +142,7 @@ impl Sink for Forward {
         match event {
             ExecEvent::StepFinished {
                 title,
-                outcome: Outcome::Failed { error },
+                outcome: Outcome::Failed(error),
                 ..
             } => tracing::warn!("{title}: failed: {error}"),
             ExecEvent::StepFinished { title, outcome, .. } => {
