@@ -52,7 +52,8 @@ pub(crate) struct Run<'a> {
     pub(crate) plan: &'a Plan,
     pub(crate) sink: &'a dyn Sink,
     pub(crate) pulls: Semaphore,
-    state: Mutex<State>,
+    /// Held across each write, so writes land in the order of the changes.
+    state: tokio::sync::Mutex<State>,
     outcomes: Mutex<Vec<Option<Outcome>>>,
     done: Vec<watch::Sender<Option<bool>>>,
 }
@@ -82,11 +83,21 @@ impl Run<'_> {
         });
     }
 
-    /// Change the state and write it out at once.
-    pub(crate) fn record(&self, change: impl FnOnce(&mut State)) -> Result<(), StateError> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+    /// Change the state and write it out at once. The write (two fsyncs)
+    /// runs on a blocking thread, never on the runtime: inside the daemon
+    /// that runtime is the one that supervises every service.
+    pub(crate) async fn record(&self, change: impl FnOnce(&mut State)) -> Result<(), StateError> {
+        let mut state = self.state.lock().await;
         change(&mut state);
-        store::save(&state, &self.ctx.dirs.state)
+        let (snapshot, dir) = (state.clone(), self.ctx.dirs.state.clone());
+        let saved = tokio::task::spawn_blocking(move || store::save(&snapshot, &dir)).await;
+        saved.unwrap_or_else(|e| {
+            Err(StateError::Io {
+                action: "write",
+                path: store::path(&self.ctx.dirs.state),
+                source: std::io::Error::other(format!("the writer thread failed: {e}")),
+            })
+        })
     }
 
     /// Whether a step already has its outcome.
@@ -136,7 +147,7 @@ pub async fn execute(plan: &Plan, ctx: &Context, state: State, sink: &dyn Sink) 
         plan,
         sink,
         pulls: Semaphore::new(ctx.pull_concurrency.max(1)),
-        state: Mutex::new(state),
+        state: tokio::sync::Mutex::new(state),
         outcomes: Mutex::new(vec![None; n]),
         done: (0..n).map(|_| watch::channel(None).0).collect(),
     };

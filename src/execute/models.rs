@@ -37,7 +37,7 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
                 .map_err(|e| StepError::BadStep(format!("the pull queue is closed: {e}")))?;
             let parsed = ModelName::parse(model).map_err(|e| StepError::BadStep(e.to_string()))?;
             follow(step.id, run, client.pull(model, parsed.is_insecure())).await?;
-            own(run, service, model, Origin::Pulled, None, None)
+            own(run, service, model, Origin::Pulled, None, None).await
         }
         Action::CreateModel {
             model,
@@ -66,10 +66,11 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
                 Some(create_hash.clone()),
                 Some(definition),
             )
+            .await
         }
         Action::CopyModel { source, model, .. } => {
             client.copy(source, model).await?;
-            own(run, service, model, Origin::Copied, None, None)
+            own(run, service, model, Origin::Copied, None, None).await
         }
         Action::RemoveModel { model, .. } => {
             client.delete(model).await?;
@@ -79,6 +80,7 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
                     m.remove(&key);
                 }
             })
+            .await
             .map_err(|source| StepError::State {
                 done: "removed",
                 source,
@@ -115,7 +117,7 @@ fn step_request(action: &Action) -> Option<&crate::ollama::CreateRequest> {
     }
 }
 
-fn own(
+async fn own(
     run: &Run<'_>,
     service: &str,
     model: &str,
@@ -135,6 +137,7 @@ fn own(
             },
         );
     })
+    .await
     .map_err(|source| StepError::State {
         done: "installed",
         source,

@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use tokio::sync::mpsc;
+
 use super::engine::Run;
 use super::error::StepError;
 use crate::config::resolve::normalized;
@@ -26,8 +28,23 @@ pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {
         run.started(s);
     }
     let by_service: HashMap<&str, &Step> = steps.iter().map(|s| (s.action.service(), *s)).collect();
-    let events = |event: &Event| on_event(event, &by_service, run);
-    let result = run.ctx.driver.up(&run.ctx.spec, &events).await;
+    // Events arrive in a plain callback; they are handled in order by the
+    // consumer below, which awaits each success's state write (off the
+    // runtime) before the next event, and drains them all before the steps
+    // left over are settled.
+    let (forward, mut events) = mpsc::unbounded_channel::<Event>();
+    let up = async move {
+        let on_event = |event: &Event| {
+            let _ = forward.send(event.clone());
+        };
+        run.ctx.driver.up(&run.ctx.spec, &on_event).await
+    };
+    let handle = async {
+        while let Some(event) = events.recv().await {
+            on_event(&event, &by_service, run).await;
+        }
+    };
+    let (result, ()) = futures_util::future::join(up, handle).await;
     let failed = match result {
         Ok(failed) => failed,
         Err(e) => {
@@ -48,12 +65,12 @@ pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {
             };
             run.finish(s.id, Outcome::Failed(e.failure()));
         } else {
-            succeed(s, run);
+            succeed(s, run).await;
         }
     }
 }
 
-fn on_event(event: &Event, steps: &HashMap<&str, &Step>, run: &Run<'_>) {
+async fn on_event(event: &Event, steps: &HashMap<&str, &Step>, run: &Run<'_>) {
     let service = match event {
         Event::Waiting { service, .. }
         | Event::Starting { service }
@@ -69,8 +86,8 @@ fn on_event(event: &Event, steps: &HashMap<&str, &Step>, run: &Run<'_>) {
     };
     let is_stop = matches!(step.action, Action::StopService { .. });
     match event {
-        Event::Ready { .. } | Event::Unchanged { .. } if !is_stop => succeed(step, run),
-        Event::Stopped { .. } if is_stop => succeed(step, run),
+        Event::Ready { .. } | Event::Unchanged { .. } if !is_stop => succeed(step, run).await,
+        Event::Stopped { .. } if is_stop => succeed(step, run).await,
         Event::Failed {
             reason,
             probe,
@@ -100,26 +117,28 @@ fn on_event(event: &Event, steps: &HashMap<&str, &Step>, run: &Run<'_>) {
 }
 
 /// Record the service's spec (or forget it, for a stop) and settle the step.
-fn succeed(step: &Step, run: &Run<'_>) {
+async fn succeed(step: &Step, run: &Run<'_>) {
     if run.is_finished(step.id) {
         return;
     }
     let name = step.action.service().to_string();
     let spec = run.ctx.spec.service(&name).cloned();
-    let saved = run.record(|state| match spec {
-        Some(svc) if !matches!(step.action, Action::StopService { .. }) => {
-            state.services.insert(
-                name.clone(),
-                ServiceRecord {
-                    spec_hash: svc.spec_hash.clone(),
-                    spec: normalized(&svc),
-                },
-            );
-        }
-        _ => {
-            state.services.remove(&name);
-        }
-    });
+    let saved = run
+        .record(|state| match spec {
+            Some(svc) if !matches!(step.action, Action::StopService { .. }) => {
+                state.services.insert(
+                    name.clone(),
+                    ServiceRecord {
+                        spec_hash: svc.spec_hash.clone(),
+                        spec: normalized(&svc),
+                    },
+                );
+            }
+            _ => {
+                state.services.remove(&name);
+            }
+        })
+        .await;
     let outcome = match saved {
         Ok(()) => Outcome::Succeeded,
         Err(source) => Outcome::Failed(
