@@ -54,28 +54,53 @@ pub fn seg(s: &str) -> String {
 
 /// The result of a check.
 pub struct Checked {
-    /// The value for serde (absent when the root was unusable).
+    /// The value for serde (absent when anything in the file has an error).
     pub value: Option<Json>,
     /// Every problem found.
     pub diagnostics: Vec<Diagnostic>,
     /// Where things are.
     pub spans: SpanMap,
+    /// For each mapping or list named in `parts` (by pointer) that was
+    /// found, how each of its children fared on its own: so the children
+    /// without errors can still be used when a sibling has one.
+    pub parts: HashMap<String, Parts>,
 }
 
-/// Check `root` against `schema` (a schemars root schema with `$defs`).
-pub fn check(root: &Node, schema: &Json, file: &SourceFile, vars: &Vars) -> Checked {
+/// How the children of one mapping or list fared, each on its own.
+#[derive(Debug, Default, Clone)]
+pub struct Parts {
+    /// Children without errors, in file order: the key (a list's index as
+    /// text) and the value (`null` for an explicitly empty value).
+    pub passed: Vec<(String, Json)>,
+    /// Children with at least one error (the key, or a list's index as text).
+    pub failed: Vec<String>,
+}
+
+/// Check `root` against `schema` (a schemars root schema with `$defs`),
+/// keeping the outcome of each child of the mappings and lists at the
+/// pointers in `parts` (e.g. `""` for the top-level keys, `"/services"`).
+pub fn check(
+    root: &Node,
+    schema: &Json,
+    file: &SourceFile,
+    vars: &Vars,
+    parts: &[&str],
+) -> Checked {
     let mut c = Checker {
         defs: schema.get("$defs").and_then(Json::as_object),
         file,
         vars,
         diagnostics: Vec::new(),
         spans: SpanMap::default(),
+        part_ptrs: parts,
+        parts: HashMap::new(),
     };
     let value = c.check(root, schema, "");
     Checked {
         value,
         diagnostics: c.diagnostics,
         spans: c.spans,
+        parts: c.parts,
     }
 }
 
@@ -85,6 +110,8 @@ struct Checker<'a> {
     vars: &'a Vars,
     diagnostics: Vec<Diagnostic>,
     spans: SpanMap,
+    part_ptrs: &'a [&'a str],
+    parts: HashMap<String, Parts>,
 }
 
 /// A scalar after interpolation.
@@ -96,6 +123,19 @@ struct Scalar {
 impl<'a> Checker<'a> {
     fn span(&self, n: &Node) -> Span {
         self.file.span(n.start, n.end)
+    }
+
+    /// Record how child `key` of the container at `ptr` fared, when `ptr`
+    /// is one whose parts are kept.
+    fn record(&mut self, ptr: &str, key: &str, value: Option<&Json>) {
+        if !self.part_ptrs.contains(&ptr) {
+            return;
+        }
+        let parts = self.parts.entry(ptr.to_string()).or_default();
+        match value {
+            Some(v) => parts.passed.push((key.to_string(), v.clone())),
+            None => parts.failed.push(key.to_string()),
+        }
     }
 
     fn error(&mut self, n: &Node, summary: String, help: Option<String>) {
@@ -364,15 +404,20 @@ impl<'a> Checker<'a> {
                 },
             };
             match sub {
-                Some(s) => match self.check(v, s, &child) {
-                    Some(j) => {
-                        if !j.is_null() {
-                            out.insert(key.to_string(), j);
+                Some(s) => {
+                    let checked = self.check(v, s, &child);
+                    self.record(ptr, key, checked.as_ref());
+                    match checked {
+                        Some(j) => {
+                            if !j.is_null() {
+                                out.insert(key.to_string(), j);
+                            }
                         }
+                        None => ok = false,
                     }
-                    None => ok = false,
-                },
+                }
                 None => {
+                    self.record(ptr, key, None);
                     ok = false;
                     let known: Vec<&str> = props
                         .map(|p| p.keys().map(String::as_str).collect())
@@ -422,6 +467,7 @@ impl<'a> Checker<'a> {
                 Some(s) => self.check(item, s, &child),
                 None => self.plain_json(item, &child),
             };
+            self.record(ptr, &i.to_string(), v.as_ref());
             match v {
                 Some(v) => out.push(v),
                 None => ok = false,
