@@ -60,19 +60,20 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// Where things are.
     pub spans: SpanMap,
-    /// For each mapping or list named in `parts` (by pointer) that was
-    /// found, how each of its children fared on its own: so the children
-    /// without errors can still be used when a sibling has one.
+    /// For each mapping or list named in `parts` (by pointer) that has an
+    /// error in some child, the children without errors: so they can still
+    /// be used when a sibling has one.
     pub parts: HashMap<String, Parts>,
 }
 
-/// How the children of one mapping or list fared, each on its own.
+/// The children of one mapping or list, each checked on its own.
 #[derive(Debug, Default, Clone)]
 pub struct Parts {
-    /// Children without errors, in file order: the key (a list's index as
-    /// text) and the value (`null` for an explicitly empty value).
-    pub passed: Vec<(String, Json)>,
-    /// Children with at least one error (the key, or a list's index as text).
+    /// The children without errors: a JSON object, or an array.
+    pub passed: Json,
+    /// For an array, the index in the file of each of `passed`'s items.
+    pub index: Vec<usize>,
+    /// The keys of the children with errors (for an array: their indexes).
     pub failed: Vec<String>,
 }
 
@@ -125,16 +126,11 @@ impl<'a> Checker<'a> {
         self.file.span(n.start, n.end)
     }
 
-    /// Record how child `key` of the container at `ptr` fared, when `ptr`
-    /// is one whose parts are kept.
-    fn record(&mut self, ptr: &str, key: &str, value: Option<&Json>) {
-        if !self.part_ptrs.contains(&ptr) {
-            return;
-        }
-        let parts = self.parts.entry(ptr.to_string()).or_default();
-        match value {
-            Some(v) => parts.passed.push((key.to_string(), v.clone())),
-            None => parts.failed.push(key.to_string()),
+    /// Keep the children without errors of the container at `ptr`, which
+    /// has some with errors, when `ptr` is one whose parts are kept.
+    fn keep(&mut self, ptr: &str, parts: Parts) {
+        if self.part_ptrs.contains(&ptr) {
+            self.parts.insert(ptr.to_string(), parts);
         }
     }
 
@@ -374,6 +370,7 @@ impl<'a> Checker<'a> {
         let additional = schema.get("additionalProperties");
         let mut out = Map::new();
         let mut ok = true;
+        let mut failed = Vec::new();
         for (k, v) in entries {
             let Some(key) = k
                 .as_str()
@@ -404,21 +401,20 @@ impl<'a> Checker<'a> {
                 },
             };
             match sub {
-                Some(s) => {
-                    let checked = self.check(v, s, &child);
-                    self.record(ptr, key, checked.as_ref());
-                    match checked {
-                        Some(j) => {
-                            if !j.is_null() {
-                                out.insert(key.to_string(), j);
-                            }
+                Some(s) => match self.check(v, s, &child) {
+                    Some(j) => {
+                        if !j.is_null() {
+                            out.insert(key.to_string(), j);
                         }
-                        None => ok = false,
                     }
-                }
+                    None => {
+                        ok = false;
+                        failed.push(key.to_string());
+                    }
+                },
                 None => {
-                    self.record(ptr, key, None);
                     ok = false;
+                    failed.push(key.to_string());
                     let known: Vec<&str> = props
                         .map(|p| p.keys().map(String::as_str).collect())
                         .unwrap_or_default();
@@ -450,7 +446,18 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        ok.then_some(Json::Object(out))
+        if ok {
+            return Some(Json::Object(out));
+        }
+        self.keep(
+            ptr,
+            Parts {
+                passed: Json::Object(out),
+                index: Vec::new(),
+                failed,
+            },
+        );
+        None
     }
 
     fn check_array(&mut self, n: &Node, schema: &'a Json, ptr: &str) -> Option<Json> {
@@ -460,20 +467,34 @@ impl<'a> Checker<'a> {
         };
         let item_schema = schema.get("items");
         let mut out = Vec::with_capacity(items.len());
-        let mut ok = true;
+        let mut index = Vec::with_capacity(items.len());
+        let mut failed = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let child = format!("{ptr}/{i}");
             let v = match item_schema {
                 Some(s) => self.check(item, s, &child),
                 None => self.plain_json(item, &child),
             };
-            self.record(ptr, &i.to_string(), v.as_ref());
             match v {
-                Some(v) => out.push(v),
-                None => ok = false,
+                Some(v) => {
+                    out.push(v);
+                    index.push(i);
+                }
+                None => failed.push(i.to_string()),
             }
         }
-        ok.then_some(Json::Array(out))
+        if failed.is_empty() {
+            return Some(Json::Array(out));
+        }
+        self.keep(
+            ptr,
+            Parts {
+                passed: Json::Array(out),
+                index,
+                failed,
+            },
+        );
+        None
     }
 
     fn check_string(&mut self, n: &Node, schema: &Json, ptr: &str) -> Option<Json> {

@@ -280,14 +280,14 @@ pub fn load_str(path: &Path, text: &str, vars: &Vars) -> Result<Loaded, LoadErro
             return Err(invalid(&file, diags));
         }
     };
-    let checked = check(&root, &SCHEMA, &file, vars, &PARTS);
+    let mut checked = check(&root, &SCHEMA, &file, vars, &PARTS);
     let mut diagnostics = checked.diagnostics;
     let spans = checked.spans;
     let schema_ok = !diagnostics.iter().any(Diagnostic::is_error);
     let (value, gaps) = if schema_ok {
         (checked.value, Gaps::default())
     } else {
-        match salvage(&checked.parts) {
+        match salvage(&mut checked.parts) {
             Some((v, gaps)) => (Some(v), gaps),
             None => (None, Gaps::default()),
         }
@@ -348,57 +348,36 @@ const PARTS: [&str; 4] = ["", "/services", "/gpus", "/models"];
 
 /// The config value made of the parts of a file without schema errors, and
 /// what was left out; `None` when not even the top level is a mapping.
-fn salvage(parts: &std::collections::HashMap<String, Parts>) -> Option<(serde_json::Value, Gaps)> {
-    use serde_json::{Map, Value as Json};
-    let top = parts.get("")?;
-    let mut gaps = Gaps::default();
-    let mut out: Map<String, Json> = top
-        .passed
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .cloned()
-        .collect();
-    // The passed children of a part that failed as a whole.
-    let passed_map = |ptr: &str| -> Option<(Map<String, Json>, Vec<String>)> {
-        let p = parts.get(ptr)?;
-        let map = p
-            .passed
-            .iter()
-            .filter(|(_, v)| !v.is_null())
-            .cloned()
-            .collect();
-        Some((map, p.failed.clone()))
+fn salvage(
+    parts: &mut std::collections::HashMap<String, Parts>,
+) -> Option<(serde_json::Value, Gaps)> {
+    use serde_json::Value as Json;
+    let top = parts.remove("")?;
+    let Json::Object(mut out) = top.passed else {
+        return None;
     };
-    for key in &top.failed {
-        match key.as_str() {
-            "services" => match passed_map("/services") {
-                Some((map, failed)) => {
-                    out.insert(key.clone(), Json::Object(map));
-                    gaps.services = failed.into_iter().collect();
-                }
-                None => gaps.all_services = true,
-            },
-            "gpus" => match passed_map("/gpus") {
-                Some((map, failed)) => {
-                    out.insert(key.clone(), Json::Object(map));
-                    gaps.gpus = failed.into_iter().collect();
-                }
-                None => gaps.all_gpus = true,
-            },
-            "models" => {
-                if let Some(p) = parts.get("/models") {
-                    let mut models = Vec::with_capacity(p.passed.len());
-                    for (i, v) in &p.passed {
-                        if let Ok(i) = i.parse::<usize>() {
-                            gaps.model_index.push(i);
-                            models.push(v.clone());
-                        }
-                    }
-                    out.insert(key.clone(), Json::Array(models));
-                }
+    let mut gaps = Gaps::default();
+    for key in top.failed {
+        let part = parts.remove(&format!("/{key}"));
+        match (key.as_str(), part) {
+            ("services", Some(p)) => {
+                gaps.services = p.failed.into_iter().collect();
+                out.insert(key, p.passed);
             }
+            ("services", None) => gaps.all_services = true,
+            ("gpus", Some(p)) => {
+                gaps.gpus = p.failed.into_iter().collect();
+                out.insert(key, p.passed);
+            }
+            ("gpus", None) => gaps.all_gpus = true,
+            ("models", Some(p)) => {
+                gaps.model_index = p.index;
+                out.insert(key, p.passed);
+            }
+            // Not a list: no model to check.
+            ("models", None) => {}
             _ => {
-                gaps.top.insert(key.clone());
+                gaps.top.insert(key);
             }
         }
     }

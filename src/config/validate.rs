@@ -110,13 +110,20 @@ impl V<'_> {
         if self.gaps.unread_service(name) {
             return false;
         }
-        let help = match did_you_mean(name, self.cfg.services.keys().map(String::as_str)) {
+        // Every service in the file, those with errors too.
+        let names: BTreeSet<&str> = self
+            .cfg
+            .services
+            .keys()
+            .chain(&self.gaps.services)
+            .map(String::as_str)
+            .collect();
+        let help = match did_you_mean(name, names.iter().copied()) {
             Some(m) => format!("did you mean `{m}`?"),
             None => format!(
                 "services in this file: {}",
-                self.cfg
-                    .services
-                    .keys()
+                names
+                    .iter()
                     .map(|k| format!("`{k}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
