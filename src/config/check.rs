@@ -77,9 +77,10 @@ pub struct Parts {
     pub failed: Vec<String>,
 }
 
-/// Check `root` against `schema` (a schemars root schema with `$defs`),
-/// keeping the outcome of each child of the mappings and lists at the
-/// pointers in `parts` (e.g. `""` for the top-level keys, `"/services"`).
+/// Check `root` against `schema` (a schemars root schema with `$defs`).
+/// Of each mapping or list at a pointer in `parts` (e.g. `""` for the
+/// top-level keys, `"/services"`) that has children with errors, the
+/// children without errors are kept in [`Checked::parts`].
 pub fn check(
     root: &Node,
     schema: &Json,
