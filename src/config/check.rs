@@ -54,28 +54,55 @@ pub fn seg(s: &str) -> String {
 
 /// The result of a check.
 pub struct Checked {
-    /// The value for serde (absent when the root was unusable).
+    /// The value for serde (absent when anything in the file has an error).
     pub value: Option<Json>,
     /// Every problem found.
     pub diagnostics: Vec<Diagnostic>,
     /// Where things are.
     pub spans: SpanMap,
+    /// For each mapping or list named in `parts` (by pointer) that has an
+    /// error in some child, the children without errors: so they can still
+    /// be used when a sibling has one.
+    pub parts: HashMap<String, Parts>,
+}
+
+/// The children of one mapping or list, each checked on its own.
+#[derive(Debug, Default, Clone)]
+pub struct Parts {
+    /// The children without errors: a JSON object, or an array.
+    pub passed: Json,
+    /// For an array, the index in the file of each of `passed`'s items.
+    pub index: Vec<usize>,
+    /// The keys of the children with errors (for an array: their indexes).
+    pub failed: Vec<String>,
 }
 
 /// Check `root` against `schema` (a schemars root schema with `$defs`).
-pub fn check(root: &Node, schema: &Json, file: &SourceFile, vars: &Vars) -> Checked {
+/// Of each mapping or list at a pointer in `parts` (e.g. `""` for the
+/// top-level keys, `"/services"`) that has children with errors, the
+/// children without errors are kept in [`Checked::parts`].
+pub fn check(
+    root: &Node,
+    schema: &Json,
+    file: &SourceFile,
+    vars: &Vars,
+    parts: &[&str],
+) -> Checked {
     let mut c = Checker {
         defs: schema.get("$defs").and_then(Json::as_object),
         file,
         vars,
         diagnostics: Vec::new(),
         spans: SpanMap::default(),
+        part_ptrs: parts,
+        parts: HashMap::new(),
     };
     let value = c.check(root, schema, "");
     Checked {
         value,
         diagnostics: c.diagnostics,
         spans: c.spans,
+        parts: c.parts,
     }
 }
 
@@ -85,6 +112,8 @@ struct Checker<'a> {
     vars: &'a Vars,
     diagnostics: Vec<Diagnostic>,
     spans: SpanMap,
+    part_ptrs: &'a [&'a str],
+    parts: HashMap<String, Parts>,
 }
 
 /// A scalar after interpolation.
@@ -96,6 +125,14 @@ struct Scalar {
 impl<'a> Checker<'a> {
     fn span(&self, n: &Node) -> Span {
         self.file.span(n.start, n.end)
+    }
+
+    /// Keep the children without errors of the container at `ptr`, which
+    /// has some with errors, when `ptr` is one whose parts are kept.
+    fn keep(&mut self, ptr: &str, parts: Parts) {
+        if self.part_ptrs.contains(&ptr) {
+            self.parts.insert(ptr.to_string(), parts);
+        }
     }
 
     fn error(&mut self, n: &Node, summary: String, help: Option<String>) {
@@ -334,6 +371,7 @@ impl<'a> Checker<'a> {
         let additional = schema.get("additionalProperties");
         let mut out = Map::new();
         let mut ok = true;
+        let mut failed = Vec::new();
         for (k, v) in entries {
             let Some(key) = k
                 .as_str()
@@ -370,10 +408,14 @@ impl<'a> Checker<'a> {
                             out.insert(key.to_string(), j);
                         }
                     }
-                    None => ok = false,
+                    None => {
+                        ok = false;
+                        failed.push(key.to_string());
+                    }
                 },
                 None => {
                     ok = false;
+                    failed.push(key.to_string());
                     let known: Vec<&str> = props
                         .map(|p| p.keys().map(String::as_str).collect())
                         .unwrap_or_default();
@@ -405,7 +447,18 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        ok.then_some(Json::Object(out))
+        if ok {
+            return Some(Json::Object(out));
+        }
+        self.keep(
+            ptr,
+            Parts {
+                passed: Json::Object(out),
+                index: Vec::new(),
+                failed,
+            },
+        );
+        None
     }
 
     fn check_array(&mut self, n: &Node, schema: &'a Json, ptr: &str) -> Option<Json> {
@@ -415,7 +468,8 @@ impl<'a> Checker<'a> {
         };
         let item_schema = schema.get("items");
         let mut out = Vec::with_capacity(items.len());
-        let mut ok = true;
+        let mut index = Vec::with_capacity(items.len());
+        let mut failed = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let child = format!("{ptr}/{i}");
             let v = match item_schema {
@@ -423,11 +477,25 @@ impl<'a> Checker<'a> {
                 None => self.plain_json(item, &child),
             };
             match v {
-                Some(v) => out.push(v),
-                None => ok = false,
+                Some(v) => {
+                    out.push(v);
+                    index.push(i);
+                }
+                None => failed.push(i.to_string()),
             }
         }
-        ok.then_some(Json::Array(out))
+        if failed.is_empty() {
+            return Some(Json::Array(out));
+        }
+        self.keep(
+            ptr,
+            Parts {
+                passed: Json::Array(out),
+                index,
+                failed,
+            },
+        );
+        None
     }
 
     fn check_string(&mut self, n: &Node, schema: &Json, ptr: &str) -> Option<Json> {

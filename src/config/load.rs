@@ -5,18 +5,24 @@
 //! located nodes → check against the schema, interpolating values → serde
 //! into [`Config`] → semantic rules. Every stage adds to one list of
 //! diagnostics; the file is usable only when none is an error.
+//!
+//! A schema error in one part does not hide the semantic errors of the
+//! others: each top-level key, each service, each GPU and each model is
+//! checked on its own, and the semantic rules run on the parts without
+//! errors (told which parts exist but could not be read, so a reference to
+//! one is not "unknown").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use super::check::{SpanMap, check};
+use super::check::{Parts, SpanMap, check};
 use super::diag::Diagnostic;
 use super::interpolate::Vars;
 use super::node;
 use super::source::SourceFile;
 use super::types::Config;
-use super::validate;
+use super::validate::{self, Gaps};
 use crate::safefs::ReadError;
 
 /// Largest project file read (a real one is a few KiB).
@@ -274,27 +280,33 @@ pub fn load_str(path: &Path, text: &str, vars: &Vars) -> Result<Loaded, LoadErro
             return Err(invalid(&file, diags));
         }
     };
-    let checked = check(&root, &SCHEMA, &file, vars);
+    let mut checked = check(&root, &SCHEMA, &file, vars, &PARTS);
     let mut diagnostics = checked.diagnostics;
     let spans = checked.spans;
-    let config = match checked.value {
-        Some(v) if !diagnostics.iter().any(Diagnostic::is_error) => match serde_json::from_value::<
-            Config,
-        >(v)
-        {
-            Ok(c) => Some(c),
-            Err(e) => {
-                diagnostics.push(
-                    Diagnostic::error(
-                        format!("the file does not match the format: {e}"),
-                        Some(file.span(0, 0)),
-                    )
-                    .with_help("compare it with facerunner.example.yaml or `facerunner schema`"),
-                );
-                None
-            }
-        },
-        _ => None,
+    let schema_ok = !diagnostics.iter().any(Diagnostic::is_error);
+    let (value, gaps) = if schema_ok {
+        (checked.value, Gaps::default())
+    } else {
+        match salvage(&mut checked.parts) {
+            Some((v, gaps)) => (Some(v), gaps),
+            None => (None, Gaps::default()),
+        }
+    };
+    let config = match value.map(serde_json::from_value::<Config>) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) if schema_ok => {
+            diagnostics.push(
+                Diagnostic::error(
+                    format!("the file does not match the format: {e}"),
+                    Some(file.span(0, 0)),
+                )
+                .with_help("compare it with facerunner.example.yaml or `facerunner schema`"),
+            );
+            None
+        }
+        // What could be read of a file with schema errors: those errors
+        // say what is wrong.
+        Some(Err(_)) | None => None,
     };
     let Some(config) = config else {
         return Err(invalid(&file, diagnostics));
@@ -304,9 +316,9 @@ pub fn load_str(path: &Path, text: &str, vars: &Vars) -> Result<Loaded, LoadErro
         .iter()
         .map(|d| (d.summary.clone(), d.span.map(|s| (s.offset, s.len))))
         .collect();
-    for d in validate::validate(&config, &spans)
+    for d in validate::validate(&config, &spans, &gaps)
         .into_iter()
-        .chain(validate::warnings(&config, &spans))
+        .chain(validate::warnings(&config, &spans, &gaps))
     {
         if seen.insert((d.summary.clone(), d.span.map(|s| (s.offset, s.len)))) {
             diagnostics.push(d);
@@ -328,6 +340,51 @@ pub fn load_str(path: &Path, text: &str, vars: &Vars) -> Result<Loaded, LoadErro
         base_dir,
         project,
     })
+}
+
+/// The parts of a file checked each on its own: the top-level keys, each
+/// service, each GPU, each model.
+const PARTS: [&str; 4] = ["", "/services", "/gpus", "/models"];
+
+/// The config value made of the parts of a file without schema errors, and
+/// what was left out; `None` when not even the top level is a mapping.
+fn salvage(
+    parts: &mut std::collections::HashMap<String, Parts>,
+) -> Option<(serde_json::Value, Gaps)> {
+    use serde_json::Value as Json;
+    let top = parts.remove("")?;
+    let Json::Object(mut out) = top.passed else {
+        return None;
+    };
+    let mut gaps = Gaps::default();
+    for key in top.failed {
+        let part = parts.remove(&format!("/{key}"));
+        match (key.as_str(), part) {
+            ("services", Some(p)) => {
+                gaps.services = p.failed.into_iter().collect();
+                out.insert(key, p.passed);
+            }
+            ("services", None) => gaps.all_services = true,
+            ("gpus", Some(p)) => {
+                gaps.gpus = p.failed.into_iter().collect();
+                out.insert(key, p.passed);
+            }
+            ("gpus", None) => gaps.all_gpus = true,
+            ("models", Some(p)) => {
+                gaps.model_index = p.index;
+                out.insert(key, p.passed);
+            }
+            // Not a list: no model to check.
+            ("models", None) => {}
+            _ => {
+                gaps.top.insert(key);
+            }
+        }
+    }
+    // `version` is required; its error (wrong or missing) is reported, and
+    // the rules run as for the one version there is.
+    out.entry("version").or_insert_with(|| Json::from(1));
+    Some((Json::Object(out), gaps))
 }
 
 /// The project a file belongs to, even when the file does not validate: its
@@ -439,6 +496,103 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// (line, column, summary) of every error of `text`, in order.
+    fn errors(text: &str) -> Vec<(usize, usize, String)> {
+        let Err(LoadError::Invalid { diagnostics, .. }) =
+            load_str(Path::new("f.yaml"), text, &Vars::default())
+        else {
+            panic!("not invalid: {text}");
+        };
+        diagnostics
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(|d| {
+                let s = d.span.expect("located");
+                (s.start.line, s.start.column, d.summary)
+            })
+            .collect()
+    }
+
+    fn count(errors: &[(usize, usize, String)], needle: &str) -> usize {
+        errors.iter().filter(|e| e.2.contains(needle)).count()
+    }
+
+    #[test]
+    fn semantic_errors_are_reported_beside_schema_errors() {
+        let e = errors(
+            "version: 1\nservices:\n  a:\n    command: [sleep, \"1\"]\n    port: 99999\n  b:\n    command: [sleep, \"1\"]\n    depends_on: [a, nothere]\n",
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!((e[0].0, e[0].1), (5, 11), "{e:?}");
+        assert!(e[0].2.contains("out of range"), "{e:?}");
+        // `a` exists (it has an error of its own): not "not a service".
+        assert_eq!((e[1].0, e[1].1), (8, 21), "{e:?}");
+        assert!(
+            e[1].2.contains("`nothere`, which is not a service"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn models_keep_their_place_in_the_file_when_one_before_them_has_errors() {
+        let e = errors(
+            "version: 1\nservices:\n  o: { kind: ollama }\nmodels:\n  - ollama: m\n    servce: o\n  - ollama: llama3\n  - ollama: \"bad name!\"\n  - ollama: llama3:latest\n",
+        );
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e[0].2.contains("unknown key `servce` in `models[0]`"),
+            "{e:?}"
+        );
+        assert_eq!(
+            (e[1].0, e[1].1, count(&e, "invalid model name")),
+            (8, 13, 1),
+            "{e:?}"
+        );
+        assert_eq!(e[2].0, 9, "{e:?}");
+        assert!(e[2].2.contains("also models[1]"), "{e:?}");
+    }
+
+    #[test]
+    fn what_could_not_be_read_is_never_reported_as_missing() {
+        // A model naming a service with errors, a service naming a GPU with
+        // errors, a model without `service:` when the unread service may
+        // be the ollama one, a bad version: only the schema errors.
+        let e = errors(
+            "version: 7000\ngpus:\n  g: { index: x }\nservices:\n  o:\n    kind: ollama\n    port: -1\n  p:\n    command: [sleep, \"1\"]\n    gpus: [g]\n    depends_on: [o]\n    backends: [o]\n    health: { tcp: 9 }\nmodels:\n  - ollama: llama3\n    service: o\n  - ollama: qwen3\n",
+        );
+        let summaries: Vec<&str> = e.iter().map(|e| e.2.as_str()).collect();
+        // `backends` on a process is an error about `p` itself.
+        assert_eq!(
+            count(&e, "`backends` applies to open-webui"),
+            1,
+            "{summaries:#?}"
+        );
+        assert_eq!(e.len(), 4, "{summaries:#?}");
+        for needle in ["`version`", "`gpus.g.index`", "`services.o.port`"] {
+            assert_eq!(count(&e, needle), 1, "{needle}: {summaries:#?}");
+        }
+        // The whole of `services:` unreadable: no reference is checked.
+        let e = errors("version: 1\nservices: [a]\nmodels:\n  - ollama: llama3\n    service: a\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        // Unread settings: the default bind address is not known, so
+        // neither is which ports clash.
+        let e = errors(
+            "version: 1\nsettings: { bind: 10.0.0.2, watch: yes }\nservices:\n  a: { command: [sleep, \"1\"], port: 9000, health: { tcp: 9000 } }\n  b: { command: [sleep, \"1\"], port: 9000, bind: 127.0.0.1, health: { tcp: 9000 } }\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].2.contains("`settings.watch`"), "{e:?}");
+    }
+
+    #[test]
+    fn a_service_with_errors_still_has_its_name_checked_once() {
+        let e = errors(
+            "version: 1\nservices:\n  Web:\n    port: 99999\n  Ok:\n    command: [sleep, \"1\"]\n",
+        );
+        assert_eq!(count(&e, "service name `Web`"), 1, "{e:?}");
+        assert_eq!(count(&e, "service name `Ok`"), 1, "{e:?}");
+        assert_eq!(e.len(), 3, "{e:?}");
     }
 
     #[test]

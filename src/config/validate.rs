@@ -35,9 +35,48 @@ pub fn signal_name(s: &str) -> Option<&'static str> {
     SIGNALS.iter().copied().find(|n| *n == full)
 }
 
+/// The parts of a file that exist but could not be read (they have schema
+/// errors, reported already), so the rules neither report them as missing
+/// nor guess about what they say. Empty for a file without schema errors.
+#[derive(Debug, Clone, Default)]
+pub struct Gaps {
+    /// Services left out of the config: a reference to one is not "unknown".
+    pub services: BTreeSet<String>,
+    /// `services:` as a whole could not be read: no service reference can
+    /// be checked.
+    pub all_services: bool,
+    /// GPUs left out of the config.
+    pub gpus: BTreeSet<String>,
+    /// `gpus:` as a whole could not be read.
+    pub all_gpus: bool,
+    /// Other top-level keys left out (`settings`, `version`, …).
+    pub top: BTreeSet<String>,
+    /// For each model in the config, its index in the file (models with
+    /// errors are left out, which shifts the rest). Empty: the same index.
+    pub model_index: Vec<usize>,
+}
+
+impl Gaps {
+    /// Could service `name` exist, unread?
+    fn unread_service(&self, name: &str) -> bool {
+        self.all_services || self.services.contains(name)
+    }
+
+    /// Is some service unread (so what services there are is not known)?
+    fn some_service_unread(&self) -> bool {
+        self.all_services || !self.services.is_empty()
+    }
+
+    /// The file's index of the config's `i`th model.
+    fn model(&self, i: usize) -> usize {
+        self.model_index.get(i).copied().unwrap_or(i)
+    }
+}
+
 struct V<'a> {
     cfg: &'a Config,
     spans: &'a SpanMap,
+    gaps: &'a Gaps,
     out: Vec<Diagnostic>,
 }
 
@@ -61,17 +100,30 @@ impl V<'_> {
         );
     }
 
+    /// Is `name` a service that was read? Reports it when it is not a
+    /// service at all; a service that exists but could not be read is
+    /// neither reported nor usable (`false`).
     fn service_ref(&mut self, ptr: &str, name: &str, what: &str) -> bool {
         if self.cfg.services.contains_key(name) {
             return true;
         }
-        let help = match did_you_mean(name, self.cfg.services.keys().map(String::as_str)) {
+        if self.gaps.unread_service(name) {
+            return false;
+        }
+        // Every service in the file, those with errors too.
+        let names: BTreeSet<&str> = self
+            .cfg
+            .services
+            .keys()
+            .chain(&self.gaps.services)
+            .map(String::as_str)
+            .collect();
+        let help = match did_you_mean(name, names.iter().copied()) {
             Some(m) => format!("did you mean `{m}`?"),
             None => format!(
                 "services in this file: {}",
-                self.cfg
-                    .services
-                    .keys()
+                names
+                    .iter()
                     .map(|k| format!("`{k}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -86,11 +138,13 @@ impl V<'_> {
     }
 }
 
-/// Run every semantic rule.
-pub fn validate(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
+/// Run every semantic rule on what could be read of a file: `cfg` without
+/// the parts named in `gaps`.
+pub fn validate(cfg: &Config, spans: &SpanMap, gaps: &Gaps) -> Vec<Diagnostic> {
     let mut v = V {
         cfg,
         spans,
+        gaps,
         out: Vec::new(),
     };
     if cfg.version != 1 {
@@ -128,8 +182,15 @@ pub fn validate(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
     for (name, svc) in &cfg.services {
         service(&mut v, name, svc);
     }
+    // A service with errors still has a name that can be checked.
+    for name in &gaps.services {
+        service_name(&mut v, name);
+    }
     cycles(&mut v);
-    ports(&mut v);
+    // Which ports clash depends on the default bind address.
+    if !gaps.top.contains("settings") {
+        ports(&mut v);
+    }
     models(&mut v);
     v.out
 }
@@ -143,15 +204,19 @@ pub fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn service(v: &mut V<'_>, name: &str, svc: &Service) {
-    let ptr = format!("/services/{}", seg(name));
+fn service_name(v: &mut V<'_>, name: &str) {
     if !valid_name(name) {
         v.err_key(
-            &ptr,
+            &format!("/services/{}", seg(name)),
             format!("service name `{name}` is not allowed"),
             "use lowercase letters, digits, `-` and `_`, starting with a letter or digit",
         );
     }
+}
+
+fn service(v: &mut V<'_>, name: &str, svc: &Service) {
+    let ptr = format!("/services/{}", seg(name));
+    service_name(v, name);
     match svc.kind {
         Kind::Process => match &svc.command {
             None => v.err_key(&ptr, format!("service `{name}` has no `command`"), "give the program and its arguments: `command: [python3, -m, http.server, \"9000\"]`"),
@@ -202,7 +267,7 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
     }
     if let Some(gpus) = &svc.gpus {
         for (i, g) in gpus.iter().enumerate() {
-            if !v.cfg.gpus.contains_key(g) {
+            if !v.cfg.gpus.contains_key(g) && !v.gaps.all_gpus && !v.gaps.gpus.contains(g) {
                 let help = match did_you_mean(g, v.cfg.gpus.keys().map(String::as_str)) {
                     Some(m) => format!("did you mean `{m}`?"),
                     None => "declare it under `gpus:` with its uuid or index".to_string(),
@@ -411,7 +476,9 @@ fn models(v: &mut V<'_>) {
         .map(|(n, _)| n.as_str())
         .collect();
     let mut targets: HashMap<(String, String), usize> = HashMap::new();
-    for (i, m) in v.cfg.models.iter().enumerate() {
+    for (at, m) in v.cfg.models.iter().enumerate() {
+        // The index in the file: models with errors are not in `cfg`.
+        let i = v.gaps.model(at);
         let ptr = format!("/models/{i}");
         let sources: Vec<&str> = [
             ("ollama", m.ollama.is_some()),
@@ -543,6 +610,9 @@ fn model_service(v: &mut V<'_>, m: &Model, ptr: &str, ollamas: &[&str]) -> Optio
             }
             None
         }
+        // An unread service may be an ollama one: neither "none" nor
+        // "the only one" is known.
+        None if v.gaps.some_service_unread() && ollamas.len() < 2 => None,
         None => match ollamas {
             [one] => Some(one.to_string()),
             [] => {
@@ -566,12 +636,17 @@ fn model_service(v: &mut V<'_>, m: &Model, ptr: &str, ollamas: &[&str]) -> Optio
 }
 
 /// Warnings that do not fail validation.
-pub fn warnings(cfg: &Config, spans: &SpanMap) -> Vec<Diagnostic> {
+pub fn warnings(cfg: &Config, spans: &SpanMap, gaps: &Gaps) -> Vec<Diagnostic> {
     let mut v = V {
         cfg,
         spans,
+        gaps,
         out: Vec::new(),
     };
+    // Whether a service is depended on is not known while one is unread.
+    if gaps.some_service_unread() {
+        return v.out;
+    }
     let depended: BTreeSet<String> = cfg
         .services
         .values()

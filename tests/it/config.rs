@@ -163,6 +163,60 @@ fn validate_points_at_each_mistake() {
 }
 
 #[test]
+fn validate_reports_schema_and_semantic_errors_together_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // `a` has a schema error; `b` depends on `a` (which exists) and on a
+    // service that does not; models[0] has a schema error, models[1] a bad
+    // name, and models[2] names `a`.
+    let f = write(
+        dir.path(),
+        "facerunner.yaml",
+        "version: 1\nservices:\n  o: { kind: ollama }\n  a:\n    command: [sleep, \"1\"]\n    restart: sometimes\n  b:\n    command: [sleep, \"1\"]\n    depends_on: [a, nothere]\n    health: { tcp: 9000 }\nmodels:\n  - ollama: llama3\n    servce: o\n  - ollama: \"bad name!\"\n  - ollama: qwen3\n    service: a\n",
+    );
+    let (code, r) = validate_json(&f);
+    assert_eq!(code, 1);
+    let mut found: Vec<(u64, u64, String)> = r["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["range"]["start"]["line"].as_u64().unwrap(),
+                d["range"]["start"]["column"].as_u64().unwrap(),
+                d["summary"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    let expected: [(u64, u64, &str); 4] = [
+        (
+            6,
+            14,
+            "`sometimes` is not a valid value for `services.a.restart`",
+        ),
+        (
+            9,
+            21,
+            "`depends_on` names `nothere`, which is not a service",
+        ),
+        (13, 5, "unknown key `servce` in `models[0]`"),
+        (14, 13, "invalid model name \"bad name!\""),
+    ];
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+    for ((line, col, summary), (l, c, s)) in found.iter().zip(expected) {
+        assert_eq!((*line, *col), (l, c), "{summary}: {found:#?}");
+        assert!(summary.contains(s), "{summary} lacks {s}: {found:#?}");
+    }
+    assert_eq!(r["error_count"], 4, "{r:#}");
+    // The list of services to choose from has `a` too.
+    assert!(
+        r.to_string()
+            .contains("services in this file: `a`, `b`, `o`"),
+        "{r:#}"
+    );
+}
+
+#[test]
 fn warnings_do_not_fail_validation() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(
