@@ -17,6 +17,7 @@ use crate::cli::logs::{LogsArgs, follow_until};
 use crate::client::{Client, ensure_daemon, wait_for_exit};
 use crate::execute::{Applied, ExecEvent, Outcome, Sink};
 use crate::model::wire::{Request, Response};
+use crate::plan::render::render_checks;
 use crate::plan::{Action, Plan};
 use crate::style::paint;
 
@@ -40,6 +41,10 @@ pub fn run(global: &Global, args: UpArgs) -> miette::Result<ExitCode> {
             let sink = UpRenderer::new();
             let applied = apply_in_daemon(global, None, &sink, |plan| {
                 sink.learn(plan);
+                // `up` shows no plan, but refusing one must say why, as `plan` does.
+                if plan.has_errors() {
+                    anstream::eprint!("{}", render_checks(&plan.checks));
+                }
                 true
             })
             .await;

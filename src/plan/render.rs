@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use anstyle::AnsiColor;
 
-use super::{Action, Change, Plan, Severity, Step};
+use super::{Action, Change, Check, Plan, Severity, Step};
 use crate::style::{bold, paint};
 
 fn color(change: Change) -> AnsiColor {
@@ -108,7 +108,20 @@ pub fn render(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    for c in &plan.checks {
+    out.push_str(&render_checks(&plan.checks));
+    if !plan.checks.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", bold(&plan.summary()));
+    out
+}
+
+/// The checks alone, as [`render`] shows them: `error: SUBJECT: MESSAGE`
+/// and a `help:` line each (for `up`, which shows no plan but must say
+/// why it refused).
+pub fn render_checks(checks: &[Check]) -> String {
+    let mut out = String::new();
+    for c in checks {
         let label = match c.severity {
             Severity::Error => paint("error", AnsiColor::Red),
             Severity::Warning => paint("warning", AnsiColor::Yellow),
@@ -116,9 +129,5 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "{label}: {}: {}", c.subject, c.message);
         let _ = writeln!(out, "  help: {}", c.help);
     }
-    if !plan.checks.is_empty() {
-        out.push('\n');
-    }
-    let _ = writeln!(out, "{}", bold(&plan.summary()));
     out
 }

@@ -399,6 +399,25 @@ fn a_missing_working_dir_is_a_plan_error_not_a_restart_loop() {
 }
 
 #[test]
+fn up_refusing_a_plan_with_errors_prints_the_errors() {
+    let p = Project::new("  lost:\n    command: [sleep, \"60\"]\n    working_dir: ./no-such-dir\n");
+    let out = p.run(&["up", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    let missing = p.dir.path().join("p/no-such-dir");
+    assert!(
+        err.contains(&format!(
+            "error: service lost: its working directory {}",
+            missing.display()
+        )) && err.contains("help: create it, or fix `working_dir:`"),
+        "{}",
+        describe(&out)
+    );
+    assert!(err.contains("the plan has 1 error(s)"), "{}", describe(&out));
+    assert!(p.service("lost").is_none(), "nothing was started");
+}
+
+#[test]
 fn pull_and_rm_manage_models_and_ownership() {
     let p = Project::new("");
     let o = Ollama::new(&p, "ollama");
