@@ -33,7 +33,12 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), String> {
             let _permit = run.pulls.acquire().await.map_err(|e| e.to_string())?;
             let parsed = ModelName::parse(model).map_err(|e| e.to_string())?;
             follow(step.id, run, client.pull(model, parsed.is_insecure())).await?;
-            own(run, service, model, Origin::Pulled, None, None)
+            let origin = if run.ctx.by_hand {
+                Origin::PulledByHand
+            } else {
+                Origin::Pulled
+            };
+            own(run, service, model, origin, None, None)
         }
         Action::CreateModel {
             model,

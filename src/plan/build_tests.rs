@@ -148,6 +148,15 @@ fn prune_removes_only_owned_models_and_lists_the_rest_as_unmanaged() {
     );
     assert_eq!(titles(&p), ["- remove mine:1b"]);
     assert_eq!(p.unmanaged["ollama"], ["theirs:1b"]);
+    // Pulled by hand (`facerunner pull`): never pruned, not warned about.
+    let p = plan(
+        &d,
+        &l,
+        &owned(&[("keep:1b", Origin::Pulled), ("mine:1b", Origin::PulledByHand)]),
+    );
+    assert!(p.is_empty(), "{:?}", titles(&p));
+    assert!(p.checks.is_empty(), "{:?}", p.checks);
+    assert_eq!(p.unmanaged["ollama"], ["theirs:1b"]);
     let d = desired("models:\n  - ollama: keep:1b\n");
     let p = plan(&d, &l, &owned(&[("mine:1b", Origin::Pulled)]));
     assert!(p.is_empty(), "without prune_models nothing is removed");

@@ -437,13 +437,41 @@ fn pull_and_rm_manage_models_and_ownership() {
     );
     assert_eq!(p.run(&["rm", "nothere:1b"]).status.code(), Some(1));
     assert!(p.run(&["rm", "a:1b"]).status.success());
-    // b was pulled by FaceRunner and is not in the file: prune removes it.
+    // b was pulled by hand: not declared, so prune never removes it.
     let out = p.ok(&["plan", "--color", "never"]);
     assert!(
-        text(&out.stdout).contains("- remove b:1b"),
+        !text(&out.stdout).contains("remove b:1b"),
         "{}",
         describe(&out)
     );
+    assert_converged(&p);
+    assert!(apply(&p).status.success());
+    assert_eq!(models_of(&p, "ollama"), ["b:1b"]);
+    // Declared, then dropped from the file again: still pulled by hand, kept.
+    write(
+        &p,
+        &o.yaml(&p, ""),
+        "settings:\n  prune_models: true\nmodels:\n  - ollama: b:1b\n",
+    );
+    assert_converged(&p);
+    write(&p, &o.yaml(&p, ""), "settings:\n  prune_models: true\n");
+    assert_converged(&p);
+    // What the file declared and apply pulled is still pruned.
+    write(
+        &p,
+        &o.yaml(&p, ""),
+        "settings:\n  prune_models: true\nmodels:\n  - ollama: c:1b\n",
+    );
+    assert!(apply(&p).status.success());
+    write(&p, &o.yaml(&p, ""), "settings:\n  prune_models: true\n");
+    let out = p.ok(&["plan", "--color", "never"]);
+    assert!(
+        text(&out.stdout).contains("- remove c:1b"),
+        "{}",
+        describe(&out)
+    );
+    assert!(apply(&p).status.success());
+    assert_eq!(models_of(&p, "ollama"), ["b:1b"]);
 }
 
 fn redact(s: &str, p: &Project, o: &Ollama) -> String {
