@@ -138,7 +138,12 @@ impl UpRenderer {
     fn learn(&self, plan: &Plan) {
         let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
         services.clear();
-        for step in plan.steps.iter().filter(|s| s.action.model().is_none()) {
+        // A daemon step reads as in `apply` (its title), not as a service.
+        for step in plan
+            .steps
+            .iter()
+            .filter(|s| s.action.model().is_none() && !s.action.is_daemon())
+        {
             let stop = matches!(step.action, Action::StopService { .. });
             services.insert(step.id, (step.action.service().to_string(), stop));
         }

@@ -101,7 +101,8 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), String> {
         }
         Action::StartService { .. }
         | Action::RestartService { .. }
-        | Action::StopService { .. } => Err("a service step is not a model step".into()),
+        | Action::StopService { .. }
+        | Action::UpdateDaemon { .. } => Err("a service step is not a model step".into()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The plan for people: one line per step with its symbol (`+ ~ - -/+`),
-//! grouped as services, then models per ollama service, in execution
+//! grouped as services, the daemon's settings, then models per ollama service, in execution
 //! order; the fields behind each restart; unmanaged models; checks; and the
 //! summary line. Styling goes through anstyle, so `--color never` (or a
 //! pipe) gives plain text that snapshot tests compare.
@@ -25,7 +25,7 @@ fn step_line(out: &mut String, plan: &Plan, step: &Step) {
     let symbol = paint(&format!("{:>3}", change.symbol()), color(change));
     let _ = writeln!(out, "  {symbol} {}  ({})", step.action.title(), step.reason);
     match &step.action {
-        Action::RestartService { changes, .. } => {
+        Action::RestartService { changes, .. } | Action::UpdateDaemon { changes } => {
             for c in changes {
                 let _ = writeln!(out, "        {c}");
             }
@@ -70,11 +70,19 @@ pub fn render(plan: &Plan) -> String {
     let service_steps: Vec<&Step> = plan
         .steps
         .iter()
-        .filter(|s| s.action.model().is_none())
+        .filter(|s| s.action.model().is_none() && !s.action.is_daemon())
         .collect();
     if !service_steps.is_empty() {
         let _ = writeln!(out, "{}", bold("Services"));
         for s in service_steps {
+            step_line(&mut out, plan, s);
+        }
+        out.push('\n');
+    }
+    let daemon_steps: Vec<&Step> = plan.steps.iter().filter(|s| s.action.is_daemon()).collect();
+    if !daemon_steps.is_empty() {
+        let _ = writeln!(out, "{}", bold("Daemon"));
+        for s in daemon_steps {
             step_line(&mut out, plan, s);
         }
         out.push('\n');
