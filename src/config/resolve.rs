@@ -24,9 +24,8 @@ use super::load::{Loaded, read_env_file};
 use super::types::{Config, Gpu, Restart, RestartPolicy as CfgPolicy, Service, TcpTarget};
 use super::validate::{default_port, signal_name};
 use crate::model::spec::{
-    DaemonSettings,
-    Check, Condition, Dependency, LogSpec, Probe, ProjectSpec, RestartPolicy, RestartSpec,
-    ServiceSpec, StopSpec,
+    Check, Condition, DaemonSettings, Dependency, LogSpec, Probe, ProjectSpec, RestartPolicy,
+    RestartSpec, ServiceSpec, StopSpec,
 };
 use crate::paths::ProjectDirs;
 

@@ -154,7 +154,10 @@ fn prune_removes_only_owned_models_and_lists_the_rest_as_unmanaged() {
     let p = plan(
         &d,
         &l,
-        &owned(&[("keep:1b", Origin::Pulled), ("mine:1b", Origin::PulledByHand)]),
+        &owned(&[
+            ("keep:1b", Origin::Pulled),
+            ("mine:1b", Origin::PulledByHand),
+        ]),
     );
     assert!(p.is_empty(), "{:?}", titles(&p));
     assert!(p.checks.is_empty(), "{:?}", p.checks);
@@ -263,7 +266,10 @@ fn a_daemon_setting_that_differs_from_the_running_daemon_is_a_step() {
     let Action::UpdateDaemon { changes } = &p.steps[0].action else {
         panic!("{:?}", p.steps[0].action)
     };
-    assert_eq!(changes[0].to_string(), r#"watch_debounce: "300ms" → "500ms""#);
+    assert_eq!(
+        changes[0].to_string(),
+        r#"watch_debounce: "300ms" → "500ms""#
+    );
     // In force: nothing to do.
     l.daemon_settings = on.daemon;
     assert!(plan(&on, &l, &State::default()).is_empty());
@@ -280,7 +286,9 @@ fn a_daemon_setting_that_differs_from_the_running_daemon_is_a_step() {
     let text = super::render::render(&p);
     assert!(
         text.contains("Daemon")
-            && text.contains("update the daemon's settings  (changed: watch)\n        watch: true → false"),
+            && text.contains(
+                "update the daemon's settings  (changed: watch)\n        watch: true → false"
+            ),
         "{text}"
     );
 }

@@ -25,7 +25,9 @@ fn yaml_blocks(file: &Path) -> Vec<(String, String)> {
     let mut current: Option<(usize, String)> = None;
     for (n, line) in doc.lines().enumerate() {
         match &mut current {
-            None if line.trim_start().starts_with("```yaml") => current = Some((n + 1, String::new())),
+            None if line.trim_start().starts_with("```yaml") => {
+                current = Some((n + 1, String::new()))
+            }
             None => {}
             Some(_) if line.trim_start().starts_with("```") => {
                 let (start, body) = current.take().expect("in a block");
@@ -37,7 +39,11 @@ fn yaml_blocks(file: &Path) -> Vec<(String, String)> {
             }
         }
     }
-    assert!(current.is_none(), "{}: an unclosed ```yaml block", file.display());
+    assert!(
+        current.is_none(),
+        "{}: an unclosed ```yaml block",
+        file.display()
+    );
     blocks
 }
 
@@ -96,11 +102,8 @@ fn every_yaml_block_in_the_docs_validates_and_plans() {
             for program in ["ollama", "open-webui"] {
                 let p = programs.join(program);
                 std::fs::write(&p, "#!/bin/sh\nexit 0\n").expect("write a stand-in");
-                std::fs::set_permissions(
-                    &p,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o755),
-                )
-                .expect("chmod");
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                    .expect("chmod");
             }
             std::fs::write(project.join("facerunner.yaml"), &yaml).expect("write the example");
 

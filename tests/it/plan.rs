@@ -413,7 +413,11 @@ fn up_refusing_a_plan_with_errors_prints_the_errors() {
         "{}",
         describe(&out)
     );
-    assert!(err.contains("the plan has 1 error(s)"), "{}", describe(&out));
+    assert!(
+        err.contains("the plan has 1 error(s)"),
+        "{}",
+        describe(&out)
+    );
     assert!(p.service("lost").is_none(), "nothing was started");
 }
 

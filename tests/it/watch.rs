@@ -290,7 +290,8 @@ fn a_save_during_an_apply_is_applied_after_it_with_the_newest_content() {
 #[test]
 fn turning_watch_on_and_off_is_a_plan_change_that_apply_makes() {
     let port = free_port();
-    let p = Project::new(&services("1", port, free_port()).split("  b:\n").next().unwrap().to_string());
+    let only_a = services("1", port, free_port());
+    let p = Project::new(only_a.split("  b:\n").next().unwrap());
     let file = p.dir.path().join("p/facerunner.yaml");
     let base = std::fs::read_to_string(&file).unwrap();
     p.ok(&["up"]);
@@ -313,7 +314,12 @@ fn turning_watch_on_and_off_is_a_plan_change_that_apply_makes() {
     assert_eq!(s["settings"]["watch_debounce_ms"], 3_600_000, "{s:#}");
     assert!(s["watch"]["file"].is_string(), "{s:#}");
     let out = p.run(&["plan", "--detailed-exitcode", "--color", "never"]);
-    assert_eq!(out.status.code(), Some(0), "{}", crate::support::describe(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::describe(&out)
+    );
 
     // And off again.
     std::fs::write(&file, with("{ watch: false }")).unwrap();
@@ -324,6 +330,11 @@ fn turning_watch_on_and_off_is_a_plan_change_that_apply_makes() {
     assert_eq!(s["settings"]["watch"], false, "{s:#}");
     assert!(s["watch"].is_null(), "{s:#}");
     let out = p.run(&["plan", "--detailed-exitcode", "--color", "never"]);
-    assert_eq!(out.status.code(), Some(0), "{}", crate::support::describe(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::describe(&out)
+    );
     assert_eq!(pid(&p, "a"), a0, "a daemon setting restarts no service");
 }
