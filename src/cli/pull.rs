@@ -1,6 +1,7 @@
 //! `facerunner pull NAME... [--service S]`: pull several models at once,
-//! with the same progress display as `apply`, and record that FaceRunner
-//! owns them (so `prune_models` may remove them later).
+//! with the same progress display as `apply`, and record them as pulled by
+//! hand: FaceRunner knows them (`models` shows them, `rm` removes them), but
+//! they are not declared, so `prune_models` never removes them.
 //!
 //! A NAME is an Ollama name (`llama3.2:1b`), or `hf:ORG/REPO[:QUANT]`,
 //! converted as in the file.

@@ -94,7 +94,7 @@ fn watch_line(w: Option<&crate::model::wire::WatchStatus>) -> String {
     };
     if let Some(why) = &w.failed {
         return format!(
-            "watch: failed ({why}); saves are not applied until the next `up` ({})",
+            "watch: failed ({why}); saves are not applied until the next `apply` or `up` ({})",
             w.file.display()
         );
     }

@@ -17,6 +17,7 @@ use crate::cli::logs::{LogsArgs, follow_until};
 use crate::client::{Client, ensure_daemon, wait_for_exit};
 use crate::execute::{Applied, ExecEvent, Outcome, Sink};
 use crate::model::wire::{Request, Response};
+use crate::plan::render::render_checks;
 use crate::plan::{Action, Plan};
 use crate::style::paint;
 
@@ -40,6 +41,10 @@ pub fn run(global: &Global, args: UpArgs) -> miette::Result<ExitCode> {
             let sink = UpRenderer::new();
             let applied = apply_in_daemon(global, None, &sink, |plan| {
                 sink.learn(plan);
+                // `up` shows no plan, but refusing one must say why, as `plan` does.
+                if plan.has_errors() {
+                    anstream::eprint!("{}", render_checks(&plan.checks));
+                }
                 true
             })
             .await;
@@ -133,7 +138,12 @@ impl UpRenderer {
     fn learn(&self, plan: &Plan) {
         let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
         services.clear();
-        for step in plan.steps.iter().filter(|s| s.action.model().is_none()) {
+        // A daemon step reads as in `apply` (its title), not as a service.
+        for step in plan
+            .steps
+            .iter()
+            .filter(|s| s.action.model().is_none() && !s.action.is_daemon())
+        {
             let stop = matches!(step.action, Action::StopService { .. });
             services.insert(step.id, (step.action.service().to_string(), stop));
         }

@@ -24,8 +24,8 @@ use super::load::{Loaded, read_env_file};
 use super::types::{Config, Gpu, Restart, RestartPolicy as CfgPolicy, Service, TcpTarget};
 use super::validate::{default_port, signal_name};
 use crate::model::spec::{
-    Check, Condition, Dependency, LogSpec, Probe, ProjectSpec, RestartPolicy, RestartSpec,
-    ServiceSpec, StopSpec,
+    Check, Condition, DaemonSettings, Dependency, LogSpec, Probe, ProjectSpec, RestartPolicy,
+    RestartSpec, ServiceSpec, StopSpec,
 };
 use crate::paths::ProjectDirs;
 
@@ -73,6 +73,11 @@ pub fn resolve(
         project: loaded.project.clone(),
         config_path: absolute(&loaded.file.path),
         services,
+        settings: DaemonSettings {
+            watch: cfg.settings.watch,
+            watch_debounce_ms: u64::try_from(cfg.settings.watch_debounce.0.as_millis())
+                .unwrap_or(u64::MAX),
+        },
     })
 }
 

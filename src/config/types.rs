@@ -75,7 +75,9 @@ fn default_bind() -> String {
 }
 
 fn default_debounce() -> Duration {
-    Duration(std::time::Duration::from_millis(300))
+    Duration(std::time::Duration::from_millis(
+        crate::model::spec::DEFAULT_WATCH_DEBOUNCE_MS,
+    ))
 }
 
 /// A physical GPU: by UUID (preferred: stable across reboots) or by index.

@@ -159,6 +159,7 @@ pub async fn apply_project(
             .map(|(n, s)| (n.clone(), ollama_url(cfg, s)))
             .collect(),
         pull_concurrency: opts.pull_concurrency,
+        by_hand: false,
     };
     let report = execute(&plan, &ctx, prepared.state, sink).await;
     remember_unchanged(spec, &prepared.live, dirs)?;
@@ -229,7 +230,8 @@ async fn take_lock(dirs: &ProjectDirs, sink: &dyn Sink) -> Result<ApplyLock, App
 }
 
 /// Run ad-hoc model actions (`facerunner pull`, `facerunner rm`) through the
-/// same engine, under the same lock, recording ownership the same way.
+/// same engine, under the same lock, recording ownership the same way,
+/// except that a pull is recorded as pulled by hand (never pruned).
 pub async fn run_actions(
     spec: &ProjectSpec,
     dirs: &ProjectDirs,
@@ -266,6 +268,7 @@ pub async fn run_actions(
         driver,
         urls,
         pull_concurrency: 3,
+        by_hand: true,
     };
     Ok(execute(&plan, &ctx, state, sink).await)
 }

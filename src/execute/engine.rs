@@ -44,6 +44,11 @@ pub struct Context {
     pub urls: BTreeMap<String, String>,
     /// Pulls at the same time.
     pub pull_concurrency: usize,
+    /// The actions were asked for by hand (`facerunner pull`), not planned
+    /// from the file: pulls are recorded as [`Origin::PulledByHand`].
+    ///
+    /// [`Origin::PulledByHand`]: crate::model::state::Origin::PulledByHand
+    pub by_hand: bool,
 }
 
 /// Shared by every step of one run.

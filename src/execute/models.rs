@@ -37,7 +37,12 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
                 .map_err(|e| StepError::BadStep(format!("the pull queue is closed: {e}")))?;
             let parsed = ModelName::parse(model).map_err(|e| StepError::BadStep(e.to_string()))?;
             follow(step.id, run, client.pull(model, parsed.is_insecure())).await?;
-            own(run, service, model, Origin::Pulled, None, None).await
+            let origin = if run.ctx.by_hand {
+                Origin::PulledByHand
+            } else {
+                Origin::Pulled
+            };
+            own(run, service, model, origin, None, None).await
         }
         Action::CreateModel {
             model,
@@ -96,7 +101,8 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
         }
         Action::StartService { .. }
         | Action::RestartService { .. }
-        | Action::StopService { .. } => Err(StepError::BadStep(
+        | Action::StopService { .. }
+        | Action::UpdateDaemon { .. } => Err(StepError::BadStep(
             "a service step is not a model step".into(),
         )),
     }

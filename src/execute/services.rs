@@ -19,14 +19,18 @@ use crate::model::state::ServiceRecord;
 use crate::model::wire::Event;
 use crate::plan::{Action, Step};
 
-/// Run every service step through one `Up`.
-pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {
-    if steps.is_empty() {
+/// Run every service step through one `Up`. A daemon step (its own
+/// settings) rides on the same `Up`, whose spec carries them: it succeeds
+/// when the daemon took the spec.
+pub(crate) async fn drive(all: &[&Step], run: &Run<'_>) {
+    if all.is_empty() {
         return;
     }
-    for s in steps {
+    for s in all {
         run.started(s);
     }
+    let (daemon_steps, steps): (Vec<&Step>, Vec<&Step>) =
+        all.iter().partition(|s| s.action.is_daemon());
     let by_service: HashMap<&str, &Step> = steps.iter().map(|s| (s.action.service(), *s)).collect();
     // Events arrive in a plain callback; they are handled in order by the
     // consumer below, which awaits each success's state write (off the
@@ -49,12 +53,15 @@ pub(crate) async fn drive(steps: &[&Step], run: &Run<'_>) {
         Ok(failed) => failed,
         Err(e) => {
             let failure = StepError::Daemon(e).failure();
-            for s in steps {
+            for s in all {
                 run.finish(s.id, Outcome::Failed(failure.clone()));
             }
             return;
         }
     };
+    for s in &daemon_steps {
+        run.finish(s.id, Outcome::Succeeded);
+    }
     for s in steps {
         if run.is_finished(s.id) {
             continue;

@@ -161,6 +161,35 @@ mod tests {
     }
 
     #[test]
+    fn a_state_file_from_before_by_hand_pulls_still_reads_and_the_new_origin_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            path(dir.path()),
+            r#"{"version": 1, "models": {"ollama": {"k": {"name": "a:1b", "origin": "pulled"}}}}"#,
+        )
+        .expect("write");
+        let mut s = load(dir.path()).expect("an older file reads");
+        let a = &s.models["ollama"]["k"];
+        assert_eq!(a.origin, Origin::Pulled);
+        assert!(a.prunable());
+        s.models.entry("ollama".into()).or_default().insert(
+            "h".into(),
+            ModelRecord {
+                name: "b:1b".into(),
+                origin: Origin::PulledByHand,
+                create_hash: None,
+                definition: None,
+            },
+        );
+        save(&s, dir.path()).expect("save");
+        let text = std::fs::read_to_string(path(dir.path())).expect("read");
+        assert!(text.contains("\"pulled_by_hand\""), "{text}");
+        let back = load(dir.path()).expect("load");
+        assert_eq!(back, s);
+        assert!(!back.models["ollama"]["h"].prunable());
+    }
+
+    #[test]
     fn another_version_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(path(dir.path()), r#"{"version": 9}"#).expect("write");

@@ -10,11 +10,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::spec::DaemonSettings;
+
 /// Everything observed, at one moment.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Live {
     /// Whether the project's daemon answered.
     pub daemon: bool,
+    /// Why the daemon listening on the project's socket cannot be used
+    /// (another protocol version, a failed handshake, no answer); `None`
+    /// when it answered or none runs. The plan turns it into an error: the
+    /// services it runs are unknown, so nothing can be planned against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon_unusable: Option<String>,
+    /// The daemon's own settings in force (the defaults, no watching, when
+    /// no daemon runs: what a freshly started one has).
+    #[serde(default)]
+    pub daemon_settings: DaemonSettings,
     /// Every service the daemon knows (also ones gone from the file).
     pub services: BTreeMap<String, LiveService>,
     /// Per `ollama` service of the file: its installed models.
@@ -28,10 +40,17 @@ impl Live {
     ///
     /// Whether the daemon process answered is left out: `apply` executes in
     /// the daemon, starting it first, so a plan made while none ran must
-    /// still match once it does. What it runs (`services`) is included.
+    /// still match once it does. What it runs (`services`) and its settings
+    /// (which a fresh daemon has at their defaults, as "none runs" reads) are
+    /// included.
     pub fn fingerprint(&self) -> String {
-        let json = serde_json::to_string(&(&self.services, &self.stores, &self.host))
-            .expect("the live state always serializes");
+        let json = serde_json::to_string(&(
+            &self.services,
+            &self.stores,
+            &self.host,
+            &self.daemon_settings,
+        ))
+        .expect("the live state always serializes");
         hex::encode(Sha256::digest(json.as_bytes()))
     }
 

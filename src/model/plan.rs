@@ -136,7 +136,18 @@ pub enum Action {
         /// How long it stays loaded.
         keep_alive: String,
     },
+    /// Put the daemon's own settings in force (`settings.watch`,
+    /// `settings.watch_debounce`): the new spec goes to the daemon, which
+    /// starts or stops watching the file.
+    UpdateDaemon {
+        /// The settings that change (`watch`, `watch_debounce`).
+        changes: Vec<FieldChange>,
+    },
 }
+
+/// What [`Action::service`] names for [`Action::UpdateDaemon`], which acts
+/// on no service.
+pub const DAEMON_SUBJECT: &str = "daemon";
 
 /// How a step changes the world, for symbols and the summary line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,12 +188,15 @@ impl Action {
                     Change::Add
                 }
             }
-            Action::RestartService { .. } | Action::PreloadModel { .. } => Change::Update,
+            Action::RestartService { .. }
+            | Action::PreloadModel { .. }
+            | Action::UpdateDaemon { .. } => Change::Update,
             Action::StopService { .. } | Action::RemoveModel { .. } => Change::Remove,
         }
     }
 
-    /// The service the step acts on (or whose models it changes).
+    /// The service the step acts on (or whose models it changes);
+    /// [`DAEMON_SUBJECT`] for a daemon step (see [`Action::is_daemon`]).
     pub fn service(&self) -> &str {
         match self {
             Action::StartService { service }
@@ -193,7 +207,13 @@ impl Action {
             | Action::CopyModel { service, .. }
             | Action::RemoveModel { service, .. }
             | Action::PreloadModel { service, .. } => service,
+            Action::UpdateDaemon { .. } => DAEMON_SUBJECT,
         }
+    }
+
+    /// Whether the step changes the daemon's own settings (no service's).
+    pub fn is_daemon(&self) -> bool {
+        matches!(self, Action::UpdateDaemon { .. })
     }
 
     /// The model, for model steps.
@@ -221,6 +241,7 @@ impl Action {
             Action::CopyModel { source, model, .. } => format!("copy {source} → {model}"),
             Action::RemoveModel { model, .. } => format!("remove {model}"),
             Action::PreloadModel { model, .. } => format!("load {model}"),
+            Action::UpdateDaemon { .. } => "update the daemon's settings".into(),
         }
     }
 }

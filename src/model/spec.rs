@@ -22,6 +22,35 @@ pub struct ProjectSpec {
     pub config_path: PathBuf,
     /// Services, in file order.
     pub services: Vec<ServiceSpec>,
+    /// The daemon's own settings (watch mode). Absent from an older CLI's
+    /// spec: the defaults (no watching).
+    #[serde(default)]
+    pub settings: DaemonSettings,
+}
+
+/// The settings of the project's daemon itself, as opposed to its
+/// services': whether it watches the project file, and how long it lets a
+/// burst of saves settle. The daemon reports the ones in force in its
+/// status, so a plan can show (and apply can make) a change of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonSettings {
+    /// `settings.watch`: the daemon re-applies when the file is saved.
+    pub watch: bool,
+    /// `settings.watch_debounce`, in milliseconds.
+    pub watch_debounce_ms: u64,
+}
+
+/// `settings.watch_debounce` when the file does not set it.
+pub const DEFAULT_WATCH_DEBOUNCE_MS: u64 = 300;
+
+impl Default for DaemonSettings {
+    /// A daemon that does not watch, which is also what "no daemon" amounts to.
+    fn default() -> Self {
+        DaemonSettings {
+            watch: false,
+            watch_debounce_ms: DEFAULT_WATCH_DEBOUNCE_MS,
+        }
+    }
 }
 
 impl ProjectSpec {

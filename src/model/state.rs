@@ -2,7 +2,9 @@
 //!
 //! Ownership is the safety rule of the whole tool: only models recorded
 //! here are ever removed (and only with `settings.prune_models: true`), so a
-//! model someone pulled by hand is never touched. Per service it keeps the
+//! model someone pulled with `ollama pull` is never touched; one pulled with
+//! `facerunner pull` is recorded as [`Origin::PulledByHand`] and is not
+//! pruned either (it was asked for, not declared). Per service it keeps the
 //! normalized spec that was last applied, so a restart can show *which
 //! fields* changed; per derived model the hash of its create request, so a
 //! change of `from`/`system`/`parameters`/`template` recreates it.
@@ -58,8 +60,12 @@ pub struct ServiceRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
-    /// Pulled from a registry.
+    /// Pulled from a registry because the file declared it.
     Pulled,
+    /// Pulled by hand with `facerunner pull`: not declared, so never pruned
+    /// (only `facerunner rm` removes it). State files written before this
+    /// variant existed simply have none.
+    PulledByHand,
     /// Created with `/api/create` (derived or file model).
     Created,
     /// Copied under an alias.
@@ -79,6 +85,14 @@ pub struct ModelRecord {
     /// For created models: the create request, so a change shows its fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<serde_json::Value>,
+}
+
+impl ModelRecord {
+    /// Whether `prune_models` may remove it: installed for the file, not
+    /// pulled by hand.
+    pub fn prunable(&self) -> bool {
+        self.origin != Origin::PulledByHand
+    }
 }
 
 impl State {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::events::{ExecEvent, Report};
 use crate::model::plan::Plan;
-use crate::model::spec::ProjectSpec;
+use crate::model::spec::{DaemonSettings, ProjectSpec};
 
 /// A client's request.
 ///
@@ -255,6 +255,11 @@ pub struct StatusReport {
     /// dropped and counted until writes succeed again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_trouble: Vec<LogTrouble>,
+    /// The daemon's own settings in force: `watch` is whether it watches
+    /// the file right now (off after the watcher failed), the debounce the
+    /// one the last `up` installed. Absent from an older daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<DaemonSettings>,
 }
 
 /// A log file whose lines are being dropped.

@@ -24,11 +24,14 @@ pub use crate::model::live::{HostFacts, Live, LiveModel, LiveService, LiveStore,
 /// Observe the project: the daemon, each ollama service's models, and host
 /// facts for every service that is not running. Nothing is changed.
 pub async fn observe(loaded: &Loaded, spec: &ProjectSpec, dirs: &ProjectDirs) -> Live {
-    let (daemon, services) = services::observe(dirs).await;
+    let observed = services::observe(dirs).await;
+    let services = observed.services;
     let host = host::observe(spec, &services);
     let stores = models::observe(loaded, &services).await;
     Live {
-        daemon,
+        daemon: observed.daemon,
+        daemon_unusable: observed.unusable,
+        daemon_settings: observed.settings,
         services,
         stores,
         host,

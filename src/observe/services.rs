@@ -1,26 +1,59 @@
 //! Services as the project's daemon reports them. No daemon: nothing runs.
+//!
+//! "No daemon" (no socket, or nobody listening on it: a crashed daemon's
+//! leftover) is normal and means nothing runs. A daemon that is there but
+//! cannot be used (another protocol version, a failed handshake, no
+//! answer, a broken status) is not: what it runs is unknown, so the reason
+//! is recorded for the plan to report as an error, instead of planning as
+//! if nothing ran and proposing to start everything a second time.
 
 use std::collections::BTreeMap;
 
 use crate::client::Client;
 use crate::model::live::LiveService;
-use crate::model::wire::{Lifecycle, Request, Response};
+use crate::model::spec::DaemonSettings;
+use crate::model::wire::{Lifecycle, Request, Response, StatusReport};
 use crate::paths::ProjectDirs;
 
-/// Ask the daemon for every service's status; `(false, {})` without one.
-pub async fn observe(dirs: &ProjectDirs) -> (bool, BTreeMap<String, LiveService>) {
-    let client = match Client::connect(&dirs.socket()).await {
+/// What the daemon said.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Whether a daemon answered.
+    pub daemon: bool,
+    /// Why the daemon on the socket cannot be used, when it cannot.
+    pub unusable: Option<String>,
+    /// Its settings in force (defaults when none runs).
+    pub settings: DaemonSettings,
+    /// Every service it knows.
+    pub services: BTreeMap<String, LiveService>,
+}
+
+/// Ask the daemon for every service's status.
+pub async fn observe(dirs: &ProjectDirs) -> Observed {
+    let socket = dirs.socket();
+    let unusable = |why: String| Observed {
+        unusable: Some(format!(
+            "the daemon on {} cannot be used: {why}",
+            socket.display()
+        )),
+        ..Observed::default()
+    };
+    let client = match Client::connect(&socket).await {
         Ok(Some(c)) => c,
-        Ok(None) => return (false, BTreeMap::new()),
-        Err(e) => {
-            tracing::warn!("cannot reach the daemon, planning as if nothing runs: {e}");
-            return (false, BTreeMap::new());
-        }
+        Ok(None) => return Observed::default(),
+        Err(e) => return unusable(chain(&e)),
     };
     let report = match client.request(&Request::Status, |_| {}).await {
         Ok(Response::Status(r)) => r,
-        Ok(_) | Err(_) => return (true, BTreeMap::new()),
+        Ok(other) => {
+            return unusable(format!(
+                "it answered the status request with {}",
+                response_kind(&other)
+            ));
+        }
+        Err(e) => return unusable(format!("its status failed: {}", chain(&e))),
     };
+    let settings = settings(&report);
     let services = report
         .services
         .into_iter()
@@ -39,5 +72,40 @@ pub async fn observe(dirs: &ProjectDirs) -> (bool, BTreeMap<String, LiveService>
             (s.name, live)
         })
         .collect();
-    (true, services)
+    Observed {
+        daemon: true,
+        unusable: None,
+        settings,
+        services,
+    }
+}
+
+/// The daemon's settings in force; an older daemon does not report them,
+/// so whether it watches is read from its watch status (its debounce is
+/// then unknown: the default is assumed).
+fn settings(report: &StatusReport) -> DaemonSettings {
+    report.settings.unwrap_or_else(|| DaemonSettings {
+        watch: report.watch.as_ref().is_some_and(|w| w.failed.is_none()),
+        ..DaemonSettings::default()
+    })
+}
+
+/// An error and its causes, on one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+/// A response's kind, for a message (not its whole content).
+fn response_kind(r: &Response) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v["response"].as_str().map(|k| format!("`{k}`")))
+        .unwrap_or_else(|| "an unexpected answer".into())
 }

@@ -7,16 +7,20 @@
 //! when their definition hash changed, copied for aliases, loaded for
 //! `keep_alive`, and removed only when FaceRunner owns them and
 //! `prune_models` is on. Everything else installed is listed as unmanaged.
+//! The daemon's own settings (watch mode) get a step when the file's differ
+//! from the ones the daemon reports; a daemon that is there but cannot be
+//! used (another protocol version) is an error, not "nothing runs".
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::desired::Desired;
 use super::diff::diff;
-use super::{Action, FORMAT_VERSION, Fingerprint, Plan, Step};
+use super::{Action, DAEMON_SUBJECT, FORMAT_VERSION, FieldChange, Fingerprint, Plan, Step};
 use crate::config::resolve::normalized;
 use crate::model::checks::Check;
 use crate::model::spec::ServiceSpec;
 use crate::model::state::State;
+use crate::model::units::Duration;
 use crate::observe::{Live, LiveService};
 
 /// Accumulates steps and checks.
@@ -49,7 +53,19 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         steps: Vec::new(),
         checks: desired.problems.clone(),
     };
-    let service_steps = services(&mut b, desired, live, owned);
+    let service_steps = if let Some(why) = &live.daemon_unusable {
+        // What runs is unknown: nothing about services can be planned.
+        b.checks.push(Check::error(
+            DAEMON_SUBJECT,
+            why.clone(),
+            "stop that daemon with the facerunner that started it (`facerunner down`), or end its process; then plan again",
+        ));
+        HashMap::new()
+    } else {
+        let steps = services(&mut b, desired, live, owned);
+        daemon_settings(&mut b, desired, live);
+        steps
+    };
     let mut unmanaged = BTreeMap::new();
     for (service, store) in &live.stores {
         let gate: Vec<usize> = service_steps.get(service).copied().into_iter().collect();
@@ -69,6 +85,35 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         checks: b.checks,
         unmanaged,
     }
+}
+
+/// The daemon's own settings: one step when the file's differ from the
+/// ones in force (no daemon: the defaults, which a daemon starts with).
+/// The debounce matters only while watching, so it is compared only then.
+fn daemon_settings(b: &mut Builder, desired: &Desired, live: &Live) {
+    let (have, want) = (live.daemon_settings, desired.daemon);
+    let mut changes = Vec::new();
+    if have.watch != want.watch {
+        changes.push(FieldChange {
+            path: "watch".into(),
+            old: Some(have.watch.into()),
+            new: Some(want.watch.into()),
+        });
+    }
+    if have.watch && want.watch && have.watch_debounce_ms != want.watch_debounce_ms {
+        let show = |ms: u64| Duration(std::time::Duration::from_millis(ms)).to_string();
+        changes.push(FieldChange {
+            path: "watch_debounce".into(),
+            old: Some(show(have.watch_debounce_ms).into()),
+            new: Some(show(want.watch_debounce_ms).into()),
+        });
+    }
+    if changes.is_empty() {
+        return;
+    }
+    let fields: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+    let reason = format!("changed: {}", fields.join(", "));
+    b.push(Action::UpdateDaemon { changes }, reason, vec![]);
 }
 
 /// Service steps; returns service → the step that (re)starts it.

@@ -48,6 +48,8 @@ fn live(d: &Desired, models: &[&str], loaded: &[&str]) -> Live {
         .collect();
     Live {
         daemon: true,
+        daemon_unusable: None,
+        daemon_settings: Default::default(),
         services: [("ollama".into(), LiveService::Running { spec_hash: hash })].into(),
         stores: [(
             "ollama".into(),
@@ -148,6 +150,18 @@ fn prune_removes_only_owned_models_and_lists_the_rest_as_unmanaged() {
     );
     assert_eq!(titles(&p), ["- remove mine:1b"]);
     assert_eq!(p.unmanaged["ollama"], ["theirs:1b"]);
+    // Pulled by hand (`facerunner pull`): never pruned, not warned about.
+    let p = plan(
+        &d,
+        &l,
+        &owned(&[
+            ("keep:1b", Origin::Pulled),
+            ("mine:1b", Origin::PulledByHand),
+        ]),
+    );
+    assert!(p.is_empty(), "{:?}", titles(&p));
+    assert!(p.checks.is_empty(), "{:?}", p.checks);
+    assert_eq!(p.unmanaged["ollama"], ["theirs:1b"]);
     let d = desired("models:\n  - ollama: keep:1b\n");
     let p = plan(&d, &l, &owned(&[("mine:1b", Origin::Pulled)]));
     assert!(p.is_empty(), "without prune_models nothing is removed");
@@ -227,4 +241,69 @@ fn the_plan_round_trips_through_json_with_its_format_version() {
     assert_eq!(json["steps"][0]["action"], "pull_model");
     let back: Plan = serde_json::from_value(json).expect("parse");
     assert_eq!(back, p);
+}
+
+#[test]
+fn a_daemon_setting_that_differs_from_the_running_daemon_is_a_step() {
+    use crate::model::spec::DaemonSettings;
+    let on = desired("settings: { watch: true, watch_debounce: 500ms }\n");
+    let mut l = live(&on, &[], &[]);
+    // The running daemon does not watch: turn it on.
+    let p = plan(&on, &l, &State::default());
+    assert_eq!(titles(&p), ["~ update the daemon's settings"]);
+    let Action::UpdateDaemon { changes } = &p.steps[0].action else {
+        panic!("{:?}", p.steps[0].action)
+    };
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].to_string(), "watch: false → true");
+    assert_eq!(p.steps[0].reason, "changed: watch");
+    // Watching with another debounce: that one changes.
+    l.daemon_settings = DaemonSettings {
+        watch: true,
+        watch_debounce_ms: 300,
+    };
+    let p = plan(&on, &l, &State::default());
+    let Action::UpdateDaemon { changes } = &p.steps[0].action else {
+        panic!("{:?}", p.steps[0].action)
+    };
+    assert_eq!(
+        changes[0].to_string(),
+        r#"watch_debounce: "300ms" → "500ms""#
+    );
+    // In force: nothing to do.
+    l.daemon_settings = on.daemon;
+    assert!(plan(&on, &l, &State::default()).is_empty());
+    // And off again; the debounce no longer matters.
+    let off = desired("");
+    let mut l = live(&off, &[], &[]);
+    l.daemon_settings = on.daemon;
+    let p = plan(&off, &l, &State::default());
+    let Action::UpdateDaemon { changes } = &p.steps[0].action else {
+        panic!("{:?}", p.steps[0].action)
+    };
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].to_string(), "watch: true → false");
+    let text = super::render::render(&p);
+    assert!(
+        text.contains("Daemon")
+            && text.contains(
+                "update the daemon's settings  (changed: watch)\n        watch: true → false"
+            ),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unusable_daemon_is_an_error_and_nothing_is_planned_for_services() {
+    let d = desired("");
+    let mut l = live(&d, &[], &[]);
+    l.services.clear();
+    l.daemon = false;
+    l.daemon_unusable = Some("the daemon on /s cannot be used: protocol mismatch".into());
+    let p = plan(&d, &l, &State::default());
+    assert!(p.has_errors());
+    assert!(p.is_empty(), "{:?}", titles(&p));
+    let c = &p.checks[0];
+    assert_eq!(c.subject, "daemon");
+    assert!(c.message.contains("protocol mismatch"), "{c:?}");
 }

@@ -33,6 +33,8 @@ pub struct Desired {
     pub models: Vec<DesiredModel>,
     /// `settings.prune_models`.
     pub prune_models: bool,
+    /// The daemon's own settings (`settings.watch`, `settings.watch_debounce`).
+    pub daemon: crate::model::spec::DaemonSettings,
     /// Entries that could not be turned into names.
     pub problems: Vec<Check>,
 }
@@ -109,6 +111,7 @@ impl Desired {
             services: spec.services.clone(),
             models,
             prune_models: cfg.settings.prune_models,
+            daemon: spec.settings,
             problems,
         }
     }

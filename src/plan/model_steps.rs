@@ -1,8 +1,9 @@
 //! Model steps of one ollama service: pull what is missing, create derived
 //! and file models when missing or when their definition hash changed (with
 //! the field diff against the recorded definition), copy aliases, load
-//! `keep_alive` models, and remove only what FaceRunner owns — and only
-//! with `prune_models`. What is installed and neither declared nor owned is
+//! `keep_alive` models, and remove only what FaceRunner installed for the
+//! file (not what `facerunner pull` fetched by hand) — and only with
+//! `prune_models`. What is installed and neither declared nor owned is
 //! returned as unmanaged.
 
 use std::collections::{BTreeSet, HashMap};
@@ -190,7 +191,8 @@ pub(super) fn models(
         );
     }
     for (key, record) in owned.owned(service) {
-        if declared_keys.contains(key) || !installed(key) {
+        // Pulled by hand: asked for, not declared; never pruned nor warned about.
+        if declared_keys.contains(key) || !installed(key) || !record.prunable() {
             continue;
         }
         if desired.prune_models {

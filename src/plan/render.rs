@@ -1,5 +1,5 @@
 //! The plan for people: one line per step with its symbol (`+ ~ - -/+`),
-//! grouped as services, then models per ollama service, in execution
+//! grouped as services, the daemon's settings, then models per ollama service, in execution
 //! order; the fields behind each restart; unmanaged models; checks; and the
 //! summary line. Styling goes through anstyle, so `--color never` (or a
 //! pipe) gives plain text that snapshot tests compare.
@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use anstyle::AnsiColor;
 
-use super::{Action, Change, Plan, Severity, Step};
+use super::{Action, Change, Check, Plan, Severity, Step};
 use crate::style::{bold, paint};
 
 fn color(change: Change) -> AnsiColor {
@@ -25,7 +25,7 @@ fn step_line(out: &mut String, plan: &Plan, step: &Step) {
     let symbol = paint(&format!("{:>3}", change.symbol()), color(change));
     let _ = writeln!(out, "  {symbol} {}  ({})", step.action.title(), step.reason);
     match &step.action {
-        Action::RestartService { changes, .. } => {
+        Action::RestartService { changes, .. } | Action::UpdateDaemon { changes } => {
             for c in changes {
                 let _ = writeln!(out, "        {c}");
             }
@@ -70,11 +70,19 @@ pub fn render(plan: &Plan) -> String {
     let service_steps: Vec<&Step> = plan
         .steps
         .iter()
-        .filter(|s| s.action.model().is_none())
+        .filter(|s| s.action.model().is_none() && !s.action.is_daemon())
         .collect();
     if !service_steps.is_empty() {
         let _ = writeln!(out, "{}", bold("Services"));
         for s in service_steps {
+            step_line(&mut out, plan, s);
+        }
+        out.push('\n');
+    }
+    let daemon_steps: Vec<&Step> = plan.steps.iter().filter(|s| s.action.is_daemon()).collect();
+    if !daemon_steps.is_empty() {
+        let _ = writeln!(out, "{}", bold("Daemon"));
+        for s in daemon_steps {
             step_line(&mut out, plan, s);
         }
         out.push('\n');
@@ -108,7 +116,20 @@ pub fn render(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    for c in &plan.checks {
+    out.push_str(&render_checks(&plan.checks));
+    if !plan.checks.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", bold(&plan.summary()));
+    out
+}
+
+/// The checks alone, as [`render`] shows them: `error: SUBJECT: MESSAGE`
+/// and a `help:` line each (for `up`, which shows no plan but must say
+/// why it refused).
+pub fn render_checks(checks: &[Check]) -> String {
+    let mut out = String::new();
+    for c in checks {
         let label = match c.severity {
             Severity::Error => paint("error", AnsiColor::Red),
             Severity::Warning => paint("warning", AnsiColor::Yellow),
@@ -116,9 +137,5 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "{label}: {}: {}", c.subject, c.message);
         let _ = writeln!(out, "  help: {}", c.help);
     }
-    if !plan.checks.is_empty() {
-        out.push('\n');
-    }
-    let _ = writeln!(out, "{}", bold(&plan.summary()));
     out
 }

@@ -87,6 +87,14 @@ impl Daemon {
             .status()
     }
 
+    /// The daemon's own settings in force (for `status`, and so for `plan`).
+    pub fn settings(&self) -> crate::model::spec::DaemonSettings {
+        self.watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .settings()
+    }
+
     /// A copy of the spec and handles (see the locking rule).
     pub fn project(&self) -> Option<(ProjectSpec, BTreeMap<String, ServiceHandle>)> {
         let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());

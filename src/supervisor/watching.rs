@@ -1,13 +1,15 @@
 //! `settings.watch: true`: the daemon watches the project file itself.
 //!
-//! After each `up`, the daemon reads the file's `settings.watch`. When it is
-//! on, a task runs the same loop as `facerunner watch`
+//! After each `up`, the daemon takes the spec's settings (`settings.watch`,
+//! `settings.watch_debounce`), which `status` reports as the ones in force
+//! so that `plan` shows a change of them and `apply` makes it (an `Up` with
+//! the new spec). When watch is on, a task runs the same loop as `facerunner watch`
 //! ([`crate::watch::run`]), bringing services up in process
 //! ([`super::driver::InProcess`]); the apply lock and the executor are
 //! shared with the CLI.
 //! Results go to the daemon log, and the last one to `status`. Turning the
-//! setting off (and `up` again) stops the task; so does the daemon's
-//! shutdown.
+//! setting off (and `apply` or `up` again) stops the task; so does the
+//! daemon's shutdown.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Diagnostic, SourceFile};
 use crate::execute::ServiceDriver;
 use crate::execute::{Applied, ExecEvent, Outcome, Sink};
+use crate::model::spec::DaemonSettings;
 use crate::model::wire::{WatchResult, WatchStatus};
 use crate::paths::ProjectDirs;
 use crate::supervisor::daemon::Daemon;
@@ -30,6 +33,8 @@ use crate::watch::run::{Reporter, WatchEvent, run};
 pub struct WatchSlot {
     running: Option<(PathBuf, CancellationToken)>,
     status: Option<WatchStatus>,
+    /// The settings the last `up` installed.
+    installed: DaemonSettings,
 }
 
 impl WatchSlot {
@@ -37,17 +42,25 @@ impl WatchSlot {
     pub fn status(&self) -> Option<WatchStatus> {
         self.status.clone()
     }
+
+    /// The settings in force: watching is whether a watch task runs now
+    /// (not after it failed), the debounce the one last installed.
+    pub fn settings(&self) -> DaemonSettings {
+        DaemonSettings {
+            watch: self.running.is_some(),
+            ..self.installed
+        }
+    }
 }
 
-/// Start or stop watching `config` according to its `settings.watch`.
-pub fn reconcile(daemon: &Arc<Daemon>, config: &Path) {
-    let wanted = crate::config::load(config).map(|l| l.config.settings.watch);
+/// Start or stop watching `config` according to `settings.watch` (from
+/// the spec an `up` installed), and remember `settings` as in force.
+pub fn reconcile(daemon: &Arc<Daemon>, config: &Path, settings: DaemonSettings) {
     let mut slot = daemon.watch.lock().unwrap_or_else(|p| p.into_inner());
-    match (wanted, &slot.running) {
-        // An invalid file keeps whatever runs: the watcher reports it itself.
-        (Err(_), _) => {}
-        (Ok(true), Some((path, _))) if path == config => {}
-        (Ok(true), _) => {
+    slot.installed = settings;
+    match (settings.watch, &slot.running) {
+        (true, Some((path, _))) if path == config => {}
+        (true, _) => {
             if let Some((_, token)) = slot.running.take() {
                 token.cancel();
             }
@@ -97,7 +110,7 @@ pub fn reconcile(daemon: &Arc<Daemon>, config: &Path) {
                 }
             });
         }
-        (Ok(false), _) => {
+        (false, _) => {
             if let Some((path, token)) = slot.running.take() {
                 tracing::info!(file = %path.display(), "no longer watching the project file");
                 token.cancel();

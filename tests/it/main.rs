@@ -1,4 +1,5 @@
 mod config;
+mod docs;
 mod hostile;
 mod layers;
 mod open_webui;

@@ -399,6 +399,29 @@ fn a_missing_working_dir_is_a_plan_error_not_a_restart_loop() {
 }
 
 #[test]
+fn up_refusing_a_plan_with_errors_prints_the_errors() {
+    let p = Project::new("  lost:\n    command: [sleep, \"60\"]\n    working_dir: ./no-such-dir\n");
+    let out = p.run(&["up", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    let missing = p.dir.path().join("p/no-such-dir");
+    assert!(
+        err.contains(&format!(
+            "error: service lost: its working directory {}",
+            missing.display()
+        )) && err.contains("help: create it, or fix `working_dir:`"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        err.contains("the plan has 1 error(s)"),
+        "{}",
+        describe(&out)
+    );
+    assert!(p.service("lost").is_none(), "nothing was started");
+}
+
+#[test]
 fn pull_and_rm_manage_models_and_ownership() {
     let p = Project::new("");
     let o = Ollama::new(&p, "ollama");
@@ -418,13 +441,41 @@ fn pull_and_rm_manage_models_and_ownership() {
     );
     assert_eq!(p.run(&["rm", "nothere:1b"]).status.code(), Some(1));
     assert!(p.run(&["rm", "a:1b"]).status.success());
-    // b was pulled by FaceRunner and is not in the file: prune removes it.
+    // b was pulled by hand: not declared, so prune never removes it.
     let out = p.ok(&["plan", "--color", "never"]);
     assert!(
-        text(&out.stdout).contains("- remove b:1b"),
+        !text(&out.stdout).contains("remove b:1b"),
         "{}",
         describe(&out)
     );
+    assert_converged(&p);
+    assert!(apply(&p).status.success());
+    assert_eq!(models_of(&p, "ollama"), ["b:1b"]);
+    // Declared, then dropped from the file again: still pulled by hand, kept.
+    write(
+        &p,
+        &o.yaml(&p, ""),
+        "settings:\n  prune_models: true\nmodels:\n  - ollama: b:1b\n",
+    );
+    assert_converged(&p);
+    write(&p, &o.yaml(&p, ""), "settings:\n  prune_models: true\n");
+    assert_converged(&p);
+    // What the file declared and apply pulled is still pruned.
+    write(
+        &p,
+        &o.yaml(&p, ""),
+        "settings:\n  prune_models: true\nmodels:\n  - ollama: c:1b\n",
+    );
+    assert!(apply(&p).status.success());
+    write(&p, &o.yaml(&p, ""), "settings:\n  prune_models: true\n");
+    let out = p.ok(&["plan", "--color", "never"]);
+    assert!(
+        text(&out.stdout).contains("- remove c:1b"),
+        "{}",
+        describe(&out)
+    );
+    assert!(apply(&p).status.success());
+    assert_eq!(models_of(&p, "ollama"), ["b:1b"]);
 }
 
 fn redact(s: &str, p: &Project, o: &Ollama) -> String {
@@ -598,4 +649,76 @@ fn apply_runs_in_the_daemon_which_finishes_it_without_its_client_and_refuses_a_s
         !models_of(&p, "ollama").iter().any(|m| m.starts_with("two")),
         "nothing was applied"
     );
+}
+
+/// A listener on the project's socket that answers every connection with
+/// `reply` (raw bytes) and closes it.
+fn fake_daemon(p: &Project, reply: Vec<u8>) -> std::thread::JoinHandle<()> {
+    let dirs = p.dirs();
+    dirs.create().expect("dirs");
+    let listener = std::os::unix::net::UnixListener::bind(dirs.socket()).expect("bind");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            // Read the hello's length and body, then answer.
+            let mut len = [0u8; 4];
+            if conn.read_exact(&mut len).is_ok() {
+                let mut body = vec![0u8; u32::from_be_bytes(len).min(1 << 16) as usize];
+                let _ = conn.read_exact(&mut body);
+            }
+            let _ = conn.write_all(&reply);
+        }
+    })
+}
+
+fn frame(json: &str) -> Vec<u8> {
+    let mut out = (json.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(json.as_bytes());
+    out
+}
+
+#[test]
+fn a_daemon_of_another_protocol_version_is_a_plan_error_not_nothing_running() {
+    let p = Project::new("  s:\n    command: [sleep, \"60\", \"{marker}\"]\n");
+    let _fake = fake_daemon(
+        &p,
+        frame(r#"{"result": "refused", "protocol": 999, "version": "9.9.9"}"#),
+    );
+    let out = p.run(&["plan", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let plan = text(&out.stdout);
+    assert!(
+        plan.contains("error: daemon: the daemon on ")
+            && plan.contains("cannot be used: protocol mismatch")
+            && plan.contains("the daemon version 999"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!plan.contains("start service s"), "{plan}");
+    let out = apply(&p);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(p.processes().is_empty(), "nothing was started");
+}
+
+#[test]
+fn a_daemon_speaking_garbage_is_a_plan_error_with_the_reason() {
+    let p = Project::new("  s:\n    command: [sleep, \"60\", \"{marker}\"]\n");
+    let _fake = fake_daemon(&p, b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec());
+    let out = p.run(&["plan", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan --json");
+    let check = plan["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["subject"] == "daemon")
+        .unwrap_or_else(|| panic!("no daemon check: {plan:#}"));
+    assert_eq!(check["severity"], "error");
+    assert!(
+        check["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot be used: protocol error")),
+        "{check:#}"
+    );
+    assert_eq!(plan["steps"], serde_json::json!([]), "{plan:#}");
 }

@@ -286,3 +286,55 @@ fn a_save_during_an_apply_is_applied_after_it_with_the_newest_content() {
     let env = std::fs::read_to_string(format!("/proc/{a}/environ")).unwrap_or_default();
     assert!(env.split('\0').any(|kv| kv == "LEVEL=4"));
 }
+
+#[test]
+fn turning_watch_on_and_off_is_a_plan_change_that_apply_makes() {
+    let port = free_port();
+    let only_a = services("1", port, free_port());
+    let p = Project::new(only_a.split("  b:\n").next().unwrap());
+    let file = p.dir.path().join("p/facerunner.yaml");
+    let base = std::fs::read_to_string(&file).unwrap();
+    p.ok(&["up"]);
+    let a0 = pid(&p, "a");
+    assert_eq!(p.status()["settings"]["watch"], false, "{:#}", p.status());
+
+    // On, with a debounce long enough that the daemon's own watcher cannot
+    // apply the next save before `apply` does.
+    let with = |s: &str| base.replacen("services:\n", &format!("settings: {s}\nservices:\n"), 1);
+    std::fs::write(&file, with("{ watch: true, watch_debounce: 1h }")).unwrap();
+    let out = p.ok(&["apply", "--yes", "--color", "never"]);
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains("~ update the daemon's settings  (changed: watch)")
+            && shown.contains("watch: false → true"),
+        "{shown}"
+    );
+    let s = p.status();
+    assert_eq!(s["settings"]["watch"], true, "{s:#}");
+    assert_eq!(s["settings"]["watch_debounce_ms"], 3_600_000, "{s:#}");
+    assert!(s["watch"]["file"].is_string(), "{s:#}");
+    let out = p.run(&["plan", "--detailed-exitcode", "--color", "never"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::describe(&out)
+    );
+
+    // And off again.
+    std::fs::write(&file, with("{ watch: false }")).unwrap();
+    let out = p.ok(&["apply", "--yes", "--color", "never"]);
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.contains("watch: true → false"), "{shown}");
+    let s = p.status();
+    assert_eq!(s["settings"]["watch"], false, "{s:#}");
+    assert!(s["watch"].is_null(), "{s:#}");
+    let out = p.run(&["plan", "--detailed-exitcode", "--color", "never"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::describe(&out)
+    );
+    assert_eq!(pid(&p, "a"), a0, "a daemon setting restarts no service");
+}

@@ -39,7 +39,9 @@ pub async fn dispatch(daemon: Arc<Daemon>, request: Request, out: mpsc::Sender<R
 }
 
 /// Install `spec`, bring the selected services (all when empty) and their
-/// dependencies up, then start or stop watch mode as the spec says.
+/// dependencies up, then put the daemon's own settings in force (start or
+/// stop watch mode) as the spec says. A refused `up` (another project, an
+/// unknown service) changes neither.
 pub async fn up(
     daemon: &Arc<Daemon>,
     spec: ProjectSpec,
@@ -47,8 +49,11 @@ pub async fn up(
     out: &mpsc::Sender<Response>,
 ) -> Result<Response, WireError> {
     let config = spec.config_path.clone();
+    let settings = spec.settings;
     let result = up::up(daemon, spec, services, out).await;
-    crate::supervisor::watching::reconcile(daemon, &config);
+    if result.is_ok() {
+        crate::supervisor::watching::reconcile(daemon, &config, settings);
+    }
     result
 }
 

@@ -13,6 +13,7 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
             log_trouble: crate::supervisor::logs::daemon_log_trouble()
                 .into_iter()
                 .collect(),
+            settings: Some(daemon.settings()),
         }));
     };
     let snaps: Vec<_> = spec
@@ -60,5 +61,6 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         services,
         watch: daemon.watch_status(),
         log_trouble,
+        settings: Some(daemon.settings()),
     }))
 }
