@@ -241,7 +241,10 @@ fn ollama(request: &Recorded) -> Vec<crate::ollama::test_server::Step> {
             json(404, r#"{"error":"model 'missing' not found"}"#)
         }
         "/api/copy" => json(200, ""),
-        "/api/pull" => ndjson(&[r#"{"status":"pulling manifest"}"#, r#"{"status":"success"}"#]),
+        "/api/pull" => ndjson(&[
+            r#"{"status":"pulling manifest"}"#,
+            r#"{"status":"success"}"#,
+        ]),
         _ => json(404, r#"{"error":"not here"}"#),
     }
 }
@@ -266,11 +269,7 @@ async fn independent_model_steps_run_at_the_same_time() {
     );
     let plan = plan(vec![(copy("a", "b"), vec![]), (copy("c", "d"), vec![])]);
     let sink = Recorder::new(&ctx.dirs);
-    let report = within(
-        "both copies",
-        execute(&plan, &ctx, State::default(), &sink),
-    )
-    .await;
+    let report = within("both copies", execute(&plan, &ctx, State::default(), &sink)).await;
     assert_eq!(outcomes(&report), [Outcome::Succeeded, Outcome::Succeeded]);
     assert_eq!(server.requests().len(), 2);
 }
@@ -460,7 +459,10 @@ async fn the_state_file_is_written_after_each_successful_step() {
     assert!(!at_pull.models["ollama"].contains_key(&key("small")));
 
     let at_copy = sink.state_when(3);
-    assert_eq!(at_copy.models["ollama"][&key("small")].origin, Origin::Copied);
+    assert_eq!(
+        at_copy.models["ollama"][&key("small")].origin,
+        Origin::Copied
+    );
 
     let last = store::load(&ctx.dirs.state).expect("state");
     assert!(last.services.contains_key("kept"));
@@ -550,7 +552,10 @@ async fn a_failed_service_step_is_not_made_a_success_by_the_driver_result() {
         [failed("exited (exit code 1) before becoming ready")]
     );
     assert_eq!(sink.finished(0), 1);
-    assert_eq!(store::load(&ctx.dirs.state).expect("state"), State::default());
+    assert_eq!(
+        store::load(&ctx.dirs.state).expect("state"),
+        State::default()
+    );
 }
 
 #[tokio::test]
@@ -593,9 +598,6 @@ fn finish_settles_a_step_once_and_wakes_its_dependents_with_the_first_outcome() 
     assert!(!run.is_finished(1));
     run.finish(0, Outcome::Succeeded);
     assert_eq!(*waiter.borrow(), Some(false), "the first outcome counts");
-    assert_eq!(
-        run.outcomes.lock().expect("lock")[0],
-        Some(failed("first"))
-    );
+    assert_eq!(run.outcomes.lock().expect("lock")[0], Some(failed("first")));
     assert_eq!(sink.finished(0), 1, "{:#?}", sink.events());
 }

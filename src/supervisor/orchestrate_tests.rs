@@ -396,7 +396,13 @@ async fn a_changed_spec_restarts_a_running_service_with_the_new_spec() {
     assert_eq!(s.spec_hash, "changed");
     assert_ne!(s.started_pid, Some(first));
     let pid = s.started_pid.expect("a pid");
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
-    assert_eq!(cmdline, b"sleep\x0061\x00", "runs the new argv");
+    // The fake shim reports the pid just before the program is exec'd.
+    within("the new argv to run", async {
+        while std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline") != b"sleep\x0061\x00"
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     down_all(&changed, &handles).await;
 }

@@ -9,9 +9,13 @@
 //! these tests run the actor against [`fake_shim`], a few lines of `sh` that
 //! speak the same protocol: the service leads a session (so a process group)
 //! of its own, reports its own pid and start time before it `exec`s the
-//! program, and the script reports how it ended. What the real shim adds
-//! (parent-death signal, containment, forwarding signals) is covered by the
-//! integration tests, which drive the real binary.
+//! program, and the script reports how it ended. Like the real shim it dies
+//! with the thread that spawned it (`setpriv --pdeathsig`; the tests run on
+//! a current-thread runtime, so that is the test's thread), and the service
+//! dies with it, so a failing test leaves no process behind. What else the
+//! real shim does (containment, forwarding signals, the grace period when
+//! the daemon dies) is covered by the integration tests, which drive the
+//! real binary. Needs `sh`, `setsid` and `setpriv` (util-linux).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,10 +28,15 @@ use crate::model::spec::{LogSpec, RestartPolicy, RestartSpec, ServiceSpec, StopS
 /// The protocol of `facerunner __shim`, in `sh`.
 const FAKE_SHIM: &str = r#"#!/bin/sh
 # Stand-in for `facerunner __shim` in unit tests (see test_support.rs).
+# This script dies with the test's thread and the service with this script,
+# so a test that fails halfway leaves nothing running.
+if [ -z "$FAKE_SHIM_PDEATHSIG" ]; then
+  FAKE_SHIM_PDEATHSIG=1 exec setpriv --pdeathsig KILL "$0" "$@"
+fi
 exec 3>&0
 while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
 shift
-setsid sh -c 'read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ t _ < /proc/$$/stat
+setsid setpriv --pdeathsig KILL sh -c 'read -r _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ t _ < /proc/$$/stat
 echo "started $$ $t" >&3
 exec 3>&-
 exec "$@"' service "$@" </dev/null &
