@@ -372,3 +372,38 @@ async fn an_exited_service_starts_again_as_a_new_generation_with_a_new_pid() {
     assert!(second.started_pid.is_some());
     assert_ne!(second.started_pid, first.started_pid);
 }
+
+#[tokio::test]
+async fn a_child_that_ignores_the_stop_signal_is_killed_when_the_grace_period_is_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shim = fake_shim(dir.path());
+    let mut spec = service(
+        "stubborn",
+        &[
+            "sh",
+            "-c",
+            "trap '' TERM; echo ignoring TERM; exec sleep 60",
+        ],
+    );
+    spec.stop.timeout = Duration::from_millis(200);
+    let handle = ServiceHandle::new(spec, dir.path().join("stubborn.log"), shim).expect("handle");
+    handle.start().await.expect("started");
+    // Stop only once the trap is in place, or SIGTERM would simply work.
+    within("the trap to be set", async {
+        while !handle
+            .log_tail(15)
+            .iter()
+            .any(|l| l.contains("ignoring TERM"))
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    within("the stop", handle.stop()).await;
+    let s = handle.snapshot();
+    assert_eq!(s.lifecycle, Lifecycle::Stopped);
+    let exit = s.last_exit.expect("the stop's exit");
+    assert_eq!((exit.code, exit.signal), (None, Some(9)));
+    let log = handle.log_tail(15).join("\n");
+    assert!(log.contains("grace period over; sending SIGKILL"), "{log}");
+}
