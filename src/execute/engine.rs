@@ -192,3 +192,7 @@ pub async fn execute(plan: &Plan, ctx: &Context, state: State, sink: &dyn Sink) 
             .collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod engine_tests;

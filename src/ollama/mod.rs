@@ -50,7 +50,7 @@ mod error;
 mod progress;
 
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 

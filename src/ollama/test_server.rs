@@ -4,7 +4,8 @@
 //! connection halfway, which is exactly what the client must survive, so each
 //! answer here is a script of raw writes, sleeps and an optional abrupt close.
 //! One request per connection (`Connection: close`); every request is recorded
-//! with its headers and full body for assertions.
+//! with its headers and full body for assertions. The engine's tests
+//! (`execute::engine_tests`) use it as a stand-in Ollama too.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,9 @@ impl Recorded {
 pub(crate) enum Step {
     Write(Vec<u8>),
     Sleep(Duration),
+    /// Wait at the barrier: answers held until as many requests as it
+    /// counts have arrived, which only happens if they are in flight together.
+    Wait(Arc<tokio::sync::Barrier>),
     /// Drop the connection now, mid-response.
     Close,
 }
@@ -116,6 +120,9 @@ async fn serve(mut socket: TcpStream, handler: Arc<Handler>, seen: Arc<Mutex<Vec
                 }
             }
             Step::Sleep(d) => tokio::time::sleep(d).await,
+            Step::Wait(barrier) => {
+                barrier.wait().await;
+            }
             Step::Close => return,
         }
     }

@@ -41,6 +41,8 @@ pub mod restart;
 pub mod service;
 pub mod shim;
 pub mod spawn;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod watching;
 
 pub use crate::client::SupervisorError;

@@ -287,3 +287,7 @@ pub async fn bring_down(
     });
     join_all(futures).await;
 }
+
+#[cfg(test)]
+#[path = "orchestrate_tests.rs"]
+mod orchestrate_tests;

@@ -337,6 +337,10 @@ impl Drop for AbortOnDrop {
 }
 
 #[cfg(test)]
+#[path = "actor_tests.rs"]
+mod actor_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
