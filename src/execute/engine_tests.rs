@@ -177,12 +177,14 @@ fn context(dir: &Path, driver: FakeDriver, ollama_url: Option<String>) -> Contex
             project: "test".into(),
             config_path: dir.join("facerunner.yaml"),
             services: vec![service("ollama"), service("web")],
+            settings: Default::default(),
         },
         driver: Arc::new(driver),
         urls: ollama_url
             .map(|u| BTreeMap::from([("ollama".to_string(), u)]))
             .unwrap_or_default(),
         pull_concurrency: 2,
+        by_hand: false,
     }
 }
 
@@ -209,13 +211,20 @@ fn pull(model: &str) -> Action {
 }
 
 fn outcomes(report: &Report) -> Vec<Outcome> {
-    report.steps.iter().map(|(_, _, o)| o.clone()).collect()
+    report
+        .steps
+        .iter()
+        .map(|(_, _, o)| match o {
+            Outcome::Failed(f) => failed(&f.error),
+            o => o.clone(),
+        })
+        .collect()
 }
 
+/// A failure as compared in these tests: the message only (the kind and
+/// help are `StepError::failure`'s, tested in `execute::error`).
 fn failed(error: &str) -> Outcome {
-    Outcome::Failed {
-        error: error.into(),
-    }
+    Outcome::Failed(Failure::new(FailureKind::Other, error))
 }
 
 /// Await `fut`; a hang fails the test instead (a bound, not a measurement).
@@ -314,7 +323,7 @@ async fn a_failed_step_skips_its_dependents_naming_the_dependency_and_spares_the
     let report = within("the plan", execute(&plan, &ctx, State::default(), &sink)).await;
     let o = outcomes(&report);
     assert!(
-        matches!(&o[0], Outcome::Failed { error } if error.contains("not found")),
+        matches!(&o[0], Outcome::Failed(f) if f.error.contains("not found")),
         "{o:?}"
     );
     assert_eq!(o[1], Outcome::Skipped { because: 0 });
@@ -384,8 +393,8 @@ async fn a_driver_error_fails_every_service_step_with_its_message() {
     assert_eq!(
         outcomes(&report),
         [
-            failed("protocol error: the socket closed"),
-            failed("protocol error: the socket closed"),
+            failed("cannot reach the daemon: protocol error: the socket closed"),
+            failed("cannot reach the daemon: protocol error: the socket closed"),
             Outcome::Skipped { because: 0 },
         ]
     );
@@ -503,7 +512,7 @@ async fn a_model_step_against_an_ollama_that_is_not_there_fails() {
     let report = within("the plan", execute(&plan, &ctx, State::default(), &sink)).await;
     let o = outcomes(&report);
     assert!(
-        matches!(&o[0], Outcome::Failed { error } if error.contains(&port.to_string())),
+        matches!(&o[0], Outcome::Failed(f) if f.error.contains(&port.to_string())),
         "the error names where it looked: {o:?}"
     );
     assert_eq!(o[1], Outcome::Skipped { because: 0 });
@@ -587,7 +596,7 @@ fn finish_settles_a_step_once_and_wakes_its_dependents_with_the_first_outcome() 
         plan: &plan,
         sink: &sink,
         pulls: Semaphore::new(1),
-        state: Mutex::new(State::default()),
+        state: tokio::sync::Mutex::new(State::default()),
         outcomes: Mutex::new(vec![None; 2]),
         done: (0..2).map(|_| watch::channel(None).0).collect(),
     };

@@ -18,6 +18,7 @@ fn project(services: Vec<ServiceSpec>) -> ProjectSpec {
         project: "test".into(),
         config_path: "/nowhere/facerunner.yaml".into(),
         services,
+        settings: Default::default(),
     }
 }
 
