@@ -34,6 +34,8 @@ pub fn run(global: &Global, args: ConfigArgs) -> miette::Result<ExitCode> {
     let loaded = super::project::load_file(global)?;
     if args.hash {
         let dirs = ProjectDirs::for_project(&loaded.project).into_diagnostic()?;
+        dirs.check_owner(&loaded.file.path, false)
+            .into_diagnostic()?;
         let spec = resolve(&loaded, &dirs, Secrets::Peek).map_err(|e| miette::miette!("{e}"))?;
         match args.format {
             Format::Json => {

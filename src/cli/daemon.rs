@@ -90,7 +90,10 @@ pub(crate) fn project_dirs(global: &Global) -> miette::Result<ProjectDirs> {
     let cwd = std::env::current_dir().into_diagnostic()?;
     let path = crate::config::discover(global.file.as_deref(), &cwd)
         .map_err(crate::cli::project::load_error)?;
-    ProjectDirs::for_project(&crate::config::load::project_of(&path)).into_diagnostic()
+    let dirs =
+        ProjectDirs::for_project(&crate::config::load::project_of(&path)).into_diagnostic()?;
+    dirs.check_owner(&path, false).into_diagnostic()?;
+    Ok(dirs)
 }
 
 /// Connect to a running daemon, if any.

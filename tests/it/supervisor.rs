@@ -635,3 +635,72 @@ fn a_missing_file_and_an_unknown_service_are_errors_not_silence() {
         describe(&out)
     );
 }
+
+#[test]
+fn two_projects_in_directories_of_the_same_name_never_share_a_daemon() {
+    // a/<name>/ and b/<name>/ without `name:`: both derive the project
+    // name from the directory. The second is refused; the first keeps running.
+    let p = Project::new("  unused: { command: [python3, -c, 'pass'], restart: 'no' }\n");
+    let sleeper = format!(
+        "version: 1\nservices:\n  s:\n    command: [python3, -c, 'import time; time.sleep(600)', {}]\n",
+        p.name
+    );
+    let dir = |side: &str| {
+        let d = p.dir.path().join(side).join(&p.name);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::write(d.join("facerunner.yaml"), &sleeper).expect("write");
+        d
+    };
+    let (a, b) = (dir("a"), dir("b"));
+    let run = |cwd: &std::path::Path, args: &[&str]| {
+        let mut c = p.cmd(args);
+        c.current_dir(cwd);
+        assert_cmd::Command::from_std(c)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("run facerunner")
+    };
+    let out = run(&a, &["up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let pid_in_a = || {
+        let out = run(&a, &["status", "--json"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        pid_of(&v["services"][0])
+    };
+    let before = wait_until("a's service runs", Duration::from_secs(30), pid_in_a);
+
+    let owner = std::fs::canonicalize(a.join("facerunner.yaml")).expect("canonical");
+    let theirs = b.join("facerunner.yaml");
+    for args in [&["up"][..], &["apply", "--yes"], &["down"], &["status"]] {
+        let out = run(&b, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
+        // miette wraps long lines, paths included: compare without the wrapping.
+        let squash = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_whitespace() && *c != '|')
+                .collect()
+        };
+        let err = squash(&text(&out.stderr));
+        let canon = std::fs::canonicalize(&theirs).expect("canon");
+        let want = format!(
+            "project `{}` belongs to {}; set `name:` in {} to another name",
+            p.name,
+            owner.display(),
+            canon.display()
+        );
+        assert!(err.contains(&squash(&want)), "{args:?}: {err}");
+    }
+    assert_eq!(pid_in_a(), Some(before), "a's service was not touched");
+    assert!(alive(before));
+
+    // With a name of its own, b runs beside a.
+    std::fs::write(&theirs, format!("name: {}-b\n{sleeper}", p.name)).expect("rename");
+    let out = run(&b, &["up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(pid_in_a(), Some(before), "a's service still runs");
+    for d in [&a, &b] {
+        let out = run(d, &["down"]);
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+}

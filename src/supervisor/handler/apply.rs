@@ -87,6 +87,7 @@ pub(super) async fn apply(
             ),
         ));
     }
+    super::check_owner(daemon, &loaded.file.path)?;
     let spec = resolve(&loaded, &daemon.dirs, Secrets::Create)
         .map_err(|e| WireError::new(ErrorKind::InvalidSpec, e.to_string()))?;
     tracing::info!(file = %config.display(), "apply: {}", plan.summary());
