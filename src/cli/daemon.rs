@@ -181,6 +181,9 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
                     "make the plan again with this facerunner: `facerunner plan --out FILE`"
                 }
                 ErrorKind::PlanErrors => "fix the errors `facerunner plan` lists",
+                ErrorKind::InvalidPlan => {
+                    "make the plan again with `facerunner plan --out FILE`; do not edit it by hand"
+                }
                 ErrorKind::ShuttingDown | ErrorKind::Internal => {
                     "see the daemon's log (state/daemon.log)"
                 }
