@@ -423,6 +423,11 @@ fn restart_gives_a_new_process_and_start_brings_a_stopped_one_back() {
     p.ok(&["restart", "web"]);
     let s = p.service("web").expect("web");
     assert!(is_healthy(&s) && pid_of(&s) != Some(first), "{s}");
+    // No names: every service, as compose does.
+    let second = pid_of(&s).expect("pid");
+    p.ok(&["restart"]);
+    let s = p.service("web").expect("web");
+    assert!(is_healthy(&s) && pid_of(&s) != Some(second), "{s}");
     p.ok(&["stop", "web"]);
     assert_eq!(p.service("web").expect("web")["state"]["state"], "stopped");
     p.ok(&["start", "web"]);
