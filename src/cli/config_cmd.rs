@@ -36,7 +36,7 @@ pub fn run(global: &Global, args: ConfigArgs) -> miette::Result<ExitCode> {
         let dirs = ProjectDirs::for_project(&loaded.project).into_diagnostic()?;
         dirs.check_owner(&loaded.file.path, false)
             .into_diagnostic()?;
-        let spec = resolve(&loaded, &dirs, Secrets::Peek).map_err(|e| miette::miette!("{e}"))?;
+        let spec = resolve(&loaded, &dirs, Secrets::Peek).into_diagnostic()?;
         match args.format {
             Format::Json => {
                 let map: serde_json::Map<String, serde_json::Value> = spec

@@ -161,6 +161,10 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
             help = "a daemon from another facerunner version is running; stop it (its pid is in the project's state/daemon.lock) and retry",
             "protocol mismatch: this facerunner speaks version {ours}, the daemon version {theirs}"
         ),
+        e @ SupervisorError::SocketPathTooLong { .. } => miette!(
+            help = "set FACERUNNER_HOME (or XDG_RUNTIME_DIR) to a shorter directory, e.g. FACERUNNER_HOME=~/.facerunner",
+            "{e}"
+        ),
         SupervisorError::DaemonStart { secs, log } => miette!(
             help = format!("its log is {}", log.display()),
             "the daemon did not start within {secs}s"

@@ -709,3 +709,42 @@ fn two_projects_in_directories_of_the_same_name_never_share_a_daemon() {
         assert!(out.status.success(), "{}", describe(&out));
     }
 }
+
+#[test]
+fn a_socket_path_too_long_for_unix_sockets_says_so_and_what_to_do() {
+    let p = Project::new("  w: { command: [python3, -c, 'pass'], restart: 'no' }\n");
+    // Deeper than the 108 bytes a Unix socket address holds.
+    let home = p.dir.path().join("h".repeat(120));
+    let socket = home.join(&p.name).join("run/daemon.sock");
+    for args in [&["status"][..], &["up"]] {
+        let out = assert_cmd::Command::from_std({
+            let mut c = p.cmd(args);
+            c.env("FACERUNNER_HOME", &home);
+            c
+        })
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
+        // miette wraps long lines, paths included: compare without the wrapping.
+        let squash = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_whitespace() && *c != '|')
+                .collect()
+        };
+        let err = squash(&text(&out.stderr));
+        let want = format!(
+            "the daemon's socket path {} is {} bytes long; a Unix socket path may have at most 107",
+            socket.display(),
+            socket.as_os_str().len()
+        );
+        assert!(err.contains(&squash(&want)), "{args:?}: {err}");
+        assert!(
+            err.contains(&squash(
+                "set FACERUNNER_HOME (or XDG_RUNTIME_DIR) to a shorter directory"
+            )),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(p.processes().is_empty(), "no daemon was left behind");
+}
