@@ -41,7 +41,8 @@ pub struct Plan {
 /// Hashes of the inputs a plan was made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
-    /// SHA-256 of the project file's text.
+    /// SHA-256 of what the project file means: its text, the interpolated
+    /// file (`.env`, the environment) and the resolved spec hashes.
     pub config: String,
     /// SHA-256 of the observed live state.
     pub live: String,
