@@ -137,6 +137,111 @@ impl ProjectDirs {
     pub fn daemon_log(&self) -> PathBuf {
         self.state.join("daemon.log")
     }
+
+    /// The file that records which project file owns these directories
+    /// (its canonical path).
+    pub fn owner_file(&self) -> PathBuf {
+        self.state.join("owner")
+    }
+
+    /// Make sure `file` (a project file) owns this project: two files whose
+    /// projects have the same name (two `app/` directories, or one `name:`
+    /// written twice) would otherwise share one daemon and one state, and
+    /// `up` in one would stop the other's services.
+    ///
+    /// The first file to [claim](Self::check_owner) a project records its
+    /// canonical path in [`owner_file`](Self::owner_file); any other file
+    /// is refused with [`OwnerError::Taken`]. With `claim == false`
+    /// (read-only commands) nothing is created or written: an unclaimed
+    /// project is fine, a claimed one must be claimed by `file`.
+    pub fn check_owner(&self, file: &Path, claim: bool) -> Result<(), OwnerError> {
+        let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        let record = self.owner_file();
+        let io = |source: io::Error| OwnerError::Io {
+            project: self.project.clone(),
+            path: record.clone(),
+            source,
+        };
+        loop {
+            match safefs::read_private_bounded(&record, MAX_OWNER_BYTES) {
+                Ok(bytes) => {
+                    use std::os::unix::ffi::OsStrExt;
+                    let owner = PathBuf::from(std::ffi::OsStr::from_bytes(
+                        bytes.strip_suffix(b"\n").unwrap_or(&bytes),
+                    ));
+                    if owner == file {
+                        return Ok(());
+                    }
+                    return Err(OwnerError::Taken {
+                        project: self.project.clone(),
+                        gone: !owner.exists(),
+                        owner,
+                        file,
+                        record,
+                    });
+                }
+                Err(e) if e.is_not_found() => {
+                    if !claim {
+                        return Ok(());
+                    }
+                    self.create().map_err(io)?;
+                    use std::os::unix::ffi::OsStrExt;
+                    let mut bytes = file.as_os_str().as_bytes().to_vec();
+                    bytes.push(b'\n');
+                    // Another process may claim it at the same moment:
+                    // then read what won and compare again.
+                    if safefs::create_private_atomic(&record, &bytes).map_err(|e| io(e.into()))? {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(io(io::Error::other(e))),
+            }
+        }
+    }
+}
+
+/// The longest owner record read (a path).
+const MAX_OWNER_BYTES: u64 = 64 * 1024;
+
+/// A project file may not use these directories.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OwnerError {
+    /// Another file owns the project name.
+    #[error(
+        "project `{project}` belongs to {}{}; set `name:` in {} to another name{}",
+        owner.display(),
+        if *gone { " (which no longer exists)" } else { "" },
+        file.display(),
+        if *gone {
+            format!(", or, if that project moved here, delete {} so that this file takes it over", record.display())
+        } else {
+            String::new()
+        }
+    )]
+    Taken {
+        /// The project name.
+        project: String,
+        /// The file that owns it (canonical path).
+        owner: PathBuf,
+        /// The file that asked (canonical path).
+        file: PathBuf,
+        /// Where the owner is recorded.
+        record: PathBuf,
+        /// Whether the owner file no longer exists.
+        gone: bool,
+    },
+    /// The record could not be read or written.
+    #[error("cannot check which file owns project `{project}` ({})", path.display())]
+    Io {
+        /// The project name.
+        project: String,
+        /// The owner record.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
 }
 
 #[cfg(test)]
@@ -176,5 +281,62 @@ mod tests {
         assert!(msg.contains(&open.display().to_string()), "{msg}");
         assert!(msg.contains("writable by other users"), "{msg}");
         assert!(!open.join("lab").exists(), "nothing created under it");
+    }
+
+    #[test]
+    fn a_second_file_with_the_same_project_name_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let home = tmp.path().join("home");
+        let file = |dir: &str| {
+            let d = tmp.path().join(dir).join("app");
+            std::fs::create_dir_all(&d).expect("mkdir");
+            let f = d.join("facerunner.yaml");
+            std::fs::write(&f, "version: 1\n").expect("write");
+            f
+        };
+        let (a, b) = (file("a"), file("b"));
+        let d = ProjectDirs::under(&home, "app");
+
+        d.check_owner(&b, false)
+            .expect("unclaimed: read-only use is fine");
+        assert!(!d.owner_file().exists(), "a read-only check writes nothing");
+        d.check_owner(&a, true).expect("first claim");
+        d.check_owner(&a, true).expect("same file again");
+        d.check_owner(&a, false).expect("same file, read-only");
+
+        for claim in [true, false] {
+            let e = d.check_owner(&b, claim).expect_err("another file");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!(
+                    "project `app` belongs to {}",
+                    std::fs::canonicalize(&a).expect("canon").display()
+                )),
+                "{msg}"
+            );
+            assert!(msg.contains("set `name:` in"), "{msg}");
+            assert!(msg.contains(&b.display().to_string()), "{msg}");
+        }
+
+        // The owner went away: the message says how to take it over.
+        std::fs::remove_file(&a).expect("rm");
+        let msg = d
+            .check_owner(&b, true)
+            .expect_err("still taken")
+            .to_string();
+        assert!(msg.contains("no longer exists"), "{msg}");
+        assert!(msg.contains(&d.owner_file().display().to_string()), "{msg}");
+    }
+
+    #[test]
+    fn a_planted_link_at_the_owner_record_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = ProjectDirs::under(&tmp.path().join("home"), "app");
+        d.create().expect("create");
+        let f = tmp.path().join("facerunner.yaml");
+        std::fs::write(&f, "version: 1\n").expect("write");
+        std::os::unix::fs::symlink(&f, d.owner_file()).expect("plant");
+        let e = d.check_owner(&f, true).expect_err("a link is not a record");
+        assert!(matches!(e, OwnerError::Io { .. }), "{e:?}");
     }
 }

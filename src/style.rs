@@ -52,14 +52,47 @@ pub fn init(choice: ColorChoice) {
     }));
 }
 
+/// Whether styling is off for good (`--color never`, `NO_COLOR`, no
+/// terminal). Styled text written through anstream is stripped there
+/// anyway, but not everything goes through it (indicatif's progress bars
+/// draw their messages themselves), so styled text is never made then.
+fn color_off() -> bool {
+    anstream::ColorChoice::global() == anstream::ColorChoice::Never
+}
+
 /// Bold text when colour is on.
 pub fn bold(s: &str) -> String {
+    if color_off() {
+        return s.to_string();
+    }
     let style = anstyle::Style::new().bold();
     format!("{style}{s}{style:#}")
 }
 
 /// Text in a colour when colour is on.
 pub fn paint(s: &str, color: anstyle::AnsiColor) -> String {
+    if color_off() {
+        return s.to_string();
+    }
     let style = anstyle::Style::new().fg_color(Some(color.into()));
     format!("{style}{s}{style:#}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_never_makes_plain_text_for_writers_other_than_anstream() {
+        // The check mark of a finished step goes into a progress bar,
+        // which writes it without anstream's stripping.
+        anstream::ColorChoice::write_global(anstream::ColorChoice::Never);
+        let (check, name) = (paint("✔", anstyle::AnsiColor::Green), bold("svc"));
+        anstream::ColorChoice::write_global(anstream::ColorChoice::Always);
+        let coloured = paint("✔", anstyle::AnsiColor::Green);
+        anstream::ColorChoice::write_global(anstream::ColorChoice::Auto);
+        assert_eq!(check, "✔");
+        assert_eq!(name, "svc");
+        assert!(coloured.contains('\x1b'), "{coloured:?}");
+    }
 }

@@ -66,7 +66,9 @@ pub fn run(global: &Global, args: ApplyArgs) -> miette::Result<ExitCode> {
         } else {
             anstream::print!("{}", render(plan));
         }
-        if plan.is_empty() || plan.has_errors() || args.yes {
+        // A saved plan was reviewed when it was made (terraform's rule);
+        // it runs only if a fresh plan equals it.
+        if plan.is_empty() || plan.has_errors() || args.yes || from_file {
             return true;
         }
         if !std::io::stdin().is_terminal() {
@@ -116,7 +118,14 @@ impl Failure {
             "run `facerunner apply` again and review the new plan"
         };
         match self {
-            Failure::Apply(e @ ApplyError::Stale { .. }) => miette!(help = replan, "{e}"),
+            Failure::Apply(e @ (ApplyError::Stale { .. } | ApplyError::Differs { .. })) => {
+                miette!(help = replan, "{e}")
+            }
+            Failure::Apply(e @ ApplyError::Invalid(_)) => miette!(
+                help =
+                    "make the plan again with `facerunner plan --out FILE`; do not edit it by hand",
+                "{e}"
+            ),
             Failure::Apply(e @ ApplyError::Checks { .. }) => {
                 miette!(help = "fix the errors listed above", "{e}")
             }
@@ -240,13 +249,21 @@ fn read_plan(path: &std::path::Path) -> miette::Result<Plan> {
     let text = crate::safefs::read_bounded(path, 64 << 20)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read the plan {}", path.display()))?;
-    serde_json::from_slice(&text).map_err(|e| {
+    let plan: Plan = serde_json::from_slice(&text).map_err(|e| {
         miette!(
             help = "save a plan with `facerunner plan --out FILE`",
             "{} is not a saved plan: {e}",
             path.display()
         )
-    })
+    })?;
+    plan.validate().map_err(|e| {
+        miette!(
+            help = "make the plan again with `facerunner plan --out FILE`; do not edit it by hand",
+            "{} is not a valid plan: {e}; nothing was changed",
+            path.display()
+        )
+    })?;
+    Ok(plan)
 }
 
 fn confirm() -> bool {

@@ -34,7 +34,9 @@ pub fn run(global: &Global, args: ConfigArgs) -> miette::Result<ExitCode> {
     let loaded = super::project::load_file(global)?;
     if args.hash {
         let dirs = ProjectDirs::for_project(&loaded.project).into_diagnostic()?;
-        let spec = resolve(&loaded, &dirs, Secrets::Peek).map_err(|e| miette::miette!("{e}"))?;
+        dirs.check_owner(&loaded.file.path, false)
+            .into_diagnostic()?;
+        let spec = resolve(&loaded, &dirs, Secrets::Peek).into_diagnostic()?;
         match args.format {
             Format::Json => {
                 let map: serde_json::Map<String, serde_json::Value> = spec

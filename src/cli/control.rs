@@ -1,5 +1,5 @@
 //! `facerunner start|stop|restart SERVICE...`: control services of the
-//! running project. `start` and `restart` also bring up the services'
+//! running project; `restart` without names restarts them all. `start` and `restart` also bring up the services'
 //! dependencies; `stop` stops dependents first and leaves dependencies
 //! running.
 
@@ -16,6 +16,13 @@ use crate::model::wire::{Request, Response};
 pub struct ServicesArgs {
     /// Services.
     #[arg(required = true)]
+    pub services: Vec<String>,
+}
+
+/// Arguments of `restart`: as compose does, no names means every service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestartArgs {
+    /// Services (default: all).
     pub services: Vec<String>,
 }
 

@@ -90,7 +90,10 @@ pub(crate) fn project_dirs(global: &Global) -> miette::Result<ProjectDirs> {
     let cwd = std::env::current_dir().into_diagnostic()?;
     let path = crate::config::discover(global.file.as_deref(), &cwd)
         .map_err(crate::cli::project::load_error)?;
-    ProjectDirs::for_project(&crate::config::load::project_of(&path)).into_diagnostic()
+    let dirs =
+        ProjectDirs::for_project(&crate::config::load::project_of(&path)).into_diagnostic()?;
+    dirs.check_owner(&path, false).into_diagnostic()?;
+    Ok(dirs)
 }
 
 /// Connect to a running daemon, if any.
@@ -158,6 +161,10 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
             help = "a daemon from another facerunner version is running; stop it (its pid is in the project's state/daemon.lock) and retry",
             "protocol mismatch: this facerunner speaks version {ours}, the daemon version {theirs}"
         ),
+        e @ SupervisorError::SocketPathTooLong { .. } => miette!(
+            help = "set FACERUNNER_HOME (or XDG_RUNTIME_DIR) to a shorter directory, e.g. FACERUNNER_HOME=~/.facerunner",
+            "{e}"
+        ),
         SupervisorError::DaemonStart { secs, log } => miette!(
             help = format!("its log is {}", log.display()),
             "the daemon did not start within {secs}s"
@@ -178,6 +185,9 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
                     "make the plan again with this facerunner: `facerunner plan --out FILE`"
                 }
                 ErrorKind::PlanErrors => "fix the errors `facerunner plan` lists",
+                ErrorKind::InvalidPlan => {
+                    "make the plan again with `facerunner plan --out FILE`; do not edit it by hand"
+                }
                 ErrorKind::ShuttingDown | ErrorKind::Internal => {
                     "see the daemon's log (state/daemon.log)"
                 }

@@ -85,8 +85,8 @@ pub enum Command {
     Start(control::ServicesArgs),
     /// Stop services.
     Stop(control::ServicesArgs),
-    /// Stop, then start services.
-    Restart(control::ServicesArgs),
+    /// Stop, then start services (all of them when none is named).
+    Restart(control::RestartArgs),
     /// Show each service's state, health, pid, uptime, restarts, port, CPU and memory.
     Status(status::StatusArgs),
     /// Show service logs.
@@ -126,7 +126,13 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Down(a) => down::run(&global, a),
         Command::Start(a) => control::run(&global, control::Control::Start, a),
         Command::Stop(a) => control::run(&global, control::Control::Stop, a),
-        Command::Restart(a) => control::run(&global, control::Control::Restart, a),
+        Command::Restart(a) => control::run(
+            &global,
+            control::Control::Restart,
+            control::ServicesArgs {
+                services: a.services,
+            },
+        ),
         Command::Status(a) => status::run(&global, a),
         Command::Logs(a) => logs::run(&global, a),
         Command::Daemon(a) => daemon::run(&global, a),

@@ -90,7 +90,7 @@ pub(crate) fn one_target(loaded: &Loaded, only: Option<&str>) -> miette::Result<
 /// Run `facerunner models`.
 pub fn run(global: &Global, args: ModelsArgs) -> miette::Result<ExitCode> {
     let (_, dirs, loaded) = crate::cli::project::load_project_with(global, Secrets::Peek)?;
-    let state = crate::execute::store::load(&dirs.state).map_err(|e| miette!("{e}"))?;
+    let state = crate::execute::store::load(&dirs.state).into_diagnostic()?;
     let mut out: BTreeMap<String, (LiveStore, Vec<Row>)> = BTreeMap::new();
     let rt = runtime()?;
     for t in targets(&loaded, None)? {

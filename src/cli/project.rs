@@ -66,6 +66,8 @@ pub fn load_project_with(
 ) -> miette::Result<(ProjectSpec, ProjectDirs, Loaded)> {
     let loaded = load_file(global)?;
     let dirs = ProjectDirs::for_project(&loaded.project).into_diagnostic()?;
+    dirs.check_owner(&loaded.file.path, secrets == Secrets::Create)
+        .into_diagnostic()?;
     let spec = resolve(&loaded, &dirs, secrets)
         .map_err(|e| miette!(help = "fix the file or the path it names", "{e}"))?;
     Ok((spec, dirs, loaded))

@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use miette::miette;
+use miette::{IntoDiagnostic, miette};
 
 use crate::cli::Global;
 use crate::cli::apply::{Renderer, summary};
@@ -81,7 +81,7 @@ pub fn run(global: &Global, args: PullArgs) -> miette::Result<ExitCode> {
             super::driver(&dirs)?,
             &sink,
         ))
-        .map_err(|e| miette!("{e}"))?;
+        .into_diagnostic()?;
     Ok(summary(&report, args.json))
 }
 

@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use miette::miette;
+use miette::{IntoDiagnostic, miette};
 
 use crate::cli::Global;
 use crate::cli::apply::{Renderer, summary};
@@ -45,7 +45,7 @@ pub fn run(global: &Global, args: RmArgs) -> miette::Result<ExitCode> {
     }
     let mut actions = Vec::new();
     for n in &args.names {
-        let parsed = ModelName::parse(n).map_err(|e| miette!("{e}"))?;
+        let parsed = ModelName::parse(n).into_diagnostic()?;
         match store.models.get(&parsed.key()) {
             Some(m) => actions.push(Action::RemoveModel {
                 service: target.service.clone(),
@@ -71,6 +71,6 @@ pub fn run(global: &Global, args: RmArgs) -> miette::Result<ExitCode> {
             super::driver(&dirs)?,
             &sink,
         ))
-        .map_err(|e| miette!("{e}"))?;
+        .into_diagnostic()?;
     Ok(summary(&report, args.json))
 }

@@ -51,6 +51,19 @@ pub enum SupervisorError {
         /// Its log file.
         log: PathBuf,
     },
+    /// The socket's path does not fit in a Unix socket address.
+    #[error(
+        "the daemon's socket path {} is {len} bytes long; a Unix socket path may have at most {max}",
+        path.display()
+    )]
+    SocketPathTooLong {
+        /// The socket.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+        /// The most the OS allows.
+        max: usize,
+    },
     /// The daemon answered with an error.
     #[error("{0}")]
     Remote(crate::model::wire::WireError),

@@ -33,6 +33,7 @@ pub struct Client {
 impl Client {
     /// Connect to the daemon at `socket`; `Ok(None)` when none runs there.
     pub async fn connect(socket: &Path) -> Result<Option<Client>> {
+        check_socket_path(socket)?;
         let mut stream = match UnixStream::connect(socket).await {
             Ok(s) => s,
             Err(e)
@@ -111,6 +112,24 @@ impl Client {
             }
         }
     }
+}
+
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes
+/// on Linux, with the terminating NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// Refuse a socket path the OS cannot bind or connect to, with its length,
+/// before the OS says only "path must be shorter than SUN_LEN".
+pub fn check_socket_path(socket: &Path) -> Result<()> {
+    let len = socket.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(SupervisorError::SocketPathTooLong {
+            path: socket.to_path_buf(),
+            len,
+            max: MAX_SOCKET_PATH,
+        });
+    }
+    Ok(())
 }
 
 /// Connect to the project's daemon, starting it (detached: `exe daemon

@@ -665,5 +665,52 @@ pub fn warnings(cfg: &Config, spans: &SpanMap, gaps: &Gaps) -> Vec<Diagnostic> {
             );
         }
     }
+    open_binds(&mut v);
     v.out
+}
+
+/// Whether a listen address accepts connections from every network.
+fn is_open_bind(bind: &str) -> bool {
+    matches!(bind.trim(), "0.0.0.0" | "::" | "[::]" | "*")
+}
+
+/// A service listening on every interface is reachable from the network:
+/// say so once where it is set (`settings.bind`, or the service's `bind:`).
+fn open_binds(v: &mut V<'_>) {
+    const HELP: &str =
+        "use 127.0.0.1 to keep it on this machine, unless other machines must reach it";
+    let mut global_used = None;
+    for (name, svc) in &v.cfg.services {
+        if svc.port.or_else(|| default_port(svc.kind)).is_none() {
+            continue;
+        }
+        match &svc.bind {
+            Some(bind) if is_open_bind(bind) => v.warn(
+                &format!("/services/{}/bind", seg(name)),
+                format!("service `{name}` listens on {bind}: it is reachable from the network"),
+                HELP,
+            ),
+            Some(_) => {}
+            None if is_open_bind(&v.cfg.settings.bind) => {
+                global_used.get_or_insert_with(Vec::new).push(name.clone());
+            }
+            None => {}
+        }
+    }
+    if let Some(names) = global_used {
+        let bind = v.cfg.settings.bind.clone();
+        v.warn(
+            "/settings/bind",
+            format!(
+                "settings.bind is {bind}: {} reachable from the network",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    + if names.len() == 1 { " is" } else { " are" }
+            ),
+            HELP,
+        );
+    }
 }

@@ -6,8 +6,11 @@
 //!
 //! The lock is taken *before* observing, so a second apply that had to
 //! wait plans against the world the first one left (usually "No changes").
-//! A saved plan (`apply PLANFILE`) runs only when the file and the live
-//! state still have the fingerprints it was made from.
+//! A saved plan (`apply PLANFILE`, and the plan the CLI sends the daemon)
+//! runs only when a fresh plan, made under the lock, equals it: same
+//! fingerprints of the file's meaning and the live state, same steps, same
+//! checks. What runs is always what the planner made now, never what the
+//! file says it should be.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +59,17 @@ pub enum ApplyError {
         /// `the project file` or `the live state`.
         what: &'static str,
     },
+    /// The saved plan is not what a fresh plan made now would be (a
+    /// hand-edited step, a model it would remove that FaceRunner does not
+    /// own, ...).
+    #[error("the saved plan differs from a fresh plan: {what}; nothing was changed")]
+    Differs {
+        /// The first difference, in words.
+        what: String,
+    },
+    /// The saved plan's steps do not form a valid graph.
+    #[error("the saved plan is invalid: {0}; nothing was changed")]
+    Invalid(crate::plan::PlanShapeError),
     /// The saved plan is from another format version.
     #[error(
         "the saved plan has format version {0}; this facerunner reads version {FORMAT_VERSION}"
@@ -118,10 +132,11 @@ pub async fn apply_project(
     sink: &dyn Sink,
     review: impl FnOnce(&Plan) -> bool,
 ) -> Result<Applied, ApplyError> {
-    if let Some(saved) = &opts.saved
-        && saved.format_version != FORMAT_VERSION
-    {
-        return Err(ApplyError::Version(saved.format_version));
+    if let Some(saved) = &opts.saved {
+        if saved.format_version != FORMAT_VERSION {
+            return Err(ApplyError::Version(saved.format_version));
+        }
+        saved.validate().map_err(ApplyError::Invalid)?;
     }
     let _lock = take_lock(dirs, sink).await?;
     let prepared = prepare(loaded, spec, dirs).await?;
@@ -166,12 +181,14 @@ pub async fn apply_project(
     Ok(Applied::Ran { plan, report })
 }
 
-/// Refuse a saved plan of another format version, or one whose file or
-/// live state fingerprint differs from a `fresh` plan's.
+/// Refuse a saved plan of another format version, of an invalid shape,
+/// whose fingerprints differ from a `fresh` plan's, or that is in any other
+/// way not equal to it (the first difference is named).
 pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), ApplyError> {
     if saved.format_version != FORMAT_VERSION {
         return Err(ApplyError::Version(saved.format_version));
     }
+    saved.validate().map_err(ApplyError::Invalid)?;
     if saved.fingerprint.config != fresh.fingerprint.config {
         return Err(ApplyError::Stale {
             what: "the project file",
@@ -181,6 +198,9 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), ApplyError> {
         return Err(ApplyError::Stale {
             what: "the live state",
         });
+    }
+    if let Some(what) = saved.first_difference(fresh) {
+        return Err(ApplyError::Differs { what });
     }
     Ok(())
 }

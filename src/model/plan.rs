@@ -41,7 +41,8 @@ pub struct Plan {
 /// Hashes of the inputs a plan was made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
-    /// SHA-256 of the project file's text.
+    /// SHA-256 of what the project file means: its text, the interpolated
+    /// file (`.env`, the environment) and the resolved spec hashes.
     pub config: String,
     /// SHA-256 of the observed live state.
     pub live: String,
@@ -278,6 +279,100 @@ impl Plan {
         let (a, c, r) = self.counts();
         format!("Plan: {a} to add, {c} to change, {r} to remove.")
     }
+
+    /// Check the shape of a plan read from outside (a saved plan, a
+    /// request): every step's id is its index, and every `waits_for` names
+    /// an earlier step. The planner only ever makes such plans; together
+    /// the rules rule out missing steps and cycles, so the executor never
+    /// indexes out of range or waits forever.
+    pub fn validate(&self) -> Result<(), PlanShapeError> {
+        for (index, step) in self.steps.iter().enumerate() {
+            if step.id != index {
+                return Err(PlanShapeError::Id { index, id: step.id });
+            }
+            if let Some(&dep) = step.waits_for.iter().find(|&&d| d >= index) {
+                return Err(PlanShapeError::WaitsFor { id: index, dep });
+            }
+        }
+        Ok(())
+    }
+
+    /// How `other` (a fresh plan) differs from this one (a saved plan), in
+    /// words: the first differing step, check or list; `None` when equal.
+    pub fn first_difference(&self, other: &Plan) -> Option<String> {
+        if self.project != other.project {
+            return Some(format!(
+                "it is for project `{}`, this file is project `{}`",
+                self.project, other.project
+            ));
+        }
+        let steps = self.steps.len().max(other.steps.len());
+        for i in 0..steps {
+            match (self.steps.get(i), other.steps.get(i)) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) if a.action == b.action => {
+                    return Some(format!(
+                        "step {i} ({}) differs in its reason or what it waits for",
+                        a.action.title()
+                    ));
+                }
+                (Some(a), Some(b)) => {
+                    return Some(format!(
+                        "step {i} is `{}` in the saved plan but `{}` now",
+                        a.action.title(),
+                        b.action.title()
+                    ));
+                }
+                (Some(a), None) => {
+                    return Some(format!(
+                        "step {i} (`{}`) is not in a fresh plan",
+                        a.action.title()
+                    ));
+                }
+                (None, Some(b)) => {
+                    return Some(format!(
+                        "a fresh plan has step {i} (`{}`) too",
+                        b.action.title()
+                    ));
+                }
+                (None, None) => {}
+            }
+        }
+        if self.checks != other.checks {
+            return Some("its checks differ from a fresh plan's".into());
+        }
+        if self.unmanaged != other.unmanaged {
+            return Some("its list of unmanaged models differs from a fresh plan's".into());
+        }
+        if self != other {
+            return Some("it differs from a fresh plan".into());
+        }
+        None
+    }
+}
+
+/// A plan whose steps do not form a valid graph.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanShapeError {
+    /// A step's id is not its position.
+    #[error("step {index} has id {id}; a step's id must be its position in `steps`")]
+    Id {
+        /// The position.
+        index: usize,
+        /// The id it has.
+        id: usize,
+    },
+    /// A step waits for itself, a later step or one that does not exist.
+    #[error(
+        "step {id} waits for step {dep}, which does not come before it (a step may only wait for earlier steps)"
+    )]
+    WaitsFor {
+        /// The step.
+        id: usize,
+        /// What it waits for.
+        dep: usize,
+    },
 }
 
 /// One changed field.

@@ -231,6 +231,8 @@ pub enum ErrorKind {
     InvalidConfig,
     /// `apply` sent a plan the file or the live state has moved away from.
     StalePlan,
+    /// `apply` sent a plan whose steps do not form a valid graph.
+    InvalidPlan,
     /// `apply` sent a plan of another format version.
     PlanVersion,
     /// `apply` sent a plan whose checks found errors.

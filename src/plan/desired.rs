@@ -25,7 +25,7 @@ use crate::ollama::CreateRequest;
 pub struct Desired {
     /// Project name.
     pub project: String,
-    /// SHA-256 of the file's text.
+    /// What the file asks for, hashed: see [`config_fingerprint`].
     pub config_fingerprint: String,
     /// Resolved services, in file order.
     pub services: Vec<ServiceSpec>,
@@ -107,7 +107,7 @@ impl Desired {
         }
         Desired {
             project: spec.project.clone(),
-            config_fingerprint: hex::encode(Sha256::digest(loaded.file.text.as_bytes())),
+            config_fingerprint: config_fingerprint(loaded, spec),
             services: spec.services.clone(),
             models,
             prune_models: cfg.settings.prune_models,
@@ -115,6 +115,26 @@ impl Desired {
             problems,
         }
     }
+}
+
+/// SHA-256 over everything the file means, not only its text: the text,
+/// the file after interpolation (so `.env` and the environment count) and
+/// each resolved service's spec hash (so `env_file` contents count). A saved
+/// plan whose fingerprint differs was made from another meaning of the file.
+pub fn config_fingerprint(loaded: &Loaded, spec: &ProjectSpec) -> String {
+    let mut h = Sha256::new();
+    h.update(loaded.file.text.as_bytes());
+    h.update([0]);
+    // The typed config always serializes (string keys only); an empty
+    // fallback would still differ from any real file's.
+    h.update(serde_json::to_vec(&loaded.config).unwrap_or_default());
+    for s in &spec.services {
+        h.update([0]);
+        h.update(s.name.as_bytes());
+        h.update([0]);
+        h.update(s.spec_hash.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 /// How a model entry is named in messages.

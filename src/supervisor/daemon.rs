@@ -191,6 +191,7 @@ fn init_logging(dirs: &ProjectDirs) {
 
 async fn serve(daemon: Arc<Daemon>) -> Result<()> {
     let socket = daemon.dirs.socket();
+    crate::client::check_socket_path(&socket)?;
     if socket.exists() {
         if UnixStream::connect(&socket).await.is_ok() {
             return Err(SupervisorError::AlreadyRunning {

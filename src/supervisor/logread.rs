@@ -20,12 +20,21 @@ use crate::supervisor::logs::{parse_time, rotated};
 pub struct LogLine {
     /// Service name.
     pub service: String,
-    /// When it was written (absent for lines not in our format).
+    /// When it was written (absent for lines not in our format); in JSON
+    /// an RFC 3339 UTC string, as in `status --json`.
+    #[serde(serialize_with = "rfc3339_or_null")]
     pub time: Option<SystemTime>,
     /// `out`, `err` or `fr` (FaceRunner's own notes).
     pub stream: String,
     /// The text.
     pub text: String,
+}
+
+fn rfc3339_or_null<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&crate::model::units::format_time(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Parse `<time> <stream> <text>`; other lines become `out` lines without time.
@@ -151,6 +160,16 @@ mod tests {
     use super::*;
     use crate::model::spec::LogSpec;
     use crate::supervisor::logs::LogWriter;
+
+    #[test]
+    fn json_times_are_rfc3339_as_in_status() {
+        let l = parse_line("svc", "2025-11-26T12:34:56.789Z out hello");
+        let v = serde_json::to_value(&l).expect("serialize");
+        assert_eq!(v["time"], "2025-11-26T12:34:56.789Z", "{v}");
+        assert_eq!(v["text"], "hello");
+        let v = serde_json::to_value(parse_line("svc", "no time here")).expect("serialize");
+        assert!(v["time"].is_null(), "{v}");
+    }
 
     #[test]
     fn follow_across_rotation_loses_nothing() {

@@ -173,6 +173,11 @@ async fn apply(
             return false;
         }
     };
+    if let Err(e) = dirs.check_owner(&loaded.file.path, true) {
+        let cause = std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
+        reporter.report(WatchEvent::Failed(&format!("{e}{cause}")));
+        return false;
+    }
     let spec = match resolve(loaded, &dirs, Secrets::Create) {
         Ok(s) => s,
         Err(e) => {

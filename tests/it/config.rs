@@ -671,3 +671,37 @@ fn a_self_dependency_is_reported_once() {
         "{report:#}"
     );
 }
+
+/// #9 item 22: listening on every interface is worth one line of warning.
+#[test]
+fn an_open_bind_address_is_a_one_line_warning_with_the_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "facerunner.yaml",
+        "version: 1\nsettings:\n  bind: \"::\"\nservices:\n  a:\n    command: [x]\n    port: 9100\n    bind: 0.0.0.0\n    health: { tcp: 9100 }\n  b:\n    command: [x]\n    port: 9101\n    health: { tcp: 9101 }\n  c:\n    command: [x]\n    port: 9102\n    bind: 127.0.0.1\n    health: { tcp: 9102 }\n",
+    );
+    let out = fr(dir.path())
+        .arg("-f")
+        .arg(&file)
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines.iter().any(|l| l
+            .contains("warning: service `a` listens on 0.0.0.0: it is reachable from the network")
+            && l.contains("use 127.0.0.1")),
+        "{stderr}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .contains("warning: settings.bind is ::: `b` is reachable from the network")
+            && l.contains("use 127.0.0.1")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("`c`"), "{stderr}");
+}

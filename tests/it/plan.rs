@@ -722,3 +722,154 @@ fn a_daemon_speaking_garbage_is_a_plan_error_with_the_reason() {
     );
     assert_eq!(plan["steps"], serde_json::json!([]), "{plan:#}");
 }
+
+/// Send `plan` straight to the daemon, as a client other than the CLI could.
+fn apply_in_daemon_directly(
+    p: &Project,
+    plan: facerunner::plan::Plan,
+) -> facerunner::model::wire::WireError {
+    let request = facerunner::model::wire::Request::Apply {
+        config: p.dir.path().join("p/facerunner.yaml"),
+        vars: Default::default(),
+        plan: Box::new(plan),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let err = rt
+        .block_on(async {
+            facerunner::client::Client::connect(&p.dirs().socket())
+                .await?
+                .expect("the daemon runs")
+                .request_streaming(&request, |_| {})
+                .await
+        })
+        .expect_err("refused");
+    match err {
+        facerunner::supervisor::SupervisorError::Remote(w) => w,
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn a_saved_plan_applies_only_if_a_fresh_plan_equals_it() {
+    use facerunner::model::wire::ErrorKind;
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    let services = o.yaml(&p, "");
+    write(&p, &services, "models:\n  - ollama: keep:1b\n");
+    assert!(apply(&p).status.success());
+    // Installed by someone else: FaceRunner does not own it.
+    o.http(
+        "POST",
+        "/api/pull",
+        r#"{"model": "theirs:1b", "stream": false}"#,
+    );
+    write(
+        &p,
+        &services,
+        "models:\n  - ollama: keep:1b\n  - ollama: two:1b\n  - ollama: three:1b\n",
+    );
+    let saved = p.dir.path().join("plan.json");
+    let saved_s = saved.display().to_string();
+    p.ok(&["plan", "--out", &saved_s]);
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("read")).expect("json");
+    assert_eq!(good["steps"].as_array().expect("steps").len(), 2, "{good}");
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        edit(&mut v);
+        v
+    };
+    let out_of_range = edited(&|v| v["steps"][1]["waits_for"] = serde_json::json!([99]));
+    let cycle = edited(&|v| {
+        v["steps"][0]["waits_for"] = serde_json::json!([1]);
+        v["steps"][1]["waits_for"] = serde_json::json!([0]);
+    });
+    let bad_id = edited(&|v| v["steps"][1]["id"] = serde_json::json!(7));
+    let remove_theirs = edited(&|v| {
+        v["steps"]
+            .as_array_mut()
+            .expect("steps")
+            .push(serde_json::json!({
+                "id": 2, "action": "remove_model", "service": "ollama", "model": "theirs:1b",
+                "reason": "hand-edited", "waits_for": []
+            }))
+    });
+    for (what, plan, message, kind) in [
+        (
+            "out of range",
+            &out_of_range,
+            "waits for step 99",
+            ErrorKind::InvalidPlan,
+        ),
+        (
+            "a cycle",
+            &cycle,
+            "waits for step 1",
+            ErrorKind::InvalidPlan,
+        ),
+        ("an id", &bad_id, "step 1 has id 7", ErrorKind::InvalidPlan),
+        (
+            "a remove",
+            &remove_theirs,
+            "step 2 (`remove theirs:1b`) is not in a fresh plan",
+            ErrorKind::StalePlan,
+        ),
+    ] {
+        std::fs::write(&saved, plan.to_string()).expect("write");
+        let out = p.run(&["apply", "--color", "never", &saved_s]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", describe(&out));
+        // miette wraps long lines: compare with the wrapping undone.
+        let err = text(&out.stderr).replace("\n  | ", " ");
+        assert!(err.contains(message), "{what}: {err}");
+        assert!(err.contains("nothing was changed"), "{what}: {err}");
+        // The daemon refuses it too, with a typed error, and still answers.
+        let plan: facerunner::plan::Plan = serde_json::from_value(plan.clone()).expect("a plan");
+        let w = apply_in_daemon_directly(&p, plan);
+        assert_eq!(w.kind, kind, "{what}: {w}");
+        assert!(w.message.contains(message), "{what}: {w}");
+        p.ok(&["status"]);
+    }
+    let models = models_of(&p, "ollama");
+    assert!(models.contains(&"theirs:1b".to_string()), "{models:?}");
+    assert!(!models.iter().any(|m| m.starts_with("two")), "{models:?}");
+
+    // The plan as made applies, without asking: it was reviewed when saved.
+    std::fs::write(&saved, good.to_string()).expect("write");
+    let out = p
+        .cmd(&["apply", "--color", "never", &saved_s])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_converged(&p);
+}
+
+#[test]
+fn a_saved_plan_is_refused_after_a_dotenv_value_changed() {
+    // Nothing runs yet, so the steps (start the service) are the same
+    // either way: only the fingerprint of what the file means can tell.
+    let p = Project::new("");
+    let o = Ollama::new(&p, "ollama");
+    write(&p, &o.yaml(&p, ", LEVEL: \"${LEVEL}\""), "");
+    let dotenv = p.dir.path().join("p/.env");
+    std::fs::write(&dotenv, "LEVEL=one\n").expect("write .env");
+    let saved = p.dir.path().join("plan.json");
+    let saved_s = saved.display().to_string();
+    p.ok(&["plan", "--out", &saved_s]);
+    std::fs::write(&dotenv, "LEVEL=two\n").expect("write .env");
+    let out = p.run(&["apply", "--yes", "--color", "never", &saved_s]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("stale: the project file changed"),
+        "{}",
+        describe(&out)
+    );
+    assert!(p.processes().is_empty(), "nothing started");
+    std::fs::write(&dotenv, "LEVEL=one\n").expect("write .env");
+    let out = p.run(&["apply", "--yes", "--color", "never", &saved_s]);
+    assert!(out.status.success(), "{}", describe(&out));
+}

@@ -423,6 +423,11 @@ fn restart_gives_a_new_process_and_start_brings_a_stopped_one_back() {
     p.ok(&["restart", "web"]);
     let s = p.service("web").expect("web");
     assert!(is_healthy(&s) && pid_of(&s) != Some(first), "{s}");
+    // No names: every service, as compose does.
+    let second = pid_of(&s).expect("pid");
+    p.ok(&["restart"]);
+    let s = p.service("web").expect("web");
+    assert!(is_healthy(&s) && pid_of(&s) != Some(second), "{s}");
     p.ok(&["stop", "web"]);
     assert_eq!(p.service("web").expect("web")["state"]["state"], "stopped");
     p.ok(&["start", "web"]);
@@ -634,4 +639,112 @@ fn a_missing_file_and_an_unknown_service_are_errors_not_silence() {
         "{}",
         describe(&out)
     );
+}
+
+#[test]
+fn two_projects_in_directories_of_the_same_name_never_share_a_daemon() {
+    // a/<name>/ and b/<name>/ without `name:`: both derive the project
+    // name from the directory. The second is refused; the first keeps running.
+    let p = Project::new("  unused: { command: [python3, -c, 'pass'], restart: 'no' }\n");
+    let sleeper = format!(
+        "version: 1\nservices:\n  s:\n    command: [python3, -c, 'import time; time.sleep(600)', {}]\n",
+        p.name
+    );
+    let dir = |side: &str| {
+        let d = p.dir.path().join(side).join(&p.name);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::fs::write(d.join("facerunner.yaml"), &sleeper).expect("write");
+        d
+    };
+    let (a, b) = (dir("a"), dir("b"));
+    let run = |cwd: &std::path::Path, args: &[&str]| {
+        let mut c = p.cmd(args);
+        c.current_dir(cwd);
+        assert_cmd::Command::from_std(c)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("run facerunner")
+    };
+    let out = run(&a, &["up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let pid_in_a = || {
+        let out = run(&a, &["status", "--json"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        pid_of(&v["services"][0])
+    };
+    let before = wait_until("a's service runs", Duration::from_secs(30), pid_in_a);
+
+    let owner = std::fs::canonicalize(a.join("facerunner.yaml")).expect("canonical");
+    let theirs = b.join("facerunner.yaml");
+    for args in [&["up"][..], &["apply", "--yes"], &["down"], &["status"]] {
+        let out = run(&b, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
+        // miette wraps long lines, paths included: compare without the wrapping.
+        let squash = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_whitespace() && *c != '|')
+                .collect()
+        };
+        let err = squash(&text(&out.stderr));
+        let canon = std::fs::canonicalize(&theirs).expect("canon");
+        let want = format!(
+            "project `{}` belongs to {}; set `name:` in {} to another name",
+            p.name,
+            owner.display(),
+            canon.display()
+        );
+        assert!(err.contains(&squash(&want)), "{args:?}: {err}");
+    }
+    assert_eq!(pid_in_a(), Some(before), "a's service was not touched");
+    assert!(alive(before));
+
+    // With a name of its own, b runs beside a.
+    std::fs::write(&theirs, format!("name: {}-b\n{sleeper}", p.name)).expect("rename");
+    let out = run(&b, &["up"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(pid_in_a(), Some(before), "a's service still runs");
+    for d in [&a, &b] {
+        let out = run(d, &["down"]);
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+}
+
+#[test]
+fn a_socket_path_too_long_for_unix_sockets_says_so_and_what_to_do() {
+    let p = Project::new("  w: { command: [python3, -c, 'pass'], restart: 'no' }\n");
+    // Deeper than the 108 bytes a Unix socket address holds.
+    let home = p.dir.path().join("h".repeat(120));
+    let socket = home.join(&p.name).join("run/daemon.sock");
+    for args in [&["status"][..], &["up"]] {
+        let out = assert_cmd::Command::from_std({
+            let mut c = p.cmd(args);
+            c.env("FACERUNNER_HOME", &home);
+            c
+        })
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
+        // miette wraps long lines, paths included: compare without the wrapping.
+        let squash = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_whitespace() && *c != '|')
+                .collect()
+        };
+        let err = squash(&text(&out.stderr));
+        let want = format!(
+            "the daemon's socket path {} is {} bytes long; a Unix socket path may have at most 107",
+            socket.display(),
+            socket.as_os_str().len()
+        );
+        assert!(err.contains(&squash(&want)), "{args:?}: {err}");
+        assert!(
+            err.contains(&squash(
+                "set FACERUNNER_HOME (or XDG_RUNTIME_DIR) to a shorter directory"
+            )),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(p.processes().is_empty(), "no daemon was left behind");
 }

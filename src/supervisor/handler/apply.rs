@@ -57,6 +57,14 @@ pub(super) async fn apply(
     plan: Plan,
     out: &mpsc::Sender<Response>,
 ) -> Result<Response, WireError> {
+    // Never trust the shape of a plan from a socket: an id out of range
+    // or a cycle must be an answer, not a panic or a hang under the lock.
+    plan.validate().map_err(|e| {
+        WireError::new(
+            ErrorKind::InvalidPlan,
+            format!("the plan is invalid: {e}; nothing was changed"),
+        )
+    })?;
     // Bounded and off the runtime: a FIFO or device named as the file
     // is refused instead of hanging or filling the daemon's memory.
     let path = config.clone();
@@ -87,6 +95,7 @@ pub(super) async fn apply(
             ),
         ));
     }
+    super::check_owner(daemon, &loaded.file.path)?;
     let spec = resolve(&loaded, &daemon.dirs, Secrets::Create)
         .map_err(|e| WireError::new(ErrorKind::InvalidSpec, e.to_string()))?;
     tracing::info!(file = %config.display(), "apply: {}", plan.summary());
@@ -170,7 +179,8 @@ fn load_error(e: LoadError) -> WireError {
 
 fn wire(e: &ApplyError) -> WireError {
     let kind = match e {
-        ApplyError::Stale { .. } => ErrorKind::StalePlan,
+        ApplyError::Stale { .. } | ApplyError::Differs { .. } => ErrorKind::StalePlan,
+        ApplyError::Invalid(_) => ErrorKind::InvalidPlan,
         ApplyError::Version(_) => ErrorKind::PlanVersion,
         ApplyError::Checks { .. } => ErrorKind::PlanErrors,
         _ => ErrorKind::Internal,

@@ -89,3 +89,12 @@ fn no_project() -> WireError {
         "the daemon runs no project yet; run `facerunner up` first",
     )
 }
+
+/// Refuse a request whose file does not own this daemon's project (see
+/// `ProjectDirs::check_owner`); the cause, if any, is part of the message.
+fn check_owner(daemon: &Daemon, file: &std::path::Path) -> Result<(), WireError> {
+    daemon.dirs.check_owner(file, true).map_err(|e| {
+        let cause = std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
+        WireError::new(ErrorKind::WrongProject, format!("{e}{cause}"))
+    })
+}

@@ -24,6 +24,7 @@ pub(super) async fn up(
             ),
         ));
     }
+    super::check_owner(daemon, &spec.config_path)?;
     let order = orchestrate::closure(&spec, &services)?;
     let _guard = daemon.apply.lock().await;
     let (tx, forward) = events(out);
