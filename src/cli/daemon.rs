@@ -157,14 +157,11 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
             help = "`facerunner down` stops it; `facerunner status` shows what it runs",
             "a daemon is already running for project {project} (pid {pid})"
         ),
-        SupervisorError::ProtocolMismatch { ours, theirs } => miette!(
-            help = "a daemon from another facerunner version is running; stop it (its pid is in the project's state/daemon.lock) and retry",
-            "protocol mismatch: this facerunner speaks version {ours}, the daemon version {theirs}"
-        ),
-        e @ SupervisorError::SocketPathTooLong { .. } => miette!(
-            help = "set FACERUNNER_HOME (or XDG_RUNTIME_DIR) to a shorter directory, e.g. FACERUNNER_HOME=~/.facerunner",
-            "{e}"
-        ),
+        e @ (SupervisorError::ProtocolMismatch { .. }
+        | SupervisorError::SocketPathTooLong { .. }) => {
+            let help = e.help().unwrap_or_default();
+            miette!(help = help, "{e}")
+        }
         SupervisorError::DaemonStart { secs, log } => miette!(
             help = format!("its log is {}", log.display()),
             "the daemon did not start within {secs}s"

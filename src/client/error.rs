@@ -78,6 +78,21 @@ pub enum SupervisorError {
 }
 
 impl SupervisorError {
+    /// What to do about a local problem with the daemon, when there is
+    /// something to say (the CLI's reports and the plan's checks say the
+    /// same).
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            SupervisorError::ProtocolMismatch { .. } => Some(
+                "a daemon from another facerunner version is running; stop it (its pid is in the project's state/daemon.lock) and retry",
+            ),
+            SupervisorError::SocketPathTooLong { .. } => Some(
+                "set FACERUNNER_HOME (or XDG_RUNTIME_DIR) to a shorter directory, e.g. FACERUNNER_HOME=~/.facerunner",
+            ),
+            _ => None,
+        }
+    }
+
     /// Shorthand for [`SupervisorError::Io`].
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         SupervisorError::Io {

@@ -22,7 +22,7 @@ pub struct Live {
     /// when it answered or none runs. The plan turns it into an error: the
     /// services it runs are unknown, so nothing can be planned against them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub daemon_unusable: Option<String>,
+    pub daemon_unusable: Option<DaemonProblem>,
     /// The daemon's own settings in force (the defaults, no watching, when
     /// no daemon runs: what a freshly started one has).
     #[serde(default)]
@@ -146,4 +146,13 @@ pub struct HostFacts {
     /// Service → what is wrong with its `working_dir` (`/x does not exist`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bad_working_dirs: BTreeMap<String, String>,
+}
+
+/// Why the project's daemon cannot be used, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonProblem {
+    /// What is wrong, with its causes.
+    pub reason: String,
+    /// What to do.
+    pub help: String,
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::client::Client;
+use crate::model::live::DaemonProblem;
 use crate::model::live::LiveService;
 use crate::model::spec::DaemonSettings;
 use crate::model::wire::{Lifecycle, Request, Response, StatusReport};
@@ -21,27 +22,31 @@ pub struct Observed {
     /// Whether a daemon answered.
     pub daemon: bool,
     /// Why the daemon on the socket cannot be used, when it cannot.
-    pub unusable: Option<String>,
+    pub unusable: Option<DaemonProblem>,
     /// Its settings in force (defaults when none runs).
     pub settings: DaemonSettings,
     /// Every service it knows.
     pub services: BTreeMap<String, LiveService>,
 }
 
+/// What to do about a daemon that answers but cannot be used.
+const STOP_IT: &str = "stop that daemon with the facerunner that started it (`facerunner down`), or end its process; then plan again";
+
 /// Ask the daemon for every service's status.
 pub async fn observe(dirs: &ProjectDirs) -> Observed {
     let socket = dirs.socket();
-    let unusable = |why: String| Observed {
-        unusable: Some(format!(
-            "the daemon on {} cannot be used: {why}",
-            socket.display()
-        )),
+    let problem = |why: String, help: Option<&str>| Observed {
+        unusable: Some(DaemonProblem {
+            reason: format!("the daemon on {} cannot be used: {why}", socket.display()),
+            help: help.unwrap_or(STOP_IT).to_string(),
+        }),
         ..Observed::default()
     };
+    let unusable = |why: String| problem(why, None);
     let client = match Client::connect(&socket).await {
         Ok(Some(c)) => c,
         Ok(None) => return Observed::default(),
-        Err(e) => return unusable(chain(&e)),
+        Err(e) => return problem(chain(&e), e.help()),
     };
     let report = match client.request(&Request::Status, |_| {}).await {
         Ok(Response::Status(r)) => r,

@@ -53,12 +53,12 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         steps: Vec::new(),
         checks: desired.problems.clone(),
     };
-    let service_steps = if let Some(why) = &live.daemon_unusable {
+    let service_steps = if let Some(problem) = &live.daemon_unusable {
         // What runs is unknown: nothing about services can be planned.
         b.checks.push(Check::error(
             DAEMON_SUBJECT,
-            why.clone(),
-            "stop that daemon with the facerunner that started it (`facerunner down`), or end its process; then plan again",
+            problem.reason.clone(),
+            problem.help.clone(),
         ));
         HashMap::new()
     } else {

@@ -299,7 +299,10 @@ fn an_unusable_daemon_is_an_error_and_nothing_is_planned_for_services() {
     let mut l = live(&d, &[], &[]);
     l.services.clear();
     l.daemon = false;
-    l.daemon_unusable = Some("the daemon on /s cannot be used: protocol mismatch".into());
+    l.daemon_unusable = Some(crate::model::live::DaemonProblem {
+        reason: "the daemon on /s cannot be used: protocol mismatch".into(),
+        help: "stop it".into(),
+    });
     let p = plan(&d, &l, &State::default());
     assert!(p.has_errors());
     assert!(p.is_empty(), "{:?}", titles(&p));
