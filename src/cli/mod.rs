@@ -28,8 +28,10 @@ pub mod status;
 pub mod up;
 // plan / apply / models
 pub mod apply;
+pub mod apply_daemon;
 pub mod models;
 pub mod plan;
+pub mod progress;
 pub mod pull;
 pub mod rm;
 

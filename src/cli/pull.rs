@@ -11,9 +11,9 @@ use std::process::ExitCode;
 use miette::{IntoDiagnostic, miette};
 
 use crate::cli::Global;
-use crate::cli::apply::{Renderer, summary};
 use crate::cli::daemon::runtime;
 use crate::cli::models::one_target;
+use crate::cli::progress::{Renderer, summary};
 use crate::config::resolve::Secrets;
 use crate::execute::run_actions;
 use crate::names::{ModelName, RepoHints, convert};

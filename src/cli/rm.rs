@@ -10,9 +10,9 @@ use std::process::ExitCode;
 use miette::{IntoDiagnostic, miette};
 
 use crate::cli::Global;
-use crate::cli::apply::{Renderer, summary};
 use crate::cli::daemon::runtime;
 use crate::cli::models::one_target;
+use crate::cli::progress::{Renderer, summary};
 use crate::cli::pull::not_running;
 use crate::config::resolve::Secrets;
 use crate::execute::run_actions;

@@ -11,9 +11,10 @@ use std::sync::Mutex;
 use miette::IntoDiagnostic;
 
 use crate::cli::Global;
-use crate::cli::apply::{Failure, Renderer, apply_in_daemon, summary};
+use crate::cli::apply_daemon::{Failure, apply_in_daemon};
 use crate::cli::daemon::{print_event, report, runtime};
 use crate::cli::logs::{LogsArgs, follow_until};
+use crate::cli::progress::{Renderer, summary};
 use crate::client::{Client, ensure_daemon, wait_for_exit};
 use crate::execute::{Applied, ExecEvent, Outcome, Sink};
 use crate::model::wire::{Request, Response};

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use miette::IntoDiagnostic;
 
 use super::Global;
-use super::apply::{Renderer, summary};
 use super::output::print_diagnostics;
+use super::progress::{Renderer, summary};
 use crate::config::discover;
 use std::sync::Arc;
 
