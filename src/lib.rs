@@ -18,6 +18,7 @@ pub mod names;
 pub mod observe;
 pub mod ollama;
 pub mod paths;
+pub mod pidlock;
 pub mod plan;
 pub mod safefs;
 pub mod style;

@@ -185,10 +185,7 @@ pub async fn wait_for_exit(dirs: &ProjectDirs, pid: u32, timeout: Duration) -> b
     let path = dirs.lock_file();
     let deadline = Instant::now() + timeout;
     loop {
-        let free = match crate::safefs::open_private_read(&path) {
-            Ok(f) => f.try_lock_shared().is_ok(),
-            Err(_) => true,
-        };
+        let free = crate::pidlock::is_free(&path);
         if free && !crate::sys::identity::is_running(pid) {
             return true;
         }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::driver::ServiceDriver;
 use super::engine::{Context, execute};
-use super::lock::ApplyLock;
+use super::lock::{self, ApplyLock};
 use super::prepare::prepare;
 use super::store::{self, StateError};
 use crate::config::Loaded;
@@ -237,7 +237,7 @@ fn remember_unchanged(
 
 /// Take the project's apply lock, telling `sink` while another apply holds it.
 async fn take_lock(dirs: &ProjectDirs, sink: &dyn Sink) -> Result<ApplyLock, ApplyError> {
-    ApplyLock::acquire(&dirs.state, |holder| {
+    lock::acquire(&dirs.state, |holder| {
         sink.event(&ExecEvent::WaitingForLock {
             holder: holder.to_string(),
         });

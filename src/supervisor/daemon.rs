@@ -27,8 +27,6 @@
 //! process.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{Read, Seek, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -44,6 +42,7 @@ use crate::client::protocol::{Hello, HelloReply, PROTOCOL_VERSION, read_frame, w
 use crate::model::spec::ProjectSpec;
 use crate::model::wire::{Request, Response};
 use crate::paths::ProjectDirs;
+use crate::pidlock::{Attempt, PidLock};
 use crate::supervisor::handler;
 use crate::supervisor::metrics::Metrics;
 use crate::supervisor::service::ServiceHandle;
@@ -133,30 +132,15 @@ pub fn run(dirs: ProjectDirs) -> Result<()> {
     rt.block_on(serve(daemon))
 }
 
-fn take_lock(dirs: &ProjectDirs) -> Result<File> {
+fn take_lock(dirs: &ProjectDirs) -> Result<PidLock> {
     let path = dirs.lock_file();
-    // Never through a planted link, never a FIFO: 0600, a file of ours.
-    let mut file = crate::safefs::open_private_rw(&path)
-        .map_err(|e| SupervisorError::io("open", &path, e.into()))?;
-    if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
-        let mut pid = String::new();
-        let _ = (&file).take(64).read_to_string(&mut pid);
-        let pid = pid.trim();
-        return Err(SupervisorError::AlreadyRunning {
+    match PidLock::try_acquire(&path).map_err(|e| SupervisorError::io("lock", &path, e))? {
+        Attempt::Held(lock) => Ok(lock),
+        Attempt::Busy { holder } => Err(SupervisorError::AlreadyRunning {
             project: dirs.project.clone(),
-            pid: if pid.is_empty() {
-                "?".into()
-            } else {
-                pid.to_string()
-            },
-        });
+            pid: holder,
+        }),
     }
-    file.set_len(0)
-        .map_err(|e| SupervisorError::io("write", &path, e))?;
-    file.rewind()
-        .map_err(|e| SupervisorError::io("write", &path, e))?;
-    writeln!(file, "{}", std::process::id()).map_err(|e| SupervisorError::io("write", &path, e))?;
-    Ok(file)
 }
 
 /// Log to `state/daemon.log`, rotated like service logs; a write that fails
@@ -304,7 +288,10 @@ mod tests {
 
         std::fs::remove_file(dirs.lock_file()).expect("rm");
         let held = take_lock(&dirs).expect("lock");
-        let mode = held.metadata().expect("stat").permissions().mode();
+        let mode = std::fs::metadata(held.path())
+            .expect("stat")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(
             std::fs::read_to_string(dirs.lock_file()).expect("read"),

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("sys", 2),
     ("http", 2),
     ("paths", 3),
+    ("pidlock", 3),
     // clients
     ("gpu", 4),
     ("ollama", 4),
