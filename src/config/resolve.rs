@@ -191,6 +191,12 @@ fn service(
     for (k, v) in &svc.env {
         env.insert(k.clone(), v.to_string());
     }
+    let secret_env = svc
+        .env
+        .iter()
+        .filter(|(_, v)| v.is_secret())
+        .map(|(k, _)| k.clone())
+        .collect();
     let probe = probe(svc, &host, default_check, default_start);
     let restart = match &svc.restart {
         None => RestartSpec {
@@ -261,6 +267,7 @@ fn service(
         kind: svc.kind.as_str().to_string(),
         argv,
         env,
+        secret_env,
         working_dir: svc
             .working_dir
             .as_deref()

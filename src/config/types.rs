@@ -209,7 +209,9 @@ impl OneOrMany {
     }
 }
 
-/// An environment value: strings, numbers and booleans are all written as text.
+/// An environment value: strings, numbers and booleans are all written as
+/// text; `{ value: ..., secret: true }` marks a value that `plan` must never
+/// show (names with TOKEN, KEY, SECRET or PASSWORD are masked anyway).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum EnvValue {
@@ -221,6 +223,27 @@ pub enum EnvValue {
     Float(f64),
     /// true / false.
     Bool(bool),
+    /// A value with options.
+    Long(EnvLong),
+}
+
+/// `{ value: ..., secret: true }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvLong {
+    /// The value.
+    pub value: String,
+    /// Never shown by `plan` (human output, JSON, saved plans); its changes
+    /// are still detected.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+impl EnvValue {
+    /// Whether the file marks this value secret.
+    pub fn is_secret(&self) -> bool {
+        matches!(self, EnvValue::Long(EnvLong { secret: true, .. }))
+    }
 }
 
 impl std::fmt::Display for EnvValue {
@@ -230,6 +253,7 @@ impl std::fmt::Display for EnvValue {
             EnvValue::Int(i) => write!(f, "{i}"),
             EnvValue::Float(x) => write!(f, "{x}"),
             EnvValue::Bool(b) => write!(f, "{b}"),
+            EnvValue::Long(l) => f.write_str(&l.value),
         }
     }
 }

@@ -135,6 +135,7 @@ fn service(name: &str) -> ServiceSpec {
         kind: "ollama".into(),
         argv: vec!["ollama".into(), "serve".into()],
         env: BTreeMap::new(),
+        secret_env: Default::default(),
         working_dir: "/".into(),
         depends_on: vec![],
         probe: None,

@@ -7,7 +7,7 @@
 //! socket, so every type here is serde data. Durations travel as integer
 //! milliseconds. A changed [`ServiceSpec::spec_hash`] means "restart it".
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -71,6 +71,9 @@ pub struct ServiceSpec {
     pub argv: Vec<String>,
     /// Added on top of the daemon's environment.
     pub env: BTreeMap<String, String>,
+    /// Keys of `env` the file marks `secret: true` (never shown by `plan`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub secret_env: BTreeSet<String>,
     /// Absolute working directory.
     pub working_dir: PathBuf,
     /// Services that must reach a condition before this one starts.

@@ -9,14 +9,22 @@
 //! shown: the change is reported with [`MASK`] in place of both values, so
 //! neither the terminal, `plan --json` nor a saved plan holds them.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 pub use crate::model::plan::FieldChange;
 
 /// Every field that differs between `old` and `new`, in key order.
 pub fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let mut secret: BTreeSet<String> = BTreeSet::new();
+    for v in [old, new] {
+        if let Some(keys) = v.get("secret_env").and_then(Value::as_array) {
+            secret.extend(keys.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    }
     let mut out = Vec::new();
-    walk("", Some(old), Some(new), &mut out);
+    walk("", Some(old), Some(new), &secret, &mut out);
     out
 }
 
@@ -31,25 +39,32 @@ pub fn looks_secret(name: &str) -> bool {
         .any(|w| upper.contains(w))
 }
 
-fn is_secret_env(path: &str) -> bool {
-    path.strip_prefix("env.").is_some_and(looks_secret)
+fn is_secret_env(path: &str, marked: &BTreeSet<String>) -> bool {
+    path.strip_prefix("env.")
+        .is_some_and(|k| looks_secret(k) || marked.contains(k))
 }
 
-fn walk(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<FieldChange>) {
+fn walk(
+    path: &str,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    secret: &BTreeSet<String>,
+    out: &mut Vec<FieldChange>,
+) {
     match (old, new) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for k in keys {
                 let p = if path.is_empty() {
                     k.clone()
                 } else {
                     format!("{path}.{k}")
                 };
-                walk(&p, a.get(k), b.get(k), out);
+                walk(&p, a.get(k), b.get(k), secret, out);
             }
         }
         (a, b) if a == b => {}
-        (a, b) if is_secret_env(path) => {
+        (a, b) if is_secret_env(path, secret) => {
             let mask = |v: Option<&Value>| v.filter(|v| !v.is_null()).map(|_| Value::from(MASK));
             out.push(FieldChange {
                 path: path.to_string(),
@@ -100,6 +115,11 @@ mod tests {
             changes[0].to_string(),
             r#"env.HF_TOKEN: "(secret)" → "(secret)""#
         );
+        let marked = diff(
+            &json!({"env": {"DSN": "pg://a"}, "secret_env": ["DSN"]}),
+            &json!({"env": {"DSN": "pg://b"}, "secret_env": ["DSN"]}),
+        );
+        assert_eq!(marked[0].to_string(), r#"env.DSN: "(secret)" → "(secret)""#);
         let added = diff(&json!({"env": {}}), &json!({"env": {"DB_PASSWORD": "p"}}));
         assert_eq!(
             added[0].to_string(),

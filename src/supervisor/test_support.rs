@@ -81,6 +81,7 @@ pub(crate) fn service(name: &str, argv: &[&str]) -> ServiceSpec {
         kind: "process".into(),
         argv: argv.iter().map(|a| (*a).to_string()).collect(),
         env: BTreeMap::new(),
+        secret_env: Default::default(),
         working_dir: std::env::temp_dir(),
         depends_on: vec![],
         probe: None,

@@ -873,3 +873,37 @@ fn a_saved_plan_is_refused_after_a_dotenv_value_changed() {
     let out = p.run(&["apply", "--yes", "--color", "never", &saved_s]);
     assert!(out.status.success(), "{}", describe(&out));
 }
+
+#[test]
+fn secret_env_values_are_never_shown_or_saved_but_their_change_is_planned() {
+    let p = Project::new("");
+    let port = free_port();
+    let worker = |dsn: &str, token: &str| {
+        format!(
+            "  worker:\n    command: [python3, -m, http.server, \"{port}\", --bind, 127.0.0.1]\n    health: {{ tcp: {port} }}\n    env:\n      DSN: {{ value: \"{dsn}\", secret: true }}\n      HF_TOKEN: {token}\n      LEVEL: info\n"
+        )
+    };
+    write(&p, &worker("pg://old-dsn", "hf_oldtoken"), "");
+    assert!(apply(&p).status.success());
+    write(&p, &worker("pg://new-dsn", "hf_newtoken"), "");
+    let saved = p.dir.path().join("plan.json");
+    let human = p.ok(&["plan", "--color", "never"]);
+    let json = p.ok(&["plan", "--json"]);
+    p.ok(&["plan", "--out", &saved.display().to_string()]);
+    let saved_text = std::fs::read_to_string(&saved).expect("saved plan");
+    for out in [text(&human.stdout), text(&json.stdout), saved_text] {
+        for value in ["old-dsn", "new-dsn", "hf_oldtoken", "hf_newtoken"] {
+            assert!(!out.contains(value), "{value} shown in:\n{out}");
+        }
+        assert!(
+            out.contains("env.DSN") && out.contains("env.HF_TOKEN"),
+            "{out}"
+        );
+        assert!(out.contains("(secret)"), "{out}");
+    }
+    assert!(
+        text(&human.stdout).contains("restart service worker"),
+        "{}",
+        describe(&human)
+    );
+}
