@@ -25,11 +25,11 @@ pub struct Size(pub u64);
 /// ```text
 /// duration := "0" | (number unit)+
 /// number   := digits ("." digits)? | "." digits
-/// unit     := "ms" | "s" | "m" | "h"
+/// unit     := "ms" | "s" | "m" | "h" | "d"
 /// ```
 ///
 /// at most 10⁹ seconds in all, no spaces.
-pub const DURATION_PATTERN: &str = r"^(0|(([0-9]+(\.[0-9]+)?|\.[0-9]+)(ms|s|m|h))+)$";
+pub const DURATION_PATTERN: &str = r"^(0|(([0-9]+(\.[0-9]+)?|\.[0-9]+)(ms|s|m|h|d))+)$";
 
 /// Longest duration accepted, in seconds.
 const MAX_DURATION_SECS: f64 = 1e9;
@@ -79,8 +79,13 @@ pub fn parse_duration(s: &str) -> Result<StdDuration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            "" => return Err(format!("`{s}` has no unit")),
-            other => return Err(format!("`{s}`: unknown unit `{other}`")),
+            "d" => 86400.0,
+            "" => return Err(format!("`{s}` has no unit (use ms, s, m, h or d)")),
+            other => {
+                return Err(format!(
+                    "`{s}`: unknown unit `{other}` (use ms, s, m, h or d)"
+                ));
+            }
         };
         total += n * scale;
         if !total.is_finite() || total > MAX_DURATION_SECS {
@@ -119,7 +124,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// The accepted duration forms, for help texts.
-pub const DURATION_HELP: &str = "write a duration like `500ms`, `2s`, `10m` or `1h`";
+pub const DURATION_HELP: &str = "write a duration like `500ms`, `2s`, `10m`, `1h` or `1d`";
 /// The accepted size forms, for help texts.
 pub const SIZE_HELP: &str = "write a size like `512MiB`, `8GiB` or `8GB`";
 
@@ -350,6 +355,8 @@ mod tests {
             "0.25h",
             "10m",
             "1h",
+            "1d",
+            "1d12h",
             "1m30s",
             "1h2m3s4ms",
             "0s",
@@ -365,7 +372,7 @@ mod tests {
             "s",
             "1.2.3s",
             "10 parsecs",
-            "1d",
+            "1w",
             "2S",
             "-1s",
             "1e3s",
