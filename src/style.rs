@@ -60,6 +60,23 @@ fn color_off() -> bool {
     anstream::ColorChoice::global() == anstream::ColorChoice::Never
 }
 
+/// An error and its causes on one line: `cannot write x: No space left on
+/// device`. A cause whose text the message already ends with is not
+/// repeated (some errors print their source themselves).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cause = c.source();
+    }
+    s
+}
+
 /// Bold text when colour is on.
 pub fn bold(s: &str) -> String {
     if color_off() {

@@ -193,12 +193,7 @@ pub(crate) fn report(e: SupervisorError) -> miette::Report {
         }
         other => {
             // Keep the causes: "cannot create DIR" alone does not say why.
-            let mut message = other.to_string();
-            let mut cause = std::error::Error::source(&other);
-            while let Some(c) = cause {
-                message = format!("{message}: {c}");
-                cause = c.source();
-            }
+            let message = crate::style::with_causes(&other);
             miette!(
                 help = "see the daemon's log (state/daemon.log)",
                 "{message}"

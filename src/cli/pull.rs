@@ -12,12 +12,14 @@ use miette::{IntoDiagnostic, miette};
 
 use crate::cli::Global;
 use crate::cli::daemon::runtime;
-use crate::cli::models::one_target;
+use crate::cli::models::{Target, one_target};
 use crate::cli::progress::{Renderer, summary};
 use crate::config::resolve::Secrets;
 use crate::execute::run_actions;
+use crate::model::spec::ProjectSpec;
 use crate::names::{ModelName, RepoHints, convert};
 use crate::observe::models::observe_store;
+use crate::paths::ProjectDirs;
 use crate::plan::Action;
 
 /// Arguments of `facerunner pull`.
@@ -70,19 +72,32 @@ pub fn run(global: &Global, args: PullArgs) -> miette::Result<ExitCode> {
     {
         return Err(not_running(&target.service, &target.url));
     }
-    let sink = Renderer::new(args.json);
+    run_on(&rt, &spec, &dirs, &target, actions, args.json)
+}
+
+/// Run model actions on one ollama service through the engine (under the
+/// apply lock, recording ownership), with progress; `pull` and `rm` share it.
+pub(crate) fn run_on(
+    rt: &tokio::runtime::Runtime,
+    spec: &ProjectSpec,
+    dirs: &ProjectDirs,
+    target: &Target,
+    actions: Vec<Action>,
+    json: bool,
+) -> miette::Result<ExitCode> {
+    let sink = Renderer::new(json);
     let urls = [(target.service.clone(), target.url.clone())].into();
     let report = rt
         .block_on(run_actions(
-            &spec,
-            &dirs,
+            spec,
+            dirs,
             urls,
             actions,
-            super::driver(&dirs)?,
+            super::driver(dirs)?,
             &sink,
         ))
         .into_diagnostic()?;
-    Ok(summary(&report, args.json))
+    Ok(summary(&report, json))
 }
 
 /// The server must be up for pull and rm.

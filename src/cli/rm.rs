@@ -12,10 +12,8 @@ use miette::{IntoDiagnostic, miette};
 use crate::cli::Global;
 use crate::cli::daemon::runtime;
 use crate::cli::models::one_target;
-use crate::cli::progress::{Renderer, summary};
-use crate::cli::pull::not_running;
+use crate::cli::pull::{not_running, run_on};
 use crate::config::resolve::Secrets;
-use crate::execute::run_actions;
 use crate::names::ModelName;
 use crate::observe::models::observe_store;
 use crate::plan::Action;
@@ -60,17 +58,5 @@ pub fn run(global: &Global, args: RmArgs) -> miette::Result<ExitCode> {
             "no model matched; nothing was removed"
         ));
     }
-    let sink = Renderer::new(args.json);
-    let urls = [(target.service.clone(), target.url.clone())].into();
-    let report = rt
-        .block_on(run_actions(
-            &spec,
-            &dirs,
-            urls,
-            actions,
-            super::driver(&dirs)?,
-            &sink,
-        ))
-        .into_diagnostic()?;
-    Ok(summary(&report, args.json))
+    run_on(&rt, &spec, &dirs, &target, actions, args.json)
 }

@@ -240,19 +240,24 @@ pub fn render(diag: &Diagnostic, file: &SourceFile) -> String {
     rendered.unwrap_or_else(|_| render_plain(diag, file))
 }
 
-/// The diagnostic without a source excerpt: location, summary, help.
-pub fn render_plain(diag: &Diagnostic, file: &SourceFile) -> String {
+/// `file:line:col: error` (or `warning`), the start of a plain rendering.
+fn located(diag: &Diagnostic, file: &SourceFile) -> String {
     let kind = if diag.is_error() { "error" } else { "warning" };
-    let at = match diag.span {
+    match diag.span {
         Some(s) => format!(
-            "{}:{}:{}",
+            "{}:{}:{}: {kind}",
             file.path.display(),
             s.start.line,
             s.start.column
         ),
-        None => file.path.display().to_string(),
-    };
-    let mut out = format!("{at}: {kind}: {}", diag.summary);
+        None => format!("{}: {kind}", file.path.display()),
+    }
+}
+
+/// The diagnostic without a source excerpt: location, summary, help.
+pub fn render_plain(diag: &Diagnostic, file: &SourceFile) -> String {
+    let at = located(diag, file);
+    let mut out = format!("{at}: {}", diag.summary);
     if let Some(h) = &diag.help {
         out.push_str(&format!("\n  help: {h}"));
     }
@@ -261,19 +266,10 @@ pub fn render_plain(diag: &Diagnostic, file: &SourceFile) -> String {
 
 /// `file:line:col: warning: summary; help` on one line.
 pub fn one_line(diag: &Diagnostic, file: &SourceFile) -> String {
-    let kind = if diag.is_error() { "error" } else { "warning" };
-    let at = match diag.span {
-        Some(s) => format!(
-            "{}:{}:{}",
-            file.path.display(),
-            s.start.line,
-            s.start.column
-        ),
-        None => file.path.display().to_string(),
-    };
+    let at = located(diag, file);
     match &diag.help {
-        Some(h) => format!("{at}: {kind}: {}; {h}", diag.summary),
-        None => format!("{at}: {kind}: {}", diag.summary),
+        Some(h) => format!("{at}: {}; {h}", diag.summary),
+        None => format!("{at}: {}", diag.summary),
     }
 }
 

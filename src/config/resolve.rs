@@ -81,18 +81,7 @@ pub fn resolve(
     })
 }
 
-/// An error and its causes, on one line.
-/// An error with its causes, on one line.
-pub fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
-}
+pub use crate::style::with_causes;
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())

@@ -102,17 +102,7 @@ fn inspect(path: &Path) -> OnDisk {
     }
 }
 
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+use crate::style::with_causes as chain;
 
 /// The secret `name` in `dir` if a well-formed one exists; never writes.
 pub fn peek(dir: &Path, name: &str) -> Secret {

@@ -6,6 +6,7 @@ use crate::client::SupervisorError;
 use crate::execute::store::StateError;
 use crate::model::events::{Failure, FailureKind};
 use crate::ollama::OllamaError;
+use crate::style::with_causes;
 
 /// A step that did not work.
 #[derive(Debug, thiserror::Error)]
@@ -81,21 +82,6 @@ impl StepError {
             help,
         }
     }
-}
-
-/// An error and its causes on one line: `a: b: c`.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let c_text = c.to_string();
-        if !s.ends_with(&c_text) {
-            s.push_str(": ");
-            s.push_str(&c_text);
-        }
-        cause = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

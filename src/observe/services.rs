@@ -95,17 +95,7 @@ fn settings(report: &StatusReport) -> DaemonSettings {
     })
 }
 
-/// An error and its causes, on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
-}
+use crate::style::with_causes as chain;
 
 /// A response's kind, for a message (not its whole content).
 fn response_kind(r: &Response) -> String {
