@@ -157,7 +157,7 @@ pub async fn ensure_daemon(dirs: &ProjectDirs, exe: &Path) -> Result<Client> {
         .stderr(log2);
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
-        cmd.pre_exec(|| rustix::process::setsid().map(drop).map_err(Into::into));
+        cmd.pre_exec(crate::sys::process::new_session);
     }
     let mut child = cmd
         .spawn()

@@ -110,12 +110,8 @@ pub fn run(dirs: ProjectDirs) -> Result<()> {
     // Shims run the daemon's own image through /proc/self/exe, so an upgrade
     // (or rebuild) of the binary on disk while the daemon runs cannot break
     // spawning or mix versions.
-    let proc_exe = PathBuf::from("/proc/self/exe");
-    let exe = if proc_exe.exists() {
-        proc_exe
-    } else {
-        std::env::current_exe().map_err(|e| SupervisorError::io("find", "our executable", e))?
-    };
+    let exe = crate::sys::process::own_image()
+        .map_err(|e| SupervisorError::io("find", "our executable", e))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

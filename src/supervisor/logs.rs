@@ -14,10 +14,9 @@
 
 pub use crate::model::units::{format_time, parse_time};
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -35,43 +34,11 @@ const MAX_LINE: usize = 16 * 1024;
 /// One daemon log event longer than this is cut.
 const MAX_EVENT: usize = 64 * 1024;
 
-/// Open `path` for appending, privately: never through a symlink (the
-/// final component is opened with `O_NOFOLLOW`), never anything but a
-/// regular file (`O_NONBLOCK` keeps a planted FIFO from blocking the open),
-/// created 0600 and made 0600 if it was not.
+/// Open `path` for appending, privately: [`crate::safefs::open_private_append`]
+/// (never through a symlink, never anything but a regular file of ours,
+/// 0600).
 pub fn open_append(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => io::Error::new(
-                e.kind(),
-                format!(
-                    "{} is a symbolic link, and logs are never written through one \
-                     (remove it; FaceRunner creates the file)",
-                    path.display()
-                ),
-            ),
-            Some(libc::ENXIO) => io::Error::new(
-                e.kind(),
-                format!("{} is not a regular file (remove it)", path.display()),
-            ),
-            _ => e,
-        })?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::other(format!(
-            "{} is not a regular file (remove it)",
-            path.display()
-        )));
-    }
-    if meta.permissions().mode() & 0o777 != 0o600 {
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
+    crate::safefs::open_private_append(path).map_err(io::Error::from)
 }
 
 /// Why lines are being dropped, since when, and how many so far.
@@ -440,6 +407,7 @@ fn write_line(log: &SharedLog, stream: &str, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn rotation_keeps_n_files() {
@@ -460,7 +428,7 @@ mod tests {
     }
 
     fn dev_full() -> File {
-        OpenOptions::new()
+        std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
             .expect("open /dev/full")

@@ -36,7 +36,7 @@ use std::os::fd::AsFd;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use rustix::process::{Pid, Signal};
+use crate::sys::process::{self, Pid, Signal};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::model::wire::Containment;
@@ -99,9 +99,7 @@ async fn shim(args: ShimArgs, mut report: Option<File>) -> u8 {
             Err(_) => return fail(report, "cannot install signal handler"),
         }
     }
-    if rustix::process::set_parent_process_death_signal(Some(Signal::USR2)).is_err()
-        || rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32) != Some(args.parent)
-    {
+    if !process::die_with_parent(Signal::USR2, args.parent) {
         return fail(report, "the daemon exited before the service started");
     }
     let Ok(mut reaped) = signal(SignalKind::child()) else {
@@ -164,7 +162,7 @@ async fn shim(args: ShimArgs, mut report: Option<File>) -> u8 {
             _ = reaped.recv() => contain.reap(Some(pid)),
             Some(kind) = forwarded => {
                 if let Some(sig) = Signal::from_named_raw(kind.as_raw_value()) {
-                    let _ = rustix::process::kill_process_group(group, sig);
+                    process::signal_group(group, sig);
                 }
             }
         }
@@ -204,12 +202,12 @@ async fn stop_group(
     sig: Signal,
     grace: Duration,
 ) -> std::io::Result<ExitStatus> {
-    let _ = rustix::process::kill_process_group(group, sig);
+    process::signal_group(group, sig);
     contain.signal_all(sig);
     match tokio::time::timeout(grace, child.wait()).await {
         Ok(st) => st,
         Err(_) => {
-            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+            process::signal_group(group, Signal::KILL);
             contain.signal_all(Signal::KILL);
             child.wait().await
         }
@@ -221,13 +219,13 @@ async fn stop_group(
 /// handed out again while the group has members, so this only reaches our
 /// descendants. Polls every 50 ms, only during this shutdown.
 async fn clear(contain: &Contain, group: Pid, sig: Signal, grace: Duration) {
-    let group_alive = || rustix::process::test_kill_process_group(group).is_ok();
+    let group_alive = || process::group_alive(group);
     // Members of the group whose parent exited are our children now
     // (subreaper): reaped here, or a zombie would keep the group "alive".
     if contain.is_empty() && !group_alive() {
         return;
     }
-    let _ = rustix::process::kill_process_group(group, sig);
+    process::signal_group(group, sig);
     contain.signal_all(sig);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
@@ -236,7 +234,7 @@ async fn clear(contain: &Contain, group: Pid, sig: Signal, grace: Duration) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = rustix::process::kill_process_group(group, Signal::KILL);
+    process::signal_group(group, Signal::KILL);
     contain.kill_everything().await;
 }
 

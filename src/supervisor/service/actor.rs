@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use rustix::process::Signal;
+use crate::sys::process::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Control, Snapshot};

@@ -3,3 +3,4 @@
 
 pub mod contain;
 pub mod identity;
+pub mod process;
