@@ -31,8 +31,8 @@ pub fn run(args: GpusArgs) -> miette::Result<ExitCode> {
             g.index,
             g.uuid,
             g.name,
-            g.memory_total as f64 / (1u64 << 30) as f64,
-            g.memory_free as f64 / (1u64 << 30) as f64
+            g.memory_total_bytes as f64 / (1u64 << 30) as f64,
+            g.memory_free_bytes() as f64 / (1u64 << 30) as f64
         );
     }
     if !inv.gpus.is_empty() {

@@ -11,32 +11,7 @@
 
 use std::sync::OnceLock;
 
-use serde::Serialize;
-
-/// One GPU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Gpu {
-    /// NVML index.
-    pub index: u32,
-    /// `GPU-…` UUID.
-    pub uuid: String,
-    /// Marketing name.
-    pub name: String,
-    /// Total memory in bytes.
-    pub memory_total: u64,
-    /// Free memory in bytes when read.
-    pub memory_free: u64,
-}
-
-/// What NVML says, or why there is nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Inventory {
-    /// The GPUs (empty without NVIDIA hardware or driver).
-    pub gpus: Vec<Gpu>,
-    /// Why the list is empty, when NVML could not be used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unavailable: Option<String>,
-}
+pub use crate::model::gpu::{GpuInfo, Inventory};
 
 /// The inventory, read once.
 pub fn inventory() -> &'static Inventory {
@@ -50,6 +25,7 @@ fn read() -> Inventory {
         Err(e) => {
             return Inventory {
                 gpus: Vec::new(),
+                source: "none".into(),
                 unavailable: Some(format!(
                     "NVML is not available ({e}); no NVIDIA GPU or driver on this machine"
                 )),
@@ -61,70 +37,27 @@ fn read() -> Inventory {
         .filter_map(|i| {
             let d = nvml.device_by_index(i).ok()?;
             let mem = d.memory_info().ok();
-            Some(Gpu {
+            Some(GpuInfo {
                 index: i,
                 uuid: d.uuid().ok()?,
                 name: d.name().unwrap_or_default(),
-                memory_total: mem.as_ref().map_or(0, |m| m.total),
-                memory_free: mem.as_ref().map_or(0, |m| m.free),
+                vendor: "nvidia".into(),
+                memory_total_bytes: mem.as_ref().map_or(0, |m| m.total),
+                memory_used_bytes: mem.as_ref().map_or(0, |m| m.used),
+                ..GpuInfo::default()
             })
         })
         .collect();
     Inventory {
         gpus,
+        source: "nvml".into(),
         unavailable: None,
-    }
-}
-
-impl Inventory {
-    /// The UUID of the GPU at `index`, when NVML knows it.
-    pub fn uuid_of_index(&self, index: u32) -> Option<&str> {
-        self.gpus
-            .iter()
-            .find(|g| g.index == index)
-            .map(|g| g.uuid.as_str())
-    }
-
-    /// A `CUDA_VISIBLE_DEVICES` value with every index this machine knows
-    /// replaced by its UUID (`0,GPU-ab` → `GPU-12…,GPU-ab`), so a service
-    /// stays on the same card when devices are renumbered. Done when a
-    /// service starts, not when the file is resolved, so a spec hash is the
-    /// same on every machine.
-    pub fn pin(&self, devices: &str) -> String {
-        devices
-            .split(',')
-            .map(|d| {
-                d.trim()
-                    .parse::<u32>()
-                    .ok()
-                    .and_then(|i| self.uuid_of_index(i))
-                    .unwrap_or(d)
-            })
-            .collect::<Vec<_>>()
-            .join(",")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn indices_are_pinned_to_known_uuids_only() {
-        let inv = Inventory {
-            gpus: vec![Gpu {
-                index: 0,
-                uuid: "GPU-aaaa".into(),
-                name: "H200".into(),
-                memory_total: 1,
-                memory_free: 1,
-            }],
-            unavailable: None,
-        };
-        assert_eq!(inv.pin("0"), "GPU-aaaa");
-        assert_eq!(inv.pin("0,1,GPU-bbbb"), "GPU-aaaa,1,GPU-bbbb");
-        assert_eq!(inv.pin("-1"), "-1");
-    }
 
     #[test]
     fn no_driver_means_an_empty_inventory_not_an_error() {

@@ -10,11 +10,13 @@
 //! * [`plan`] and [`checks`]: the plan, as data;
 //! * [`events`]: what the engine reports while it runs;
 //! * [`wire`]: the daemon's requests, responses and events;
+//! * [`gpu`]: GPU inventories and model memory estimates;
 //! * [`ollama`]: Ollama's API bodies (the plan carries a create request);
 //! * [`units`]: durations and sizes, one grammar each.
 
 pub mod checks;
 pub mod events;
+pub mod gpu;
 pub mod live;
 pub mod ollama;
 pub mod plan;
