@@ -162,6 +162,6 @@ mod tests {
                 "memory_total_bytes": 25769803776, "memory_used_bytes": 1073741824}]}"#,
         )
         .expect("reads");
-        assert_eq!(inv.gpus[0].memory_free_bytes(), 24 << 30);
+        assert_eq!(inv.gpus[0].memory_free_bytes(), 23 << 30);
     }
 }
