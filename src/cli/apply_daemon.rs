@@ -82,6 +82,7 @@ pub(crate) async fn apply_in_daemon(
     sink: &dyn Sink,
     mut review: impl FnMut(&Plan) -> bool,
 ) -> Result<Applied, Failure> {
+    let inventory = global.inventory().map_err(Failure::Load)?;
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Daemon(SupervisorError::io("find", "our executable", e)))?;
     let mut tries = 0;
@@ -106,7 +107,7 @@ pub(crate) async fn apply_in_daemon(
                 source,
             })
         })?;
-        let prepared = prepare(&loaded, &spec, &dirs)
+        let prepared = prepare(&loaded, &spec, &dirs, &inventory)
             .await
             .map_err(|e| Failure::Apply(e.into()))?;
         let plan = match &saved {
@@ -136,6 +137,10 @@ pub(crate) async fn apply_in_daemon(
             config: loaded.file.path.clone(),
             vars: vars.map,
             plan: Box::new(plan.clone()),
+            gpus: global
+                .gpus_from
+                .is_some()
+                .then(|| Box::new(inventory.clone())),
         };
         let answer = client
             .request_streaming(&request, |r| {

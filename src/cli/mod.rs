@@ -62,6 +62,22 @@ pub struct Global {
     /// When to use colour.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+    /// Plan, validate and list GPUs against this inventory (`facerunner gpus
+    /// --json` output, maybe from another machine) instead of this machine's.
+    #[arg(long, global = true, env = "FACERUNNER_GPUS_FROM", value_name = "FILE")]
+    pub gpus_from: Option<PathBuf>,
+}
+
+impl Global {
+    /// The GPU inventory to plan against: `--gpus-from`, else this machine's.
+    pub fn inventory(&self) -> miette::Result<crate::model::gpu::Inventory> {
+        match &self.gpus_from {
+            Some(path) => crate::gpu::load_from(path).map_err(|e| {
+                miette::Report::new(e).wrap_err("--gpus-from names a file that cannot be used")
+            }),
+            None => Ok(crate::gpu::local()),
+        }
+    }
 }
 
 pub use crate::style::ColorChoice;

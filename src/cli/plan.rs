@@ -36,7 +36,7 @@ pub struct PlanArgs {
 pub fn run(global: &Global, args: PlanArgs) -> miette::Result<ExitCode> {
     let (spec, dirs, loaded) = crate::cli::project::load_project_with(global, Secrets::Peek)?;
     let prepared = runtime()?
-        .block_on(prepare(&loaded, &spec, &dirs))
+        .block_on(prepare(&loaded, &spec, &dirs, &global.inventory()?))
         .map_err(|e| {
             miette!(
                 help = "move the file away to start over (FaceRunner then owns nothing)",

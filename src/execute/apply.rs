@@ -89,6 +89,8 @@ pub struct ApplyOptions {
     pub saved: Option<Plan>,
     /// Pulls at the same time (3 is a good default).
     pub pull_concurrency: usize,
+    /// The GPUs to plan against.
+    pub inventory: crate::model::gpu::Inventory,
 }
 
 /// What an apply did.
@@ -119,7 +121,8 @@ pub enum Applied {
 ///     dirs: dirs.clone(),
 ///     exe: std::env::current_exe().expect("exe"),
 /// });
-/// let opts = ApplyOptions { driver, saved: None, pull_concurrency: 3 };
+/// let inventory = facerunner::gpu::local();
+/// let opts = ApplyOptions { driver, saved: None, pull_concurrency: 3, inventory };
 /// let sink = |e: &facerunner::execute::ExecEvent| eprintln!("{e:?}");
 /// let applied = apply_project(loaded, spec, dirs, opts, &sink, |_plan| true).await?;
 /// # Ok(()) }
@@ -139,7 +142,7 @@ pub async fn apply_project(
         saved.validate().map_err(ApplyError::Invalid)?;
     }
     let _lock = take_lock(dirs, sink).await?;
-    let prepared = prepare(loaded, spec, dirs).await?;
+    let prepared = prepare(loaded, spec, dirs, &opts.inventory).await?;
     let plan = match opts.saved {
         Some(saved) => {
             check_saved(&saved, &prepared.plan)?;

@@ -2,6 +2,7 @@
 
 use crate::config::Loaded;
 use crate::execute::store::{self, StateError};
+use crate::model::gpu::Inventory;
 use crate::model::spec::ProjectSpec;
 use crate::model::state::State;
 use crate::observe::{Live, observe};
@@ -26,10 +27,12 @@ pub async fn prepare(
     loaded: &Loaded,
     spec: &ProjectSpec,
     dirs: &ProjectDirs,
+    inventory: &Inventory,
 ) -> Result<Prepared, StateError> {
     let state = store::load(&dirs.state)?;
     let desired = Desired::new(loaded, spec);
-    let live = observe(loaded, spec, dirs).await;
+    let mut live = observe(loaded, spec, dirs).await;
+    live.inventory = inventory.clone();
     let plan = plan(&desired, &live, &state);
     Ok(Prepared {
         desired,

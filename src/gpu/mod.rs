@@ -13,6 +13,55 @@ use std::sync::OnceLock;
 
 pub use crate::model::gpu::{GpuInfo, Inventory};
 
+/// The inventory in `path` (written by `facerunner gpus --json`, maybe on
+/// another machine): what `--gpus-from` plans against.
+pub fn load_from(path: &std::path::Path) -> Result<Inventory, GpuFileError> {
+    let bytes = crate::safefs::read_bounded(path, MAX_INVENTORY_FILE).map_err(|source| {
+        GpuFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    let mut inv: Inventory =
+        serde_json::from_slice(&bytes).map_err(|source| GpuFileError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    inv.source = format!("file:{}", path.display());
+    Ok(inv)
+}
+
+/// The largest `--gpus-from` file read.
+const MAX_INVENTORY_FILE: u64 = 4 << 20;
+
+/// Why a `--gpus-from` file could not be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum GpuFileError {
+    /// It could not be read.
+    #[error("cannot read the GPU inventory {}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: crate::safefs::ReadError,
+    },
+    /// It is not an inventory.
+    #[error("{} is not a GPU inventory (`facerunner gpus --json` writes one)", path.display())]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// This machine's inventory (read once per process).
+pub fn local() -> Inventory {
+    inventory().clone()
+}
+
 /// The inventory, read once.
 pub fn inventory() -> &'static Inventory {
     static INVENTORY: OnceLock<Inventory> = OnceLock::new();

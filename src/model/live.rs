@@ -33,6 +33,11 @@ pub struct Live {
     pub stores: BTreeMap<String, LiveStore>,
     /// Host facts about services that would have to be started.
     pub host: HostFacts,
+    /// The GPUs plans are made against (this machine's, or `--gpus-from`).
+    /// Not in the fingerprint: memory in use moves all the time, and the
+    /// inventory is an input the plan states, like the file.
+    #[serde(default)]
+    pub inventory: crate::model::gpu::Inventory,
 }
 
 impl Live {

@@ -63,6 +63,10 @@ pub enum Request {
         vars: BTreeMap<String, String>,
         /// The plan to execute.
         plan: Box<Plan>,
+        /// The GPU inventory the client planned against (`--gpus-from`);
+        /// without one the daemon uses its machine's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gpus: Option<Box<crate::model::gpu::Inventory>>,
     },
 }
 
@@ -86,7 +90,9 @@ impl std::fmt::Debug for Request {
                 .finish(),
             Request::Status => f.write_str("Status"),
             Request::Down => f.write_str("Down"),
-            Request::Apply { config, vars, plan } => f
+            Request::Apply {
+                config, vars, plan, ..
+            } => f
                 .debug_struct("Apply")
                 .field("config", config)
                 .field("vars", &format_args!("<{} hidden>", vars.len()))

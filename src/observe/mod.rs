@@ -35,5 +35,6 @@ pub async fn observe(loaded: &Loaded, spec: &ProjectSpec, dirs: &ProjectDirs) ->
         services,
         stores,
         host,
+        inventory: Default::default(),
     }
 }

@@ -50,6 +50,7 @@ fn live(d: &Desired, models: &[&str], loaded: &[&str]) -> Live {
         daemon: true,
         daemon_unusable: None,
         daemon_settings: Default::default(),
+        inventory: Default::default(),
         services: [("ollama".into(), LiveService::Running { spec_hash: hash })].into(),
         stores: [(
             "ollama".into(),

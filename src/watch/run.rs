@@ -189,6 +189,7 @@ async fn apply(
         driver: driver(&dirs),
         saved: None,
         pull_concurrency: 3,
+        inventory: crate::gpu::local(),
     };
     let result: Result<Applied, ApplyError> =
         apply_project(loaded, &spec, &dirs, opts, sink, |plan| {

@@ -155,6 +155,7 @@ fn the_daemon_refuses_a_fifo_as_the_project_file() {
         config: fifo,
         vars: Default::default(),
         plan: Box::new(plan),
+        gpus: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

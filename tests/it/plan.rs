@@ -625,6 +625,7 @@ fn apply_runs_in_the_daemon_which_finishes_it_without_its_client_and_refuses_a_s
         config: p.dir.path().join("p/facerunner.yaml"),
         vars: Default::default(),
         plan: Box::new(plan),
+        gpus: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -732,6 +733,7 @@ fn apply_in_daemon_directly(
         config: p.dir.path().join("p/facerunner.yaml"),
         vars: Default::default(),
         plan: Box::new(plan),
+        gpus: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

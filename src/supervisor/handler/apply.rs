@@ -55,6 +55,7 @@ pub(super) async fn apply(
     config: PathBuf,
     vars: BTreeMap<String, String>,
     plan: Plan,
+    inventory: crate::model::gpu::Inventory,
     out: &mpsc::Sender<Response>,
 ) -> Result<Response, WireError> {
     // Never trust the shape of a plan from a socket: an id out of range
@@ -103,6 +104,7 @@ pub(super) async fn apply(
         driver: Arc::new(InProcess(daemon.clone())),
         saved: Some(plan),
         pull_concurrency: PULL_CONCURRENCY,
+        inventory,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<ExecEvent>();
     let forward = {

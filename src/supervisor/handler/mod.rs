@@ -30,8 +30,14 @@ pub async fn dispatch(daemon: Arc<Daemon>, request: Request, out: mpsc::Sender<R
         Request::Restart { services } => control::restart(&daemon, services, &out).await,
         Request::Status => status::status(&daemon).await,
         Request::Down => control::down(&daemon, &out).await,
-        Request::Apply { config, vars, plan } => {
-            apply::apply(&daemon, config, vars, *plan, &out).await
+        Request::Apply {
+            config,
+            vars,
+            plan,
+            gpus,
+        } => {
+            let inventory = gpus.map_or_else(crate::gpu::local, |g| *g);
+            apply::apply(&daemon, config, vars, *plan, inventory, &out).await
         }
     };
     let response = result.unwrap_or_else(Response::Error);
