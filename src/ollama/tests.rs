@@ -957,7 +957,7 @@ mod standin {
 
         // A pull cut mid-transfer reports it, and the next pull completes.
         let faults = format!("http://127.0.0.1:{port}/__standin/faults");
-        let http = reqwest::Client::new();
+        let http = crate::http::client_builder().build().expect("client");
         let set = http
             .post(&faults)
             .json(&serde_json::json!({"drop_pull": ["dropme:1b"]}))

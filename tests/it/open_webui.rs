@@ -25,7 +25,7 @@ fn http(
         .build()
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
-        let client = reqwest::Client::builder()
+        let client = facerunner::http::client_builder()
             .timeout(Duration::from_secs(30))
             .no_proxy()
             .build()
