@@ -104,7 +104,7 @@ pub fn expand_config(
         let pins: Vec<Option<String>> = match &svc.gpus {
             Some(names) if names.is_empty() => {
                 return Err(err(
-                    "`replicas: per-gpu` with `gpus: []` runs no instance".into(),
+                    "`replicas: per-gpu` with `gpus: []` runs no instance".into()
                 ));
             }
             Some(names) => names.iter().cloned().map(Some).collect(),
@@ -200,10 +200,7 @@ pub fn expand_config(
 /// `depends_on` and `backends` naming a group name all its instances.
 fn rewrite_references(svc: &mut Service, instances: &BTreeMap<String, Vec<String>>) {
     let each = |n: &String| -> Vec<String> {
-        instances
-            .get(n)
-            .cloned()
-            .unwrap_or_else(|| vec![n.clone()])
+        instances.get(n).cloned().unwrap_or_else(|| vec![n.clone()])
     };
     if let Some(b) = &mut svc.backends {
         *b = b.iter().flat_map(each).collect();

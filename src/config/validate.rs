@@ -390,7 +390,9 @@ fn replicas(v: &mut V<'_>, name: &str, svc: &Service, ptr: &str) {
         v.err_key(
             &format!("{ptr}/replicas"),
             format!("service `{other}` has the name of an instance of `{name}`"),
-            &format!("the instances of `{name}` are named `{name}-0`, `{name}-1`, …: rename `{other}`"),
+            &format!(
+                "the instances of `{name}` are named `{name}-0`, `{name}-1`, …: rename `{other}`"
+            ),
         );
     }
 }
@@ -489,7 +491,10 @@ fn ports(v: &mut V<'_>) {
                     let Some(p) = u16::try_from(i).ok().and_then(|i| port.checked_add(i)) else {
                         v.err_key(
                             &format!("/services/{}/port", seg(name)),
-                            format!("`{name}` needs {} ports from {port}: past 65535", gpus.len()),
+                            format!(
+                                "`{name}` needs {} ports from {port}: past 65535",
+                                gpus.len()
+                            ),
                             "pick a lower `port:` (instance i listens on port + i)",
                         );
                         break;

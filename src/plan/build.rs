@@ -105,9 +105,8 @@ fn one_writer_per_store(b: &mut Builder, desired: &Desired) {
     let mut last: HashMap<(String, String), usize> = HashMap::new();
     for i in 0..b.steps.len() {
         let (service, model) = match &b.steps[i].action {
-            Action::PullModel { service, model, .. } | Action::CreateModel { service, model, .. } => {
-                (service, model)
-            }
+            Action::PullModel { service, model, .. }
+            | Action::CreateModel { service, model, .. } => (service, model),
             _ => continue,
         };
         let Some(store) = store_of(service) else {

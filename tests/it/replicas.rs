@@ -10,13 +10,17 @@ use crate::support::{Project, describe, text, wait_until};
 
 /// Two free consecutive loopback ports; the first is returned.
 fn two_free_ports() -> u16 {
-    wait_until("two free consecutive ports", Duration::from_secs(10), || {
-        let first = crate::support::free_port();
-        let second = first.checked_add(1)?;
-        std::net::TcpListener::bind(("127.0.0.1", second))
-            .ok()
-            .map(|_| first)
-    })
+    wait_until(
+        "two free consecutive ports",
+        Duration::from_secs(10),
+        || {
+            let first = crate::support::free_port();
+            let second = first.checked_add(1)?;
+            std::net::TcpListener::bind(("127.0.0.1", second))
+                .ok()
+                .map(|_| first)
+        },
+    )
 }
 
 fn inventory(dir: &Path, name: &str, uuids: &[&str]) -> String {
@@ -44,7 +48,8 @@ fn environ(pid: u32) -> BTreeMap<String, String> {
     raw.split(|b| *b == 0)
         .filter_map(|kv| {
             let kv = String::from_utf8_lossy(kv);
-            kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect()
 }
@@ -57,7 +62,11 @@ fn planned(p: &Project, gpus: &str) -> Vec<(String, String)> {
         .as_array()
         .expect("steps")
         .iter()
-        .filter(|s| s["action"].as_str().is_some_and(|a| a.ends_with("_service")))
+        .filter(|s| {
+            s["action"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("_service"))
+        })
         .map(|s| {
             (
                 s["action"].as_str().unwrap_or_default().to_string(),
@@ -81,7 +90,10 @@ fn per_gpu_runs_one_pinned_instance_per_gpu_and_a_removed_gpu_stops_one() {
     let two = inventory(
         p.dir.path(),
         "two.json",
-        &["GPU-aaaaaaaa-0000-0000-0000-000000000000", "GPU-bbbbbbbb-0000-0000-0000-000000000000"],
+        &[
+            "GPU-aaaaaaaa-0000-0000-0000-000000000000",
+            "GPU-bbbbbbbb-0000-0000-0000-000000000000",
+        ],
     );
     let one = inventory(
         p.dir.path(),
@@ -100,7 +112,9 @@ fn per_gpu_runs_one_pinned_instance_per_gpu_and_a_removed_gpu_stops_one() {
     let mut seen = Vec::new();
     for (i, uuid) in ["GPU-aaaaaaaa", "GPU-bbbbbbbb"].iter().enumerate() {
         let name = format!("llm-{i}");
-        let svc = p.service(&name).unwrap_or_else(|| panic!("{name} in status"));
+        let svc = p
+            .service(&name)
+            .unwrap_or_else(|| panic!("{name} in status"));
         let pid = svc["state"]["pid"].as_u64().expect("a pid") as u32;
         let env = environ(pid);
         assert!(
