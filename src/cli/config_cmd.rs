@@ -36,6 +36,7 @@ pub fn run(global: &Global, args: ConfigArgs) -> miette::Result<ExitCode> {
         let dirs = ProjectDirs::for_project(&loaded.project).into_diagnostic()?;
         dirs.check_owner(&loaded.file.path, false)
             .into_diagnostic()?;
+        let loaded = super::project::expanded(global, loaded)?;
         let spec = resolve(&loaded, &dirs, Secrets::Peek).into_diagnostic()?;
         match args.format {
             Format::Json => {

@@ -68,7 +68,28 @@ pub fn load_project_with(
     let dirs = ProjectDirs::for_project(&loaded.project).into_diagnostic()?;
     dirs.check_owner(&loaded.file.path, secrets == Secrets::Create)
         .into_diagnostic()?;
+    let loaded = expanded(global, loaded)?;
     let spec = resolve(&loaded, &dirs, secrets)
         .map_err(|e| miette!(help = "fix the file or the path it names", "{e}"))?;
     Ok((spec, dirs, loaded))
+}
+
+/// The file with `replicas: per-gpu` services replaced by their instances,
+/// one per GPU of their `gpus:`, else of the inventory (`--gpus-from`, else
+/// this machine's: read only when needed). Notes about it are printed.
+pub fn expanded(global: &Global, mut loaded: Loaded) -> miette::Result<Loaded> {
+    let inventory = if crate::config::replicas::needs_inventory(&loaded.config) {
+        global.inventory()?
+    } else {
+        crate::model::gpu::Inventory::default()
+    };
+    let before = loaded.warnings.len();
+    crate::config::replicas::expand(&mut loaded, &inventory).map_err(|e| {
+        miette!(
+            help = "fix `port:`, `gpus:` or the service names in the file",
+            "{e}"
+        )
+    })?;
+    print_diagnostics(&loaded.warnings[before..], &loaded.file);
+    Ok(loaded)
 }

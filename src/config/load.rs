@@ -520,6 +520,54 @@ mod tests {
     }
 
     #[test]
+    fn replicas_errors_are_located() {
+        let e = errors(
+            "version: 1\nservices:\n  w:\n    command: [x]\n    health: { tcp: 9 }\n    replicas: per-gpu\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(
+            (e[0].0, e[0].2.contains("ollama services only")),
+            (6, true),
+            "{e:?}"
+        );
+        let e =
+            errors("version: 1\nservices:\n  llm: { kind: ollama, replicas: per-gpu, gpus: [] }\n");
+        assert_eq!(count(&e, "runs no instance"), 1, "{e:?}");
+        let e = errors(
+            "version: 1\nservices:\n  llm: { kind: ollama, replicas: per-gpu }\n  llm-1: { kind: ollama, port: 9 }\nmodels:\n  - { ollama: a:b, service: llm-1 }\n",
+        );
+        assert_eq!(
+            count(&e, "`llm-1` has the name of an instance of `llm`"),
+            1,
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_instance_port_clashing_with_another_service_is_a_validate_error() {
+        let text = "version: 1\ngpus:\n  a: { index: 0 }\n  b: { index: 1 }\nservices:\n  llm:\n    kind: ollama\n    port: 11500\n    replicas: per-gpu\n    gpus: [a, b]\n  web: { kind: open-webui, port: 11501 }\n";
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].2
+                .contains("port 11501 is used by both `llm-1` and `web`"),
+            "{e:?}"
+        );
+        assert!(
+            load_str(
+                Path::new("f.yaml"),
+                &text.replace("11501", "11502"),
+                &Vars::default()
+            )
+            .is_ok()
+        );
+        let e = errors(
+            "version: 1\ngpus:\n  a: { index: 0 }\n  b: { index: 1 }\nservices:\n  llm: { kind: ollama, port: 65535, replicas: per-gpu, gpus: [a, b] }\n",
+        );
+        assert_eq!(count(&e, "past 65535"), 1, "{e:?}");
+    }
+
+    #[test]
     fn semantic_errors_are_reported_beside_schema_errors() {
         let e = errors(
             "version: 1\nservices:\n  a:\n    command: [sleep, \"1\"]\n    port: 99999\n  b:\n    command: [sleep, \"1\"]\n    depends_on: [a, nothere]\n",

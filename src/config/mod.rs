@@ -21,5 +21,6 @@ pub use diag::{Diagnostic, Severity};
 pub use load::{LoadError, Loaded, SCHEMA, discover, load, load_str};
 pub use source::{SourceFile, Span};
 pub use types::Config;
+pub mod replicas;
 pub mod resolve;
 pub mod secrets;

@@ -156,6 +156,10 @@ pub struct Service {
     /// Ollama's model store (`OLLAMA_MODELS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models_dir: Option<String>,
+    /// Ollama: `per-gpu` runs one instance per GPU of `gpus:` (or of the machine when `gpus:` is
+    /// omitted), named `NAME-0`, `NAME-1`, … on ports `port`, `port+1`, …, each pinned to its GPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Replicas>,
     /// The executable (ollama, open-webui); default: PATH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<String>,
@@ -177,6 +181,14 @@ pub struct Service {
     /// Log file rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogSettings>,
+}
+
+/// How many instances of a service run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Replicas {
+    /// One instance per GPU, each pinned to it by UUID.
+    PerGpu,
 }
 
 /// argv, or a shell string.

@@ -239,6 +239,9 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
             "remove it, or move it to an ollama service",
         );
     }
+    if svc.replicas.is_some() {
+        replicas(v, name, svc, &ptr);
+    }
     if matches!(svc.kind, Kind::OpenWebui | Kind::Dashboard) && svc.gpus.is_some() {
         v.err_key(
             &format!("{ptr}/gpus"),
@@ -357,6 +360,43 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
     }
 }
 
+/// `replicas: per-gpu`: ollama only, at least one GPU, instance names free.
+fn replicas(v: &mut V<'_>, name: &str, svc: &Service, ptr: &str) {
+    if svc.kind != Kind::Ollama {
+        v.err_key(
+            &format!("{ptr}/replicas"),
+            format!(
+                "`replicas` applies to ollama services only, not kind `{}`",
+                svc.kind.as_str()
+            ),
+            "remove it, or run one ollama service per GPU with `kind: ollama`",
+        );
+        return;
+    }
+    if svc.gpus.as_ref().is_some_and(Vec::is_empty) {
+        v.err(
+            &format!("{ptr}/gpus"),
+            "`replicas: per-gpu` with `gpus: []` runs no instance".into(),
+            "list the GPUs to run one instance on each, or omit `gpus:` for every GPU of the machine",
+        );
+    }
+    let taken: Vec<&String> = v
+        .cfg
+        .services
+        .keys()
+        .filter(|other| super::replicas::instance_index(name, other).is_some())
+        .collect();
+    for other in taken {
+        v.err_key(
+            &format!("{ptr}/replicas"),
+            format!("service `{other}` has the name of an instance of `{name}`"),
+            &format!(
+                "the instances of `{name}` are named `{name}-0`, `{name}-1`, …: rename `{other}`"
+            ),
+        );
+    }
+}
+
 fn cycles(v: &mut V<'_>) {
     let graph: BTreeMap<&str, Vec<String>> = v
         .cfg
@@ -437,15 +477,41 @@ fn visit<'g>(
 fn ports(v: &mut V<'_>) {
     // port → (bind address, service) of every service seen so far.
     let mut seen: HashMap<u16, Vec<(String, String)>> = HashMap::new();
+    // Every listener: a service, or each instance of a replicated one whose
+    // GPUs the file names (the others are known only with the inventory:
+    // expanding them reports a clash).
+    let mut listeners: Vec<(String, &str, u16, &Service)> = Vec::new();
     for (name, svc) in &v.cfg.services {
         let Some(port) = svc.port.or_else(|| default_port(svc.kind)) else {
             continue;
         };
+        match (&svc.replicas, &svc.gpus) {
+            (Some(_), Some(gpus)) if svc.kind == Kind::Ollama => {
+                for i in 0..gpus.len() {
+                    let Some(p) = u16::try_from(i).ok().and_then(|i| port.checked_add(i)) else {
+                        v.err_key(
+                            &format!("/services/{}/port", seg(name)),
+                            format!(
+                                "`{name}` needs {} ports from {port}: past 65535",
+                                gpus.len()
+                            ),
+                            "pick a lower `port:` (instance i listens on port + i)",
+                        );
+                        break;
+                    };
+                    listeners.push((format!("{name}-{i}"), name, p, svc));
+                }
+            }
+            _ => listeners.push((name.clone(), name, port, svc)),
+        }
+    }
+    for (name, written, port, svc) in listeners {
+        let name = &name;
         let bind = svc
             .bind
             .clone()
             .unwrap_or_else(|| v.cfg.settings.bind.clone());
-        let ptr = format!("/services/{}/port", seg(name));
+        let ptr = format!("/services/{}/port", seg(written));
         let users = seen.entry(port).or_default();
         let clash = users
             .iter()
@@ -457,7 +523,13 @@ fn ports(v: &mut V<'_>) {
                 v.spans.key(&ptr),
             )
             .with_help("give each service its own port (ports are unique per bind address)");
-            if let Some(s) = v.spans.key(&format!("/services/{}/port", seg(&other))) {
+            let written_other = other.rsplit_once('-').map_or(other.as_str(), |(g, _)| g);
+            let other_ptr = if v.cfg.services.contains_key(&other) {
+                format!("/services/{}/port", seg(&other))
+            } else {
+                format!("/services/{}/port", seg(written_other))
+            };
+            if let Some(s) = v.spans.key(&other_ptr) {
                 d = d.with_related(format!("`{other}` uses it here"), s);
             }
             v.out.push(d);

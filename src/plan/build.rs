@@ -74,6 +74,7 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
             unmanaged.insert(service.clone(), list);
         }
     }
+    one_writer_per_store(&mut b, desired);
     Plan {
         format_version: FORMAT_VERSION,
         project: desired.project.clone(),
@@ -84,6 +85,38 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         steps: b.steps,
         checks: b.checks,
         unmanaged,
+    }
+}
+
+/// Services sharing a model store (`OLLAMA_MODELS`, as the instances of a
+/// `replicas: per-gpu` service do) never write the same model into it at
+/// once: two servers downloading one blob to the same partial file would
+/// corrupt it. Each pull or create of a model waits for the previous one of
+/// that model into that store (which then finds its blobs present).
+fn one_writer_per_store(b: &mut Builder, desired: &Desired) {
+    let store_of = |service: &str| {
+        desired
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .and_then(|s| s.env.get("OLLAMA_MODELS"))
+            .cloned()
+    };
+    let mut last: HashMap<(String, String), usize> = HashMap::new();
+    for i in 0..b.steps.len() {
+        let (service, model) = match &b.steps[i].action {
+            Action::PullModel { service, model, .. }
+            | Action::CreateModel { service, model, .. } => (service, model),
+            _ => continue,
+        };
+        let Some(store) = store_of(service) else {
+            continue;
+        };
+        if let Some(before) = last.insert((store, model.clone()), i)
+            && !b.steps[i].waits_for.contains(&before)
+        {
+            b.steps[i].waits_for.push(before);
+        }
     }
 }
 

@@ -311,3 +311,47 @@ fn an_unusable_daemon_is_an_error_and_nothing_is_planned_for_services() {
     assert_eq!(c.subject, "daemon");
     assert!(c.message.contains("protocol mismatch"), "{c:?}");
 }
+
+#[test]
+fn instances_sharing_a_store_pull_a_model_one_after_another() {
+    let yaml = "version: 1\nname: t\ngpus:\n  a: { index: 0 }\n  b: { index: 1 }\nservices:\n  llm: { kind: ollama, port: 11500, replicas: per-gpu, gpus: [a, b], models_dir: /m }\n  own: { kind: ollama, port: 11600, models_dir: /o }\nmodels:\n  - { ollama: llama3.2:1b, service: llm }\n  - { ollama: llama3.2:1b, service: own }\n";
+    let mut loaded = load_str(Path::new("/p/facerunner.yaml"), yaml, &Vars::default())
+        .unwrap_or_else(|e| panic!("invalid test config: {e:?}"));
+    crate::config::replicas::expand(&mut loaded, &Default::default()).expect("expands");
+    let dirs = ProjectDirs::under(Path::new("/tmp/fr-unit"), &loaded.project);
+    let spec = resolve(&loaded, &dirs, Secrets::Peek).expect("resolves");
+    let d = Desired::new(&loaded, &spec);
+    let empty = LiveStore {
+        source: StoreSource::Api {
+            url: "http://x".into(),
+        },
+        models: BTreeMap::new(),
+        loaded: None,
+    };
+    let l = Live {
+        daemon: true,
+        daemon_unusable: None,
+        daemon_settings: Default::default(),
+        inventory: Default::default(),
+        services: BTreeMap::new(),
+        stores: ["llm-0", "llm-1", "own"]
+            .iter()
+            .map(|s| (s.to_string(), empty.clone()))
+            .collect(),
+        host: Default::default(),
+    };
+    let p = plan(&d, &l, &State::default());
+    let pull = |service: &str| {
+        p.steps
+            .iter()
+            .find(|s| matches!(&s.action, Action::PullModel { service: x, .. } if x == service))
+            .unwrap_or_else(|| panic!("no pull on {service}: {:?}", titles(&p)))
+    };
+    let (first, second, own) = (pull("llm-0"), pull("llm-1"), pull("own"));
+    assert!(second.waits_for.contains(&first.id), "{:?}", p.steps);
+    assert!(!first.waits_for.contains(&second.id));
+    assert!(
+        !own.waits_for.contains(&first.id) && !own.waits_for.contains(&second.id),
+        "another store pulls at the same time"
+    );
+}

@@ -178,6 +178,14 @@ async fn apply(
         reporter.report(WatchEvent::Failed(&format!("{e}{cause}")));
         return false;
     }
+    // `replicas: per-gpu` follows this machine's GPUs.
+    let inventory = crate::gpu::local();
+    let mut loaded = loaded.clone();
+    if let Err(e) = crate::config::replicas::expand(&mut loaded, &inventory) {
+        reporter.report(WatchEvent::Failed(&e.to_string()));
+        return false;
+    }
+    let loaded = &loaded;
     let spec = match resolve(loaded, &dirs, Secrets::Create) {
         Ok(s) => s,
         Err(e) => {
@@ -189,7 +197,7 @@ async fn apply(
         driver: driver(&dirs),
         saved: None,
         pull_concurrency: 3,
-        inventory: crate::gpu::local(),
+        inventory,
     };
     let result: Result<Applied, ApplyError> =
         apply_project(loaded, &spec, &dirs, opts, sink, |plan| {

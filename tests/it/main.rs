@@ -5,6 +5,7 @@ mod layers;
 mod open_webui;
 mod plan;
 mod quickstart;
+mod replicas;
 mod standin;
 mod supervisor;
 mod support;

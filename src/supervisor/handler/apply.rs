@@ -86,7 +86,11 @@ pub(super) async fn apply(
             )
         })
     })?;
-    let loaded = load_str(&config, &text, &Vars { map: vars }).map_err(load_error)?;
+    let mut loaded = load_str(&config, &text, &Vars { map: vars }).map_err(load_error)?;
+    // The same instances the client planned: its inventory (`--gpus-from`)
+    // or this machine's.
+    crate::config::replicas::expand(&mut loaded, &inventory)
+        .map_err(|e| WireError::new(ErrorKind::InvalidSpec, e.to_string()))?;
     if loaded.project != daemon.dirs.project {
         return Err(WireError::new(
             ErrorKind::WrongProject,
