@@ -5,6 +5,7 @@
 //!
 //! `-f` after `logs` follows, as in compose; `-f FILE` before the command picks the file.
 
+use crate::model::spec::expand_groups;
 use crate::model::units::parse_duration;
 use std::future::Future;
 use std::process::ExitCode;
@@ -99,8 +100,9 @@ pub(crate) async fn follow_until<F: Future>(
     let services = if args.services.is_empty() {
         logread::services_in(&dirs.logs)
     } else {
-        check_known(global, dirs, &args.services)?;
-        args.services.clone()
+        let names = expand_groups(&logread::services_in(&dirs.logs), &args.services);
+        check_known(global, dirs, &names)?;
+        names
     };
     let width = services.iter().map(String::len).max().unwrap_or(0);
     let cutoff = args.since.map(|d| cutoff(SystemTime::now(), d));

@@ -28,22 +28,7 @@ use super::types::{Config, DependsOn, Gpu, Kind, Replicas, Service};
 use super::validate::default_port;
 use crate::model::gpu::Inventory;
 
-/// The index of `name` as an instance of `group` (`llm-1` → 1).
-pub fn instance_index(group: &str, name: &str) -> Option<usize> {
-    let rest = name.strip_prefix(group)?.strip_prefix('-')?;
-    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if rest.len() > 1 && rest.starts_with('0') {
-        return None;
-    }
-    rest.parse().ok()
-}
-
-/// The name of instance `i` of `group`.
-pub fn instance_name(group: &str, i: usize) -> String {
-    format!("{group}-{i}")
-}
+pub use crate::model::spec::{instance_index, instance_name};
 
 /// Whether expanding `cfg` reads the inventory (a replicated service
 /// without `gpus:`); otherwise callers need not ask NVML at all.

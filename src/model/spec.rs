@@ -278,3 +278,63 @@ mod millis {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }
+// ---- replica instances (`replicas: per-gpu`) ----
+
+/// The index of `name` as an instance of `group` (`llm-1` → 1).
+pub fn instance_index(group: &str, name: &str) -> Option<usize> {
+    let rest = name.strip_prefix(group)?.strip_prefix('-')?;
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if rest.len() > 1 && rest.starts_with('0') {
+        return None;
+    }
+    rest.parse().ok()
+}
+
+/// The name of instance `i` of `group`.
+pub fn instance_name(group: &str, i: usize) -> String {
+    format!("{group}-{i}")
+}
+
+/// Names as a person gives them (`logs llm`, `restart llm`), with the name
+/// of a replicated group replaced by its instances among `known`
+/// (`llm` → `llm-0`, `llm-1`); other names are kept as they are.
+pub fn expand_groups(known: &[String], names: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in names {
+        let instances: Vec<&String> = if known.contains(n) {
+            vec![]
+        } else {
+            known
+                .iter()
+                .filter(|k| instance_index(n, k).is_some())
+                .collect()
+        };
+        if instances.is_empty() {
+            out.push(n.clone());
+        } else {
+            out.extend(instances.into_iter().cloned());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_name_becomes_its_instances_and_other_names_stay() {
+        let known: Vec<String> = ["llm-0", "llm-1", "llm-10", "web", "llm-x", "llmx-0"]
+            .map(String::from)
+            .to_vec();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            expand_groups(&known, &names(&["llm", "web", "nosuch"])),
+            names(&["llm-0", "llm-1", "llm-10", "web", "nosuch"])
+        );
+        assert_eq!(expand_groups(&known, &names(&["llm-1"])), names(&["llm-1"]));
+        assert_eq!(instance_index("llm", "llm-01"), None);
+    }
+}

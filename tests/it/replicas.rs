@@ -140,6 +140,16 @@ fn per_gpu_runs_one_pinned_instance_per_gpu_and_a_removed_gpu_stops_one() {
     );
     let logs = text(&p.ok(&["logs", "-n", "50"]).stdout);
     assert!(logs.contains("llm-0") && logs.contains("llm-1"), "{logs}");
+    // The group's name means its instances.
+    let group = text(&p.ok(&["logs", "-n", "50", "llm"]).stdout);
+    assert!(
+        group.contains("llm-0") && group.contains("llm-1"),
+        "{group}"
+    );
+    let pid0 = p.service("llm-0").expect("llm-0")["state"]["pid"].clone();
+    p.ok(&["restart", "llm"]);
+    let after = p.service("llm-0").expect("llm-0")["state"]["pid"].clone();
+    assert_ne!(pid0, after, "restart llm restarts its instances");
     p.ok(&["down"]);
     assert_eq!(p.processes(), vec![]);
 }

@@ -3,6 +3,7 @@
 use tokio::sync::mpsc;
 
 use super::{events, no_project};
+use crate::model::spec::{ProjectSpec, expand_groups};
 use crate::model::wire::{Response, WireError};
 use crate::supervisor::daemon::Daemon;
 use crate::supervisor::orchestrate;
@@ -13,6 +14,7 @@ pub(super) async fn start(
     out: &mpsc::Sender<Response>,
 ) -> Result<Response, WireError> {
     let (spec, handles) = daemon.project().ok_or_else(no_project)?;
+    let services = with_instances(&spec, &services);
     let order = orchestrate::closure(&spec, &services)?;
     let _guard = daemon.apply.lock().await;
     let (tx, forward) = events(out);
@@ -28,6 +30,7 @@ pub(super) async fn stop(
     out: &mpsc::Sender<Response>,
 ) -> Result<Response, WireError> {
     let (spec, handles) = daemon.project().ok_or_else(no_project)?;
+    let services = with_instances(&spec, &services);
     // Validates the names; stops only those named (not their dependencies).
     orchestrate::closure(&spec, &services)?;
     let names = if services.is_empty() {
@@ -49,6 +52,7 @@ pub(super) async fn restart(
     out: &mpsc::Sender<Response>,
 ) -> Result<Response, WireError> {
     let (spec, handles) = daemon.project().ok_or_else(no_project)?;
+    let services = with_instances(&spec, &services);
     let order = orchestrate::closure(&spec, &services)?;
     let _guard = daemon.apply.lock().await;
     let (tx, forward) = events(out);
@@ -77,4 +81,10 @@ pub(super) async fn down(
     drop(tx);
     let _ = forward.await;
     Ok(Response::Done { failed: vec![] })
+}
+
+/// A replicated group's name (`llm`) means all its instances (`llm-0`, …).
+fn with_instances(spec: &ProjectSpec, names: &[String]) -> Vec<String> {
+    let known: Vec<String> = spec.services.iter().map(|s| s.name.clone()).collect();
+    expand_groups(&known, names)
 }
