@@ -161,7 +161,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Pull(a) => pull::run(&global, a),
         Command::Rm(a) => rm::run(&global, a),
         Command::Watch(a) => watch::run(&global, a),
-        Command::Gpus(a) => gpus::run(a),
+        Command::Gpus(a) => gpus::run(&global, a),
         // -- dispatch --
     }
 }

@@ -133,6 +133,30 @@ pub fn refresh_with(inv: &mut Inventory, drm_root: &Path) {
     }
 }
 
+/// Mark each GPU process that is, or descends from, one of `services`
+/// (name, pid of its process) with that service's name.
+pub fn attribute(inv: &mut Inventory, services: &[(String, u32)]) {
+    if services.is_empty() || inv.gpus.iter().all(|g| g.processes.is_empty()) {
+        return;
+    }
+    attribute_with(inv, services, &crate::sys::tree::parents());
+}
+
+/// [`attribute`] with the process tree (pid → parent) as a parameter.
+pub fn attribute_with(
+    inv: &mut Inventory,
+    services: &[(String, u32)],
+    parents: &std::collections::HashMap<u32, u32>,
+) {
+    let roots: std::collections::HashMap<u32, &String> =
+        services.iter().map(|(name, pid)| (*pid, name)).collect();
+    for p in inv.gpus.iter_mut().flat_map(|g| g.processes.iter_mut()) {
+        if let Some(name) = crate::sys::tree::ancestor_in(p.pid, &roots, parents) {
+            p.service = Some((*name).clone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +179,32 @@ mod tests {
 
 #[cfg(test)]
 mod sysfs_fallback {
+    use crate::model::gpu::{GpuInfo, GpuProcess, Inventory};
+
+    #[test]
+    fn gpu_processes_are_attributed_to_the_service_they_descend_from() {
+        let proc_ = |pid| GpuProcess {
+            pid,
+            used_memory_bytes: 1 << 30,
+            service: None,
+        };
+        let mut inv = Inventory {
+            gpus: vec![GpuInfo {
+                processes: vec![proc_(300), proc_(900)],
+                ..GpuInfo::default()
+            }],
+            ..Inventory::default()
+        };
+        let parents = std::collections::HashMap::from([(300, 200), (200, 100), (900, 1)]);
+        super::attribute_with(&mut inv, &[("llm".into(), 100)], &parents);
+        let owners: Vec<_> = inv.gpus[0]
+            .processes
+            .iter()
+            .map(|p| p.service.clone())
+            .collect();
+        assert_eq!(owners, [Some("llm".to_string()), None]);
+    }
+
     #[test]
     fn without_nvml_the_amd_cards_of_sysfs_are_the_inventory() {
         if super::inventory().source == "nvml" {
