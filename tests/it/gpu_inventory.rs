@@ -41,7 +41,12 @@ fn gpus_json_prints_the_gpus_from_file_inventory_unchanged() {
     // And what it printed reads back as an inventory.
     let again = p.dir.path().join("again.json");
     std::fs::write(&again, &out.stdout).expect("write");
-    let out2 = p.ok(&["--gpus-from", &again.display().to_string(), "gpus", "--json"]);
+    let out2 = p.ok(&[
+        "--gpus-from",
+        &again.display().to_string(),
+        "gpus",
+        "--json",
+    ]);
     let back: serde_json::Value = serde_json::from_slice(&out2.stdout).expect("JSON");
     assert_eq!(back["gpus"], inventory(2)["gpus"]);
 }
@@ -76,4 +81,116 @@ fn gpus_without_a_project_or_gpus_is_not_an_error() {
     assert!(out.status.success(), "{}", describe(&out));
     let inv: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(inv["gpus"].is_array());
+}
+
+/// A project whose service uses `gpus: { a: { index: 0 }, b: { index: 1 } }`
+/// (entry `b` is on line 9, its value at column 6).
+fn two_gpu_project() -> Project {
+    Project::new(
+        "  s:\n    command: [sleep, '60', '{marker}']\n    gpus: [a, b]\ngpus:\n  a: { index: 0 }\n  b: { index: 1 }\n",
+    )
+}
+
+fn plan_json(p: &Project, inventory: &str) -> (Option<i32>, serde_json::Value) {
+    let out = p.run(&["--gpus-from", inventory, "plan", "--json"]);
+    let plan = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("plan --json: {e}\n{}", describe(&out)));
+    (out.status.code(), plan)
+}
+
+fn gpu_checks(plan: &serde_json::Value) -> Vec<serde_json::Value> {
+    plan["checks"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| c["subject"].as_str().is_some_and(|s| s.starts_with("gpu")))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn plan_refuses_a_gpu_the_inventory_lacks_at_its_line() {
+    let p = two_gpu_project();
+    let one = write_inventory(&p, 1);
+    let (code, plan) = plan_json(&p, &one);
+    assert_eq!(code, Some(1), "{plan:#}");
+    let checks = gpu_checks(&plan);
+    assert_eq!(checks.len(), 1, "{plan:#}");
+    let c = &checks[0];
+    assert_eq!(c["severity"], "error");
+    assert_eq!(c["subject"], "gpu b");
+    let file = p.dir.path().join("p/facerunner.yaml");
+    let at = format!("{}:9:6", file.display());
+    assert_eq!(c["location"], at.as_str());
+    let message = c["message"].as_str().expect("message");
+    assert!(message.starts_with(&at), "{message}");
+    assert!(message.contains("index 1"), "{message}");
+    // The human plan says the same.
+    let out = p.run(&["--gpus-from", &one, "plan", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains(&format!("error: gpu b: {at}: GPU `b` names index 1")),
+        "{}",
+        describe(&out)
+    );
+
+    // With both GPUs there is nothing to say.
+    let two = write_inventory(&p, 2);
+    let (code, plan) = plan_json(&p, &two);
+    assert_eq!(code, Some(0), "{plan:#}");
+    assert!(gpu_checks(&plan).is_empty(), "{plan:#}");
+}
+
+#[test]
+fn without_an_inventory_plan_notes_the_gpu_check_was_skipped() {
+    let p = two_gpu_project();
+    let none = p.dir.path().join("none.json");
+    std::fs::write(
+        &none,
+        r#"{"gpus": [], "source": "none", "unavailable": "NVML is not available (test)"}"#,
+    )
+    .expect("write");
+    let (code, plan) = plan_json(&p, &none.display().to_string());
+    assert_eq!(code, Some(0), "{plan:#}");
+    let checks = gpu_checks(&plan);
+    assert_eq!(checks.len(), 1, "{plan:#}");
+    assert_eq!(checks[0]["severity"], "note");
+    assert!(
+        checks[0]["message"].as_str().is_some_and(
+            |m| m.contains("not checked") && m.contains("NVML is not available (test)")
+        ),
+        "{plan:#}"
+    );
+}
+
+#[test]
+fn validate_warns_about_a_gpu_the_inventory_lacks_and_stays_valid() {
+    let p = two_gpu_project();
+    let one = write_inventory(&p, 1);
+    let out = p.run(&["--gpus-from", &one, "validate", "--json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["valid"], true);
+    let warnings: Vec<_> = report["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| {
+            d["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains("GPU `b` names index 1"))
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{report:#}");
+    assert_eq!(warnings[0]["severity"], "warning");
+    assert_eq!(warnings[0]["range"]["start"]["line"], 9, "{report:#}");
+    let two = write_inventory(&p, 2);
+    let out = p.run(&["--gpus-from", &two, "validate", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        !report.to_string().contains("GPU `"),
+        "no GPU warning with both GPUs: {report:#}"
+    );
 }
