@@ -194,3 +194,16 @@ fn validate_warns_about_a_gpu_the_inventory_lacks_and_stays_valid() {
         "no GPU warning with both GPUs: {report:#}"
     );
 }
+
+#[test]
+fn status_json_has_each_services_gpus_empty_without_gpus() {
+    let p = Project::new(
+        "  s:\n    command: [sleep, '60', '{marker}']\n    health: { disable: true }\n",
+    );
+    p.ok(&["up"]);
+    let status = p.status();
+    p.ok(&["down"]);
+    let s = &status["services"][0];
+    assert_eq!(s["name"], "s", "{status:#}");
+    assert_eq!(s["gpus"], serde_json::json!([]), "{status:#}");
+}
