@@ -126,7 +126,7 @@ pub enum Command {
     Rm(rm::RmArgs),
     /// Apply, then apply every saved change of the file (Ctrl-C stops watching).
     Watch(watch::WatchArgs),
-    /// List the machine's NVIDIA GPUs (index, UUID, memory) for `gpus:`.
+    /// List the machine's GPUs (index, UUID, memory, load, processes and their services) for `gpus:`.
     Gpus(gpus::GpusArgs),
     // -- commands --
 }
