@@ -126,7 +126,7 @@ pub enum Command {
     Rm(rm::RmArgs),
     /// Apply, then apply every saved change of the file (Ctrl-C stops watching).
     Watch(watch::WatchArgs),
-    /// List the machine's NVIDIA GPUs (index, UUID, memory) for `gpus:`.
+    /// List the machine's GPUs (index, UUID, memory, load, processes and their services) for `gpus:`.
     Gpus(gpus::GpusArgs),
     // -- commands --
 }
@@ -161,7 +161,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Pull(a) => pull::run(&global, a),
         Command::Rm(a) => rm::run(&global, a),
         Command::Watch(a) => watch::run(&global, a),
-        Command::Gpus(a) => gpus::run(a),
+        Command::Gpus(a) => gpus::run(&global, a),
         // -- dispatch --
     }
 }

@@ -40,6 +40,7 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
             ),
             (Some(r), false) if !r.services.is_empty() => {
                 print_table(&r);
+                print_gpus(&r);
                 print_containment(&r);
                 print_watch(&r);
                 print_log_trouble(&r);
@@ -48,6 +49,47 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Each service's GPUs: memory in use of the total (the service's own
+/// share), utilization. Nothing on a machine without GPUs.
+fn print_gpus(r: &StatusReport) {
+    for line in gpu_lines(r) {
+        println!("{line}");
+    }
+}
+
+fn gpu_lines(r: &StatusReport) -> Vec<String> {
+    r.services
+        .iter()
+        .filter(|s| !s.gpus.is_empty())
+        .map(|s| {
+            let gpus: Vec<String> = s
+                .gpus
+                .iter()
+                .map(|g| {
+                    let mut t = format!(
+                        "{} {} {}/{}",
+                        g.index,
+                        if g.name.is_empty() { &g.uuid } else { &g.name },
+                        human_bytes(g.memory_used_bytes),
+                        human_bytes(g.memory_total_bytes)
+                    );
+                    if g.service_memory_bytes > 0 {
+                        t.push_str(&format!(
+                            " ({} its own)",
+                            human_bytes(g.service_memory_bytes)
+                        ));
+                    }
+                    if let Some(u) = g.utilization_percent {
+                        t.push_str(&format!(" {u}% busy"));
+                    }
+                    t
+                })
+                .collect();
+            format!("gpu: {}: {}", s.name, gpus.join("; "))
+        })
+        .collect()
 }
 
 /// Which containment keeps each running service's processes together.
@@ -216,6 +258,28 @@ fn since(t: SystemTime) -> String {
 mod tests {
     use super::*;
     use crate::model::wire::WatchStatus;
+
+    #[test]
+    fn gpu_lines_show_memory_and_utilization_and_nothing_without_gpus() {
+        let json = serde_json::json!({
+            "project": "p", "daemon_pid": 1,
+            "services": [{
+                "name": "llm", "kind": "ollama", "state": {"state": "stopped"}, "restarts": 0,
+                "last_exit": null, "log_tail": [], "port": null, "cpu_percent": null,
+                "rss_bytes": null,
+                "gpus": [{"index": 0, "uuid": "GPU-a", "name": "H100",
+                          "memory_used_bytes": 8589934592u64, "memory_total_bytes": 85899345920u64,
+                          "service_memory_bytes": 4294967296u64, "utilization_percent": 42}]
+            }]
+        });
+        let mut r: StatusReport = serde_json::from_value(json).expect("report");
+        assert_eq!(
+            gpu_lines(&r),
+            ["gpu: llm: 0 H100 8.0GiB/80.0GiB (4.0GiB its own) 42% busy"]
+        );
+        r.services[0].gpus.clear();
+        assert!(gpu_lines(&r).is_empty());
+    }
 
     #[test]
     fn a_failed_watcher_says_so() {

@@ -25,6 +25,24 @@ struct Report {
     diagnostics: Vec<JsonDiagnostic>,
 }
 
+/// `gpus:` entries the inventory (`--gpus-from`, else this machine's)
+/// lacks, as warnings at their entries: the file may be meant for another
+/// machine, so validating it on a laptop must not fail. Without any
+/// inventory there is nothing to compare with and nothing is said.
+fn gpu_warnings(
+    loaded: &crate::config::Loaded,
+    inv: &crate::model::gpu::Inventory,
+) -> Vec<Diagnostic> {
+    use crate::config::gpus::{Outcome, check, declared};
+    match check(&declared(loaded), inv) {
+        Outcome::Skipped(_) => Vec::new(),
+        Outcome::Checked(unmatched) => unmatched
+            .into_iter()
+            .map(|u| Diagnostic::warning(u.message, u.gpu.span).with_help(u.help))
+            .collect(),
+    }
+}
+
 /// Run `validate`: exit 0 when valid (warnings allowed), 1 when not.
 pub fn run(global: &Global, args: ValidateArgs) -> miette::Result<ExitCode> {
     let cwd = std::env::current_dir()
@@ -34,7 +52,11 @@ pub fn run(global: &Global, args: ValidateArgs) -> miette::Result<ExitCode> {
         Err(e) => return Err(crate::cli::project::load_error(e)),
     };
     let (file, diags): (SourceFile, Vec<Diagnostic>) = match load(&path) {
-        Ok(l) => (l.file, l.warnings),
+        Ok(l) => {
+            let mut diags = l.warnings.clone();
+            diags.extend(gpu_warnings(&l, &global.inventory()?));
+            (l.file, diags)
+        }
         Err(LoadError::Invalid { file, diagnostics }) => (file, diagnostics),
         Err(e) => return Err(crate::cli::project::load_error(e)),
     };

@@ -9,6 +9,7 @@
 pub mod check;
 pub mod diag;
 pub mod excerpt;
+pub mod gpus;
 pub mod interpolate;
 pub mod kinds;
 pub mod load;

@@ -14,6 +14,8 @@ pub enum Severity {
     Error,
     /// Shown; `apply` goes ahead.
     Warning,
+    /// For information: a check that could not be made, and why.
+    Note,
 }
 
 /// One problem, with what it is about and what to do.
@@ -27,9 +29,33 @@ pub struct Check {
     pub message: String,
     /// What would fix it.
     pub help: String,
+    /// Where in the file it is, `path:line:col`, when it is about one entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl Check {
+    /// A note: nothing is wrong, but something was not checked.
+    pub fn note(
+        subject: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Check {
+        Check {
+            severity: Severity::Note,
+            subject: subject.into(),
+            message: message.into(),
+            help: help.into(),
+            location: None,
+        }
+    }
+
+    /// The same check, located at `path:line:col`.
+    pub fn at(mut self, location: Option<String>) -> Check {
+        self.location = location;
+        self
+    }
+
     /// An error.
     pub fn error(
         subject: impl Into<String>,
@@ -41,6 +67,7 @@ impl Check {
             subject: subject.into(),
             message: message.into(),
             help: help.into(),
+            location: None,
         }
     }
 
@@ -55,6 +82,7 @@ impl Check {
             subject: subject.into(),
             message: message.into(),
             help: help.into(),
+            location: None,
         }
     }
 }

@@ -94,7 +94,9 @@ impl Inventory {
     /// replaced by its UUID (`0,GPU-ab` → `GPU-12…,GPU-ab`), so a service
     /// stays on the same card when devices are renumbered. Done when a
     /// service starts, not when the file is resolved, so a spec hash is the
-    /// same on every machine.
+    /// same on every machine. Only NVIDIA GPUs (or ones of no stated
+    /// vendor) are pinned: an AMD card's identity is its PCI address, which
+    /// CUDA does not understand.
     pub fn pin(&self, devices: &str) -> String {
         devices
             .split(',')
@@ -103,6 +105,7 @@ impl Inventory {
                     .parse::<u32>()
                     .ok()
                     .and_then(|i| self.by_index(i))
+                    .filter(|g| g.vendor.is_empty() || g.vendor == "nvidia")
                     .map_or(d, |g| g.uuid.as_str())
             })
             .collect::<Vec<_>>()
@@ -153,6 +156,16 @@ mod tests {
         assert_eq!(inv.pin("0"), "GPU-aaaa");
         assert_eq!(inv.pin("0,1,GPU-bbbb"), "GPU-aaaa,1,GPU-bbbb");
         assert_eq!(inv.pin("-1"), "-1");
+        let amd = Inventory {
+            gpus: vec![GpuInfo {
+                index: 0,
+                uuid: "0000:03:00.0".into(),
+                vendor: "amd".into(),
+                ..GpuInfo::default()
+            }],
+            ..Inventory::default()
+        };
+        assert_eq!(amd.pin("0"), "0", "a PCI address is no CUDA device");
     }
 
     #[test]

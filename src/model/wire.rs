@@ -359,6 +359,33 @@ pub struct ServiceStatus {
     /// How its processes are contained (while it runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containment: Option<Containment>,
+    /// The GPUs it may use (its `CUDA_VISIBLE_DEVICES`) and those its
+    /// processes are on, with their memory and utilization now; empty on a
+    /// machine without GPUs.
+    #[serde(default)]
+    pub gpus: Vec<ServiceGpu>,
+}
+
+/// One GPU of a service, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceGpu {
+    /// The driver's index.
+    pub index: u32,
+    /// Its UUID (`GPU-…`), or PCI address on AMD.
+    pub uuid: String,
+    /// Marketing name.
+    #[serde(default)]
+    pub name: String,
+    /// Memory in use on the GPU, by anyone.
+    pub memory_used_bytes: u64,
+    /// The GPU's memory.
+    pub memory_total_bytes: u64,
+    /// Memory held by this service's processes on it.
+    #[serde(default)]
+    pub service_memory_bytes: u64,
+    /// Utilization of its compute engines, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization_percent: Option<u32>,
 }
 
 /// The lifecycle of a service; each state carries its own data.

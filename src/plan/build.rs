@@ -53,6 +53,7 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         steps: Vec::new(),
         checks: desired.problems.clone(),
     };
+    gpu_checks(&mut b, desired, live);
     let service_steps = if let Some(problem) = &live.daemon_unusable {
         // What runs is unknown: nothing about services can be planned.
         b.checks.push(Check::error(
@@ -116,6 +117,35 @@ fn one_writer_per_store(b: &mut Builder, desired: &Desired) {
             && !b.steps[i].waits_for.contains(&before)
         {
             b.steps[i].waits_for.push(before);
+        }
+    }
+}
+
+/// The `gpus:` entries against the inventory the plan is made with: one the
+/// inventory lacks is an error at its line; with no inventory at all, a
+/// note that the check was skipped.
+fn gpu_checks(b: &mut Builder, desired: &Desired, live: &Live) {
+    use crate::config::gpus::{Outcome, check};
+    if desired.gpus.is_empty() {
+        return;
+    }
+    match check(&desired.gpus, &live.inventory) {
+        Outcome::Skipped(why) => b.checks.push(Check::note(
+            "gpus",
+            format!("`gpus:` was not checked against any GPU: {why}"),
+            "plan on the GPU machine, or give its inventory with --gpus-from FILE \
+             (`facerunner gpus --json` there writes one)",
+        )),
+        Outcome::Checked(unmatched) => {
+            for u in unmatched {
+                let message = match &u.gpu.location {
+                    Some(at) => format!("{at}: {}", u.message),
+                    None => u.message,
+                };
+                b.checks.push(
+                    Check::error(format!("gpu {}", u.gpu.name), message, u.help).at(u.gpu.location),
+                );
+            }
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct Desired {
     pub daemon: crate::model::spec::DaemonSettings,
     /// Entries that could not be turned into names.
     pub problems: Vec<Check>,
+    /// The `gpus:` entries with where they are, checked against the
+    /// inventory the plan is made with.
+    pub gpus: Vec<crate::config::gpus::Declared>,
 }
 
 /// One declared model on one ollama service.
@@ -113,6 +116,7 @@ impl Desired {
             prune_models: cfg.settings.prune_models,
             daemon: spec.settings,
             problems,
+            gpus: crate::config::gpus::declared(loaded),
         }
     }
 }

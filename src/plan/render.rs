@@ -133,6 +133,7 @@ pub fn render_checks(checks: &[Check]) -> String {
         let label = match c.severity {
             Severity::Error => paint("error", AnsiColor::Red),
             Severity::Warning => paint("warning", AnsiColor::Yellow),
+            Severity::Note => paint("note", AnsiColor::Cyan),
         };
         let _ = writeln!(out, "{label}: {}: {}", c.subject, c.message);
         let _ = writeln!(out, "  help: {}", c.help);

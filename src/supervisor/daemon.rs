@@ -62,6 +62,8 @@ pub struct Daemon {
     pub apply: tokio::sync::Mutex<()>,
     /// Process metrics.
     pub metrics: tokio::sync::Mutex<Metrics>,
+    /// The last GPU sample (taken when `status` asks, at most once a second).
+    pub gpu_telemetry: tokio::sync::Mutex<crate::supervisor::gpu_telemetry::GpuTelemetry>,
     /// Cancelled to stop the daemon.
     pub shutdown: CancellationToken,
     /// Watch mode's task and last result.
@@ -122,6 +124,7 @@ pub fn run(dirs: ProjectDirs) -> Result<()> {
         registry: Mutex::new(Registry::default()),
         apply: tokio::sync::Mutex::new(()),
         metrics: tokio::sync::Mutex::new(Metrics::default()),
+        gpu_telemetry: tokio::sync::Mutex::new(Default::default()),
         shutdown: CancellationToken::new(),
         watch: Mutex::new(Default::default()),
     });

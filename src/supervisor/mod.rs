@@ -31,6 +31,7 @@
 
 pub mod daemon;
 pub mod driver;
+pub mod gpu_telemetry;
 pub mod handler;
 pub mod logread;
 pub mod logs;

@@ -1,5 +1,6 @@
 mod config;
 mod docs;
+mod gpu_inventory;
 mod hostile;
 mod layers;
 mod open_webui;

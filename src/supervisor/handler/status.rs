@@ -26,6 +26,16 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         .filter_map(|(_, _, snap)| snap.lifecycle.pid())
         .collect();
     let metrics = daemon.metrics.lock().await.sample(&pids).await;
+    let owners: Vec<(String, u32)> = snaps
+        .iter()
+        .filter_map(|(svc, _, snap)| Some((svc.name.clone(), snap.lifecycle.pid()?)))
+        .collect();
+    let gpus = daemon
+        .gpu_telemetry
+        .lock()
+        .await
+        .sample(std::time::Instant::now(), &owners)
+        .await;
     let log_trouble = crate::supervisor::logs::daemon_log_trouble()
         .into_iter()
         .chain(snaps.iter().filter_map(|(_, h, _)| h.log_trouble()))
@@ -51,6 +61,7 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
                 rss_bytes: m.map(|m| m.1),
                 spec_hash: snap.spec_hash.clone(),
                 containment: snap.lifecycle.pid().and(snap.containment.clone()),
+                gpus: crate::supervisor::gpu_telemetry::service_gpus(svc, &gpus),
                 state: snap.lifecycle,
             }
         })

@@ -4,3 +4,4 @@
 pub mod contain;
 pub mod identity;
 pub mod process;
+pub mod tree;
