@@ -1,5 +1,6 @@
 mod config;
 mod docs;
+mod gateway;
 mod hostile;
 mod layers;
 mod open_webui;
