@@ -9,7 +9,10 @@ use facerunner::style;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Daemon(_) | Command::Shim(_) | Command::Gateway(_)) {
+    if !matches!(
+        cli.command,
+        Command::Daemon(_) | Command::Shim(_) | Command::Gateway(_)
+    ) {
         // A reader that goes away (`facerunner logs | head`) ends a command
         // quietly, like any Unix tool. The daemon and the shim keep Rust's
         // default (ignore SIGPIPE): a client hanging up must not kill them

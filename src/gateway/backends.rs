@@ -237,11 +237,10 @@ impl Pool {
             .iter()
             .map(|b| {
                 let v = b.view();
-                let mut loaded: Vec<String> = v
-                    .ps
-                    .iter()
-                    .filter_map(|m| m.get("name")?.as_str().map(str::to_string))
-                    .collect();
+                let mut loaded: Vec<String> =
+                    v.ps.iter()
+                        .filter_map(|m| m.get("name")?.as_str().map(str::to_string))
+                        .collect();
                 loaded.sort();
                 let mut models: Vec<String> = v
                     .tags

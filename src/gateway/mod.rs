@@ -102,7 +102,9 @@ pub enum GatewayError {
 /// Whether `bind` only accepts connections from this machine.
 pub fn is_loopback(bind: &str) -> bool {
     let b = bind.trim_matches(['[', ']']);
-    b == "localhost" || b.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    b == "localhost"
+        || b.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Everything a request handler needs.
@@ -118,12 +120,11 @@ pub(crate) struct Gateway {
 }
 
 fn read_token(path: &std::path::Path) -> Result<String, GatewayError> {
-    let bytes = crate::safefs::read_private_bounded(path, 4096).map_err(|source| {
-        GatewayError::Token {
+    let bytes =
+        crate::safefs::read_private_bounded(path, 4096).map_err(|source| GatewayError::Token {
             path: path.to_path_buf(),
             source,
-        }
-    })?;
+        })?;
     let token = String::from_utf8_lossy(&bytes).trim().to_string();
     if token.is_empty() {
         return Err(GatewayError::EmptyToken {

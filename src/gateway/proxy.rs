@@ -176,13 +176,13 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             let by_holder = matches!(p, "/api/delete" | "/api/push" | "/api/copy");
             match store_target(&gw, req.headers(), held.as_deref().filter(|_| by_holder)) {
                 Ok(b) => forward(&gw, vec![b], req, body, None, shape).await,
-                Err(r) => r,
+                Err(r) => *r,
             }
         }
         (&Method::HEAD | &Method::POST, p) if p.starts_with("/api/blobs/") => {
             match store_target(&gw, req.headers(), None) {
                 Ok(b) => forward_streaming(&gw, b, req, shape).await,
-                Err(r) => r,
+                Err(r) => *r,
             }
         }
         _ => (
@@ -275,7 +275,7 @@ fn store_target(
     gw: &Gateway,
     headers: &HeaderMap,
     model: Option<&str>,
-) -> Result<Arc<Backend>, Response> {
+) -> Result<Arc<Backend>, Box<Response>> {
     let names = || {
         gw.pool
             .all
@@ -287,13 +287,13 @@ fn store_target(
     if let Some(v) = headers.get(BACKEND_HEADER) {
         let name = v.to_str().unwrap_or("");
         return gw.pool.named(name).ok_or_else(|| {
-            Shape::Ollama.error(
+            Box::new(Shape::Ollama.error(
                 StatusCode::BAD_REQUEST,
                 &format!(
                     "{BACKEND_HEADER}: no backend is named `{name}`; the backends are {}",
                     names()
                 ),
-            )
+            ))
         });
     }
     if let [only] = gw.pool.all.as_slice() {
@@ -304,21 +304,21 @@ fn store_target(
         match holders.as_slice() {
             [one] => return Ok(one.clone()),
             [] => {
-                return Err(Shape::Ollama.error(
+                return Err(Box::new(Shape::Ollama.error(
                     StatusCode::NOT_FOUND,
                     &format!("model '{m}' not found on any backend"),
-                ));
+                )));
             }
             _ => {}
         }
     }
-    Err(Shape::Ollama.error(
+    Err(Box::new(Shape::Ollama.error(
         StatusCode::CONFLICT,
         &format!(
             "this gateway fronts several Ollama servers ({}) and cannot tell which one this change is for; send the header `{BACKEND_HEADER}: <name>`, or use `facerunner pull` / the server's own address",
             names()
         ),
-    ))
+    )))
 }
 
 /// Request headers not passed on: hop-by-hop ones, the host, the length
@@ -392,7 +392,9 @@ async fn forward(
             Ok(r) => return relay(b, guard, r),
         }
     }
-    let what = model.map(|m| format!(" for model '{m}'")).unwrap_or_default();
+    let what = model
+        .map(|m| format!(" for model '{m}'"))
+        .unwrap_or_default();
     shape.error(
         StatusCode::BAD_GATEWAY,
         &format!("no backend could answer{what}: {}", why.join("; ")),
@@ -453,9 +455,8 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
         headers.insert(super::BACKEND_HEADER, v);
     }
     let upstream = r.bytes_stream();
-    let stream = futures_util::stream::unfold(
-        Some((upstream, guard, b)),
-        move |state| async move {
+    let stream =
+        futures_util::stream::unfold(Some((upstream, guard, b)), move |state| async move {
             let (mut up, guard, b) = state?;
             match up.next().await {
                 Some(Ok(chunk)) => Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b)))),
@@ -470,8 +471,7 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
                 }
                 None => None,
             }
-        },
-    );
+        });
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
@@ -571,7 +571,10 @@ mod tests {
         };
         let with = |v: &str| {
             let mut h = HeaderMap::new();
-            h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).expect("value"));
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(v).expect("value"),
+            );
             h
         };
         assert!(authorized(&gw(None), &HeaderMap::new()));

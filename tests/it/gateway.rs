@@ -75,10 +75,19 @@ impl Standin {
 }
 
 /// One HTTP/1.0 request (no chunked framing in the answer); status and body.
-fn http(port: u16, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(WAIT)).expect("timeout");
-    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
         "{method} {path} HTTP/1.0\r\nHost: localhost:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
@@ -86,13 +95,17 @@ fn http(port: u16, method: &str, path: &str, body: &str, headers: &[(&str, &str)
     )
     .expect("send");
     let mut out = String::new();
-    s.read_to_string(&mut out).expect("read the answer (nothing may hang)");
+    s.read_to_string(&mut out)
+        .expect("read the answer (nothing may hang)");
     let status = out
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -128,7 +141,11 @@ fn backend(port: u16, name: &str) -> serde_json::Value {
 #[test]
 fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend() {
     let p = Project::new("");
-    let (a, b, c) = (Standin::new(&p, "a"), Standin::new(&p, "b"), Standin::new(&p, "c"));
+    let (a, b, c) = (
+        Standin::new(&p, "a"),
+        Standin::new(&p, "b"),
+        Standin::new(&p, "c"),
+    );
     let gw = free_port();
     p.write(&format!(
         "{}{}{}  gw:\n    kind: gateway\n    port: {gw}\n",
@@ -144,23 +161,55 @@ fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend(
     b.pull("s:1b");
     c.pull("e-embed:1b");
     let all = ["e-embed:1b", "m1:1b", "m2:1b", "s:1b"];
-    wait_until("the gateway lists every backend's models once", WAIT, || {
-        (tag_names(gw, &[]) == all).then_some(())
-    });
+    wait_until(
+        "the gateway lists every backend's models once",
+        WAIT,
+        || (tag_names(gw, &[]) == all).then_some(()),
+    );
     // Health like Ollama's.
-    assert_eq!(http(gw, "GET", "/", "", &[]), (200, "Ollama is running".into()));
+    assert_eq!(
+        http(gw, "GET", "/", "", &[]),
+        (200, "Ollama is running".into())
+    );
 
     // Every route goes to the backend that holds the model.
-    let chat = |m: &str| format!(r#"{{"model":"{m}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}"#);
+    let chat = |m: &str| {
+        format!(r#"{{"model":"{m}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}"#)
+    };
     let cases: Vec<(&str, &str, String, &Standin)> = vec![
         ("POST", "/api/chat", chat("m2:1b"), &b),
-        ("POST", "/api/generate", r#"{"model":"m1:1b","prompt":"hi","stream":false}"#.into(), &a),
-        ("POST", "/api/embed", r#"{"model":"e-embed:1b","input":"hi"}"#.into(), &c),
-        ("POST", "/api/embeddings", r#"{"model":"e-embed:1b","prompt":"hi"}"#.into(), &c),
+        (
+            "POST",
+            "/api/generate",
+            r#"{"model":"m1:1b","prompt":"hi","stream":false}"#.into(),
+            &a,
+        ),
+        (
+            "POST",
+            "/api/embed",
+            r#"{"model":"e-embed:1b","input":"hi"}"#.into(),
+            &c,
+        ),
+        (
+            "POST",
+            "/api/embeddings",
+            r#"{"model":"e-embed:1b","prompt":"hi"}"#.into(),
+            &c,
+        ),
         ("POST", "/api/show", r#"{"model":"m1:1b"}"#.into(), &a),
         ("POST", "/v1/chat/completions", chat("m2:1b"), &b),
-        ("POST", "/v1/completions", r#"{"model":"m1:1b","prompt":"hi"}"#.into(), &a),
-        ("POST", "/v1/embeddings", r#"{"model":"e-embed:1b","input":"hi"}"#.into(), &c),
+        (
+            "POST",
+            "/v1/completions",
+            r#"{"model":"m1:1b","prompt":"hi"}"#.into(),
+            &a,
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            r#"{"model":"e-embed:1b","input":"hi"}"#.into(),
+            &c,
+        ),
         ("GET", "/v1/models/m2:1b", String::new(), &b),
     ];
     for (method, path, body, want) in &cases {
@@ -170,8 +219,12 @@ fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend(
             assert_eq!(status, 200, "{method} {path}: {answer}");
         }
         wait_until(&format!("{path} reaches {}", want.name), WAIT, || {
-            (want.served(path) > before[[&a, &b, &c].iter().position(|s| s.name == want.name).expect("one")])
-                .then_some(())
+            (want.served(path)
+                > before[[&a, &b, &c]
+                    .iter()
+                    .position(|s| s.name == want.name)
+                    .expect("one")])
+            .then_some(())
         });
         for (s, n) in [&a, &b, &c].iter().zip(&before) {
             if s.name != want.name {
@@ -186,21 +239,38 @@ fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend(
     assert_eq!(json(&body)["error"], "model 'nope:1b' not found");
 
     // The shared model goes where it is loaded (b).
-    assert_eq!(b.call("POST", "/api/generate", r#"{"model":"s:1b"}"#).0, 200);
+    assert_eq!(
+        b.call("POST", "/api/generate", r#"{"model":"s:1b"}"#).0,
+        200
+    );
     wait_until("the gateway sees s loaded on b", WAIT, || {
         let loaded = backend(gw, "b")["loaded"].clone();
         loaded.as_array()?.iter().any(|m| m == "s:1b").then_some(())
     });
     let on_b = b.served("/api/generate");
     for _ in 0..3 {
-        let (status, _) = http(gw, "POST", "/api/generate", r#"{"model":"s:1b","prompt":"x","stream":false}"#, &[]);
+        let (status, _) = http(
+            gw,
+            "POST",
+            "/api/generate",
+            r#"{"model":"s:1b","prompt":"x","stream":false}"#,
+            &[],
+        );
         assert_eq!(status, 200);
     }
-    assert_eq!(b.served("/api/generate"), on_b + 3, "all to the backend with s loaded");
+    assert_eq!(
+        b.served("/api/generate"),
+        on_b + 3,
+        "all to the backend with s loaded"
+    );
 
     // Streaming: the first line reaches the client while the backend is
     // still streaming; hanging up cancels the backend's stream.
-    assert_eq!(a.call("POST", "/__standin/faults", r#"{"stream_delay":0.5}"#).0, 200);
+    assert_eq!(
+        a.call("POST", "/__standin/faults", r#"{"stream_delay":0.5}"#)
+            .0,
+        200
+    );
     {
         let mut s = TcpStream::connect(("127.0.0.1", gw)).expect("connect");
         s.set_read_timeout(Some(WAIT)).expect("timeout");
@@ -221,18 +291,35 @@ fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend(
             }
         }
         assert_eq!(json(&line)["done"], false, "{line}");
-        assert_eq!(a.events("stream_done"), 0, "the first line came before the backend finished");
+        assert_eq!(
+            a.events("stream_done"),
+            0,
+            "the first line came before the backend finished"
+        );
     }
-    wait_until("the backend sees the client gone", WAIT, || (a.events("client_gone") == 1).then_some(()));
+    wait_until("the backend sees the client gone", WAIT, || {
+        (a.events("client_gone") == 1).then_some(())
+    });
     assert_eq!(a.events("stream_done"), 0);
-    assert_eq!(a.call("POST", "/__standin/faults", r#"{"reset":true}"#).0, 200);
+    assert_eq!(
+        a.call("POST", "/__standin/faults", r#"{"reset":true}"#).0,
+        200
+    );
 
     // b dies (s is loaded there, so b would be chosen): s is served by a
     // at once, b's own model becomes unknown, and the gateway reports it.
-    let pid = p.service("b").expect("b")["state"]["pid"].as_u64().expect("b runs") as u32;
+    let pid = p.service("b").expect("b")["state"]["pid"]
+        .as_u64()
+        .expect("b runs") as u32;
     kill9(pid);
     let on_a = a.served("/api/generate");
-    let (status, body) = http(gw, "POST", "/api/generate", r#"{"model":"s:1b","prompt":"x","stream":false}"#, &[]);
+    let (status, body) = http(
+        gw,
+        "POST",
+        "/api/generate",
+        r#"{"model":"s:1b","prompt":"x","stream":false}"#,
+        &[],
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(a.served("/api/generate"), on_a + 1);
     wait_until("the gateway marks b down", WAIT, || {
@@ -254,15 +341,34 @@ fn a_gateway_on_an_open_bind_requires_its_token() {
         a.yaml(&p)
     ));
     p.ok(&["up"]);
-    let token = std::fs::read_to_string(p.dirs().secrets.join("gw.gateway_token")).expect("token file");
+    let token =
+        std::fs::read_to_string(p.dirs().secrets.join("gw.gateway_token")).expect("token file");
     let token = token.trim();
-    assert_eq!(http(gw, "GET", "/", "", &[]).0, 200, "health needs no token");
+    assert_eq!(
+        http(gw, "GET", "/", "", &[]).0,
+        200,
+        "health needs no token"
+    );
     let (status, body) = http(gw, "GET", "/api/tags", "", &[]);
     assert_eq!(status, 401, "{body}");
-    assert!(json(&body)["error"].as_str().expect("error").contains("token"));
-    let (status, _) = http(gw, "GET", "/api/tags", "", &[("Authorization", "Bearer wrong")]);
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .expect("error")
+            .contains("token")
+    );
+    let (status, _) = http(
+        gw,
+        "GET",
+        "/api/tags",
+        "",
+        &[("Authorization", "Bearer wrong")],
+    );
     assert_eq!(status, 401);
     let auth = format!("Bearer {token}");
-    assert_eq!(tag_names(gw, &[("Authorization", &auth)]), Vec::<String>::new());
+    assert_eq!(
+        tag_names(gw, &[("Authorization", &auth)]),
+        Vec::<String>::new()
+    );
     p.ok(&["down"]);
 }
