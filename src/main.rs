@@ -9,10 +9,14 @@ use facerunner::style;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Daemon(_) | Command::Shim(_)) {
+    if !matches!(
+        cli.command,
+        Command::Daemon(_) | Command::Shim(_) | Command::Gateway(_)
+    ) {
         // A reader that goes away (`facerunner logs | head`) ends a command
         // quietly, like any Unix tool. The daemon and the shim keep Rust's
-        // default (ignore SIGPIPE): a client hanging up must not kill them.
+        // default (ignore SIGPIPE): a client hanging up must not kill them
+        // (nor the gateway, whose clients hang up mid-stream).
         // SAFETY: called before any thread is started; SIG_DFL is a valid disposition.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);

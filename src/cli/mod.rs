@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 pub mod completions;
 pub mod config_cmd;
 pub mod convert;
+pub mod gateway;
 pub mod gpus;
 pub mod output;
 pub mod project;
@@ -128,6 +129,9 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// List the machine's GPUs (index, UUID, memory, load, processes and their services) for `gpus:`.
     Gpus(gpus::GpusArgs),
+    /// Run a model-routing gateway in front of Ollama servers (what a `kind: gateway` service runs).
+    #[command(hide = true)]
+    Gateway(gateway::GatewayArgs),
     // -- commands --
 }
 
@@ -162,6 +166,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Rm(a) => rm::run(&global, a),
         Command::Watch(a) => watch::run(&global, a),
         Command::Gpus(a) => gpus::run(&global, a),
+        Command::Gateway(a) => gateway::run(a),
         // -- dispatch --
     }
 }

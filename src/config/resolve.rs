@@ -401,6 +401,61 @@ mod tests {
     }
 
     #[test]
+    fn a_gateway_fronts_every_ollama_and_open_webui_defaults_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = specs(
+            "version: 1\nservices:\n  a: { kind: ollama, port: 11500 }\n  b: { kind: ollama, port: 11501 }\n  gw: { kind: gateway, port: 11600 }\n  ui: { kind: open-webui }\n  pinned: { kind: open-webui, port: 8082, backends: [b] }\n",
+            dir.path(),
+        );
+        let gw = spec.service("gw").unwrap();
+        assert_eq!(
+            gw.argv[1..],
+            [
+                "gateway",
+                "--project",
+                "t",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "11600",
+                "--backend",
+                "a=http://127.0.0.1:11500",
+                "--backend",
+                "b=http://127.0.0.1:11501"
+            ]
+        );
+        assert!(
+            matches!(&gw.probe.as_ref().unwrap().check, Check::Http { url } if url == "http://127.0.0.1:11600/")
+        );
+        let ui = spec.service("ui").unwrap();
+        assert_eq!(ui.env["OLLAMA_BASE_URLS"], "http://127.0.0.1:11600");
+        let pinned = spec.service("pinned").unwrap();
+        assert_eq!(pinned.env["OLLAMA_BASE_URLS"], "http://127.0.0.1:11501");
+
+        // On an open bind the gateway gets its token file, and Open WebUI
+        // (which would have no token) talks to the servers directly.
+        let spec = specs(
+            "version: 1\nservices:\n  a: { kind: ollama, port: 11500 }\n  gw: { kind: gateway, port: 11600, bind: 0.0.0.0 }\n  ui: { kind: open-webui }\n",
+            dir.path(),
+        );
+        let gw = spec.service("gw").unwrap();
+        let i = gw
+            .argv
+            .iter()
+            .position(|a| a == "--token-file")
+            .expect("a token file");
+        assert!(
+            gw.argv[i + 1].ends_with("/gw.gateway_token"),
+            "{:?}",
+            gw.argv
+        );
+        assert_eq!(
+            spec.service("ui").unwrap().env["OLLAMA_BASE_URLS"],
+            "http://127.0.0.1:11500"
+        );
+    }
+
+    #[test]
     fn kinds_become_processes() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("w.env"), "FROM_FILE=1\nLEVEL=file\n").unwrap();

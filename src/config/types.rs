@@ -106,6 +106,8 @@ pub enum Kind {
     OpenWebui,
     /// FaceRunner's own web dashboard.
     Dashboard,
+    /// One Ollama-compatible endpoint in front of the ollama services, routing by model.
+    Gateway,
 }
 
 impl Kind {
@@ -116,6 +118,7 @@ impl Kind {
             Kind::Ollama => "ollama",
             Kind::OpenWebui => "open-webui",
             Kind::Dashboard => "dashboard",
+            Kind::Gateway => "gateway",
         }
     }
 }
@@ -124,7 +127,7 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
-    /// `process` (default), `ollama`, `open-webui` or `dashboard`.
+    /// `process` (default), `ollama`, `open-webui`, `gateway` or `dashboard`.
     #[serde(default)]
     pub kind: Kind,
     /// argv (a list), or a string run through /bin/sh when `shell: true`.
@@ -142,7 +145,7 @@ pub struct Service {
     /// Files of `KEY=value` lines, relative to the project file; `env` wins over them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_file: Option<OneOrMany>,
-    /// Listen port (ollama, open-webui, dashboard; informational for processes).
+    /// Listen port (ollama, open-webui, gateway, dashboard; informational for processes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<u16>,
@@ -163,7 +166,8 @@ pub struct Service {
     /// The executable (ollama, open-webui); default: PATH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<String>,
-    /// Open WebUI: the ollama services it talks to; default: every ollama service.
+    /// Open WebUI and gateway: the ollama services they talk to; default: every ollama service
+    /// (for Open WebUI: the gateway, when the file has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backends: Option<Vec<String>>,
     /// Services to start first: a list, or a mapping to `{condition}`.

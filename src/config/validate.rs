@@ -226,7 +226,7 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
             _ => {}
         },
         Kind::Dashboard => v.err(&format!("{ptr}/kind"), "the `dashboard` kind is not available yet".into(), "FaceRunner's dashboard comes with a later release; remove this service for now"),
-        Kind::Ollama | Kind::OpenWebui => {
+        Kind::Ollama | Kind::OpenWebui | Kind::Gateway => {
             if svc.command.is_some() {
                 v.err_key(&format!("{ptr}/command"), format!("`command` is not used by kind `{}`", svc.kind.as_str()), "FaceRunner builds the command for this kind; use `binary:` to pick the executable, or `kind: process` for a custom command");
             }
@@ -242,17 +242,17 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
     if svc.replicas.is_some() {
         replicas(v, name, svc, &ptr);
     }
-    if matches!(svc.kind, Kind::OpenWebui | Kind::Dashboard) && svc.gpus.is_some() {
+    if matches!(svc.kind, Kind::OpenWebui | Kind::Dashboard | Kind::Gateway) && svc.gpus.is_some() {
         v.err_key(
             &format!("{ptr}/gpus"),
             format!("`gpus` does not apply to kind `{}`", svc.kind.as_str()),
             "GPUs go to ollama services (and to processes that use CUDA)",
         );
     }
-    if svc.kind != Kind::OpenWebui && svc.backends.is_some() {
+    if !matches!(svc.kind, Kind::OpenWebui | Kind::Gateway) && svc.backends.is_some() {
         v.err_key(
             &format!("{ptr}/backends"),
-            "`backends` applies to open-webui services only".into(),
+            "`backends` applies to open-webui and gateway services only".into(),
             "remove it",
         );
     }

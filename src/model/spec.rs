@@ -278,6 +278,14 @@ mod millis {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }
+/// Whether `bind` only accepts connections from this machine.
+pub fn is_loopback(bind: &str) -> bool {
+    let b = bind.trim_matches(['[', ']']);
+    b == "localhost"
+        || b.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 // ---- replica instances (`replicas: per-gpu`) ----
 
 /// The index of `name` as an instance of `group` (`llm-1` → 1).

@@ -27,6 +27,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("client", 4),
     // the stages of the loop
     ("config", 5),
+    // the gateway: its own process, beside the stages (uses clients and data only)
+    ("gateway", 5),
     ("observe", 6),
     ("plan", 7),
     ("execute", 8),

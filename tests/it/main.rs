@@ -1,5 +1,6 @@
 mod config;
 mod docs;
+mod gateway;
 mod gpu_inventory;
 mod hostile;
 mod layers;

@@ -506,7 +506,7 @@ class Registry:
 class Faults:
     """Injected faults: STANDIN_<KEY> env vars at start, POST /__standin/faults at runtime."""
 
-    FLOATS = ("startup_delay", "pull_rate", "slow", "crash_after")
+    FLOATS = ("startup_delay", "pull_rate", "slow", "crash_after", "stream_delay")
     LISTS = ("fail_pull", "drop_pull", "fail_paths")
 
     def __init__(self):
@@ -776,6 +776,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.server.request_log:
             line = gojson({"method": self.command, "path": getattr(self, "route_path", ""), "status": self.status,
                            "ts": time.time()})
+            with self.server.log_lock:
+                with open(self.server.request_log, "a", encoding="utf-8") as f:
+                    f.write(line + "\n")
+
+    def log_event(self, event):
+        """A request-log line about a stream (no `path` key, so path counts are unchanged)."""
+        if self.server.request_log:
+            line = gojson({"event": event, "route": getattr(self, "route_path", ""), "ts": time.time()})
             with self.server.log_lock:
                 with open(self.server.request_log, "a", encoding="utf-8") as f:
                     f.write(line + "\n")
@@ -1264,10 +1272,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if body.get("stream", True) is False:
             self.send_json(200, piece(REPLY, True))
         else:
-            for tok in re.findall(r"\s*\S+?(?=\s|\.$|$)|\.", REPLY):
-                self.write_line(piece(tok))
-            self.write_line(piece("", True))
-            self.end_stream()
+            delay = self.server.faults.get("stream_delay")
+            try:
+                for tok in re.findall(r"\s*\S+?(?=\s|\.$|$)|\.", REPLY):
+                    self.write_line(piece(tok))
+                    if delay:
+                        time.sleep(delay)
+                self.write_line(piece("", True))
+                self.end_stream()
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+                self.log_event("client_gone")
+                raise
+            self.log_event("stream_done")
 
     api_generate = functools.partialmethod(_infer, kind="generate")
     api_chat = functools.partialmethod(_infer, kind="chat")

@@ -288,6 +288,32 @@ class StandinTest(unittest.TestCase):
         self.assertEqual(self.s.json("GET", "/api/tags")[0], 200)
         self.assertGreaterEqual(time.monotonic() - t0, 0.3)
 
+    def test_stream_delay_and_stream_events(self):
+        self.pull("sd:1b")
+        self.s.faults(reset=True, stream_delay=0.5)
+        def events():
+            with open(self.s.request_log) as f:
+                return [json.loads(l) for l in f if '"event"' in l]
+        before = len(events())
+        # A client that reads one line and hangs up: the stand-in sees it gone.
+        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        c.request("POST", "/api/chat", json.dumps({"model": "sd:1b", "messages": [{"role": "user", "content": "hi"}]}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        first = json.loads(r.readline() or b"{}")
+        self.assertFalse(first.get("done", True))
+        c.sock.shutdown(socket.SHUT_RDWR)
+        c.close()
+        gone = wait_for(lambda: [e for e in events()[before:] if e["event"] == "client_gone"], what="client_gone")
+        self.assertEqual(gone[0]["route"], "/api/chat")
+        self.s.faults(reset=True)
+        self.assertEqual(self.s.json("POST", "/api/generate", {"model": "sd:1b", "prompt": "x", "stream": False})[0], 200)
+        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=10)
+        c.request("POST", "/api/chat", json.dumps({"model": "sd:1b", "messages": [{"role": "user", "content": "hi"}]}))
+        c.getresponse().read()
+        c.close()
+        wait_for(lambda: [e for e in events()[before:] if e["event"] == "stream_done"], what="stream_done")
+
     def test_request_log(self):
         self.s.json("GET", "/api/ps")
         def logged():

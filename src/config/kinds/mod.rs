@@ -7,6 +7,7 @@
 //! one new file and one arm in [`of`].
 
 mod dashboard;
+mod gateway;
 mod ollama;
 mod open_webui;
 mod process;
@@ -94,5 +95,6 @@ pub fn of(kind: Kind) -> &'static dyn ServiceKind {
         Kind::Ollama => &ollama::Ollama,
         Kind::OpenWebui => &open_webui::OpenWebui,
         Kind::Dashboard => &dashboard::Dashboard,
+        Kind::Gateway => &gateway::Gateway,
     }
 }

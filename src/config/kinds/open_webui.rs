@@ -53,20 +53,23 @@ impl ServiceKind for OpenWebui {
                 .to_string(),
         };
         env.insert("WEBUI_SECRET_KEY".into(), key);
-        let backends: Vec<&String> = match &ctx.svc.backends {
-            Some(b) => b.iter().collect(),
-            None => cfg
-                .services
+        // With no `backends:`, a gateway of the file (one that needs no
+        // token: Open WebUI is given no key) is the one address to use.
+        let gateway = match &ctx.svc.backends {
+            Some(_) => None,
+            None => cfg.services.iter().find(|(_, s)| {
+                s.kind == Kind::Gateway
+                    && super::gateway::is_loopback(&crate::config::resolve::bind_of(cfg, s))
+            }),
+        };
+        let urls: Vec<String> = match gateway {
+            Some((_, g)) => vec![ollama_url(cfg, g)],
+            None => super::gateway::backends_of(cfg, ctx.svc.backends.as_ref())
                 .iter()
-                .filter(|(_, s)| s.kind == Kind::Ollama)
-                .map(|(n, _)| n)
+                .filter_map(|b| cfg.services.get(b.as_str()))
+                .map(|s| ollama_url(cfg, s))
                 .collect(),
         };
-        let urls: Vec<String> = backends
-            .iter()
-            .filter_map(|b| cfg.services.get(b.as_str()))
-            .map(|s| ollama_url(cfg, s))
-            .collect();
         if !urls.is_empty() {
             env.insert("OLLAMA_BASE_URLS".into(), urls.join(";"));
         }

@@ -1,0 +1,212 @@
+//! The gateway: one Ollama-compatible endpoint in front of several Ollama
+//! servers, routing each request to a healthy server that holds the model it
+//! names, and passing streams through chunk by chunk.
+//!
+//! It runs as its own process (`facerunner gateway`, started by the daemon
+//! for a `kind: gateway` service), so a fault in it is a service's fault,
+//! never the daemon's.
+//!
+//! - Each backend's `/api/tags` and `/api/ps` are read every
+//!   [`backends::REFRESH`]; a backend that does not answer is down until it
+//!   does again. A request for a model no backend holds refreshes once
+//!   before it is answered 404 (a model pulled a moment ago is found).
+//! - Among the backends holding the model: the `X-FaceRunner-Session`
+//!   header's backend, else one with the model loaded, else the least busy.
+//! - A backend that fails before answering (no connection, 503 busy) is
+//!   skipped for the next one; once a stream has started, a failure ends
+//!   it with an error line in the stream's own format.
+//! - Bodies are capped ([`BODY_LIMIT`]), headers must arrive within
+//!   [`HEADER_TIMEOUT`] and bodies within [`BODY_TIMEOUT`]; on a
+//!   non-loopback bind every request but `GET /` needs the bearer token.
+
+pub mod backends;
+mod proxy;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backends::{Backend, Pool};
+
+/// The largest request body read to find the model (chat with images included).
+pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// How long a client may take to send its request headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a (capped) request body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting to a backend may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The header that pins a conversation to one backend.
+pub const SESSION_HEADER: &str = "x-facerunner-session";
+/// The header that names a backend explicitly (pull, create, blobs).
+pub const BACKEND_HEADER: &str = "x-facerunner-backend";
+
+/// How the gateway runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The project it belongs to (shown in its log).
+    pub project: Option<String>,
+    /// Listen address.
+    pub bind: String,
+    /// Listen port.
+    pub port: u16,
+    /// `(service name, base URL)` of each backend.
+    pub backends: Vec<(String, String)>,
+    /// The file holding the bearer token (required on a non-loopback bind).
+    pub token_file: Option<PathBuf>,
+}
+
+/// Why the gateway cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// `bind:port`.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token file cannot be read.
+    #[error("cannot read the gateway's token from {}", path.display())]
+    Token {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::safefs::ReadError,
+    },
+    /// The token file is empty.
+    #[error("the gateway's token file {} is empty", path.display())]
+    EmptyToken {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A non-loopback bind without a token.
+    #[error(
+        "the gateway binds {bind}, which other machines can reach, but has no token; give --token-file (facerunner does for a `kind: gateway` service)"
+    )]
+    NoToken {
+        /// The address.
+        bind: String,
+    },
+    /// No backend given.
+    #[error("the gateway has no backend; give --backend NAME=URL at least once")]
+    NoBackends,
+    /// The HTTP client cannot be built.
+    #[error("cannot build the gateway's HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+pub use crate::model::spec::is_loopback;
+
+/// Everything a request handler needs.
+pub(crate) struct Gateway {
+    pub pool: Pool,
+    /// For forwarded requests: no overall timeout (streams run long).
+    pub http: reqwest::Client,
+    /// For polls.
+    pub poll: reqwest::Client,
+    pub token: Option<String>,
+    /// When the pool was last refreshed on demand (bounds on-demand polls).
+    pub last_refresh: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+fn read_token(path: &std::path::Path) -> Result<String, GatewayError> {
+    let bytes =
+        crate::safefs::read_private_bounded(path, 4096).map_err(|source| GatewayError::Token {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let token = String::from_utf8_lossy(&bytes).trim().to_string();
+    if token.is_empty() {
+        return Err(GatewayError::EmptyToken {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(token)
+}
+
+/// Run the gateway until the process is stopped.
+pub async fn run(opts: Options) -> Result<(), GatewayError> {
+    if opts.backends.is_empty() {
+        return Err(GatewayError::NoBackends);
+    }
+    let token = match &opts.token_file {
+        Some(p) => Some(read_token(p)?),
+        None if !is_loopback(&opts.bind) => {
+            return Err(GatewayError::NoToken {
+                bind: opts.bind.clone(),
+            });
+        }
+        None => None,
+    };
+    let http = crate::http::client_builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(GatewayError::Client)?;
+    let poll = crate::http::client_builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+        .map_err(GatewayError::Client)?;
+    let pool = Pool {
+        all: opts
+            .backends
+            .iter()
+            .map(|(n, u)| Arc::new(Backend::new(n.clone(), u.clone())))
+            .collect(),
+    };
+    let host = opts.bind.trim_matches(['[', ']']).to_string();
+    let listener = tokio::net::TcpListener::bind((host.as_str(), opts.port))
+        .await
+        .map_err(|source| GatewayError::Bind {
+            addr: format!("{}:{}", opts.bind, opts.port),
+            source,
+        })?;
+    let gw = Arc::new(Gateway {
+        pool: pool.clone(),
+        http,
+        poll: poll.clone(),
+        token,
+        last_refresh: tokio::sync::Mutex::new(None),
+    });
+    // The first poll before the first answer, so a ready gateway knows its models.
+    pool.refresh(&poll).await;
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(backends::REFRESH).await;
+            pool.refresh(&poll).await;
+        }
+    });
+    eprintln!(
+        "gateway{} listening on {}:{} in front of {}",
+        opts.project
+            .as_deref()
+            .map(|p| format!(" of project {p}"))
+            .unwrap_or_default(),
+        opts.bind,
+        opts.port,
+        opts.backends
+            .iter()
+            .map(|(n, u)| format!("{n} ({u})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    proxy::serve(listener, gw).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_binds_are_recognized() {
+        for b in ["127.0.0.1", "::1", "[::1]", "localhost"] {
+            assert!(super::is_loopback(b), "{b}");
+        }
+        for b in ["0.0.0.0", "::", "10.1.2.3", ""] {
+            assert!(!super::is_loopback(b), "{b}");
+        }
+    }
+}

@@ -1,0 +1,588 @@
+//! The gateway's HTTP side: the routes, the choice of backend, and the
+//! forwarding of bodies in both directions without buffering the answer.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::backends::{Backend, InFlight};
+use super::{BACKEND_HEADER, BODY_LIMIT, BODY_TIMEOUT, Gateway, HEADER_TIMEOUT, SESSION_HEADER};
+
+/// Accept connections until the process ends; each connection has the
+/// header timeout (slow clients cannot hold a connection forever).
+pub(super) async fn serve(listener: tokio::net::TcpListener, gw: Arc<Gateway>) {
+    let app = axum::Router::new().fallback(handle).with_state(gw);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment, never spin.
+                eprintln!("gateway: accepting a connection failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(io, svc)
+                .await;
+        });
+    }
+}
+
+/// The shape errors take on a route.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shape {
+    /// `{"error":"…"}` (Ollama's native routes).
+    Ollama,
+    /// `{"error":{"message":"…",…}}` (OpenAI-compatible routes).
+    OpenAi,
+}
+
+impl Shape {
+    fn of(path: &str) -> Shape {
+        if path.starts_with("/v1/") {
+            Shape::OpenAi
+        } else {
+            Shape::Ollama
+        }
+    }
+
+    fn error(self, status: StatusCode, message: &str) -> Response {
+        let body = match self {
+            Shape::Ollama => json!({ "error": message }),
+            Shape::OpenAi => json!({
+                "error": { "message": message, "type": "api_error", "param": null, "code": null }
+            }),
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// Routes that name their model in the JSON body.
+const MODEL_ROUTES: &[&str] = &[
+    "/api/chat",
+    "/api/generate",
+    "/api/embed",
+    "/api/embeddings",
+    "/api/show",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/responses",
+    "/v1/messages",
+];
+
+/// Routes that change a backend's store.
+const STORE_ROUTES: &[&str] = &[
+    "/api/pull",
+    "/api/push",
+    "/api/create",
+    "/api/copy",
+    "/api/delete",
+];
+
+fn authorized(gw: &Gateway, headers: &HeaderMap) -> bool {
+    let Some(token) = &gw.token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compared in constant time.
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    if path == "/" && (method == Method::GET || method == Method::HEAD) {
+        return (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Ollama is running",
+        )
+            .into_response();
+    }
+    let shape = Shape::of(&path);
+    if !authorized(&gw, req.headers()) {
+        let mut r = shape.error(
+            StatusCode::UNAUTHORIZED,
+            "this gateway needs its token: send `Authorization: Bearer <token>` (`facerunner status` shows where the token is)",
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    match (&method, path.as_str()) {
+        (&Method::GET | &Method::HEAD, "/api/tags") => merged(&gw, Merge::Tags),
+        (&Method::GET, "/api/ps") => merged(&gw, Merge::Ps),
+        (&Method::GET, "/v1/models") => merged(&gw, Merge::OpenAi),
+        (&Method::GET, "/__facerunner/status") => {
+            axum::Json(json!({ "backends": gw.pool.report() })).into_response()
+        }
+        (&Method::GET | &Method::HEAD, "/api/version") => {
+            let any = gw.pool.healthy();
+            if any.is_empty() {
+                return shape.error(StatusCode::BAD_GATEWAY, "no backend is reachable");
+            }
+            forward(&gw, any, req, Bytes::new(), None, shape).await
+        }
+        (&Method::GET, p) if p.starts_with("/v1/models/") => {
+            let model = p["/v1/models/".len()..].to_string();
+            routed(&gw, req, Bytes::new(), &model, shape).await
+        }
+        (&Method::POST, p) if MODEL_ROUTES.contains(&p) => {
+            let (req, body) = match read_body(req, shape).await {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            let model = match model_of(&body, p == "/api/show") {
+                Ok(m) => m,
+                Err(why) => return shape.error(StatusCode::BAD_REQUEST, &why),
+            };
+            routed(&gw, req, body, &model, shape).await
+        }
+        (&Method::POST | &Method::DELETE, p) if STORE_ROUTES.contains(&p) => {
+            let (req, body) = match read_body(req, shape).await {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            let held = if p == "/api/copy" {
+                serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("source")?.as_str().map(str::to_string))
+            } else {
+                model_of(&body, true).ok()
+            };
+            // Delete, push and copy need the model: its holder is the target.
+            let by_holder = matches!(p, "/api/delete" | "/api/push" | "/api/copy");
+            match store_target(&gw, req.headers(), held.as_deref().filter(|_| by_holder)) {
+                Ok(b) => forward(&gw, vec![b], req, body, None, shape).await,
+                Err(r) => *r,
+            }
+        }
+        (&Method::HEAD | &Method::POST, p) if p.starts_with("/api/blobs/") => {
+            match store_target(&gw, req.headers(), None) {
+                Ok(b) => forward_streaming(&gw, b, req, shape).await,
+                Err(r) => *r,
+            }
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "404 page not found",
+        )
+            .into_response(),
+    }
+}
+
+/// Read a request body: capped and timed.
+async fn read_body(req: Request, shape: Shape) -> Result<(Request, Bytes), Response> {
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Err(_) => Err(shape.error(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!(
+                "the request body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )),
+        Ok(Err(_)) => Err(shape.error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the request body is larger than the gateway's limit of {} MiB, or was cut off",
+                BODY_LIMIT / (1024 * 1024)
+            ),
+        )),
+        Ok(Ok(b)) => Ok((Request::from_parts(parts, Body::empty()), b)),
+    }
+}
+
+/// The model a JSON body names (`model`, or the old alias `name` where `alias`).
+fn model_of(body: &[u8], alias: bool) -> Result<String, String> {
+    if body.is_empty() {
+        return Err("missing request body".into());
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let pick = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    pick("model")
+        .or_else(|| if alias { pick("name") } else { None })
+        .ok_or_else(|| "model is required".into())
+}
+
+/// Forward to the best backend holding `model`; 404 in the route's shape when none does.
+async fn routed(gw: &Gateway, req: Request, body: Bytes, model: &str, shape: Shape) -> Response {
+    let session = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut c = gw.pool.candidates(model, session.as_deref());
+    if c.is_empty() {
+        refresh_now(gw).await;
+        c = gw.pool.candidates(model, session.as_deref());
+    }
+    if c.is_empty() {
+        let shown = crate::names::ModelName::parse(model)
+            .map(|n| n.display_shortest())
+            .unwrap_or_else(|_| model.to_string());
+        let message = match shape {
+            Shape::Ollama => format!("model '{shown}' not found"),
+            Shape::OpenAi => format!("model \"{shown}\" not found, try pulling it first"),
+        };
+        return shape.error(StatusCode::NOT_FOUND, &message);
+    }
+    forward(gw, c, req, body, Some(model), shape).await
+}
+
+/// Poll every backend now, at most once a second however many ask.
+async fn refresh_now(gw: &Gateway) {
+    let mut last = gw.last_refresh.lock().await;
+    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+        return;
+    }
+    gw.pool.refresh(&gw.poll).await;
+    *last = Some(Instant::now());
+}
+
+/// The one backend a store-changing request goes to: the one named by the
+/// `X-FaceRunner-Backend` header, the only backend, or the only healthy
+/// holder of `model`; otherwise a clear refusal.
+fn store_target(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    model: Option<&str>,
+) -> Result<Arc<Backend>, Box<Response>> {
+    let names = || {
+        gw.pool
+            .all
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(v) = headers.get(BACKEND_HEADER) {
+        let name = v.to_str().unwrap_or("");
+        return gw.pool.named(name).ok_or_else(|| {
+            Box::new(Shape::Ollama.error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "{BACKEND_HEADER}: no backend is named `{name}`; the backends are {}",
+                    names()
+                ),
+            ))
+        });
+    }
+    if let [only] = gw.pool.all.as_slice() {
+        return Ok(only.clone());
+    }
+    if let Some(m) = model {
+        let holders = gw.pool.candidates(m, None);
+        match holders.as_slice() {
+            [one] => return Ok(one.clone()),
+            [] => {
+                return Err(Box::new(Shape::Ollama.error(
+                    StatusCode::NOT_FOUND,
+                    &format!("model '{m}' not found on any backend"),
+                )));
+            }
+            _ => {}
+        }
+    }
+    Err(Box::new(Shape::Ollama.error(
+        StatusCode::CONFLICT,
+        &format!(
+            "this gateway fronts several Ollama servers ({}) and cannot tell which one this change is for; send the header `{BACKEND_HEADER}: <name>`, or use `facerunner pull` / the server's own address",
+            names()
+        ),
+    )))
+}
+
+/// Request headers not passed on: hop-by-hop ones, the host, the length
+/// (set again), and the gateway's own token.
+fn upstream_headers(h: &HeaderMap, strip_auth: bool) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (k, v) in h {
+        let n = k.as_str();
+        let hop = matches!(
+            n,
+            "connection"
+                | "keep-alive"
+                | "proxy-authenticate"
+                | "proxy-authorization"
+                | "te"
+                | "trailer"
+                | "transfer-encoding"
+                | "upgrade"
+                | "host"
+                | "content-length"
+        );
+        if hop || (strip_auth && n == "authorization") {
+            continue;
+        }
+        out.append(k.clone(), v.clone());
+    }
+    out
+}
+
+/// Send to the first candidate that answers; a candidate that cannot be
+/// reached, or is busy (503) while another remains, is skipped.
+async fn forward(
+    gw: &Gateway,
+    candidates: Vec<Arc<Backend>>,
+    req: Request,
+    body: Bytes,
+    model: Option<&str>,
+    shape: Shape,
+) -> Response {
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let headers = upstream_headers(req.headers(), gw.token.is_some());
+    let method = req.method().clone();
+    let n = candidates.len();
+    let mut why = Vec::new();
+    for (i, b) in candidates.into_iter().enumerate() {
+        let guard = b.start();
+        let sent = gw
+            .http
+            .request(method.clone(), format!("{}{pq}", b.url))
+            .headers(headers.clone())
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Err(e) => {
+                b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let msg = crate::style::with_causes(&e);
+                if e.is_connect() {
+                    b.mark_down(msg.clone());
+                }
+                why.push(format!("{}: {msg}", b.name));
+            }
+            Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE && i + 1 < n => {
+                b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                why.push(format!("{}: busy (503)", b.name));
+            }
+            Ok(r) => return relay(b, guard, r),
+        }
+    }
+    let what = model
+        .map(|m| format!(" for model '{m}'"))
+        .unwrap_or_default();
+    shape.error(
+        StatusCode::BAD_GATEWAY,
+        &format!("no backend could answer{what}: {}", why.join("; ")),
+    )
+}
+
+/// Forward a request whose body is streamed (blob uploads), to one backend.
+async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: Shape) -> Response {
+    let (parts, body) = req.into_parts();
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| parts.uri.path().to_string());
+    let guard = b.start();
+    let sent = gw
+        .http
+        .request(parts.method.clone(), format!("{}{pq}", b.url))
+        .headers(upstream_headers(&parts.headers, gw.token.is_some()))
+        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+        .send()
+        .await;
+    match sent {
+        Ok(r) => relay(b, guard, r),
+        Err(e) => {
+            b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            shape.error(
+                StatusCode::BAD_GATEWAY,
+                &format!("{}: {}", b.name, crate::style::with_causes(&e)),
+            )
+        }
+    }
+}
+
+/// The backend's answer, its body passed through chunk by chunk. The
+/// in-flight count lasts as long as the body; a client that goes away
+/// drops the body, which drops the upstream request (cancelling it there).
+fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
+    let status = r.status();
+    if status.is_server_error() {
+        b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let sse = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut headers = HeaderMap::new();
+    for (k, v) in r.headers() {
+        if !matches!(
+            k.as_str(),
+            "connection" | "keep-alive" | "transfer-encoding" | "content-length"
+        ) {
+            headers.append(k.clone(), v.clone());
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&b.name) {
+        headers.insert(super::BACKEND_HEADER, v);
+    }
+    let upstream = r.bytes_stream();
+    let stream =
+        futures_util::stream::unfold(Some((upstream, guard, b)), move |state| async move {
+            let (mut up, guard, b) = state?;
+            match up.next().await {
+                Some(Ok(chunk)) => Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b)))),
+                Some(Err(e)) => {
+                    b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let msg = format!(
+                        "the backend {} failed mid-stream: {}",
+                        b.name,
+                        crate::style::with_causes(&e)
+                    );
+                    Some((Ok(error_line(sse, &msg)), None))
+                }
+                None => None,
+            }
+        });
+    let mut resp = Response::new(Body::from_stream(stream));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+/// The last line of a stream cut by its backend, in the stream's format.
+fn error_line(sse: bool, message: &str) -> Bytes {
+    if sse {
+        let v = json!({ "error": { "message": message, "type": "api_error" } });
+        Bytes::from(format!("data: {v}\n\n"))
+    } else {
+        Bytes::from(format!("{}\n", json!({ "error": message })))
+    }
+}
+
+enum Merge {
+    Tags,
+    Ps,
+    OpenAi,
+}
+
+/// `/api/tags`, `/api/ps`, `/v1/models` over every healthy backend, each
+/// model once.
+fn merged(gw: &Gateway, what: Merge) -> Response {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Value> = Vec::new();
+    for b in gw.pool.healthy() {
+        let v = b.view();
+        let list = match what {
+            Merge::Ps => v.ps,
+            Merge::Tags | Merge::OpenAi => v.tags,
+        };
+        for m in list {
+            let name = m.get("name").and_then(Value::as_str).unwrap_or("");
+            if seen.insert(super::backends::model_key(name)) {
+                out.push(m);
+            }
+        }
+    }
+    match what {
+        Merge::Tags | Merge::Ps => axum::Json(json!({ "models": out })).into_response(),
+        Merge::OpenAi => {
+            let data: Vec<Value> = out
+                .iter()
+                .filter_map(|m| m.get("name")?.as_str())
+                .map(|name| {
+                    let owner = crate::names::ModelName::parse(name)
+                        .map(|n| n.namespace().to_string())
+                        .unwrap_or_else(|_| "library".into());
+                    json!({ "id": name, "object": "model", "created": 0, "owned_by": owner })
+                })
+                .collect();
+            axum::Json(json!({ "object": "list", "data": data })).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_comes_from_model_or_its_old_alias() {
+        assert_eq!(model_of(br#"{"model":"a:1b"}"#, false), Ok("a:1b".into()));
+        assert_eq!(model_of(br#"{"name":"a"}"#, true), Ok("a".into()));
+        assert_eq!(
+            model_of(br#"{"name":"a"}"#, false),
+            Err("model is required".into())
+        );
+        assert_eq!(model_of(b"", false), Err("missing request body".into()));
+        assert!(model_of(b"{not json", false).is_err());
+        assert_eq!(
+            model_of(br#"{"model":""}"#, false),
+            Err("model is required".into())
+        );
+    }
+
+    #[test]
+    fn a_cut_stream_ends_with_an_error_in_its_own_format() {
+        let nd = error_line(false, "gone");
+        let v: Value = serde_json::from_slice(&nd).expect("one JSON line");
+        assert_eq!(v["error"], "gone");
+        assert!(nd.ends_with(b"\n"));
+        let sse = String::from_utf8(error_line(true, "gone").to_vec()).expect("utf8");
+        assert!(sse.starts_with("data: {") && sse.ends_with("\n\n"), "{sse}");
+    }
+
+    #[test]
+    fn the_token_is_compared_whole() {
+        let gw = |token: Option<&str>| Gateway {
+            pool: super::super::backends::Pool { all: vec![] },
+            http: crate::http::client_builder().build().expect("client"),
+            poll: crate::http::client_builder().build().expect("client"),
+            token: token.map(str::to_string),
+            last_refresh: tokio::sync::Mutex::new(None),
+        };
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(v).expect("value"),
+            );
+            h
+        };
+        assert!(authorized(&gw(None), &HeaderMap::new()));
+        let g = gw(Some("secret"));
+        assert!(!authorized(&g, &HeaderMap::new()));
+        assert!(!authorized(&g, &with("Bearer secre")));
+        assert!(!authorized(&g, &with("Bearer secretx")));
+        assert!(!authorized(&g, &with("secret")));
+        assert!(authorized(&g, &with("Bearer secret")));
+    }
+}

@@ -1,0 +1,374 @@
+//! `kind: gateway` end to end: three Ollama stand-ins with different and
+//! overlapping models behind one gateway, all started by `facerunner up`.
+//! Which backend served a request is read from each stand-in's request log.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::{Project, free_port, kill9, wait_until};
+
+fn standin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ollama_standin.py")
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Standin {
+    name: &'static str,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Standin {
+    fn new(p: &Project, name: &'static str) -> Standin {
+        Standin {
+            name,
+            port: free_port(),
+            log: p.dir.path().join(format!("{name}.requests")),
+        }
+    }
+
+    fn yaml(&self, p: &Project) -> String {
+        format!(
+            "  {name}:\n    kind: ollama\n    port: {port}\n    binary: {bin}\n    models_dir: {dir}\n    restart: \"no\"\n    env: {{ STANDIN_REQUEST_LOG: {log} }}\n",
+            name = self.name,
+            port = self.port,
+            bin = standin().display(),
+            dir = p.dir.path().join(format!("{}-models", self.name)).display(),
+            log = self.log.display(),
+        )
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Requests to `path` it has seen.
+    fn served(&self, path: &str) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| l.contains(&format!("\"path\":\"{path}\"")))
+            .count()
+    }
+
+    fn events(&self, event: &str) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| l.contains(&format!("\"event\":\"{event}\"")))
+            .count()
+    }
+
+    fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        http(self.port, method, path, body, &[])
+    }
+
+    fn pull(&self, model: &str) {
+        let (status, body) = self.call(
+            "POST",
+            "/api/pull",
+            &format!(r#"{{"model":"{model}","stream":false}}"#),
+        );
+        assert_eq!(status, 200, "pull {model} into {}: {body}", self.name);
+    }
+}
+
+/// One HTTP/1.0 request (no chunked framing in the answer); status and body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: localhost:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .expect("read the answer (nothing may hang)");
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+fn tag_names(port: u16, headers: &[(&str, &str)]) -> Vec<String> {
+    let (status, body) = http(port, "GET", "/api/tags", "", headers);
+    assert_eq!(status, 200, "{body}");
+    let mut v: Vec<String> = json(&body)["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .map(|m| m["name"].as_str().expect("name").to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The gateway's own view of one backend.
+fn backend(port: u16, name: &str) -> serde_json::Value {
+    let (_, body) = http(port, "GET", "/__facerunner/status", "", &[]);
+    json(&body)["backends"]
+        .as_array()
+        .expect("backends")
+        .iter()
+        .find(|b| b["name"] == name)
+        .cloned()
+        .expect("backend listed")
+}
+
+#[test]
+fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend() {
+    let p = Project::new("");
+    let (a, b, c) = (
+        Standin::new(&p, "a"),
+        Standin::new(&p, "b"),
+        Standin::new(&p, "c"),
+    );
+    let gw = free_port();
+    p.write(&format!(
+        "{}{}{}  gw:\n    kind: gateway\n    port: {gw}\n",
+        a.yaml(&p),
+        b.yaml(&p),
+        c.yaml(&p)
+    ));
+    p.ok(&["up"]);
+    // a: m1 and the shared s; b: m2 and s; c: an embedding model.
+    a.pull("m1:1b");
+    a.pull("s:1b");
+    b.pull("m2:1b");
+    b.pull("s:1b");
+    c.pull("e-embed:1b");
+    let all = ["e-embed:1b", "m1:1b", "m2:1b", "s:1b"];
+    wait_until(
+        "the gateway lists every backend's models once",
+        WAIT,
+        || (tag_names(gw, &[]) == all).then_some(()),
+    );
+    // Health like Ollama's.
+    assert_eq!(
+        http(gw, "GET", "/", "", &[]),
+        (200, "Ollama is running".into())
+    );
+
+    // Every route goes to the backend that holds the model.
+    let chat = |m: &str| {
+        format!(r#"{{"model":"{m}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}"#)
+    };
+    let cases: Vec<(&str, &str, String, &Standin)> = vec![
+        ("POST", "/api/chat", chat("m2:1b"), &b),
+        (
+            "POST",
+            "/api/generate",
+            r#"{"model":"m1:1b","prompt":"hi","stream":false}"#.into(),
+            &a,
+        ),
+        (
+            "POST",
+            "/api/embed",
+            r#"{"model":"e-embed:1b","input":"hi"}"#.into(),
+            &c,
+        ),
+        (
+            "POST",
+            "/api/embeddings",
+            r#"{"model":"e-embed:1b","prompt":"hi"}"#.into(),
+            &c,
+        ),
+        ("POST", "/api/show", r#"{"model":"m1:1b"}"#.into(), &a),
+        ("POST", "/v1/chat/completions", chat("m2:1b"), &b),
+        (
+            "POST",
+            "/v1/completions",
+            r#"{"model":"m1:1b","prompt":"hi"}"#.into(),
+            &a,
+        ),
+        (
+            "POST",
+            "/v1/embeddings",
+            r#"{"model":"e-embed:1b","input":"hi"}"#.into(),
+            &c,
+        ),
+        ("GET", "/v1/models/m2:1b", String::new(), &b),
+    ];
+    for (method, path, body, want) in &cases {
+        let before: Vec<usize> = [&a, &b, &c].iter().map(|s| s.served(path)).collect();
+        let (status, answer) = http(gw, method, path, body, &[]);
+        if path.starts_with("/api/") {
+            assert_eq!(status, 200, "{method} {path}: {answer}");
+        }
+        wait_until(&format!("{path} reaches {}", want.name), WAIT, || {
+            (want.served(path)
+                > before[[&a, &b, &c]
+                    .iter()
+                    .position(|s| s.name == want.name)
+                    .expect("one")])
+            .then_some(())
+        });
+        for (s, n) in [&a, &b, &c].iter().zip(&before) {
+            if s.name != want.name {
+                assert_eq!(s.served(path), *n, "{path} also went to {}", s.name);
+            }
+        }
+    }
+
+    // Unknown model: 404 in Ollama's own shape.
+    let (status, body) = http(gw, "POST", "/api/chat", &chat("nope:1b"), &[]);
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(json(&body)["error"], "model 'nope:1b' not found");
+
+    // The shared model goes where it is loaded (b).
+    assert_eq!(
+        b.call("POST", "/api/generate", r#"{"model":"s:1b"}"#).0,
+        200
+    );
+    wait_until("the gateway sees s loaded on b", WAIT, || {
+        let loaded = backend(gw, "b")["loaded"].clone();
+        loaded.as_array()?.iter().any(|m| m == "s:1b").then_some(())
+    });
+    let on_b = b.served("/api/generate");
+    for _ in 0..3 {
+        let (status, _) = http(
+            gw,
+            "POST",
+            "/api/generate",
+            r#"{"model":"s:1b","prompt":"x","stream":false}"#,
+            &[],
+        );
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        b.served("/api/generate"),
+        on_b + 3,
+        "all to the backend with s loaded"
+    );
+
+    // Streaming: the first line reaches the client while the backend is
+    // still streaming; hanging up cancels the backend's stream.
+    assert_eq!(
+        a.call("POST", "/__standin/faults", r#"{"stream_delay":0.5}"#)
+            .0,
+        200
+    );
+    {
+        let mut s = TcpStream::connect(("127.0.0.1", gw)).expect("connect");
+        s.set_read_timeout(Some(WAIT)).expect("timeout");
+        let body = r#"{"model":"m1:1b","messages":[{"role":"user","content":"hi"}]}"#;
+        write!(
+            s,
+            "POST /api/chat HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            r.read_line(&mut line).expect("read");
+            if line.starts_with('{') {
+                break;
+            }
+        }
+        assert_eq!(json(&line)["done"], false, "{line}");
+        assert_eq!(
+            a.events("stream_done"),
+            0,
+            "the first line came before the backend finished"
+        );
+    }
+    wait_until("the backend sees the client gone", WAIT, || {
+        (a.events("client_gone") == 1).then_some(())
+    });
+    assert_eq!(a.events("stream_done"), 0);
+    assert_eq!(
+        a.call("POST", "/__standin/faults", r#"{"reset":true}"#).0,
+        200
+    );
+
+    // b dies (s is loaded there, so b would be chosen): s is served by a
+    // at once, b's own model becomes unknown, and the gateway reports it.
+    let pid = p.service("b").expect("b")["state"]["pid"]
+        .as_u64()
+        .expect("b runs") as u32;
+    kill9(pid);
+    let on_a = a.served("/api/generate");
+    let (status, body) = http(
+        gw,
+        "POST",
+        "/api/generate",
+        r#"{"model":"s:1b","prompt":"x","stream":false}"#,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(a.served("/api/generate"), on_a + 1);
+    wait_until("the gateway marks b down", WAIT, || {
+        (backend(gw, "b")["healthy"] == false).then_some(())
+    });
+    assert_eq!(tag_names(gw, &[]), ["e-embed:1b", "m1:1b", "s:1b"]);
+    let (status, body) = http(gw, "POST", "/api/chat", &chat("m2:1b"), &[]);
+    assert_eq!(status, 404, "{body}");
+    p.ok(&["down"]);
+}
+
+#[test]
+fn a_gateway_on_an_open_bind_requires_its_token() {
+    let p = Project::new("");
+    let a = Standin::new(&p, "a");
+    let gw = free_port();
+    p.write(&format!(
+        "{}  gw:\n    kind: gateway\n    port: {gw}\n    bind: 0.0.0.0\n",
+        a.yaml(&p)
+    ));
+    p.ok(&["up"]);
+    let token =
+        std::fs::read_to_string(p.dirs().secrets.join("gw.gateway_token")).expect("token file");
+    let token = token.trim();
+    assert_eq!(
+        http(gw, "GET", "/", "", &[]).0,
+        200,
+        "health needs no token"
+    );
+    let (status, body) = http(gw, "GET", "/api/tags", "", &[]);
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .expect("error")
+            .contains("token")
+    );
+    let (status, _) = http(
+        gw,
+        "GET",
+        "/api/tags",
+        "",
+        &[("Authorization", "Bearer wrong")],
+    );
+    assert_eq!(status, 401);
+    let auth = format!("Bearer {token}");
+    assert_eq!(
+        tag_names(gw, &[("Authorization", &auth)]),
+        Vec::<String>::new()
+    );
+    p.ok(&["down"]);
+}
