@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod execute;
+pub mod gguf;
 pub mod gpu;
 pub mod http;
 pub mod model;
