@@ -74,6 +74,7 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
             unmanaged.insert(service.clone(), list);
         }
     }
+    let (fit, fit_skipped) = super::fit::check(&mut b, desired, live);
     Plan {
         format_version: FORMAT_VERSION,
         project: desired.project.clone(),
@@ -84,6 +85,8 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         steps: b.steps,
         checks: b.checks,
         unmanaged,
+        fit,
+        fit_skipped,
     }
 }
 

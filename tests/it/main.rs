@@ -1,5 +1,6 @@
 mod config;
 mod docs;
+mod gpu_fit;
 mod hostile;
 mod layers;
 mod open_webui;
