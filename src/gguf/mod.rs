@@ -335,7 +335,12 @@ pub fn meta_from(
         Some(Value::Str(s)) if !s.is_empty() => s,
         _ => return Err(GgufError::Missing("general.architecture".into())),
     };
-    let num = |k: &str| get(&format!("{arch}.{k}")).as_ref().and_then(max_u64).unwrap_or(0);
+    let num = |k: &str| {
+        get(&format!("{arch}.{k}"))
+            .as_ref()
+            .and_then(max_u64)
+            .unwrap_or(0)
+    };
     let block_count = num("block_count");
     if block_count == 0 {
         return Err(GgufError::Missing(format!("{arch}.block_count")));
@@ -368,13 +373,14 @@ pub fn meta_from(
 /// followed; a FIFO or device is refused without reading it.
 pub fn read_file(path: &Path) -> Result<ModelMeta, GgufError> {
     let (file, meta) = crate::safefs::open_regular_read(path)?;
-    let header = read_header(io::BufReader::with_capacity(256 << 10, file)).map_err(|e| match e {
-        GgufError::Io { source, .. } => GgufError::Io {
-            what: path.display().to_string(),
-            source,
-        },
-        e => e,
-    })?;
+    let header =
+        read_header(io::BufReader::with_capacity(256 << 10, file)).map_err(|e| match e {
+            GgufError::Io { source, .. } => GgufError::Io {
+                what: path.display().to_string(),
+                source,
+            },
+            e => e,
+        })?;
     header.meta(meta.len())
 }
 

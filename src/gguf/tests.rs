@@ -115,7 +115,10 @@ fn per_layer_kv_heads_take_the_largest_and_explicit_lengths_win() {
         .expect("reads")
         .meta(7)
         .expect("meta");
-    assert_eq!((m.head_count_kv, m.key_length, m.file_size_bytes), (4, 256, 7));
+    assert_eq!(
+        (m.head_count_kv, m.key_length, m.file_size_bytes),
+        (4, 256, 7)
+    );
 }
 
 #[test]
@@ -126,15 +129,27 @@ fn a_local_file_reads_with_its_size_as_the_weights() {
     std::fs::write(&p, &bytes).expect("write");
     let m = read_file(&p).expect("reads");
     assert_eq!(m.file_size_bytes, bytes.len() as u64);
-    assert!(matches!(read_file(Path::new("/dev/zero")), Err(GgufError::Open(_))));
+    assert!(matches!(
+        read_file(Path::new("/dev/zero")),
+        Err(GgufError::Open(_))
+    ));
 }
 
 #[test]
 fn bad_magic_version_and_cut_short_headers_are_errors() {
-    assert!(matches!(read_header(&b"GGML\x03\0\0\0"[..]), Err(GgufError::NotGguf)));
-    assert!(matches!(read_header(&b"GGUF\x07\0\0\0"[..]), Err(GgufError::Version(7))));
+    assert!(matches!(
+        read_header(&b"GGML\x03\0\0\0"[..]),
+        Err(GgufError::NotGguf)
+    ));
+    assert!(matches!(
+        read_header(&b"GGUF\x07\0\0\0"[..]),
+        Err(GgufError::Version(7))
+    ));
     let bytes = llama80(10, 0);
-    assert!(matches!(read_header(&bytes[..bytes.len() - 3]), Err(GgufError::Truncated)));
+    assert!(matches!(
+        read_header(&bytes[..bytes.len() - 3]),
+        Err(GgufError::Truncated)
+    ));
     let no_arch = gguf(&[("x.block_count", W::U32(1))], 0);
     let e = read_header(no_arch.as_slice()).expect("reads").meta(0);
     assert!(matches!(e, Err(GgufError::Missing(k)) if k == "general.architecture"));
@@ -151,14 +166,20 @@ fn a_huge_claimed_array_or_string_is_refused_without_allocating_it() {
     b.extend_from_slice(&9u32.to_le_bytes());
     b.extend_from_slice(&10u32.to_le_bytes());
     b.extend_from_slice(&(1u64 << 60).to_le_bytes());
-    assert!(matches!(read_header(b.as_slice()), Err(GgufError::TooLarge)));
+    assert!(matches!(
+        read_header(b.as_slice()),
+        Err(GgufError::TooLarge)
+    ));
     // A string claiming 2^40 bytes.
     let mut s = b"GGUF".to_vec();
     s.extend_from_slice(&3u32.to_le_bytes());
     s.extend_from_slice(&0u64.to_le_bytes());
     s.extend_from_slice(&1u64.to_le_bytes());
     s.extend_from_slice(&(1u64 << 40).to_le_bytes());
-    assert!(matches!(read_header(s.as_slice()), Err(GgufError::Malformed(_))));
+    assert!(matches!(
+        read_header(s.as_slice()),
+        Err(GgufError::Malformed(_))
+    ));
     // 2^62 strings in an array: skipped one by one until the data ends.
     let mut t = b"GGUF".to_vec();
     t.extend_from_slice(&3u32.to_le_bytes());
@@ -168,7 +189,10 @@ fn a_huge_claimed_array_or_string_is_refused_without_allocating_it() {
     t.extend_from_slice(&9u32.to_le_bytes());
     t.extend_from_slice(&8u32.to_le_bytes());
     t.extend_from_slice(&(1u64 << 62).to_le_bytes());
-    assert!(matches!(read_header(t.as_slice()), Err(GgufError::Truncated)));
+    assert!(matches!(
+        read_header(t.as_slice()),
+        Err(GgufError::Truncated)
+    ));
     // An endless source is cut at the cap.
     assert!(matches!(
         read_header(b"GGUF\x03\0\0\0".chain(io::repeat(0xff))),
@@ -220,7 +244,10 @@ fn range_server(file: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::Ato
                 }
                 if let Some(v) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
                     let (a, b) = v.trim().split_once('-').expect("range");
-                    range = Some((a.parse::<usize>().expect("a"), b.parse::<usize>().expect("b")));
+                    range = Some((
+                        a.parse::<usize>().expect("a"),
+                        b.parse::<usize>().expect("b"),
+                    ));
                 }
             }
             let (a, b) = range.expect("a range request");
@@ -248,8 +275,17 @@ async fn over_http_ranges_grow_until_the_header_is_complete() {
     let (url, sent) = range_server(file);
     let client = crate::http::client_builder().build().expect("client");
     let m = read_url(&client, &url).await.expect("reads");
-    assert_eq!((m.block_count, m.vocab_size, m.file_size_bytes), (80, 400_000, size));
+    assert_eq!(
+        (m.block_count, m.vocab_size, m.file_size_bytes),
+        (80, 400_000, size)
+    );
     let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(sent > FIRST_RANGE, "it needed more than the first range: {sent}");
-    assert!(sent <= 8 << 20, "only the header's ranges were fetched: {sent}");
+    assert!(
+        sent > FIRST_RANGE,
+        "it needed more than the first range: {sent}"
+    );
+    assert!(
+        sent <= 8 << 20,
+        "only the header's ranges were fetched: {sent}"
+    );
 }

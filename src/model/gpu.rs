@@ -194,7 +194,9 @@ pub const MINIMUM_MEMORY_BYTES: u64 = 457 << 20;
 const NUM_BATCH: u64 = 512;
 
 /// Architectures Ollama turns flash attention on for by default.
-const FLASH_BY_DEFAULT: &[&str] = &["gemma3", "gpt-oss", "gptoss", "qwen3", "qwen3moe", "qwen3vl"];
+const FLASH_BY_DEFAULT: &[&str] = &[
+    "gemma3", "gpt-oss", "gptoss", "qwen3", "qwen3moe", "qwen3vl",
+];
 
 /// Architectures Ollama runs with one slot whatever `OLLAMA_NUM_PARALLEL` says.
 const ONE_SLOT: &[&str] = &[
@@ -414,6 +416,9 @@ mod tests {
             file_size_bytes: u64::MAX,
             ..ModelMeta::default()
         };
-        assert_eq!(estimate(&m, Some(u64::MAX), &OllamaKnobs::default(), 0).total_bytes(), u64::MAX);
+        assert_eq!(
+            estimate(&m, Some(u64::MAX), &OllamaKnobs::default(), 0).total_bytes(),
+            u64::MAX
+        );
     }
 }

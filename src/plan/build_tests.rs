@@ -51,6 +51,7 @@ fn live(d: &Desired, models: &[&str], loaded: &[&str]) -> Live {
         daemon_unusable: None,
         daemon_settings: Default::default(),
         inventory: Default::default(),
+        models_meta: Default::default(),
         services: [("ollama".into(), LiveService::Running { spec_hash: hash })].into(),
         stores: [(
             "ollama".into(),

@@ -20,8 +20,14 @@ use crate::observe::Live;
 
 /// The checks go to `b`; returns the per-model results and why the check
 /// was skipped, if it was.
-pub(super) fn check(b: &mut Builder, desired: &Desired, live: &Live) -> (Vec<ModelFit>, Option<String>) {
-    if desired.gpu_fit == GpuFit::Off || desired.models.is_empty() {
+pub(super) fn check(
+    b: &mut Builder,
+    desired: &Desired,
+    live: &Live,
+) -> (Vec<ModelFit>, Option<String>) {
+    // Nothing to check without a model whose header was read.
+    let known = |m: &DesiredModel| live.models_meta.contains_key(&meta_key(m));
+    if desired.gpu_fit == GpuFit::Off || !desired.models.iter().any(known) {
         return (Vec::new(), None);
     }
     let inv = &live.inventory;
@@ -61,7 +67,11 @@ pub(super) fn check(b: &mut Builder, desired: &Desired, live: &Live) -> (Vec<Mod
         for resident in [true, false] {
             let start = rooms.clone();
             for (m, e) in models.iter().filter(|(m, _)| is_resident(m) == resident) {
-                let mut r = if resident { std::mem::take(&mut rooms) } else { start.clone() };
+                let mut r = if resident {
+                    std::mem::take(&mut rooms)
+                } else {
+                    start.clone()
+                };
                 let fit = place(service, m, e, &mut r, resident);
                 if resident {
                     rooms = r;
@@ -200,10 +210,22 @@ fn report(b: &mut Builder, mode: GpuFit, m: &DesiredModel, fit: &ModelFit) {
     let place = if gpus.is_empty() {
         "no GPU has room left".to_string()
     } else {
-        format!("GPU {gpus} has {} of {} free", gib(fit.free_bytes), gib(fit.total_bytes))
+        format!(
+            "GPU {gpus} has {} of {} free",
+            gib(fit.free_bytes),
+            gib(fit.total_bytes)
+        )
     };
-    let resident = if fit.resident { " beside the other resident models" } else { "" };
-    let at = m.location.as_deref().map(|l| format!("{l}: ")).unwrap_or_default();
+    let resident = if fit.resident {
+        " beside the other resident models"
+    } else {
+        ""
+    };
+    let at = m
+        .location
+        .as_deref()
+        .map(|l| format!("{l}: "))
+        .unwrap_or_default();
     let message = format!(
         "{at}{what}; it needs {} (weights {} + KV cache {} at num_ctx {} × {} parallel, {} + overhead {}) and {place}{resident}",
         gib(e.total_bytes()),

@@ -116,7 +116,11 @@ pub fn render(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    for f in plan.fit.iter().filter(|f| f.outcome == super::FitOutcome::Fits) {
+    for f in plan
+        .fit
+        .iter()
+        .filter(|f| f.outcome == super::FitOutcome::Fits)
+    {
         let gpus: Vec<String> = f.gpus.iter().map(u32::to_string).collect();
         let _ = writeln!(
             out,

@@ -45,7 +45,11 @@ fn gpu(index: u32, total_gib: u64, used: u64, procs: &str) -> String {
 }
 
 /// A project with the 80-layer model at `num_ctx`, planned against `gpus`.
-fn plan(num_ctx: u64, settings: &str, gpus: &[String]) -> (serde_json::Value, std::process::Output) {
+fn plan(
+    num_ctx: u64,
+    settings: &str,
+    gpus: &[String],
+) -> (serde_json::Value, std::process::Output) {
     let p = Project::new("  llm: { kind: ollama, binary: /bin/sleep }\n");
     let dir = p.dir.path().join("p");
     std::fs::write(dir.join("big.gguf"), llama80()).expect("write gguf");
@@ -57,7 +61,11 @@ fn plan(num_ctx: u64, settings: &str, gpus: &[String]) -> (serde_json::Value, st
         ),
     )
     .expect("write yaml");
-    std::fs::write(dir.join("gpus.json"), format!(r#"{{"gpus": [{}]}}"#, gpus.join(","))).expect("inv");
+    std::fs::write(
+        dir.join("gpus.json"),
+        format!(r#"{{"gpus": [{}]}}"#, gpus.join(",")),
+    )
+    .expect("inv");
     let out = p.run(&["--gpus-from", "gpus.json", "plan", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("plan --json: {e}\n{}", describe(&out)));
@@ -79,14 +87,25 @@ fn at_128k_the_80_layer_model_does_not_fit_a_24_gib_card_at_8k_it_does() {
     let one = [gpu(0, 24, 0, "")];
     let (v, _) = plan(131_072, "", &one);
     let fit = &v["fit"][0];
-    assert_eq!(fit["estimate"]["kv_cache_bytes"], 42_949_672_960u64, "{v:#}");
+    assert_eq!(
+        fit["estimate"]["kv_cache_bytes"], 42_949_672_960u64,
+        "{v:#}"
+    );
     assert_ne!(fit["outcome"], "fits", "{v:#}");
     let checks = model_checks(&v);
     assert_eq!(checks.len(), 1, "{v:#}");
     assert_eq!(checks[0]["severity"], "warning");
     let msg = checks[0]["message"].as_str().expect("message");
-    assert!(msg.contains("facerunner.yaml:") && msg.contains("GPU 0"), "{msg}");
-    assert!(checks[0]["help"].as_str().expect("help").contains("num_ctx"));
+    assert!(
+        msg.contains("facerunner.yaml:") && msg.contains("GPU 0"),
+        "{msg}"
+    );
+    assert!(
+        checks[0]["help"]
+            .as_str()
+            .expect("help")
+            .contains("num_ctx")
+    );
 
     let (v, _) = plan(8192, "", &one);
     assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
@@ -101,7 +120,10 @@ fn memory_used_by_another_process_counts_as_taken_ours_does_not() {
     let (v, _) = plan(8192, "", &[gpu(0, 24, 20 * GIB, &other)]);
     assert_ne!(v["fit"][0]["outcome"], "fits", "{v:#}");
     // The same 20 GiB held by one of FaceRunner's services is ours to reuse.
-    let ours = format!(r#"{{"pid": 7, "used_memory_bytes": {}, "service": "llm"}}"#, 20 * GIB);
+    let ours = format!(
+        r#"{{"pid": 7, "used_memory_bytes": {}, "service": "llm"}}"#,
+        20 * GIB
+    );
     let (v, _) = plan(8192, "", &[gpu(0, 24, 20 * GIB, &ours)]);
     assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
 }
@@ -111,7 +133,11 @@ fn two_cards_take_what_one_cannot() {
     // 32k: 10 GiB of KV cache plus a ~4.5 GiB graph: over 12 GiB, under 2 × 12.
     let (v, _) = plan(32_768, "", &[gpu(0, 12, 0, ""), gpu(1, 12, 0, "")]);
     assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
-    assert_eq!(v["fit"][0]["gpus"].as_array().map(Vec::len), Some(2), "{v:#}");
+    assert_eq!(
+        v["fit"][0]["gpus"].as_array().map(Vec::len),
+        Some(2),
+        "{v:#}"
+    );
     let (v, _) = plan(32_768, "", &[gpu(0, 12, 0, "")]);
     assert_ne!(v["fit"][0]["outcome"], "fits", "{v:#}");
 }
