@@ -135,7 +135,96 @@ fn bench(services: usize, models: usize) {
     );
 }
 
+/// A GGUF header of an 80-layer model with a 32k-token vocabulary (a
+/// realistic header: the vocabulary is most of it), then 64 KiB of weights.
+fn gguf(path: &Path) {
+    fn put(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    let mut out = b"GGUF".to_vec();
+    out.extend_from_slice(&3u32.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let nums: &[(&str, u32)] = &[
+        ("llama.block_count", 80),
+        ("llama.context_length", 131_072),
+        ("llama.embedding_length", 8192),
+        ("llama.attention.head_count", 64),
+        ("llama.attention.head_count_kv", 8),
+    ];
+    out.extend_from_slice(&(nums.len() as u64 + 2).to_le_bytes());
+    put(&mut out, "general.architecture");
+    out.extend_from_slice(&8u32.to_le_bytes());
+    put(&mut out, "llama");
+    for (k, v) in nums {
+        put(&mut out, k);
+        out.extend_from_slice(&4u32.to_le_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    put(&mut out, "tokenizer.ggml.tokens");
+    out.extend_from_slice(&9u32.to_le_bytes());
+    out.extend_from_slice(&8u32.to_le_bytes());
+    out.extend_from_slice(&32_000u64.to_le_bytes());
+    for i in 0..32_000 {
+        put(&mut out, &format!("tok{i}"));
+    }
+    out.resize(out.len() + (64 << 10), 0);
+    std::fs::write(path, out).expect("write gguf");
+}
+
+/// `plan` with the GPU fit check on (every model a `file:` GGUF whose
+/// header is read, against a two-GPU `--gpus-from` inventory) and off; the
+/// ratio is what the check adds (target: within 1.2×; not asserted).
+fn bench_fit(services: usize, models: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    let mut yaml = String::from("version: 1\nname: fitbench\nSETTINGSservices:\n");
+    for i in 0..services {
+        yaml.push_str(&format!(
+            "  o{i}:\n    kind: ollama\n    port: {}\n    binary: /bin/sleep\n    models_dir: m{i}\n",
+            20000 + i
+        ));
+    }
+    yaml.push_str("models:\n");
+    for i in 0..models {
+        let f = dir.path().join(format!("m{i}.gguf"));
+        gguf(&f);
+        yaml.push_str(&format!(
+            "  - name: fit{i}:latest\n    file: m{i}.gguf\n    service: o{}\n    parameters: {{ num_ctx: 8192 }}\n",
+            i % services
+        ));
+    }
+    let gib = 1u64 << 30;
+    std::fs::write(
+        dir.path().join("gpus.json"),
+        format!(
+            r#"{{"gpus": [{{"index": 0, "uuid": "GPU-0", "memory_total_bytes": {}}}, {{"index": 1, "uuid": "GPU-1", "memory_total_bytes": {}}}]}}"#,
+            80 * gib,
+            24 * gib
+        ),
+    )
+    .expect("write inventory");
+    let args = ["--gpus-from", "gpus.json", "plan", "--detailed-exitcode"];
+    let time = |mode: &str| {
+        std::fs::write(
+            dir.path().join("facerunner.yaml"),
+            yaml.replace("SETTINGS", &format!("settings: {{ gpu_fit: {mode} }}\n")),
+        )
+        .expect("write");
+        timed(dir.path(), &home, &args, 7)
+    };
+    let off = time("off");
+    let on = time("warn");
+    println!(
+        "plan {services:>3} services {models:>4} models, fit check on: {:>7.1} ms   off: {:>7.1} ms   ratio {:>5.2}x (target within 1.2x)",
+        on.as_secs_f64() * 1e3,
+        off.as_secs_f64() * 1e3,
+        on.as_secs_f64() / off.as_secs_f64()
+    );
+}
+
 fn main() {
     bench(20, 100);
+    bench_fit(20, 100);
     bench(200, 1000);
 }

@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod execute;
 pub mod gateway;
+pub mod gguf;
 pub mod gpu;
 pub mod http;
 pub mod model;

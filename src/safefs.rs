@@ -477,6 +477,14 @@ pub fn read_prefix(path: &Path, n: u64) -> Result<Vec<u8>, ReadError> {
     Ok(buf)
 }
 
+/// Open a regular file for streaming reads (links are followed; a FIFO,
+/// device or directory is refused without blocking), with its metadata.
+/// For reading a bounded prefix of a large file (a GGUF header) without
+/// loading it; the caller bounds what it reads.
+pub fn open_regular_read(path: &Path) -> Result<(File, std::fs::Metadata), ReadError> {
+    open_regular(path, 0)
+}
+
 /// Open `path` for reading (`O_NONBLOCK` plus `flags`) and require a
 /// regular file.
 fn open_regular(path: &Path, flags: i32) -> Result<(File, std::fs::Metadata), ReadError> {

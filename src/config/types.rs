@@ -57,6 +57,22 @@ pub struct Settings {
     /// How long watch mode waits for a burst of saves to settle.
     #[serde(default = "default_debounce")]
     pub watch_debounce: Duration,
+    /// `plan` checks each model's memory estimate against the free memory of its service's GPUs: `warn` (default) shows a warning, `error` blocks apply, `off` skips it (and reads no model headers).
+    #[serde(default)]
+    pub gpu_fit: GpuFit,
+}
+
+/// What `plan` does with a model that does not fit its GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GpuFit {
+    /// A warning; `apply` goes ahead.
+    #[default]
+    Warn,
+    /// A plan error; `apply` refuses.
+    Error,
+    /// No check.
+    Off,
 }
 
 impl Default for Settings {
@@ -66,6 +82,7 @@ impl Default for Settings {
             prune_models: false,
             watch: false,
             watch_debounce: default_debounce(),
+            gpu_fit: GpuFit::default(),
         }
     }
 }

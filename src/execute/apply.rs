@@ -284,6 +284,8 @@ pub async fn run_actions(
             .collect(),
         checks: vec![],
         unmanaged: Default::default(),
+        fit: Vec::new(),
+        fit_skipped: None,
     };
     let ctx = Context {
         dirs: dirs.clone(),

@@ -168,6 +168,8 @@ fn plan(steps: Vec<(Action, Vec<usize>)>) -> Plan {
             .collect(),
         checks: vec![],
         unmanaged: BTreeMap::new(),
+        fit: Vec::new(),
+        fit_skipped: None,
     }
 }
 

@@ -38,6 +38,11 @@ pub struct Live {
     /// inventory is an input the plan states, like the file.
     #[serde(default)]
     pub inventory: crate::model::gpu::Inventory,
+    /// The declared models' shapes for the fit check, read from their GGUF
+    /// headers: by `file:PATH` for `file:` models, `SERVICE/MODEL-KEY` for
+    /// installed ones. Not in the fingerprint (an input of the check only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models_meta: BTreeMap<String, crate::model::gguf::ModelMeta>,
 }
 
 impl Live {

@@ -11,11 +11,13 @@
 //! * [`events`]: what the engine reports while it runs;
 //! * [`wire`]: the daemon's requests, responses and events;
 //! * [`gpu`]: GPU inventories and model memory estimates;
+//! * [`gguf`]: a model's shape (from its GGUF header) for the estimate;
 //! * [`ollama`]: Ollama's API bodies (the plan carries a create request);
 //! * [`units`]: durations and sizes, one grammar each.
 
 pub mod checks;
 pub mod events;
+pub mod gguf;
 pub mod gpu;
 pub mod live;
 pub mod ollama;

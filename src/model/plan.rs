@@ -36,6 +36,50 @@ pub struct Plan {
     /// Per ollama service: installed models FaceRunner did not install and
     /// the file does not list. Listed, never touched.
     pub unmanaged: BTreeMap<String, Vec<String>>,
+    /// The GPU fit check: each declared model's memory estimate against
+    /// its service's GPUs (`settings.gpu_fit`; see `docs/gpu-memory.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fit: Vec<ModelFit>,
+    /// Why the fit check did not run (no GPU inventory, `gpu_fit: off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit_skipped: Option<String>,
+}
+
+/// One model's place on its service's GPUs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFit {
+    /// The ollama service.
+    pub service: String,
+    /// The model's name.
+    pub model: String,
+    /// Kept resident (`keep_alive`): counted together with the service's
+    /// other resident models; else on demand, beside the resident ones.
+    pub resident: bool,
+    /// The memory it needs, and its parts.
+    pub estimate: crate::model::gpu::Estimate,
+    /// The GPUs it was placed on (indices), most free first.
+    pub gpus: Vec<u32>,
+    /// Memory free for it on those GPUs (after resident models and other
+    /// processes), summed.
+    pub free_bytes: u64,
+    /// Total memory of those GPUs, summed.
+    pub total_bytes: u64,
+    /// The verdict.
+    pub outcome: FitOutcome,
+    /// Share of its layers that would run on the CPU (0 when it fits).
+    pub cpu_layers_percent: u64,
+}
+
+/// Whether a model fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitOutcome {
+    /// Wholly on the GPU(s).
+    Fits,
+    /// Some layers on the GPU, the rest on the CPU (slow).
+    Partial,
+    /// Not even one layer: it runs on the CPU.
+    None,
 }
 
 /// Hashes of the inputs a plan was made from.

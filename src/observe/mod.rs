@@ -5,12 +5,14 @@
 //! lives here: the daemon's status of each service ([`services`]), the
 //! models of each `ollama` service ([`models`]: one `GET /api/tags` per
 //! service, or its on-disk store when the server is not running), and the
-//! host facts the checks need (ports taken by others, binaries on `PATH`).
+//! host facts the checks need (ports taken by others, binaries on `PATH`),
+//! and the GGUF headers of `file:` models for the GPU fit check ([`fit`]).
 //!
 //! [`Live`] is plain data (serde), so a saved plan can fingerprint the live
 //! state it was made from and `apply PLANFILE` can tell whether the world
 //! moved since.
 
+pub mod fit;
 pub mod host;
 pub mod models;
 pub mod services;
@@ -36,5 +38,6 @@ pub async fn observe(loaded: &Loaded, spec: &ProjectSpec, dirs: &ProjectDirs) ->
         stores,
         host,
         inventory: Default::default(),
+        models_meta: fit::observe(loaded),
     }
 }

@@ -76,6 +76,7 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         }
     }
     one_writer_per_store(&mut b, desired);
+    let (fit, fit_skipped) = super::fit::check(&mut b, desired, live);
     Plan {
         format_version: FORMAT_VERSION,
         project: desired.project.clone(),
@@ -86,6 +87,8 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         steps: b.steps,
         checks: b.checks,
         unmanaged,
+        fit,
+        fit_skipped,
     }
 }
 

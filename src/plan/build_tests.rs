@@ -51,6 +51,7 @@ fn live(d: &Desired, models: &[&str], loaded: &[&str]) -> Live {
         daemon_unusable: None,
         daemon_settings: Default::default(),
         inventory: Default::default(),
+        models_meta: Default::default(),
         services: [("ollama".into(), LiveService::Running { spec_hash: hash })].into(),
         stores: [(
             "ollama".into(),
@@ -333,6 +334,7 @@ fn instances_sharing_a_store_pull_a_model_one_after_another() {
         daemon_unusable: None,
         daemon_settings: Default::default(),
         inventory: Default::default(),
+        models_meta: Default::default(),
         services: BTreeMap::new(),
         stores: ["llm-0", "llm-1", "own"]
             .iter()

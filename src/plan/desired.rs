@@ -8,14 +8,16 @@
 //! change of `from`, `system`, `parameters` or `template` recreates them).
 //! Entries that cannot be named become error checks instead of steps.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use crate::config::Loaded;
 use crate::config::resolve::expand_path;
-use crate::config::types::{Kind, Model};
+use crate::config::types::{Gpu, GpuFit, Kind, Model};
 use crate::model::checks::Check;
+use crate::model::gpu::OllamaKnobs;
 use crate::model::spec::{ProjectSpec, ServiceSpec};
 use crate::names::{ModelName, RepoHints, convert};
 use crate::ollama::CreateRequest;
@@ -40,6 +42,19 @@ pub struct Desired {
     /// The `gpus:` entries with where they are, checked against the
     /// inventory the plan is made with.
     pub gpus: Vec<crate::config::gpus::Declared>,
+    /// `settings.gpu_fit`.
+    pub gpu_fit: GpuFit,
+    /// Per ollama service: what the fit check needs of it.
+    pub fit_services: BTreeMap<String, FitService>,
+}
+
+/// What the GPU fit check needs of one ollama service.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FitService {
+    /// Its `gpus:`, resolved to their declarations (`None`: all GPUs).
+    pub gpus: Option<Vec<Gpu>>,
+    /// Its `OLLAMA_*` knobs.
+    pub knobs: OllamaKnobs,
 }
 
 /// One declared model on one ollama service.
@@ -55,6 +70,10 @@ pub struct DesiredModel {
     pub alias: Option<ModelName>,
     /// Load after apply and keep resident this long.
     pub keep_alive: Option<String>,
+    /// `parameters.num_ctx`, when the file sets it.
+    pub num_ctx: Option<u64>,
+    /// Where the entry is in the file (`path:line:col`).
+    pub location: Option<String>,
 }
 
 /// How a declared model is installed.
@@ -90,7 +109,7 @@ impl Desired {
             .collect();
         let mut models = Vec::new();
         let mut problems = Vec::new();
-        for m in &cfg.models {
+        for (i, m) in cfg.models.iter().enumerate() {
             let service = match (&m.service, ollamas.as_slice()) {
                 (Some(s), _) => s.clone(),
                 (None, [only]) => (*only).clone(),
@@ -104,7 +123,17 @@ impl Desired {
                 }
             };
             match model(m, &service, &loaded.base_dir) {
-                Ok(d) => models.push(d),
+                Ok(mut d) => {
+                    d.location = loaded.spans.value(&format!("/models/{i}")).map(|s| {
+                        format!(
+                            "{}:{}:{}",
+                            loaded.file.path.display(),
+                            s.start.line,
+                            s.start.column
+                        )
+                    });
+                    models.push(d);
+                }
                 Err(c) => problems.push(c),
             }
         }
@@ -117,8 +146,34 @@ impl Desired {
             daemon: spec.settings,
             problems,
             gpus: crate::config::gpus::declared(loaded),
+            gpu_fit: cfg.settings.gpu_fit,
+            fit_services: fit_services(loaded, spec),
         }
     }
+}
+
+/// Each ollama service's GPUs and knobs, for the fit check.
+fn fit_services(loaded: &Loaded, spec: &ProjectSpec) -> BTreeMap<String, FitService> {
+    let cfg = &loaded.config;
+    cfg.services
+        .iter()
+        .filter(|(_, s)| s.kind == Kind::Ollama)
+        .map(|(name, s)| {
+            let gpus = s.gpus.as_ref().map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| cfg.gpus.get(n).cloned())
+                    .collect()
+            });
+            let knobs = spec
+                .services
+                .iter()
+                .find(|x| &x.name == name)
+                .map(|x| OllamaKnobs::from_env(&x.env))
+                .unwrap_or_default();
+            (name.clone(), FitService { gpus, knobs })
+        })
+        .collect()
 }
 
 /// SHA-256 over everything the file means, not only its text: the text,
@@ -139,6 +194,11 @@ pub fn config_fingerprint(loaded: &Loaded, spec: &ProjectSpec) -> String {
         h.update(s.spec_hash.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// How a named model is named in messages.
+pub fn subject_name(name: &ModelName) -> String {
+    format!("model {}", name.display_shortest())
 }
 
 /// How a model entry is named in messages.
@@ -217,6 +277,11 @@ fn model(m: &Model, service: &str, base_dir: &Path) -> Result<DesiredModel, Chec
         source,
         alias,
         keep_alive: m.keep_alive.clone(),
+        num_ctx: m
+            .parameters
+            .get("num_ctx")
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())),
+        location: None,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod build;
 mod build_tests;
 pub mod desired;
 pub mod diff;
+mod fit;
 mod model_steps;
 pub mod render;
 

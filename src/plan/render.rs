@@ -116,6 +116,24 @@ pub fn render(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    for f in plan
+        .fit
+        .iter()
+        .filter(|f| f.outcome == super::FitOutcome::Fits)
+    {
+        let gpus: Vec<String> = f.gpus.iter().map(u32::to_string).collect();
+        let _ = writeln!(
+            out,
+            "note: model {} fits on GPU {} ({:.1} GiB of {:.1} GiB free)",
+            f.model,
+            gpus.join("+"),
+            f.estimate.total_bytes() as f64 / (1u64 << 30) as f64,
+            f.free_bytes as f64 / (1u64 << 30) as f64,
+        );
+    }
+    if let Some(why) = &plan.fit_skipped {
+        let _ = writeln!(out, "note: {why}");
+    }
     out.push_str(&render_checks(&plan.checks));
     if !plan.checks.is_empty() {
         out.push('\n');

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("paths", 3),
     ("pidlock", 3),
     // clients
+    ("gguf", 4),
     ("gpu", 4),
     ("ollama", 4),
     ("client", 4),

@@ -1,6 +1,7 @@
 mod config;
 mod docs;
 mod gateway;
+mod gpu_fit;
 mod gpu_inventory;
 mod hostile;
 mod layers;

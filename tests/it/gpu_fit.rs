@@ -1,0 +1,165 @@
+//! `plan`'s GPU fit check end to end: the real binary, `--gpus-from`
+//! inventories, and a generated 80-layer GGUF `file:` model (64 heads of
+//! 128, 8 KV heads, a 128k context): at `num_ctx: 131072` its f16 KV cache
+//! alone is 80 × 131072 × 8 × 256 × 2 B = 40 GiB, at 8192 it is 2.5 GiB.
+
+use crate::support::{Project, describe, text};
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// The 80-layer header, then 1 MiB of "weights".
+fn llama80() -> Vec<u8> {
+    let mut out = b"GGUF".to_vec();
+    out.extend_from_slice(&3u32.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    let u32s: &[(&str, u32)] = &[
+        ("llama.block_count", 80),
+        ("llama.context_length", 131_072),
+        ("llama.embedding_length", 8192),
+        ("llama.attention.head_count", 64),
+        ("llama.attention.head_count_kv", 8),
+    ];
+    out.extend_from_slice(&(u32s.len() as u64 + 1).to_le_bytes());
+    put_str(&mut out, "general.architecture");
+    out.extend_from_slice(&8u32.to_le_bytes());
+    put_str(&mut out, "llama");
+    for (k, v) in u32s {
+        put_str(&mut out, k);
+        out.extend_from_slice(&4u32.to_le_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.resize(out.len() + (1 << 20), 0);
+    out
+}
+
+const GIB: u64 = 1 << 30;
+
+fn gpu(index: u32, total_gib: u64, used: u64, procs: &str) -> String {
+    format!(
+        r#"{{"index": {index}, "uuid": "GPU-{index}", "name": "test", "memory_total_bytes": {}, "memory_used_bytes": {used}, "processes": [{procs}]}}"#,
+        total_gib * GIB
+    )
+}
+
+/// A project with the 80-layer model at `num_ctx`, planned against `gpus`.
+fn plan(
+    num_ctx: u64,
+    settings: &str,
+    gpus: &[String],
+) -> (serde_json::Value, std::process::Output) {
+    let p = Project::new("  llm: { kind: ollama, binary: /bin/sleep }\n");
+    let dir = p.dir.path().join("p");
+    std::fs::write(dir.join("big.gguf"), llama80()).expect("write gguf");
+    let yaml = std::fs::read_to_string(dir.join("facerunner.yaml")).expect("read");
+    std::fs::write(
+        dir.join("facerunner.yaml"),
+        format!(
+            "{yaml}{settings}models:\n  - name: big:80l\n    file: big.gguf\n    parameters: {{ num_ctx: {num_ctx} }}\n"
+        ),
+    )
+    .expect("write yaml");
+    std::fs::write(
+        dir.join("gpus.json"),
+        format!(r#"{{"gpus": [{}]}}"#, gpus.join(",")),
+    )
+    .expect("inv");
+    let out = p.run(&["--gpus-from", "gpus.json", "plan", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("plan --json: {e}\n{}", describe(&out)));
+    (v, out)
+}
+
+fn model_checks(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["subject"] == "model big:80l")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn at_128k_the_80_layer_model_does_not_fit_a_24_gib_card_at_8k_it_does() {
+    let one = [gpu(0, 24, 0, "")];
+    let (v, _) = plan(131_072, "", &one);
+    let fit = &v["fit"][0];
+    assert_eq!(
+        fit["estimate"]["kv_cache_bytes"], 42_949_672_960u64,
+        "{v:#}"
+    );
+    assert_ne!(fit["outcome"], "fits", "{v:#}");
+    let checks = model_checks(&v);
+    assert_eq!(checks.len(), 1, "{v:#}");
+    assert_eq!(checks[0]["severity"], "warning");
+    let msg = checks[0]["message"].as_str().expect("message");
+    assert!(
+        msg.contains("facerunner.yaml:") && msg.contains("GPU 0"),
+        "{msg}"
+    );
+    assert!(
+        checks[0]["help"]
+            .as_str()
+            .expect("help")
+            .contains("num_ctx")
+    );
+
+    let (v, _) = plan(8192, "", &one);
+    assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
+    assert_eq!(v["fit"][0]["gpus"], serde_json::json!([0]));
+    assert!(model_checks(&v).is_empty(), "{v:#}");
+}
+
+#[test]
+fn memory_used_by_another_process_counts_as_taken_ours_does_not() {
+    // 24 GiB with 20 GiB used by someone else: 8k no longer fits.
+    let other = format!(r#"{{"pid": 7, "used_memory_bytes": {}}}"#, 20 * GIB);
+    let (v, _) = plan(8192, "", &[gpu(0, 24, 20 * GIB, &other)]);
+    assert_ne!(v["fit"][0]["outcome"], "fits", "{v:#}");
+    // The same 20 GiB held by one of FaceRunner's services is ours to reuse.
+    let ours = format!(
+        r#"{{"pid": 7, "used_memory_bytes": {}, "service": "llm"}}"#,
+        20 * GIB
+    );
+    let (v, _) = plan(8192, "", &[gpu(0, 24, 20 * GIB, &ours)]);
+    assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
+}
+
+#[test]
+fn two_cards_take_what_one_cannot() {
+    // 32k: 10 GiB of KV cache plus a ~4.5 GiB graph: over 12 GiB, under 2 × 12.
+    let (v, _) = plan(32_768, "", &[gpu(0, 12, 0, ""), gpu(1, 12, 0, "")]);
+    assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
+    assert_eq!(
+        v["fit"][0]["gpus"].as_array().map(Vec::len),
+        Some(2),
+        "{v:#}"
+    );
+    let (v, _) = plan(32_768, "", &[gpu(0, 12, 0, "")]);
+    assert_ne!(v["fit"][0]["outcome"], "fits", "{v:#}");
+}
+
+#[test]
+fn gpu_fit_error_blocks_and_off_skips() {
+    let one = [gpu(0, 24, 0, "")];
+    let (v, out) = plan(131_072, "settings: { gpu_fit: error }\n", &one);
+    let checks = model_checks(&v);
+    assert_eq!(checks[0]["severity"], "error", "{v:#}");
+    assert!(!out.status.success(), "{}", describe(&out));
+
+    let (v, _) = plan(131_072, "settings: { gpu_fit: off }\n", &one);
+    assert!(v.get("fit").is_none(), "{v:#}");
+    assert!(model_checks(&v).is_empty(), "{v:#}");
+}
+
+#[test]
+fn without_gpus_the_check_says_once_that_it_was_skipped() {
+    let (v, out) = plan(131_072, "", &[]);
+    let why = v["fit_skipped"].as_str().unwrap_or_else(|| panic!("{v:#}"));
+    assert!(why.contains("--gpus-from"), "{why}");
+    assert!(model_checks(&v).is_empty(), "{v:#}");
+    let _ = text(&out.stderr);
+}
