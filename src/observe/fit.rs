@@ -244,7 +244,11 @@ mod tests {
     async fn gpu_fit_off_reads_nothing_and_asks_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let server = TestServer::start(|_, _| json(200, SHOW)).await;
-        let l = loaded(dir.path(), server.addr.port(), "settings: { gpu_fit: off }\n");
+        let l = loaded(
+            dir.path(),
+            server.addr.port(),
+            "settings: { gpu_fit: off }\n",
+        );
         let metas = observe(&l, &api_stores(&server.url())).await;
         assert!(metas.is_empty(), "{metas:?}");
         assert!(server.requests().is_empty());

@@ -227,7 +227,9 @@ fn checks_of(v: &serde_json::Value, subject: &str) -> Vec<serde_json::Value> {
 /// A model derived from `big:latest` at `num_ctx` (`parameters:` is for
 /// derived models); not created yet, so it is read as its base.
 fn derived(num_ctx: u64) -> String {
-    format!("  - name: big-ctx:latest\n    from: big:latest\n    parameters: {{ num_ctx: {num_ctx} }}\n")
+    format!(
+        "  - name: big-ctx:latest\n    from: big:latest\n    parameters: {{ num_ctx: {num_ctx} }}\n"
+    )
 }
 
 fn fit_of<'a>(v: &'a serde_json::Value, model: &str) -> &'a serde_json::Value {
@@ -251,7 +253,11 @@ fn a_model_in_the_store_is_read_from_its_blob_at_128k_it_does_not_fit_at_8k_it_d
     assert_eq!(checks[0]["severity"], "warning", "{v:#}");
     // The pulled model itself, at the default context for 24 GiB (32k), is
     // estimated from the same blob.
-    assert_eq!(fit_of(&v, "big:latest")["estimate"]["num_ctx"], 32_768, "{v:#}");
+    assert_eq!(
+        fit_of(&v, "big:latest")["estimate"]["num_ctx"],
+        32_768,
+        "{v:#}"
+    );
 
     let v = plan_pulled("", &derived(8192));
     assert_eq!(fit_of(&v, "big-ctx:latest")["outcome"], "fits", "{v:#}");
@@ -266,4 +272,3 @@ fn the_services_ollama_context_length_sets_a_store_models_context() {
     let v = plan_pulled(", env: { OLLAMA_CONTEXT_LENGTH: \"8192\" }", "");
     assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
 }
-
