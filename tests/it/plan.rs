@@ -488,7 +488,9 @@ fn redact(s: &str, p: &Project, o: &Ollama) -> String {
 fn plan_output_snapshots() {
     let p = Project::new("");
     let o = Ollama::new(&p, "ollama");
-    let models = "models:\n  - ollama: llama3.2:1b\n    keep_alive: 10m\n  - hf: bartowski/Llama-3.2-1B-Instruct-GGUF\n    alias: small\n  - name: coder\n    from: llama3.2:1b\n    parameters: { temperature: 0.2 }\n";
+    // The GPU fit check is off: what it says depends on this machine's GPUs
+    // (tests/it/gpu_fit.rs covers it with `--gpus-from`).
+    let models = "settings: { gpu_fit: off }\nmodels:\n  - ollama: llama3.2:1b\n    keep_alive: 10m\n  - hf: bartowski/Llama-3.2-1B-Instruct-GGUF\n    alias: small\n  - name: coder\n    from: llama3.2:1b\n    parameters: { temperature: 0.2 }\n";
     write(&p, &o.yaml(&p, ""), models);
     let fresh = p.ok(&["plan", "--color", "never"]);
     insta::assert_snapshot!("plan_fresh", redact(&text(&fresh.stdout), &p, &o));
