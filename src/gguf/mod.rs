@@ -346,7 +346,8 @@ pub fn meta_from(
         return Err(GgufError::Missing(format!("{arch}.block_count")));
     }
     let vocab_size = match get("tokenizer.ggml.tokens") {
-        Some(Value::Array { len, .. }) => len,
+        // `/api/show` empties long arrays: an empty list says nothing.
+        Some(Value::Array { len, .. }) if len > 0 => len,
         _ => num("vocab_size"),
     };
     Ok(ModelMeta {
@@ -367,6 +368,39 @@ pub fn meta_from(
         architecture: arch,
     }
     .with_defaults())
+}
+
+/// A JSON value of `/api/show`'s `model_info` as a GGUF [`Value`]; `None`
+/// for `null` and objects (GGUF has neither).
+pub fn value_from_json(v: &serde_json::Value) -> Option<Value> {
+    Some(match v {
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Value::U64(u),
+            (None, Some(i)) => Value::I64(i),
+            _ => Value::F64(n.as_f64()?),
+        },
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(a) => Value::Array {
+            len: a.len() as u64,
+            items: if a.len() as u64 <= MAX_KEPT_ARRAY {
+                a.iter().filter_map(value_from_json).collect()
+            } else {
+                Vec::new()
+            },
+        },
+        serde_json::Value::Null | serde_json::Value::Object(_) => return None,
+    })
+}
+
+/// [`ModelMeta`] from `/api/show`'s `model_info` (GGUF keys; arrays longer
+/// than 5 come empty, so the vocabulary falls back to `{arch}.vocab_size`),
+/// with `file_size_bytes` as the weights.
+pub fn meta_from_model_info(
+    info: &serde_json::Map<String, serde_json::Value>,
+    file_size_bytes: u64,
+) -> Result<ModelMeta, GgufError> {
+    meta_from(|k| info.get(k).and_then(value_from_json), file_size_bytes)
 }
 
 /// The header of a local GGUF file, and its size as the weights. Links are

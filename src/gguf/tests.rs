@@ -289,3 +289,33 @@ async fn over_http_ranges_grow_until_the_header_is_complete() {
         "only the header's ranges were fetched: {sent}"
     );
 }
+
+#[test]
+fn api_show_model_info_gives_the_same_shape_with_emptied_arrays() {
+    // As `/api/show` answers without `verbose`: the token list emptied.
+    let info: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        r#"{"general.architecture":"llama","general.file_type":15,
+            "llama.block_count":80,"llama.context_length":131072,
+            "llama.embedding_length":8192,"llama.attention.head_count":64,
+            "llama.attention.head_count_kv":8,"llama.vocab_size":128256,
+            "llama.rope.freq_base":500000.0,"tokenizer.ggml.tokens":[],
+            "general.tags":null}"#,
+    )
+    .expect("json");
+    let m = meta_from_model_info(&info, 40 << 30).expect("meta");
+    assert_eq!(m.architecture, "llama");
+    assert_eq!(m.block_count, 80);
+    assert_eq!(m.context_length, 131_072);
+    assert_eq!(m.head_count_kv, 8);
+    assert_eq!(m.key_length, 128);
+    assert_eq!(m.vocab_size, 128_256);
+    assert_eq!(m.file_type, Some(15));
+    assert_eq!(m.file_size_bytes, 40 << 30);
+
+    let mut bad = info.clone();
+    bad.insert("general.architecture".into(), serde_json::json!(7));
+    assert!(matches!(
+        meta_from_model_info(&bad, 1),
+        Err(GgufError::Missing(_))
+    ));
+}

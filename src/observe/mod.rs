@@ -6,7 +6,8 @@
 //! models of each `ollama` service ([`models`]: one `GET /api/tags` per
 //! service, or its on-disk store when the server is not running), and the
 //! host facts the checks need (ports taken by others, binaries on `PATH`),
-//! and the GGUF headers of `file:` models for the GPU fit check ([`fit`]).
+//! and the GGUF headers of the declared models (`file:` ones and those
+//! installed in a store) for the GPU fit check ([`fit`]).
 //!
 //! [`Live`] is plain data (serde), so a saved plan can fingerprint the live
 //! state it was made from and `apply PLANFILE` can tell whether the world
@@ -30,6 +31,7 @@ pub async fn observe(loaded: &Loaded, spec: &ProjectSpec, dirs: &ProjectDirs) ->
     let services = observed.services;
     let host = host::observe(spec, &services);
     let stores = models::observe(loaded, &services).await;
+    let models_meta = fit::observe(loaded, &stores).await;
     Live {
         daemon: observed.daemon,
         daemon_unusable: observed.unusable,
@@ -38,6 +40,6 @@ pub async fn observe(loaded: &Loaded, spec: &ProjectSpec, dirs: &ProjectDirs) ->
         stores,
         host,
         inventory: Default::default(),
-        models_meta: fit::observe(loaded),
+        models_meta,
     }
 }

@@ -205,6 +205,93 @@ pub fn read_store(dir: &Path) -> std::io::Result<BTreeMap<String, LiveModel>> {
     Ok(models)
 }
 
+/// The media type of a manifest's GGUF layer.
+pub const MODEL_MEDIA_TYPE: &str = "application/vnd.ollama.image.model";
+
+/// Why an installed model's weights could not be found in its store.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobLookupError {
+    /// The manifest could not be read (missing: not installed).
+    #[error("cannot read the manifest {path}: {source}")]
+    Read {
+        /// The manifest's path.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: crate::safefs::ReadError,
+    },
+    /// The manifest is not the JSON Ollama writes.
+    #[error("{path} is not an Ollama manifest: {source}")]
+    Json {
+        /// The manifest's path.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// No layer has the model media type (a safetensors model, say).
+    #[error("{path} has no `{MODEL_MEDIA_TYPE}` layer")]
+    NoModelLayer {
+        /// The manifest's path.
+        path: std::path::PathBuf,
+    },
+    /// The model layer's digest is not `sha256:<64 hex>`.
+    #[error("{path}: the model layer's digest {digest:?} is not `sha256:` and 64 hex digits")]
+    BadDigest {
+        /// The manifest's path.
+        path: std::path::PathBuf,
+        /// The digest as written.
+        digest: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct TypedManifest {
+    #[serde(default)]
+    layers: Vec<TypedLayer>,
+}
+
+#[derive(Deserialize)]
+struct TypedLayer {
+    #[serde(default, rename = "mediaType")]
+    media_type: String,
+    #[serde(default)]
+    digest: String,
+}
+
+/// The GGUF blob of `name` in the store at `dir`: its manifest
+/// (`manifests/<host>/<ns>/<model>/<tag>`, read bounded and without
+/// following a link) → the layer of type [`MODEL_MEDIA_TYPE`] →
+/// `blobs/sha256-<hex>`. The blob itself is not opened.
+pub fn model_blob(dir: &Path, name: &ModelName) -> Result<std::path::PathBuf, BlobLookupError> {
+    let path = dir.join(name.manifest_rel_path());
+    let bytes = crate::safefs::read_bounded(&path, MAX_MANIFEST_BYTES).map_err(|source| {
+        BlobLookupError::Read {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    let m: TypedManifest =
+        serde_json::from_slice(&bytes).map_err(|source| BlobLookupError::Json {
+            path: path.clone(),
+            source,
+        })?;
+    let Some(layer) = m.layers.iter().find(|l| l.media_type == MODEL_MEDIA_TYPE) else {
+        return Err(BlobLookupError::NoModelLayer { path });
+    };
+    let hex = layer
+        .digest
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    match hex {
+        Some(h) => Ok(dir.join("blobs").join(format!("sha256-{h}"))),
+        None => Err(BlobLookupError::BadDigest {
+            path,
+            digest: layer.digest.clone(),
+        }),
+    }
+}
+
 fn subdirs(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
@@ -237,6 +324,49 @@ mod tests {
         assert_eq!(got.name, "llama3.2:1b");
         assert_eq!(got.size, 110);
         assert_eq!(got.digest, hex::encode(Sha256::digest(manifest)));
+    }
+
+    #[test]
+    fn the_model_layer_of_a_manifest_names_its_blob() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let m = dir.path().join("manifests/registry.ollama.ai/library/big");
+        std::fs::create_dir_all(&m).expect("mkdir");
+        let model = "ab".repeat(32);
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:{c}","size":10}},"layers":[{{"mediaType":"application/vnd.ollama.image.params","digest":"sha256:{c}","size":5}},{{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:{model}","size":100}}]}}"#,
+            c = "cd".repeat(32)
+        );
+        std::fs::write(m.join("latest"), manifest).expect("write");
+        let name = ModelName::parse("big:latest").expect("name");
+        let blob = model_blob(dir.path(), &name).expect("found");
+        assert_eq!(blob, dir.path().join(format!("blobs/sha256-{model}")));
+
+        // Not installed, no model layer, a digest that would leave `blobs/`.
+        let other = ModelName::parse("small:latest").expect("name");
+        assert!(matches!(
+            model_blob(dir.path(), &other),
+            Err(BlobLookupError::Read { .. })
+        ));
+        std::fs::write(
+            m.join("nolayer"),
+            r#"{"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.params","digest":"sha256:00","size":1}]}"#,
+        )
+        .expect("write");
+        let name = ModelName::parse("big:nolayer").expect("name");
+        assert!(matches!(
+            model_blob(dir.path(), &name),
+            Err(BlobLookupError::NoModelLayer { .. })
+        ));
+        std::fs::write(
+            m.join("evil"),
+            r#"{"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:../../../etc/passwd"}]}"#,
+        )
+        .expect("write");
+        let name = ModelName::parse("big:evil").expect("name");
+        assert!(matches!(
+            model_blob(dir.path(), &name),
+            Err(BlobLookupError::BadDigest { .. })
+        ));
     }
 
     #[test]

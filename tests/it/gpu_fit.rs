@@ -163,3 +163,112 @@ fn without_gpus_the_check_says_once_that_it_was_skipped() {
     assert!(model_checks(&v).is_empty(), "{v:#}");
     let _ = text(&out.stderr);
 }
+
+/// An Ollama store at `store/` holding `big:latest`: a manifest whose model
+/// layer is the 80-layer GGUF blob (plus a params layer and the config).
+fn write_store(dir: &std::path::Path) {
+    use sha2::{Digest, Sha256};
+    let gguf = llama80();
+    let model = hex::encode(Sha256::digest(&gguf));
+    let params = br#"{"stop":["<|eot_id|>"]}"#;
+    let params_hex = hex::encode(Sha256::digest(params));
+    let config = br#"{"model_format":"gguf","model_family":"llama"}"#;
+    let config_hex = hex::encode(Sha256::digest(config));
+    let blobs = dir.join("store/blobs");
+    std::fs::create_dir_all(&blobs).expect("mkdir blobs");
+    std::fs::write(blobs.join(format!("sha256-{model}")), &gguf).expect("blob");
+    std::fs::write(blobs.join(format!("sha256-{params_hex}")), params).expect("blob");
+    std::fs::write(blobs.join(format!("sha256-{config_hex}")), config).expect("blob");
+    let manifests = dir.join("store/manifests/registry.ollama.ai/library/big");
+    std::fs::create_dir_all(&manifests).expect("mkdir manifests");
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:{config_hex}","size":{}}},"layers":[{{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:{model}","size":{}}},{{"mediaType":"application/vnd.ollama.image.params","digest":"sha256:{params_hex}","size":{}}}]}}"#,
+        config.len(),
+        gguf.len(),
+        params.len()
+    );
+    std::fs::write(manifests.join("latest"), manifest).expect("manifest");
+}
+
+/// `big:latest`, installed in the service's store, planned against one
+/// 24 GiB card; `service_env` and `model_params` set the context.
+fn plan_pulled(service_env: &str, model_params: &str) -> serde_json::Value {
+    let p = Project::new(&format!(
+        "  llm: {{ kind: ollama, binary: /bin/sleep, models_dir: store{service_env} }}\n"
+    ));
+    let dir = p.dir.path().join("p");
+    write_store(&dir);
+    let yaml = std::fs::read_to_string(dir.join("facerunner.yaml")).expect("read");
+    std::fs::write(
+        dir.join("facerunner.yaml"),
+        format!("{yaml}models:\n  - ollama: big:latest\n{model_params}"),
+    )
+    .expect("write yaml");
+    std::fs::write(
+        dir.join("gpus.json"),
+        format!(r#"{{"gpus": [{}]}}"#, gpu(0, 24, 0, "")),
+    )
+    .expect("inv");
+    let out = p.run(&["--gpus-from", "gpus.json", "plan", "--json"]);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("plan --json: {e}\n{}", describe(&out)))
+}
+
+fn checks_of(v: &serde_json::Value, subject: &str) -> Vec<serde_json::Value> {
+    v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["subject"] == subject)
+        .cloned()
+        .collect()
+}
+
+/// A model derived from `big:latest` at `num_ctx` (`parameters:` is for
+/// derived models); not created yet, so it is read as its base.
+fn derived(num_ctx: u64) -> String {
+    format!(
+        "  - name: big-ctx:latest\n    from: big:latest\n    parameters: {{ num_ctx: {num_ctx} }}\n"
+    )
+}
+
+fn fit_of<'a>(v: &'a serde_json::Value, model: &str) -> &'a serde_json::Value {
+    v["fit"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["model"] == model))
+        .unwrap_or_else(|| panic!("no fit for {model}: {v:#}"))
+}
+
+#[test]
+fn a_model_in_the_store_is_read_from_its_blob_at_128k_it_does_not_fit_at_8k_it_does() {
+    let v = plan_pulled("", &derived(131_072));
+    let fit = fit_of(&v, "big-ctx:latest");
+    assert_eq!(
+        fit["estimate"]["kv_cache_bytes"], 42_949_672_960u64,
+        "{v:#}"
+    );
+    assert_ne!(fit["outcome"], "fits", "{v:#}");
+    let checks = checks_of(&v, "model big-ctx:latest");
+    assert_eq!(checks.len(), 1, "{v:#}");
+    assert_eq!(checks[0]["severity"], "warning", "{v:#}");
+    // The pulled model itself, at the default context for 24 GiB (32k), is
+    // estimated from the same blob.
+    assert_eq!(
+        fit_of(&v, "big:latest")["estimate"]["num_ctx"],
+        32_768,
+        "{v:#}"
+    );
+
+    let v = plan_pulled("", &derived(8192));
+    assert_eq!(fit_of(&v, "big-ctx:latest")["outcome"], "fits", "{v:#}");
+    assert!(checks_of(&v, "model big-ctx:latest").is_empty(), "{v:#}");
+}
+
+#[test]
+fn the_services_ollama_context_length_sets_a_store_models_context() {
+    let v = plan_pulled(", env: { OLLAMA_CONTEXT_LENGTH: \"131072\" }", "");
+    assert_eq!(v["fit"][0]["estimate"]["num_ctx"], 131_072, "{v:#}");
+    assert_ne!(v["fit"][0]["outcome"], "fits", "{v:#}");
+    let v = plan_pulled(", env: { OLLAMA_CONTEXT_LENGTH: \"8192\" }", "");
+    assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
+}

@@ -37,6 +37,7 @@ import random
 import re
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -73,6 +74,93 @@ def env_bool(key):
 def open_read(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+MAX_GGUF_HEADER = 16 << 20
+
+
+def read_gguf_kv(path, limit=MAX_GGUF_HEADER):
+    """The key/value pairs of a GGUF v2/v3 file's header, reading at most
+    `limit` bytes; None when the file is not one (or its header is longer)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except OSError:
+        return None
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from(fmt, data, pos)
+        pos += struct.calcsize(fmt)
+        return v[0]
+
+    def string():
+        nonlocal pos
+        n = take("<Q")
+        if pos + n > len(data):
+            raise ValueError("cut short")
+        pos += n
+        return data[pos - n:pos].decode("utf-8", "replace")
+
+    def value(ty, depth=0):
+        if ty in GGUF_SCALARS:
+            return take(GGUF_SCALARS[ty])
+        if ty == 8:
+            return string()
+        if ty == 9 and depth == 0:
+            inner, n = take("<I"), take("<Q")
+            if n > len(data):
+                raise ValueError("array longer than the file")
+            return [value(inner, 1) for _ in range(n)]
+        raise ValueError(f"bad type {ty}")
+
+    try:
+        if data[:4] != b"GGUF":
+            return None
+        pos = 4
+        if take("<I") not in (2, 3):
+            return None
+        take("<Q")  # tensor count
+        kv = {}
+        for _ in range(take("<Q")):
+            k = string()
+            kv[k] = value(take("<I"))
+        return kv
+    except (struct.error, ValueError, RecursionError):
+        return None
+
+
+PARAM_SHAPES = [  # (up to N billion parameters, block_count, embedding_length, head_count)
+    (2, 16, 2048, 32), (4, 28, 3072, 24), (10, 32, 4096, 32), (40, 48, 5120, 40), (float("inf"), 80, 8192, 64)]
+FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_S": 11,
+              "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18,
+              "BF16": 32}
+
+
+def fake_model_info(config):
+    """GGUF keys for a generated (not parseable) model blob, from its config:
+    the shape of a typical model of its family and parameter size."""
+    fam = config.get("model_family") or "llama"
+    size = str(config.get("model_type") or "1B")
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMB])", size.strip().upper())
+    params = float(m.group(1)) * {"K": 1e3, "M": 1e6, "B": 1e9}[m.group(2)] if m else 1e9
+    info = {"general.architecture": fam, "general.parameter_count": int(params)}
+    ft = FILE_TYPES.get(str(config.get("file_type", "")).upper())
+    if ft is not None:
+        info["general.file_type"] = ft
+    if fam == "bert":
+        info.update({"bert.block_count": 12, "bert.context_length": 512, "bert.embedding_length": 768,
+                     "bert.attention.head_count": 12, "bert.pooling_type": 1})
+    else:
+        _, blocks, emb, heads = next(s for s in PARAM_SHAPES if params <= s[0] * 1e9)
+        info.update({f"{fam}.block_count": blocks, f"{fam}.context_length": 131072,
+                     f"{fam}.embedding_length": emb, f"{fam}.attention.head_count": heads,
+                     f"{fam}.attention.head_count_kv": 8, f"{fam}.vocab_size": 128256})
+    info["tokenizer.ggml.model"] = "gpt2"
+    info["tokenizer.ggml.tokens"] = [f"t{i}" for i in range(8)]
+    return info
 
 
 def file_size(path):
@@ -279,6 +367,15 @@ class Model:
 
     def capabilities(self):
         return self.config.get("capabilities") or ["completion"]
+
+    def model_info(self, verbose=False):
+        """`model_info`: the model blob's GGUF header KVs when it has one
+        (created from a real GGUF), else keys derived from the config (see
+        fake_model_info). Arrays longer than 5 are emptied unless verbose."""
+        layer = next((l for l in self.layers if l.get("mediaType") == MT_LAYER + "model"), None)
+        kv = read_gguf_kv(self.store.blob_path(layer["digest"])) if layer else None
+        info = kv if kv is not None and "general.architecture" in kv else fake_model_info(self.config)
+        return {k: (v if verbose or not isinstance(v, list) or len(v) <= 5 else []) for k, v in info.items()}
 
     def layer_text(self, kind):
         """Contents of the layers of one media type (template, system, params, …)."""
@@ -1047,11 +1144,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         mf += [f"PARAMETER {k} {gojson(x) if isinstance(x, str) else x}" for k, v in sorted(params.items())
                for x in (v if isinstance(v, list) else [v])]
         mf += [f'LICENSE """{lic}"""' for lic in licenses]
-        fam = m.config.get("model_family", "")
         resp = {"modelfile": "\n".join(mf) + "\n", "parameters": "\n".join(plines), "template": template,
                 "system": system, "license": "\n".join(licenses), "details": m.details(),
-                "model_info": {"general.architecture": fam, "general.file_type": 15,
-                               f"{fam}.context_length": 131072, f"{fam}.embedding_length": 2048},
+                "model_info": m.model_info(bool(body.get("verbose"))),
                 "capabilities": m.capabilities(), "modified_at": rfc3339nano(m.mtime_ns)}
         msgs = m.layer_text("messages")
         if msgs:

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -240,6 +241,40 @@ class StandinTest(unittest.TestCase):
         self.assertEqual(tag["details"]["quantization_level"], "Q8_0")
         self.assertEqual(self.s.json("POST", "/api/create", {"model": "x"}),
                          (400, {"error": "neither 'from' or 'files' was specified"}))
+
+    def test_show_model_info(self):
+        # A pulled (generated) model: keys derived from its parameter size (unlisted: 1B) and
+        # family, long arrays emptied.
+        self.pull("shape:8b")
+        status, show = self.s.json("POST", "/api/show", {"model": "shape:8b"})
+        self.assertEqual(status, 200)
+        info = show["model_info"]
+        self.assertEqual(info["general.architecture"], "llama")
+        self.assertEqual(info["general.file_type"], 15)
+        self.assertEqual((info["llama.block_count"], info["llama.attention.head_count_kv"]), (16, 8))
+        self.assertEqual(info["llama.context_length"], 131072)
+        self.assertEqual(info["tokenizer.ggml.tokens"], [])
+        verbose = self.s.json("POST", "/api/show", {"model": "shape:8b", "verbose": True})[1]["model_info"]
+        self.assertEqual(len(verbose["tokenizer.ggml.tokens"]), 8)
+        self.pull("nomic-embed-text")
+        info = self.s.json("POST", "/api/show", {"model": "nomic-embed-text"})[1]["model_info"]
+        self.assertEqual((info["general.architecture"], info["bert.pooling_type"]), ("bert", 1))
+
+        # A model created from a real GGUF: its header's keys, as written.
+        def s(x):
+            return struct.pack("<Q", len(x)) + x.encode()
+        kv = [("general.architecture", 8, s("qwen2")), ("qwen2.block_count", 4, struct.pack("<I", 80)),
+              ("qwen2.attention.head_count_kv", 4, struct.pack("<I", 8)),
+              ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 6) + b"".join(s(f"t{i}") for i in range(6)))]
+        data = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv))
+        data += b"".join(s(k) + struct.pack("<I", t) + v for k, t, v in kv) + b"\0" * 64
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.assertEqual(self.s.request("POST", f"/api/blobs/{digest}", data)[0], 201)
+        status, lines = self.s.lines("/api/create", {"model": "real:80l", "files": {"real.gguf": digest}})
+        self.assertEqual(lines[-1], {"status": "success"})
+        info = self.s.json("POST", "/api/show", {"model": "real:80l"})[1]["model_info"]
+        self.assertEqual(info, {"general.architecture": "qwen2", "qwen2.block_count": 80,
+                                "qwen2.attention.head_count_kv": 8, "tokenizer.ggml.tokens": []})
 
     def test_pull_fails_in_stream(self):
         self.s.faults(fail_pull=["failme:1b"])
