@@ -31,8 +31,7 @@ pub async fn prepare(
 ) -> Result<Prepared, StateError> {
     let state = store::load(&dirs.state)?;
     let desired = Desired::new(loaded, spec);
-    let mut live = observe(loaded, spec, dirs).await;
-    live.inventory = inventory.clone();
+    let live = observe(loaded, spec, dirs, inventory).await;
     let plan = plan(&desired, &live, &state);
     Ok(Prepared {
         desired,

@@ -153,15 +153,16 @@ impl<R: Read> Bounded<R> {
         if self.read.saturating_add(n) > MAX_HEADER_BYTES {
             return Err(GgufError::TooLarge);
         }
-        let copied = io::copy(&mut (&mut self.inner).take(n), &mut io::sink()).map_err(|e| {
-            GgufError::Io {
-                what: "the GGUF header".into(),
-                source: e,
-            }
-        })?;
-        self.read += copied;
-        if copied < n {
-            return Err(GgufError::Truncated);
+        // A vocabulary is tens of thousands of short strings: skip each
+        // through a stack buffer (a memcpy out of the BufReader), not
+        // through io::copy's per-call setup, which made reading headers
+        // the bulk of a plan.
+        let mut buf = [0u8; 4096];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(buf.len() as u64) as usize;
+            self.fill(&mut buf[..k])?;
+            left -= k as u64;
         }
         Ok(())
     }

@@ -19,19 +19,31 @@ pub mod models;
 pub mod services;
 
 use crate::config::Loaded;
+use crate::model::gpu::Inventory;
 use crate::model::spec::ProjectSpec;
 use crate::paths::ProjectDirs;
 
 pub use crate::model::live::{HostFacts, Live, LiveModel, LiveService, LiveStore, StoreSource};
 
-/// Observe the project: the daemon, each ollama service's models, and host
-/// facts for every service that is not running. Nothing is changed.
-pub async fn observe(loaded: &Loaded, spec: &ProjectSpec, dirs: &ProjectDirs) -> Live {
+/// Observe the project: the daemon, each ollama service's models, host
+/// facts for every service that is not running, and — only when there are
+/// GPUs to fit them on — the shape of each declared model (GGUF headers).
+/// Nothing is changed.
+pub async fn observe(
+    loaded: &Loaded,
+    spec: &ProjectSpec,
+    dirs: &ProjectDirs,
+    inventory: &Inventory,
+) -> Live {
     let observed = services::observe(dirs).await;
     let services = observed.services;
     let host = host::observe(spec, &services);
     let stores = models::observe(loaded, &services).await;
-    let models_meta = fit::observe(loaded, &stores).await;
+    let models_meta = if inventory.gpus.is_empty() {
+        Default::default()
+    } else {
+        fit::observe(loaded, &stores).await
+    };
     Live {
         daemon: observed.daemon,
         daemon_unusable: observed.unusable,
@@ -39,7 +51,7 @@ pub async fn observe(loaded: &Loaded, spec: &ProjectSpec, dirs: &ProjectDirs) ->
         services,
         stores,
         host,
-        inventory: Default::default(),
+        inventory: inventory.clone(),
         models_meta,
     }
 }

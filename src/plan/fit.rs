@@ -25,12 +25,11 @@ pub(super) fn check(
     desired: &Desired,
     live: &Live,
 ) -> (Vec<ModelFit>, Option<String>) {
-    // Nothing to check without a model whose header was read.
-    let known = |m: &DesiredModel| live.models_meta.contains_key(&meta_key(m));
-    if desired.gpu_fit == GpuFit::Off || !desired.models.iter().any(known) {
+    if desired.gpu_fit == GpuFit::Off || desired.models.is_empty() {
         return (Vec::new(), None);
     }
     let inv = &live.inventory;
+    // No GPUs: said once, and no header was read to get here.
     if inv.gpus.is_empty() {
         let why = inv
             .unavailable
@@ -42,6 +41,11 @@ pub(super) fn check(
                 "GPU fit check skipped: {why}; plan with `--gpus-from FILE` (written by `facerunner gpus --json` on the GPU machine) to check against its GPUs"
             )),
         );
+    }
+    // Nothing more to say without a model whose header was read.
+    let known = |m: &DesiredModel| live.models_meta.contains_key(&meta_key(m));
+    if !desired.models.iter().any(known) {
+        return (Vec::new(), None);
     }
     let mut fits = Vec::new();
     for (service, svc) in &desired.fit_services {
