@@ -548,7 +548,11 @@ mod tests {
         let e = errors(
             "version: 1\nservices:\n  llm:\n    kind: ollama\n    placement: spread\n  w: { command: [x], placement: every }\n",
         );
-        assert_eq!(count(&e, "`placement` applies to ollama services with"), 2, "{e:?}");
+        assert_eq!(
+            count(&e, "`placement` applies to ollama services with"),
+            2,
+            "{e:?}"
+        );
         assert_eq!((e[0].0, e[0].1), (5, 5), "{e:?}");
         assert!(
             load_str(

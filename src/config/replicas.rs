@@ -345,7 +345,10 @@ mod tests {
 
     #[test]
     fn spread_marks_each_copy_with_its_group() {
-        let file = FILE.replace("replicas: per-gpu,", "replicas: per-gpu, placement: spread,");
+        let file = FILE.replace(
+            "replicas: per-gpu,",
+            "replicas: per-gpu, placement: spread,",
+        );
         let (cfg, _) = expand_config(&loaded(&file).config, &inventory(2)).unwrap();
         let marks: Vec<_> = cfg
             .models

@@ -83,7 +83,13 @@ pub fn assign(free: &[Option<u64>], items: &[Item]) -> Vec<Choice> {
     };
     // Largest first; unknown sizes last; file order among equals.
     let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|k| (items[*k].need.is_none(), std::cmp::Reverse(items[*k].need), *k));
+    order.sort_by_key(|k| {
+        (
+            items[*k].need.is_none(),
+            std::cmp::Reverse(items[*k].need),
+            *k,
+        )
+    });
     // What is installed stays while it fits.
     for &k in &order {
         let it = &items[k];
@@ -119,6 +125,10 @@ pub fn assign(free: &[Option<u64>], items: &[Item]) -> Vec<Choice> {
     out.into_iter().flatten().collect()
 }
 
+/// A spread group's instances (in order) and its models: each model's key
+/// and the indices of its copies in `Desired::models`.
+type Group<'a> = (Vec<&'a str>, Vec<(String, Vec<usize>)>);
+
 /// The desired state with each spread model on its one instance, the
 /// placements, and a note per group placed by turns. `None` when the file
 /// spreads nothing.
@@ -130,7 +140,7 @@ pub(super) fn spread(
         return None;
     }
     // group → its instances (in order) and its models (key → copy indices).
-    let mut groups: BTreeMap<&str, (Vec<&str>, Vec<(String, Vec<usize>)>)> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Group<'_>> = BTreeMap::new();
     for (k, m) in desired.models.iter().enumerate() {
         let Some(g) = &m.spread_group else { continue };
         let (instances, models) = groups.entry(g).or_default();
@@ -165,7 +175,9 @@ pub(super) fn spread(
         let items: Vec<Item> = models
             .iter()
             .map(|(key, copies)| Item {
-                need: copies.iter().find_map(|c| need(desired, live, &desired.models[*c])),
+                need: copies
+                    .iter()
+                    .find_map(|c| need(desired, live, &desired.models[*c])),
                 installed_on: instances.iter().position(|i| {
                     live.stores
                         .get(*i)
@@ -246,7 +258,10 @@ fn reason(instance: &str, gpus: &[u32], item: &Item, c: &Choice) -> String {
             gs.iter().map(u32::to_string).collect::<Vec<_>>().join("+")
         ),
     };
-    let free = c.free.map(gib).unwrap_or_else(|| "an unknown amount".into());
+    let free = c
+        .free
+        .map(gib)
+        .unwrap_or_else(|| "an unknown amount".into());
     let need = item.need.map(gib);
     match (c.basis, need) {
         (PlacementBasis::Installed, Some(need)) => format!(
@@ -264,7 +279,9 @@ fn reason(instance: &str, gpus: &[u32], item: &Item, c: &Choice) -> String {
         (PlacementBasis::RoundRobin, _) => {
             format!("placed on {instance} by turns (GPU room or model sizes unknown)")
         }
-        _ => format!("placed on {instance}: its size is unknown; {gpu} has the most room left, {free} free"),
+        _ => format!(
+            "placed on {instance}: its size is unknown; {gpu} has the most room left, {free} free"
+        ),
     }
 }
 
@@ -339,10 +356,18 @@ mod tests {
     fn without_rooms_or_sizes_models_go_by_turns() {
         let mut installed = item(None);
         installed.installed_on = Some(0);
-        let c = assign(&[None, None], &[item(Some(5)), installed, item(None), item(None)]);
+        let c = assign(
+            &[None, None],
+            &[item(Some(5)), installed, item(None), item(None)],
+        );
         assert_eq!(
             on(&c),
-            [(1, RoundRobin), (0, Installed), (0, RoundRobin), (1, RoundRobin)]
+            [
+                (1, RoundRobin),
+                (0, Installed),
+                (0, RoundRobin),
+                (1, RoundRobin)
+            ]
         );
         let c = assign(&[Some(G), Some(G)], &[item(None), item(None), item(None)]);
         assert_eq!(on(&c), [(0, RoundRobin), (1, RoundRobin), (0, RoundRobin)]);
@@ -358,7 +383,116 @@ mod tests {
         // the unknown one: the most room left, 2.
         assert_eq!(
             on(&a),
-            [(1, FirstFit), (1, FirstFit), (0, FirstFit), (2, UnknownSize)]
+            [
+                (1, FirstFit),
+                (1, FirstFit),
+                (0, FirstFit),
+                (2, UnknownSize)
+            ]
+        );
+    }
+
+    /// Through the planner: a file with three models spread over two
+    /// instances (GPUs named in the file, no inventory), `two:1b` already on
+    /// `llm-1`.
+    #[test]
+    fn the_plan_installs_each_model_once_and_leaves_an_installed_one_where_it_is() {
+        use crate::config::interpolate::Vars;
+        use crate::config::resolve::{Secrets, resolve};
+        use crate::model::gpu::Inventory;
+        use crate::names::ModelName;
+        use crate::observe::{LiveModel, LiveStore, StoreSource};
+        let yaml = "version: 1\nname: t\ngpus:\n  a: { index: 0 }\n  b: { index: 1 }\nservices:\n  llm: { kind: ollama, port: 11500, replicas: per-gpu, placement: spread, gpus: [a, b] }\nmodels:\n  - ollama: one:1b\n  - ollama: two:1b\n  - ollama: three:1b\n";
+        let path = std::path::Path::new("/p/facerunner.yaml");
+        let mut loaded = crate::config::load_str(path, yaml, &Vars::default())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        crate::config::replicas::expand(&mut loaded, &Inventory::default()).expect("expands");
+        let dirs = crate::paths::ProjectDirs::under(std::path::Path::new("/tmp/fr-unit"), "t");
+        let spec = resolve(&loaded, &dirs, Secrets::Peek).expect("resolves");
+        let d = Desired::new(&loaded, &spec);
+        assert_eq!(d.models.len(), 6, "a copy per instance before the plan");
+        let store = |models: &[&str]| LiveStore {
+            source: StoreSource::Api {
+                url: "http://x".into(),
+            },
+            models: models
+                .iter()
+                .map(|m| {
+                    let name = ModelName::parse(m).expect("valid");
+                    (
+                        name.key(),
+                        LiveModel {
+                            name: (*m).into(),
+                            digest: "d".into(),
+                            size: 1,
+                        },
+                    )
+                })
+                .collect(),
+            loaded: None,
+        };
+        let live = Live {
+            stores: [
+                ("llm-0".into(), store(&[])),
+                ("llm-1".into(), store(&["two:1b"])),
+            ]
+            .into(),
+            ..Live::default()
+        };
+        let plan = super::super::plan(&d, &live, &Default::default());
+        let installs: Vec<(&str, &str, &str)> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::PullModel { service, model, .. } => {
+                    Some((service.as_str(), model.as_str(), s.reason.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            installs,
+            [
+                (
+                    "llm-0",
+                    "one:1b",
+                    "not installed; placed on llm-0 by turns (GPU room or model sizes unknown)"
+                ),
+                (
+                    "llm-0",
+                    "three:1b",
+                    "not installed; placed on llm-0 by turns (GPU room or model sizes unknown)"
+                ),
+            ]
+        );
+        let placed: Vec<(&str, &str, PlacementBasis)> = plan
+            .placement
+            .iter()
+            .map(|p| (p.model.as_str(), p.service.as_str(), p.basis))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                ("one:1b", "llm-0", RoundRobin),
+                ("two:1b", "llm-1", Installed),
+                ("three:1b", "llm-0", RoundRobin)
+            ]
+        );
+        let turns = plan
+            .checks
+            .iter()
+            .filter(|c| c.message.contains("by turns"))
+            .count();
+        assert_eq!(turns, 1, "said once: {:?}", plan.checks);
+        assert!(plan.unmanaged.is_empty(), "{:?}", plan.unmanaged);
+        assert_eq!(
+            plan.clone(),
+            super::super::plan(&d, &live, &Default::default())
+        );
+        let text = super::super::render::render(&plan);
+        assert!(
+            text.contains("model two:1b: stays on llm-1, where it is installed"),
+            "{text}"
         );
     }
 

@@ -186,7 +186,11 @@ fn spread_places_each_model_on_one_instance_and_the_big_one_on_the_roomier_gpu()
     .expect("write yaml");
     std::fs::write(
         dir.join("gpus.json"),
-        format!(r#"{{"gpus": [{}, {}]}}"#, gpu(0, 8, 0, ""), gpu(1, 24, 0, "")),
+        format!(
+            r#"{{"gpus": [{}, {}]}}"#,
+            gpu(0, 8, 0, ""),
+            gpu(1, 24, 0, "")
+        ),
     )
     .expect("inv");
     let out = p.run(&["--gpus-from", "gpus.json", "plan", "--json"]);
@@ -206,11 +210,15 @@ fn spread_places_each_model_on_one_instance_and_the_big_one_on_the_roomier_gpu()
         })
         .collect();
     assert_eq!(creates.len(), 2, "each model once: {creates:?}");
-    let big = creates.iter().find(|c| c.0 == "big:1").expect("big created");
+    let big = creates
+        .iter()
+        .find(|c| c.0 == "big:1")
+        .expect("big created");
     let small = creates.iter().find(|c| c.0 == "small:1").expect("small");
     assert_eq!((big.1.as_str(), small.1.as_str()), ("llm-1", "llm-0"));
     assert!(
-        big.2.contains("placed on llm-1: GPU 1 has 24.0 GiB free, needs"),
+        big.2
+            .contains("placed on llm-1: GPU 1 has 24.0 GiB free, needs"),
         "{big:?}"
     );
     let placement = v["placement"].as_array().expect("placement in plan --json");
@@ -226,7 +234,10 @@ fn spread_places_each_model_on_one_instance_and_the_big_one_on_the_roomier_gpu()
         .collect();
     assert_eq!(
         placed,
-        [("small:1", "llm-0", "first_fit"), ("big:1", "llm-1", "first_fit")]
+        [
+            ("small:1", "llm-0", "first_fit"),
+            ("big:1", "llm-1", "first_fit")
+        ]
     );
     assert_eq!(placement[1]["group"], "llm");
     assert_eq!(placement[1]["gpus"], serde_json::json!([1]));
@@ -241,7 +252,11 @@ fn spread_places_each_model_on_one_instance_and_the_big_one_on_the_roomier_gpu()
         .as_array()
         .expect("checks")
         .iter()
-        .filter(|c| c["message"].as_str().is_some_and(|m| m.contains("by turns")))
+        .filter(|c| {
+            c["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("by turns"))
+        })
         .collect();
     assert_eq!(notes.len(), 1, "{}", text(&out.stdout));
 }
