@@ -191,11 +191,11 @@ pub(super) fn spread(
             .any(|c| c.basis == PlacementBasis::RoundRobin)
         {
             let why = if free.iter().any(Option::is_none) {
-                live.inventory
-                    .unavailable
-                    .clone()
-                    .map(|w| format!("no GPU inventory ({w})"))
-                    .unwrap_or_else(|| "not every instance's GPU is in the inventory".into())
+                match &live.inventory.unavailable {
+                    Some(w) => format!("no GPU inventory ({w})"),
+                    None if live.inventory.gpus.is_empty() => "the inventory lists no GPUs".into(),
+                    None => "not every instance's GPU is in the inventory".into(),
+                }
             } else {
                 "no model's size is known (a model's header is read from its `file:` or once it is installed)".into()
             };
