@@ -544,6 +544,27 @@ mod tests {
     }
 
     #[test]
+    fn placement_without_replicas_is_a_located_error() {
+        let e = errors(
+            "version: 1\nservices:\n  llm:\n    kind: ollama\n    placement: spread\n  w: { command: [x], placement: every }\n",
+        );
+        assert_eq!(
+            count(&e, "`placement` applies to ollama services with"),
+            2,
+            "{e:?}"
+        );
+        assert_eq!((e[0].0, e[0].1), (5, 5), "{e:?}");
+        assert!(
+            load_str(
+                Path::new("f.yaml"),
+                "version: 1\nservices:\n  llm: { kind: ollama, replicas: per-gpu, placement: spread }\n",
+                &Vars::default()
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn an_instance_port_clashing_with_another_service_is_a_validate_error() {
         let text = "version: 1\ngpus:\n  a: { index: 0 }\n  b: { index: 1 }\nservices:\n  llm:\n    kind: ollama\n    port: 11500\n    replicas: per-gpu\n    gpus: [a, b]\n  web: { kind: open-webui, port: 11501 }\n";
         let e = errors(text);

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::load::Loaded;
 use super::resolve::ResolveError;
-use super::types::{Config, DependsOn, Gpu, Kind, Replicas, Service};
+use super::types::{Config, DependsOn, Gpu, Kind, Placement, Replicas, Service};
 use super::validate::default_port;
 use crate::model::gpu::Inventory;
 
@@ -153,6 +153,7 @@ pub fn expand_config(
                 port: Some(port),
                 gpus: Some(pin.into_iter().collect()),
                 replicas: None,
+                placement: None,
                 ..svc.clone()
             };
             out.services.insert(name.clone(), instance);
@@ -166,11 +167,15 @@ pub fn expand_config(
     let mut models = Vec::with_capacity(out.models.len());
     for m in &out.models {
         let target = m.service.clone().or_else(|| only_ollama.clone());
-        match target.as_ref().and_then(|t| instances.get(t)) {
-            Some(names) => {
+        match target.as_ref().and_then(|t| Some((t, instances.get(t)?))) {
+            Some((group, names)) => {
+                // `placement: spread`: every instance gets a copy marked
+                // with its group; the plan keeps the one it places.
+                let spread = cfg.services[group].placement == Some(Placement::Spread);
                 for n in names {
                     let mut copy = m.clone();
                     copy.service = Some(n.clone());
+                    copy.spread_group = spread.then(|| group.clone());
                     models.push(copy);
                 }
             }
@@ -336,6 +341,30 @@ mod tests {
         assert_eq!(e.service, "llm");
         assert!(e.message.contains("port 11501"), "{e}");
         assert!(expand_config(&loaded(file).config, &inventory(1)).is_ok());
+    }
+
+    #[test]
+    fn spread_marks_each_copy_with_its_group() {
+        let file = FILE.replace(
+            "replicas: per-gpu,",
+            "replicas: per-gpu, placement: spread,",
+        );
+        let (cfg, _) = expand_config(&loaded(&file).config, &inventory(2)).unwrap();
+        let marks: Vec<_> = cfg
+            .models
+            .iter()
+            .map(|m| (m.service.clone(), m.spread_group.clone()))
+            .collect();
+        assert_eq!(
+            marks,
+            [
+                (Some("llm-0".into()), Some("llm".into())),
+                (Some("llm-1".into()), Some("llm".into()))
+            ]
+        );
+        assert_eq!(cfg.services["llm-0"].placement, None);
+        let (every, _) = expand_config(&loaded(FILE).config, &inventory(2)).unwrap();
+        assert!(every.models.iter().all(|m| m.spread_group.is_none()));
     }
 
     #[test]

@@ -180,6 +180,11 @@ pub struct Service {
     /// omitted), named `NAME-0`, `NAME-1`, … on ports `port`, `port+1`, …, each pinned to its GPU.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<Replicas>,
+    /// With `replicas: per-gpu`: where the group's models go. `every` (default): each model on
+    /// every instance; `spread`: each model on one instance, the one whose GPU has room (largest
+    /// first, by estimated size), shown in the plan with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
     /// The executable (ollama, open-webui); default: PATH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<String>,
@@ -210,6 +215,17 @@ pub struct Service {
 pub enum Replicas {
     /// One instance per GPU, each pinned to it by UUID.
     PerGpu,
+}
+
+/// Where the models of a `replicas: per-gpu` service go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placement {
+    /// Every model on every instance.
+    #[default]
+    Every,
+    /// Each model on one instance: the one whose GPU has room.
+    Spread,
 }
 
 /// argv, or a shell string.
@@ -510,6 +526,12 @@ pub struct Model {
     /// Load it after apply and keep it resident this long (`-1` = forever).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_alive: Option<String>,
+    /// Set by the expansion of a `replicas: per-gpu` service with `placement: spread` on each
+    /// instance's copy of the model: the group it was declared for. The plan keeps one copy.
+    /// Never read from or written to the file.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub spread_group: Option<String>,
 }
 
 /// Files FaceRunner writes for other tools.

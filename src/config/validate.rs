@@ -242,6 +242,13 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
     if svc.replicas.is_some() {
         replicas(v, name, svc, &ptr);
     }
+    if svc.placement.is_some() && (svc.kind != Kind::Ollama || svc.replicas.is_none()) {
+        v.err_key(
+            &format!("{ptr}/placement"),
+            "`placement` applies to ollama services with `replicas: per-gpu` only".into(),
+            "remove it, or add `replicas: per-gpu` to run one instance per GPU",
+        );
+    }
     if matches!(svc.kind, Kind::OpenWebui | Kind::Dashboard | Kind::Gateway) && svc.gpus.is_some() {
         v.err_key(
             &format!("{ptr}/gpus"),

@@ -286,6 +286,7 @@ pub async fn run_actions(
         unmanaged: Default::default(),
         fit: Vec::new(),
         fit_skipped: None,
+        placement: Vec::new(),
     };
     let ctx = Context {
         dirs: dirs.clone(),

@@ -170,6 +170,7 @@ fn plan(steps: Vec<(Action, Vec<usize>)>) -> Plan {
         unmanaged: BTreeMap::new(),
         fit: Vec::new(),
         fit_skipped: None,
+        placement: Vec::new(),
     }
 }
 

@@ -43,6 +43,52 @@ pub struct Plan {
     /// Why the fit check did not run (no GPU inventory, `gpu_fit: off`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit_skipped: Option<String>,
+    /// `placement: spread`: the one instance each model of a replicated
+    /// ollama service goes to, and why. Its model steps exist only there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placement: Vec<ModelPlacement>,
+}
+
+/// Where `placement: spread` puts one model of a `replicas: per-gpu` service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelPlacement {
+    /// The replicated service, as the file names it (`llm`).
+    pub group: String,
+    /// The model's name.
+    pub model: String,
+    /// The instance it goes to (`llm-1`).
+    pub service: String,
+    /// That instance's GPUs (indices in the inventory; empty when unknown).
+    pub gpus: Vec<u32>,
+    /// Its estimated memory, when its header was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub need_bytes: Option<u64>,
+    /// Room left on the instance's GPUs before it was placed (after the
+    /// models placed before it and other processes), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_bytes: Option<u64>,
+    /// How the instance was chosen.
+    pub basis: PlacementBasis,
+    /// Why, in words (the reason of its model steps ends with it).
+    pub reason: String,
+}
+
+/// How [`ModelPlacement::service`] was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementBasis {
+    /// Already installed there, and still fits: it stays (no churn).
+    Installed,
+    /// The first instance (by position) whose GPU has room for it, taking
+    /// models largest first.
+    FirstFit,
+    /// No GPU has room for it: the instance with the most room left.
+    MostRoom,
+    /// Its size is not known: the instance with the most room left.
+    UnknownSize,
+    /// No GPU inventory or no size known: by turns (the instance with the
+    /// fewest models so far).
+    RoundRobin,
 }
 
 /// One model's place on its service's GPUs.

@@ -53,6 +53,16 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         steps: Vec::new(),
         checks: desired.problems.clone(),
     };
+    // `placement: spread`: each model of a replicated service on one instance.
+    let spread = super::placement::spread(desired, live);
+    let (desired, placement) = match spread {
+        Some((placed, placement, notes)) => {
+            b.checks.extend(notes);
+            (std::borrow::Cow::Owned(placed), placement)
+        }
+        None => (std::borrow::Cow::Borrowed(desired), Vec::new()),
+    };
+    let desired: &Desired = &desired;
     gpu_checks(&mut b, desired, live);
     let service_steps = if let Some(problem) = &live.daemon_unusable {
         // What runs is unknown: nothing about services can be planned.
@@ -77,6 +87,7 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
     }
     one_writer_per_store(&mut b, desired);
     let (fit, fit_skipped) = super::fit::check(&mut b, desired, live);
+    super::placement::annotate(&mut b.steps, &placement);
     Plan {
         format_version: FORMAT_VERSION,
         project: desired.project.clone(),
@@ -89,6 +100,7 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         unmanaged,
         fit,
         fit_skipped,
+        placement,
     }
 }
 

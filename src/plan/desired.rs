@@ -74,6 +74,10 @@ pub struct DesiredModel {
     pub num_ctx: Option<u64>,
     /// Where the entry is in the file (`path:line:col`).
     pub location: Option<String>,
+    /// The `replicas: per-gpu` group with `placement: spread` this copy
+    /// belongs to: the plan keeps only the copy on the instance it places
+    /// the model on (see `plan::placement`).
+    pub spread_group: Option<String>,
 }
 
 /// How a declared model is installed.
@@ -282,6 +286,7 @@ fn model(m: &Model, service: &str, base_dir: &Path) -> Result<DesiredModel, Chec
             .get("num_ctx")
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())),
         location: None,
+        spread_group: m.spread_group.clone(),
     })
 }
 

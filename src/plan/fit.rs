@@ -103,7 +103,7 @@ fn is_resident(m: &DesiredModel) -> bool {
 }
 
 /// A service's GPUs: its `gpus:` found in the inventory, else all.
-fn service_gpus<'a>(inv: &'a Inventory, svc: &FitService) -> Vec<&'a GpuInfo> {
+pub(super) fn service_gpus<'a>(inv: &'a Inventory, svc: &FitService) -> Vec<&'a GpuInfo> {
     match &svc.gpus {
         None => inv.gpus.iter().collect(),
         Some(list) => list
@@ -118,7 +118,7 @@ fn service_gpus<'a>(inv: &'a Inventory, svc: &FitService) -> Vec<&'a GpuInfo> {
 }
 
 /// Free for FaceRunner: total less memory used by anyone but its services.
-fn room(g: &GpuInfo) -> u64 {
+pub(super) fn room(g: &GpuInfo) -> u64 {
     let ours: u64 = g
         .processes
         .iter()

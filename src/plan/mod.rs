@@ -15,6 +15,7 @@ pub mod desired;
 pub mod diff;
 mod fit;
 mod model_steps;
+pub mod placement;
 pub mod render;
 
 pub use crate::model::plan::*;

@@ -134,6 +134,19 @@ pub fn render(plan: &Plan) -> String {
     if let Some(why) = &plan.fit_skipped {
         let _ = writeln!(out, "note: {why}");
     }
+    // Placed models with no step here (already installed) say where they stay.
+    for p in &plan.placement {
+        let stepped = plan.steps.iter().any(|s| {
+            matches!(
+                s.action,
+                super::Action::PullModel { .. } | super::Action::CreateModel { .. }
+            ) && s.action.service() == p.service
+                && s.action.model() == Some(p.model.as_str())
+        });
+        if !stepped {
+            let _ = writeln!(out, "note: model {}: {}", p.model, p.reason);
+        }
+    }
     out.push_str(&render_checks(&plan.checks));
     if !plan.checks.is_empty() {
         out.push('\n');

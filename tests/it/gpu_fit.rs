@@ -272,3 +272,100 @@ fn the_services_ollama_context_length_sets_a_store_models_context() {
     let v = plan_pulled(", env: { OLLAMA_CONTEXT_LENGTH: \"8192\" }", "");
     assert_eq!(v["fit"][0]["outcome"], "fits", "{v:#}");
 }
+
+/// `placement: spread` on a two-GPU inventory: the 80-layer model at
+/// `num_ctx: 32768` (≈ 10 GiB of KV cache alone) cannot go on GPU 0 (8 GiB),
+/// so it lands on GPU 1's instance; the small one (`num_ctx: 2048`) fits
+/// GPU 0's first. Each model is installed on exactly one instance.
+#[test]
+fn spread_places_each_model_on_one_instance_and_the_big_one_on_the_roomier_gpu() {
+    let port = crate::support::free_port();
+    let p = Project::new(&format!(
+        "  llm: {{ kind: ollama, binary: /bin/sleep, port: {port}, replicas: per-gpu, placement: spread }}\n"
+    ));
+    let dir = p.dir.path().join("p");
+    std::fs::write(dir.join("m.gguf"), llama80()).expect("write gguf");
+    let yaml = std::fs::read_to_string(dir.join("facerunner.yaml")).expect("read");
+    std::fs::write(
+        dir.join("facerunner.yaml"),
+        format!(
+            "{yaml}models:\n  - {{ name: small:1, file: m.gguf, parameters: {{ num_ctx: 2048 }} }}\n  - {{ name: big:1, file: m.gguf, parameters: {{ num_ctx: 32768 }} }}\n"
+        ),
+    )
+    .expect("write yaml");
+    std::fs::write(
+        dir.join("gpus.json"),
+        format!(
+            r#"{{"gpus": [{}, {}]}}"#,
+            gpu(0, 8, 0, ""),
+            gpu(1, 24, 0, "")
+        ),
+    )
+    .expect("inv");
+    let out = p.run(&["--gpus-from", "gpus.json", "plan", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("plan --json: {e}\n{}", describe(&out)));
+    let creates: Vec<(String, String, String)> = v["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["action"] == "create_model")
+        .map(|s| {
+            (
+                s["model"].as_str().unwrap_or_default().to_string(),
+                s["service"].as_str().unwrap_or_default().to_string(),
+                s["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(creates.len(), 2, "each model once: {creates:?}");
+    let big = creates
+        .iter()
+        .find(|c| c.0 == "big:1")
+        .expect("big created");
+    let small = creates.iter().find(|c| c.0 == "small:1").expect("small");
+    assert_eq!((big.1.as_str(), small.1.as_str()), ("llm-1", "llm-0"));
+    assert!(
+        big.2
+            .contains("placed on llm-1: GPU 1 has 24.0 GiB free, needs"),
+        "{big:?}"
+    );
+    let placement = v["placement"].as_array().expect("placement in plan --json");
+    let placed: Vec<(&str, &str, &str)> = placement
+        .iter()
+        .map(|p| {
+            (
+                p["model"].as_str().unwrap_or_default(),
+                p["service"].as_str().unwrap_or_default(),
+                p["basis"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            ("small:1", "llm-0", "first_fit"),
+            ("big:1", "llm-1", "first_fit")
+        ]
+    );
+    assert_eq!(placement[1]["group"], "llm");
+    assert_eq!(placement[1]["gpus"], serde_json::json!([1]));
+    assert!(placement[1]["need_bytes"].as_u64().unwrap_or(0) > 10 * GIB);
+    // Without a GPU (an empty inventory, whatever this machine has): by
+    // turns, said once.
+    std::fs::write(dir.join("none.json"), r#"{"gpus": []}"#).expect("inv");
+    let out = p.run(&["--gpus-from", "none.json", "plan", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("plan --json: {e}\n{}", describe(&out)));
+    let notes: Vec<&serde_json::Value> = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| {
+            c["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("by turns"))
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "{}", text(&out.stdout));
+}
