@@ -326,6 +326,32 @@ fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend(
         (backend(gw, "b")["healthy"] == false).then_some(())
     });
     assert_eq!(tag_names(gw, &[]), ["e-embed:1b", "m1:1b", "s:1b"]);
+    // `status` says so: b unhealthy, its models unavailable; a healthy with its models.
+    wait_until("status shows b down through the gateway", WAIT, || {
+        let g = p.service("gw")?["gateway"].clone();
+        let by = |n: &str| {
+            g["backends"]
+                .as_array()?
+                .iter()
+                .find(|b| b["name"] == n)
+                .cloned()
+        };
+        let (a_, b_) = (by("a")?, by("b")?);
+        (g["answered"] == true
+            && b_["healthy"] == false
+            && b_["models"].as_array()?.is_empty()
+            && a_["healthy"] == true
+            && a_["models"] == serde_json::json!(["m1:1b", "s:1b"])
+            && a_["total"].as_u64()? > 0)
+            .then_some(())
+    });
+    let text = String::from_utf8_lossy(&p.ok(&["status"]).stdout).to_string();
+    assert!(
+        text.contains("gateway gw:")
+            && text.contains("b DOWN")
+            && text.contains("its models are unavailable"),
+        "{text}"
+    );
     let (status, body) = http(gw, "POST", "/api/chat", &chat("m2:1b"), &[]);
     assert_eq!(status, 404, "{body}");
     p.ok(&["down"]);
@@ -370,5 +396,15 @@ fn a_gateway_on_an_open_bind_requires_its_token() {
         tag_names(gw, &[("Authorization", &auth)]),
         Vec::<String>::new()
     );
+    // `status` asks the gateway with the token and shows where it is, never what.
+    let g = p.service("gw").expect("gw")["gateway"].clone();
+    assert_eq!(g["answered"], true, "{g}");
+    assert_eq!(
+        g["token_file"].as_str().map(PathBuf::from),
+        Some(p.dirs().secrets.join("gw.gateway_token"))
+    );
+    let text = String::from_utf8_lossy(&p.ok(&["status"]).stdout).to_string();
+    assert!(text.contains("requires its token, in"), "{text}");
+    assert!(!text.contains(token), "the token itself is never shown");
     p.ok(&["down"]);
 }
