@@ -20,6 +20,7 @@
 //!   non-loopback bind every request but `GET /` needs the bearer token.
 
 pub mod backends;
+pub mod metrics;
 mod proxy;
 
 use std::path::PathBuf;
@@ -111,6 +112,8 @@ pub(crate) struct Gateway {
     pub token: Option<String>,
     /// When the pool was last refreshed on demand (bounds on-demand polls).
     pub last_refresh: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// Requests, errors, latency and time to first byte per backend and model.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 fn read_token(path: &std::path::Path) -> Result<String, GatewayError> {
@@ -171,6 +174,7 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
         poll: poll.clone(),
         token,
         last_refresh: tokio::sync::Mutex::new(None),
+        metrics: Default::default(),
     });
     // The first poll before the first answer, so a ready gateway knows its models.
     pool.refresh(&poll).await;

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::backends::{Backend, InFlight};
+use super::metrics::Timing;
 use super::{BACKEND_HEADER, BODY_LIMIT, BODY_TIMEOUT, Gateway, HEADER_TIMEOUT, SESSION_HEADER};
 
 /// Accept connections until the process ends; each connection has the
@@ -135,6 +136,28 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         (&Method::GET | &Method::HEAD, "/api/tags") => merged(&gw, Merge::Tags),
         (&Method::GET, "/api/ps") => merged(&gw, Merge::Ps),
         (&Method::GET, "/v1/models") => merged(&gw, Merge::OpenAi),
+        (&Method::GET, "/metrics") => {
+            let backends: Vec<(String, bool, u64)> = gw
+                .pool
+                .all
+                .iter()
+                .map(|b| {
+                    (
+                        b.name.clone(),
+                        b.view().healthy,
+                        b.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+                    )
+                })
+                .collect();
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                gw.metrics.render(&backends),
+            )
+                .into_response()
+        }
         (&Method::GET, "/__facerunner/status") => {
             axum::Json(json!({ "backends": gw.pool.report() })).into_response()
         }
@@ -367,8 +390,17 @@ async fn forward(
     let method = req.method().clone();
     let n = candidates.len();
     let mut why = Vec::new();
+    // Series are labelled only by models a backend holds (bounded), else "".
+    let label = model
+        .map(|m| {
+            crate::names::ModelName::parse(m)
+                .map(|n| n.display_shortest())
+                .unwrap_or_else(|_| m.to_string())
+        })
+        .unwrap_or_default();
     for (i, b) in candidates.into_iter().enumerate() {
         let guard = b.start();
+        let started = Instant::now();
         let sent = gw
             .http
             .request(method.clone(), format!("{}{pq}", b.url))
@@ -379,6 +411,7 @@ async fn forward(
         match sent {
             Err(e) => {
                 b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                gw.metrics.failed(&b.name, &label);
                 let msg = crate::style::with_causes(&e);
                 if e.is_connect() {
                     b.mark_down(msg.clone());
@@ -387,9 +420,13 @@ async fn forward(
             }
             Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE && i + 1 < n => {
                 b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                gw.metrics.failed(&b.name, &label);
                 why.push(format!("{}: busy (503)", b.name));
             }
-            Ok(r) => return relay(b, guard, r),
+            Ok(r) => {
+                let timing = gw.metrics.time(&b.name, &label, started);
+                return relay(b, guard, r, timing);
+            }
         }
     }
     let what = model
@@ -410,6 +447,7 @@ async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: S
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
     let guard = b.start();
+    let started = Instant::now();
     let sent = gw
         .http
         .request(parts.method.clone(), format!("{}{pq}", b.url))
@@ -418,9 +456,13 @@ async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: S
         .send()
         .await;
     match sent {
-        Ok(r) => relay(b, guard, r),
+        Ok(r) => {
+            let timing = gw.metrics.time(&b.name, "", started);
+            relay(b, guard, r, timing)
+        }
         Err(e) => {
             b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            gw.metrics.failed(&b.name, "");
             shape.error(
                 StatusCode::BAD_GATEWAY,
                 &format!("{}: {}", b.name, crate::style::with_causes(&e)),
@@ -432,10 +474,11 @@ async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: S
 /// The backend's answer, its body passed through chunk by chunk. The
 /// in-flight count lasts as long as the body; a client that goes away
 /// drops the body, which drops the upstream request (cancelling it there).
-fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
+fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Timing) -> Response {
     let status = r.status();
     if status.is_server_error() {
         b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        timing.fail();
     }
     let sse = r
         .headers()
@@ -455,13 +498,18 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
         headers.insert(super::BACKEND_HEADER, v);
     }
     let upstream = r.bytes_stream();
-    let stream =
-        futures_util::stream::unfold(Some((upstream, guard, b)), move |state| async move {
-            let (mut up, guard, b) = state?;
+    let stream = futures_util::stream::unfold(
+        Some((upstream, guard, b, timing)),
+        move |state| async move {
+            let (mut up, guard, b, mut timing) = state?;
             match up.next().await {
-                Some(Ok(chunk)) => Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b)))),
+                Some(Ok(chunk)) => {
+                    timing.chunk();
+                    Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b, timing))))
+                }
                 Some(Err(e)) => {
                     b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    timing.fail();
                     let msg = format!(
                         "the backend {} failed mid-stream: {}",
                         b.name,
@@ -471,7 +519,8 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
                 }
                 None => None,
             }
-        });
+        },
+    );
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
@@ -568,6 +617,7 @@ mod tests {
             poll: crate::http::client_builder().build().expect("client"),
             token: token.map(str::to_string),
             last_refresh: tokio::sync::Mutex::new(None),
+            metrics: Default::default(),
         };
         let with = |v: &str| {
             let mut h = HeaderMap::new();

@@ -233,6 +233,39 @@ fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend(
         }
     }
 
+    // Metrics: N more requests are N more in a's series for m1, each with
+    // its latency and time to first byte; the page is Prometheus' text format.
+    let metric = |name: &str| -> f64 {
+        let (status, text) = http(gw, "GET", "/metrics", "", &[]);
+        assert_eq!(status, 200, "{text}");
+        let want = format!("{name}{{backend=\"a\",model=\"m1:1b\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&want)?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let before = metric("facerunner_gateway_requests_total");
+    assert!(
+        before >= 3.0,
+        "generate, show and completions reached a with m1"
+    );
+    for _ in 0..5 {
+        let (status, body) = http(
+            gw,
+            "POST",
+            "/api/generate",
+            r#"{"model":"m1:1b","prompt":"hi","stream":false}"#,
+            &[],
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    wait_until("five more requests counted for a/m1", WAIT, || {
+        (metric("facerunner_gateway_requests_total") == before + 5.0
+            && metric("facerunner_gateway_request_duration_seconds_count") == before + 5.0
+            && metric("facerunner_gateway_time_to_first_byte_seconds_count") == before + 5.0)
+            .then_some(())
+    });
+    assert_eq!(metric("facerunner_gateway_errors_total"), 0.0);
+
     // Unknown model: 404 in Ollama's own shape.
     let (status, body) = http(gw, "POST", "/api/chat", &chat("nope:1b"), &[]);
     assert_eq!(status, 404, "{body}");
