@@ -18,6 +18,10 @@
 //! - Bodies are capped ([`BODY_LIMIT`]), headers must arrive within
 //!   [`HEADER_TIMEOUT`] and bodies within [`BODY_TIMEOUT`]; on a
 //!   non-loopback bind every request but `GET /` needs the bearer token.
+//! - `GET /metrics`: requests, errors, latency and time to first byte per
+//!   backend and model, in Prometheus' text format ([`metrics`]);
+//!   `GET /__facerunner/status`: each backend's health, counters and models
+//!   (what `facerunner status` shows).
 
 pub mod backends;
 pub mod metrics;
