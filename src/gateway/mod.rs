@@ -57,6 +57,8 @@ pub struct Options {
     pub port: u16,
     /// `(service name, base URL)` of each backend.
     pub backends: Vec<(String, String)>,
+    /// `(model, backend names)`: where the project places each declared model.
+    pub place: Vec<(String, Vec<String>)>,
     /// The file holding the bearer token (required on a non-loopback bind).
     pub token_file: Option<PathBuf>,
 }
@@ -96,6 +98,16 @@ pub enum GatewayError {
         /// The address.
         bind: String,
     },
+    /// A placement names a backend the gateway does not front.
+    #[error("--place {model}: `{backend}` is not one of the gateway's backends ({known})")]
+    PlaceUnknown {
+        /// The model.
+        model: String,
+        /// The name given.
+        backend: String,
+        /// The backends.
+        known: String,
+    },
     /// No backend given.
     #[error("the gateway has no backend; give --backend NAME=URL at least once")]
     NoBackends,
@@ -118,6 +130,8 @@ pub(crate) struct Gateway {
     pub last_refresh: tokio::sync::Mutex<Option<std::time::Instant>>,
     /// Requests, errors, latency and time to first byte per backend and model.
     pub metrics: Arc<metrics::Metrics>,
+    /// Model key → the backends the project places it on.
+    pub placement: std::collections::HashMap<String, Vec<String>>,
 }
 
 fn read_token(path: &std::path::Path) -> Result<String, GatewayError> {
@@ -165,6 +179,27 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
             .map(|(n, u)| Arc::new(Backend::new(n.clone(), u.clone())))
             .collect(),
     };
+    let mut placement: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (model, names) in &opts.place {
+        for n in names {
+            if pool.named(n).is_none() {
+                return Err(GatewayError::PlaceUnknown {
+                    model: model.clone(),
+                    backend: n.clone(),
+                    known: opts
+                        .backends
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            let e = placement.entry(backends::model_key(model)).or_default();
+            if !e.contains(n) {
+                e.push(n.clone());
+            }
+        }
+    }
     let host = opts.bind.trim_matches(['[', ']']).to_string();
     let listener = tokio::net::TcpListener::bind((host.as_str(), opts.port))
         .await
@@ -179,6 +214,7 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
         token,
         last_refresh: tokio::sync::Mutex::new(None),
         metrics: Default::default(),
+        placement,
     });
     // The first poll before the first answer, so a ready gateway knows its models.
     pool.refresh(&poll).await;
