@@ -8,8 +8,9 @@
 //!
 //! - Each backend's `/api/tags` and `/api/ps` are read every
 //!   [`backends::REFRESH`]; a backend that does not answer is down until it
-//!   does again. A request for a model no backend holds refreshes once
-//!   before it is answered 404 (a model pulled a moment ago is found).
+//!   does again. A request for a model no backend holds polls again
+//!   before it is answered 404, so a model pulled (or applied) before the
+//!   request came is always found, without waiting for the interval.
 //! - Among the backends holding the model: the `X-FaceRunner-Session`
 //!   header's backend, else one with the model loaded, else the least busy.
 //! - A backend that fails before answering (no connection, 503 busy) is
@@ -126,7 +127,7 @@ pub(crate) struct Gateway {
     /// For polls.
     pub poll: reqwest::Client,
     pub token: Option<String>,
-    /// When the pool was last refreshed on demand (bounds on-demand polls).
+    /// When the last on-demand poll started (callers arriving together share one).
     pub last_refresh: tokio::sync::Mutex<Option<std::time::Instant>>,
     /// Requests, errors, latency and time to first byte per backend and model.
     pub metrics: Arc<metrics::Metrics>,

@@ -278,9 +278,10 @@ async fn routed(gw: &Gateway, req: Request, body: Bytes, model: &str, shape: Sha
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let asked = Instant::now();
     let mut c = gw.pool.candidates(model, session.as_deref());
     if c.is_empty() {
-        refresh_now(gw).await;
+        refresh_now(gw, asked).await;
         c = gw.pool.candidates(model, session.as_deref());
     }
     if c.is_empty() {
@@ -296,14 +297,19 @@ async fn routed(gw: &Gateway, req: Request, body: Bytes, model: &str, shape: Sha
     forward(gw, c, req, body, Some(model), shape).await
 }
 
-/// Poll every backend now, at most once a second however many ask.
-async fn refresh_now(gw: &Gateway) {
+/// Poll every backend now, unless a poll that started after `asked` has
+/// finished meanwhile (it saw everything this caller would): polls run one
+/// at a time and callers arriving together share one, so a model pulled
+/// (or an apply finished) before the request came is always found, and a
+/// flood of unknown names costs one poll at a time.
+async fn refresh_now(gw: &Gateway, asked: Instant) {
     let mut last = gw.last_refresh.lock().await;
-    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+    if last.is_some_and(|started| started >= asked) {
         return;
     }
+    let started = Instant::now();
     gw.pool.refresh(&gw.poll).await;
-    *last = Some(Instant::now());
+    *last = Some(started);
 }
 
 /// The backends a store-changing request goes to: the one named by the

@@ -442,3 +442,91 @@ fn a_gateway_on_an_open_bind_requires_its_token() {
     assert!(!text.contains(token), "the token itself is never shown");
     p.ok(&["down"]);
 }
+
+#[test]
+fn store_changes_go_where_the_project_places_the_model_and_a_new_model_is_routable_at_once() {
+    let p = Project::new("");
+    let (a, b) = (Standin::new(&p, "a"), Standin::new(&p, "b"));
+    let gw = free_port();
+    p.write(&format!(
+        "{}{}  gw:\n    kind: gateway\n    port: {gw}\nmodels:\n  - ollama: d1:1b\n    service: a\n  - ollama: both:1b\n    service: a\n  - ollama: both:1b\n    service: b\n",
+        a.yaml(&p),
+        b.yaml(&p),
+    ));
+    p.ok(&["up"]);
+    let pulls = |s: &Standin| s.served("/api/pull");
+    let pull = |model: &str, stream: bool| {
+        http(
+            gw,
+            "POST",
+            "/api/pull",
+            &format!(r#"{{"model":"{model}","stream":{stream}}}"#),
+            &[],
+        )
+    };
+
+    // A model declared on a goes to a only.
+    let (pa, pb) = (pulls(&a), pulls(&b));
+    let (status, body) = pull("d1:1b", false);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["status"], "success");
+    assert_eq!((pulls(&a), pulls(&b)), (pa + 1, pb));
+
+    // A model declared on both goes to both; the stream ends in success.
+    let (status, body) = pull("both:1b", true);
+    assert_eq!(status, 200, "{body}");
+    let last = body.lines().last().expect("a line");
+    assert_eq!(json(last)["status"], "success", "{body}");
+    assert_eq!((pulls(&a), pulls(&b)), (pa + 2, pb + 1));
+    let (status, body) = pull("both:1b", false);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["backends"], serde_json::json!(["a", "b"]));
+
+    // An undeclared model with two backends: refused, saying how to fix it.
+    let (status, body) = pull("stray:1b", false);
+    assert_eq!(status, 409, "{body}");
+    let msg = json(&body)["error"].as_str().expect("error").to_string();
+    assert!(
+        msg.contains("'stray:1b' is not declared") && msg.contains("x-facerunner-backend"),
+        "{msg}"
+    );
+    assert_eq!((pulls(&a), pulls(&b)), (pa + 3, pb + 2), "nothing was sent");
+    // The header still picks one explicitly.
+    let (status, body) = http(
+        gw,
+        "POST",
+        "/api/pull",
+        r#"{"model":"stray:1b","stream":false}"#,
+        &[("X-FaceRunner-Backend", "b")],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(pulls(&b), pb + 3);
+
+    // Delete of the declared d1 goes to a.
+    let before = (a.served("/api/delete"), b.served("/api/delete"));
+    let (status, body) = http(gw, "DELETE", "/api/delete", r#"{"model":"d1:1b"}"#, &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (a.served("/api/delete"), b.served("/api/delete")),
+        (before.0 + 1, before.1)
+    );
+
+    // A model pulled straight into b a moment after a miss is routable at
+    // once: a miss polls again (never waits for the poll interval).
+    let chat = |m: &str| {
+        http(
+            gw,
+            "POST",
+            "/api/chat",
+            &format!(
+                r#"{{"model":"{m}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}"#
+            ),
+            &[],
+        )
+    };
+    assert_eq!(chat("late:1b").0, 404);
+    b.pull("late:1b");
+    let (status, body) = chat("late:1b");
+    assert_eq!(status, 200, "{body}");
+    p.ok(&["down"]);
+}
