@@ -21,6 +21,10 @@ pub struct GatewayArgs {
     /// A backend, `NAME=URL` (repeat for each Ollama server).
     #[arg(long = "backend", value_name = "NAME=URL", value_parser = parse_backend)]
     pub backends: Vec<(String, String)>,
+    /// Where a declared model lives, `MODEL=BACKEND[,BACKEND…]` (repeat):
+    /// pulls, creates, copies and deletes of it go there.
+    #[arg(long = "place", value_name = "MODEL=BACKEND[,BACKEND]", value_parser = parse_place)]
+    pub place: Vec<(String, Vec<String>)>,
     /// The file holding the bearer token clients must send (required on a non-loopback bind).
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
@@ -39,6 +43,21 @@ fn parse_backend(s: &str) -> Result<(String, String), String> {
     }
 }
 
+fn parse_place(s: &str) -> Result<(String, Vec<String>), String> {
+    match s.split_once('=') {
+        Some((m, b)) if !m.is_empty() && !b.is_empty() => Ok((
+            m.to_string(),
+            b.split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )),
+        _ => Err(format!(
+            "`{s}` is not MODEL=BACKEND[,BACKEND]; write e.g. llama3.2:1b=gpu0,gpu1"
+        )),
+    }
+}
+
 /// Run the gateway until stopped.
 pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -51,6 +70,7 @@ pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
         bind: a.bind,
         port: a.port,
         backends: a.backends,
+        place: a.place,
         token_file: a.token_file,
     }))
     .into_diagnostic()

@@ -41,6 +41,9 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
             (Some(r), false) if !r.services.is_empty() => {
                 print_table(&r);
                 print_gpus(&r);
+                for line in gateway_lines(&r) {
+                    println!("{line}");
+                }
                 print_containment(&r);
                 print_watch(&r);
                 print_log_trouble(&r);
@@ -90,6 +93,58 @@ fn gpu_lines(r: &StatusReport) -> Vec<String> {
             format!("gpu: {}: {}", s.name, gpus.join("; "))
         })
         .collect()
+}
+
+/// Each running gateway: where its token is (never the token), and per
+/// backend its health, requests in flight, total and failed, and models.
+fn gateway_lines(r: &StatusReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &r.services {
+        let Some(g) = &s.gateway else { continue };
+        let token = g
+            .token_file
+            .as_ref()
+            .map(|t| format!(" (requires its token, in {})", t.display()))
+            .unwrap_or_default();
+        if !g.answered {
+            out.push(format!(
+                "gateway {}{token}: not answering ({})",
+                s.name,
+                g.error.as_deref().unwrap_or("no reason given")
+            ));
+            continue;
+        }
+        out.push(format!("gateway {}{token}:", s.name));
+        for b in &g.backends {
+            let health = if b.healthy {
+                "healthy".to_string()
+            } else {
+                format!("DOWN ({})", b.error.as_deref().unwrap_or("no answer"))
+            };
+            let models = if b.healthy {
+                let loaded = if b.loaded.is_empty() {
+                    String::new()
+                } else {
+                    format!("; loaded: {}", b.loaded.join(", "))
+                };
+                format!(
+                    "models: {}{loaded}",
+                    if b.models.is_empty() {
+                        "none".into()
+                    } else {
+                        b.models.join(", ")
+                    }
+                )
+            } else {
+                "its models are unavailable".into()
+            };
+            out.push(format!(
+                "  {} {health}: {} in flight, {} served, {} failed; {models}",
+                b.name, b.in_flight, b.total, b.errors
+            ));
+        }
+    }
+    out
 }
 
 /// Which containment keeps each running service's processes together.
@@ -279,6 +334,39 @@ mod tests {
         );
         r.services[0].gpus.clear();
         assert!(gpu_lines(&r).is_empty());
+    }
+
+    #[test]
+    fn gateway_lines_show_each_backend_its_token_file_and_a_silent_gateway() {
+        let json = serde_json::json!({
+            "project": "p", "daemon_pid": 1,
+            "services": [{
+                "name": "gw", "kind": "gateway", "state": {"state": "stopped"}, "restarts": 0,
+                "last_exit": null, "log_tail": [], "port": 11433, "cpu_percent": null,
+                "rss_bytes": null,
+                "gateway": {"answered": true, "token_file": "/s/gw.gateway_token", "backends": [
+                    {"name": "a", "url": "http://a", "healthy": true, "in_flight": 1,
+                     "total": 5, "errors": 0, "models": ["m:1b", "s:1b"], "loaded": ["s:1b"]},
+                    {"name": "b", "url": "http://b", "healthy": false, "error": "refused",
+                     "in_flight": 0, "total": 2, "errors": 1, "models": [], "loaded": []}
+                ]}
+            }, {
+                "name": "gw2", "kind": "gateway", "state": {"state": "stopped"}, "restarts": 0,
+                "last_exit": null, "log_tail": [], "port": 11434, "cpu_percent": null,
+                "rss_bytes": null,
+                "gateway": {"answered": false, "error": "timed out", "backends": []}
+            }]
+        });
+        let r: StatusReport = serde_json::from_value(json).expect("report");
+        assert_eq!(
+            gateway_lines(&r),
+            [
+                "gateway gw (requires its token, in /s/gw.gateway_token):",
+                "  a healthy: 1 in flight, 5 served, 0 failed; models: m:1b, s:1b; loaded: s:1b",
+                "  b DOWN (refused): 0 in flight, 2 served, 1 failed; its models are unavailable",
+                "gateway gw2: not answering (timed out)",
+            ]
+        );
     }
 
     #[test]

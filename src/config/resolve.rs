@@ -401,6 +401,27 @@ mod tests {
     }
 
     #[test]
+    fn a_gateway_is_told_where_each_declared_model_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = specs(
+            "version: 1\nservices:\n  a: { kind: ollama, port: 11500 }\n  b: { kind: ollama, port: 11501 }\n  c: { kind: ollama, port: 11502 }\n  gw: { kind: gateway, port: 11600, backends: [a, b] }\nmodels:\n  - { ollama: llama3.2:1b, service: a }\n  - { ollama: llama3.2:1b, service: b, alias: small }\n  - { ollama: only-c:1b, service: c }\n  - { name: mine, from: llama3.2:1b, service: b }\n",
+            dir.path(),
+        );
+        let argv = &spec.service("gw").unwrap().argv;
+        let places: Vec<&str> = argv
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| *a == "--place")
+            .map(|(i, _)| argv[i + 1].as_str())
+            .collect();
+        // Grouped by model; c is not fronted, so its model is left out.
+        assert_eq!(
+            places,
+            ["llama3.2:1b=a,b", "mine:latest=b", "small:latest=b"]
+        );
+    }
+
+    #[test]
     fn a_gateway_fronts_every_ollama_and_open_webui_defaults_to_it() {
         let dir = tempfile::tempdir().unwrap();
         let spec = specs(

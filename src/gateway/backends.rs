@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
+
+use crate::model::wire::GatewayBackend;
 
 /// How often each backend is asked for its models.
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -232,7 +233,7 @@ impl Pool {
     }
 
     /// What `status` shows per backend.
-    pub fn report(&self) -> Vec<BackendReport> {
+    pub fn report(&self) -> Vec<GatewayBackend> {
         self.all
             .iter()
             .map(|b| {
@@ -248,7 +249,7 @@ impl Pool {
                     .filter_map(|m| m.get("name")?.as_str().map(str::to_string))
                     .collect();
                 models.sort();
-                BackendReport {
+                GatewayBackend {
                     name: b.name.clone(),
                     url: b.url.clone(),
                     healthy: v.healthy,
@@ -262,30 +263,6 @@ impl Pool {
             })
             .collect()
     }
-}
-
-/// One backend as `status` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct BackendReport {
-    /// Service name.
-    pub name: String,
-    /// Base URL.
-    pub url: String,
-    /// Whether it answered the last poll.
-    pub healthy: bool,
-    /// Why not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Requests being served.
-    pub in_flight: u64,
-    /// Requests sent to it.
-    pub total: u64,
-    /// Requests that failed.
-    pub errors: u64,
-    /// Models it holds (none while down).
-    pub models: Vec<String>,
-    /// Models it has loaded.
-    pub loaded: Vec<String>,
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@
 //!
 //! - Each backend's `/api/tags` and `/api/ps` are read every
 //!   [`backends::REFRESH`]; a backend that does not answer is down until it
-//!   does again. A request for a model no backend holds refreshes once
-//!   before it is answered 404 (a model pulled a moment ago is found).
+//!   does again. A request for a model no backend holds polls again
+//!   before it is answered 404, so a model pulled (or applied) before the
+//!   request came is always found, without waiting for the interval.
 //! - Among the backends holding the model: the `X-FaceRunner-Session`
 //!   header's backend, else one with the model loaded, else the least busy.
 //! - A backend that fails before answering (no connection, 503 busy) is
@@ -18,8 +19,13 @@
 //! - Bodies are capped ([`BODY_LIMIT`]), headers must arrive within
 //!   [`HEADER_TIMEOUT`] and bodies within [`BODY_TIMEOUT`]; on a
 //!   non-loopback bind every request but `GET /` needs the bearer token.
+//! - `GET /metrics`: requests, errors, latency and time to first byte per
+//!   backend and model, in Prometheus' text format ([`metrics`]);
+//!   `GET /__facerunner/status`: each backend's health, counters and models
+//!   (what `facerunner status` shows).
 
 pub mod backends;
+pub mod metrics;
 mod proxy;
 
 use std::path::PathBuf;
@@ -52,6 +58,8 @@ pub struct Options {
     pub port: u16,
     /// `(service name, base URL)` of each backend.
     pub backends: Vec<(String, String)>,
+    /// `(model, backend names)`: where the project places each declared model.
+    pub place: Vec<(String, Vec<String>)>,
     /// The file holding the bearer token (required on a non-loopback bind).
     pub token_file: Option<PathBuf>,
 }
@@ -91,6 +99,16 @@ pub enum GatewayError {
         /// The address.
         bind: String,
     },
+    /// A placement names a backend the gateway does not front.
+    #[error("--place {model}: `{backend}` is not one of the gateway's backends ({known})")]
+    PlaceUnknown {
+        /// The model.
+        model: String,
+        /// The name given.
+        backend: String,
+        /// The backends.
+        known: String,
+    },
     /// No backend given.
     #[error("the gateway has no backend; give --backend NAME=URL at least once")]
     NoBackends,
@@ -109,8 +127,12 @@ pub(crate) struct Gateway {
     /// For polls.
     pub poll: reqwest::Client,
     pub token: Option<String>,
-    /// When the pool was last refreshed on demand (bounds on-demand polls).
+    /// When the last on-demand poll started (callers arriving together share one).
     pub last_refresh: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// Requests, errors, latency and time to first byte per backend and model.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Model key → the backends the project places it on.
+    pub placement: std::collections::HashMap<String, Vec<String>>,
 }
 
 fn read_token(path: &std::path::Path) -> Result<String, GatewayError> {
@@ -158,6 +180,27 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
             .map(|(n, u)| Arc::new(Backend::new(n.clone(), u.clone())))
             .collect(),
     };
+    let mut placement: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (model, names) in &opts.place {
+        for n in names {
+            if pool.named(n).is_none() {
+                return Err(GatewayError::PlaceUnknown {
+                    model: model.clone(),
+                    backend: n.clone(),
+                    known: opts
+                        .backends
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            let e = placement.entry(backends::model_key(model)).or_default();
+            if !e.contains(n) {
+                e.push(n.clone());
+            }
+        }
+    }
     let host = opts.bind.trim_matches(['[', ']']).to_string();
     let listener = tokio::net::TcpListener::bind((host.as_str(), opts.port))
         .await
@@ -171,6 +214,8 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
         poll: poll.clone(),
         token,
         last_refresh: tokio::sync::Mutex::new(None),
+        metrics: Default::default(),
+        placement,
     });
     // The first poll before the first answer, so a ready gateway knows its models.
     pool.refresh(&poll).await;

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::backends::{Backend, InFlight};
+use super::metrics::Timing;
 use super::{BACKEND_HEADER, BODY_LIMIT, BODY_TIMEOUT, Gateway, HEADER_TIMEOUT, SESSION_HEADER};
 
 /// Accept connections until the process ends; each connection has the
@@ -135,6 +136,28 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         (&Method::GET | &Method::HEAD, "/api/tags") => merged(&gw, Merge::Tags),
         (&Method::GET, "/api/ps") => merged(&gw, Merge::Ps),
         (&Method::GET, "/v1/models") => merged(&gw, Merge::OpenAi),
+        (&Method::GET, "/metrics") => {
+            let backends: Vec<(String, bool, u64)> = gw
+                .pool
+                .all
+                .iter()
+                .map(|b| {
+                    (
+                        b.name.clone(),
+                        b.view().healthy,
+                        b.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+                    )
+                })
+                .collect();
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                gw.metrics.render(&backends),
+            )
+                .into_response()
+        }
         (&Method::GET, "/__facerunner/status") => {
             axum::Json(json!({ "backends": gw.pool.report() })).into_response()
         }
@@ -165,23 +188,38 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
                 Ok(x) => x,
                 Err(r) => return r,
             };
-            let held = if p == "/api/copy" {
-                serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .and_then(|v| v.get("source")?.as_str().map(str::to_string))
-            } else {
-                model_of(&body, true).ok()
+            let v = serde_json::from_slice::<Value>(&body).ok();
+            let field = |k: &str| {
+                v.as_ref()
+                    .and_then(|v| v.get(k)?.as_str().map(str::to_string))
+                    .filter(|s| !s.is_empty())
             };
-            // Delete, push and copy need the model: its holder is the target.
-            let by_holder = matches!(p, "/api/delete" | "/api/push" | "/api/copy");
-            match store_target(&gw, req.headers(), held.as_deref().filter(|_| by_holder)) {
-                Ok(b) => forward(&gw, vec![b], req, body, None, shape).await,
+            // The model the change is about (where the project places it),
+            // and the model a backend must already hold (delete, push, copy).
+            let (placed, held) = match p {
+                "/api/copy" => (field("destination"), field("source")),
+                "/api/delete" | "/api/push" => {
+                    let m = model_of(&body, true).ok();
+                    (m.clone(), m)
+                }
+                _ => (model_of(&body, true).ok(), None),
+            };
+            match store_targets(&gw, req.headers(), placed.as_deref(), held.as_deref()) {
+                Ok(t) if t.len() == 1 => forward(&gw, t, req, body, None, shape).await,
+                Ok(t) => fan_out(&gw, t, req, body, v.as_ref()).await,
                 Err(r) => *r,
             }
         }
         (&Method::HEAD | &Method::POST, p) if p.starts_with("/api/blobs/") => {
-            match store_target(&gw, req.headers(), None) {
-                Ok(b) => forward_streaming(&gw, b, req, shape).await,
+            match store_targets(&gw, req.headers(), None, None) {
+                // A blob has no model to place: never more than one target.
+                Ok(mut t) => match (t.pop(), t.is_empty()) {
+                    (Some(b), true) => forward_streaming(&gw, b, req, shape).await,
+                    _ => shape.error(
+                        StatusCode::CONFLICT,
+                        &format!("a blob upload goes to one backend; send the header `{BACKEND_HEADER}: <name>`"),
+                    ),
+                },
                 Err(r) => *r,
             }
         }
@@ -240,9 +278,10 @@ async fn routed(gw: &Gateway, req: Request, body: Bytes, model: &str, shape: Sha
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let asked = Instant::now();
     let mut c = gw.pool.candidates(model, session.as_deref());
     if c.is_empty() {
-        refresh_now(gw).await;
+        refresh_now(gw, asked).await;
         c = gw.pool.candidates(model, session.as_deref());
     }
     if c.is_empty() {
@@ -258,24 +297,32 @@ async fn routed(gw: &Gateway, req: Request, body: Bytes, model: &str, shape: Sha
     forward(gw, c, req, body, Some(model), shape).await
 }
 
-/// Poll every backend now, at most once a second however many ask.
-async fn refresh_now(gw: &Gateway) {
+/// Poll every backend now, unless a poll that started after `asked` has
+/// finished meanwhile (it saw everything this caller would): polls run one
+/// at a time and callers arriving together share one, so a model pulled
+/// (or an apply finished) before the request came is always found, and a
+/// flood of unknown names costs one poll at a time.
+async fn refresh_now(gw: &Gateway, asked: Instant) {
     let mut last = gw.last_refresh.lock().await;
-    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+    if last.is_some_and(|started| started >= asked) {
         return;
     }
+    let started = Instant::now();
     gw.pool.refresh(&gw.poll).await;
-    *last = Some(Instant::now());
+    *last = Some(started);
 }
 
-/// The one backend a store-changing request goes to: the one named by the
-/// `X-FaceRunner-Backend` header, the only backend, or the only healthy
-/// holder of `model`; otherwise a clear refusal.
-fn store_target(
+/// The backends a store-changing request goes to: the one named by the
+/// `X-FaceRunner-Backend` header; the only backend; the backends the
+/// project places `placed` on (several: the request is fanned out); the
+/// only healthy holder of `held`; otherwise a clear refusal (409 when it
+/// cannot be told, 404 when no backend holds `held`).
+fn store_targets(
     gw: &Gateway,
     headers: &HeaderMap,
-    model: Option<&str>,
-) -> Result<Arc<Backend>, Box<Response>> {
+    placed: Option<&str>,
+    held: Option<&str>,
+) -> Result<Vec<Arc<Backend>>, Box<Response>> {
     let names = || {
         gw.pool
             .all
@@ -286,7 +333,7 @@ fn store_target(
     };
     if let Some(v) = headers.get(BACKEND_HEADER) {
         let name = v.to_str().unwrap_or("");
-        return gw.pool.named(name).ok_or_else(|| {
+        return gw.pool.named(name).map(|b| vec![b]).ok_or_else(|| {
             Box::new(Shape::Ollama.error(
                 StatusCode::BAD_REQUEST,
                 &format!(
@@ -297,12 +344,18 @@ fn store_target(
         });
     }
     if let [only] = gw.pool.all.as_slice() {
-        return Ok(only.clone());
+        return Ok(vec![only.clone()]);
     }
-    if let Some(m) = model {
+    if let Some(on) = placed.and_then(|m| gw.placement.get(&super::backends::model_key(m))) {
+        let t: Vec<Arc<Backend>> = on.iter().filter_map(|n| gw.pool.named(n)).collect();
+        if !t.is_empty() {
+            return Ok(t);
+        }
+    }
+    if let Some(m) = held {
         let holders = gw.pool.candidates(m, None);
         match holders.as_slice() {
-            [one] => return Ok(one.clone()),
+            [one] => return Ok(vec![one.clone()]),
             [] => {
                 return Err(Box::new(Shape::Ollama.error(
                     StatusCode::NOT_FOUND,
@@ -312,13 +365,166 @@ fn store_target(
             _ => {}
         }
     }
+    let what = placed
+        .map(|m| format!("the model '{m}' is not declared in the project's `models:`, so "))
+        .unwrap_or_default();
     Err(Box::new(Shape::Ollama.error(
         StatusCode::CONFLICT,
         &format!(
-            "this gateway fronts several Ollama servers ({}) and cannot tell which one this change is for; send the header `{BACKEND_HEADER}: <name>`, or use `facerunner pull` / the server's own address",
+            "this gateway fronts several Ollama servers ({}) and {what}it cannot tell which one this change is for; declare the model with its `service:` in facerunner.yaml (then `facerunner apply`), send the header `{BACKEND_HEADER}: <name>`, or use `facerunner pull` / the server's own address",
             names()
         ),
     )))
+}
+
+/// The largest answer kept from each backend of a fanned-out change.
+const FAN_OUT_LIMIT: usize = 1024 * 1024;
+
+/// Send a store change to every backend in `targets` at once; wait for
+/// each to finish; answer one status (200 when all succeeded, else the
+/// first failure's) with, per backend, its outcome: NDJSON progress lines
+/// ending in `{"status":"success"}` when the request streams (the default),
+/// one JSON object when `"stream": false`.
+async fn fan_out(
+    gw: &Gateway,
+    targets: Vec<Arc<Backend>>,
+    req: Request,
+    body: Bytes,
+    json_body: Option<&Value>,
+) -> Response {
+    let stream = json_body
+        .and_then(|v| v.get("stream"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let headers = upstream_headers(req.headers(), gw.token.is_some());
+    let method = req.method().clone();
+    let one = |b: Arc<Backend>| {
+        let (headers, method, body, pq) = (headers.clone(), method.clone(), body.clone(), &pq);
+        async move {
+            let _guard = b.start();
+            let started = Instant::now();
+            let sent = gw
+                .http
+                .request(method, format!("{}{pq}", b.url))
+                .headers(headers)
+                .body(body)
+                .send()
+                .await;
+            let outcome = match sent {
+                Err(e) => Err((StatusCode::BAD_GATEWAY, crate::style::with_causes(&e))),
+                Ok(r) => {
+                    let status = r.status();
+                    let mut timing = gw.metrics.time(&b.name, "", started);
+                    let mut last = Vec::new();
+                    let mut chunks = r.bytes_stream();
+                    let mut cut = None;
+                    while let Some(c) = chunks.next().await {
+                        match c {
+                            Ok(c) => {
+                                timing.chunk();
+                                // Keep only the tail: the outcome is the last line.
+                                last.extend_from_slice(&c);
+                                if last.len() > FAN_OUT_LIMIT {
+                                    last.drain(..last.len() - FAN_OUT_LIMIT);
+                                }
+                            }
+                            Err(e) => {
+                                cut = Some(crate::style::with_causes(&e));
+                                break;
+                            }
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&last);
+                    let line = text
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("");
+                    let error = serde_json::from_str::<Value>(line)
+                        .ok()
+                        .and_then(|v| v.get("error")?.as_str().map(str::to_string));
+                    match (cut, error) {
+                        (Some(c), _) => {
+                            timing.fail();
+                            Err((StatusCode::BAD_GATEWAY, format!("cut off: {c}")))
+                        }
+                        (None, Some(e)) => {
+                            timing.fail();
+                            let s = if status.is_success() {
+                                StatusCode::INTERNAL_SERVER_ERROR
+                            } else {
+                                status
+                            };
+                            Err((s, e))
+                        }
+                        (None, None) if !status.is_success() => {
+                            timing.fail();
+                            Err((status, format!("HTTP {status}")))
+                        }
+                        (None, None) => Ok(()),
+                    }
+                }
+            };
+            if outcome.is_err() {
+                b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            (b.name.clone(), outcome)
+        }
+    };
+    let results = futures_util::future::join_all(targets.into_iter().map(one)).await;
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|(n, r)| r.as_ref().err().map(|(_, e)| format!("{n}: {e}")))
+        .collect();
+    let ok: Vec<&str> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let status = results
+        .iter()
+        .find_map(|(_, r)| r.as_ref().err().map(|(s, _)| *s))
+        .unwrap_or(StatusCode::OK);
+    let error = (!failed.is_empty()).then(|| {
+        format!(
+            "failed on {}{}",
+            failed.join("; "),
+            if ok.is_empty() {
+                String::new()
+            } else {
+                format!(" (done on {})", ok.join(", "))
+            }
+        )
+    });
+    if !stream {
+        let body = match &error {
+            Some(e) => json!({ "error": e }),
+            None => json!({ "status": "success", "backends": ok }),
+        };
+        return (status, axum::Json(body)).into_response();
+    }
+    let mut out = String::new();
+    for n in &ok {
+        out.push_str(&format!(
+            "{}\n",
+            json!({ "status": format!("success on {n}") })
+        ));
+    }
+    match &error {
+        Some(e) => out.push_str(&format!("{}\n", json!({ "error": e }))),
+        None => out.push_str(&format!("{}\n", json!({ "status": "success" }))),
+    }
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        out,
+    )
+        .into_response()
 }
 
 /// Request headers not passed on: hop-by-hop ones, the host, the length
@@ -367,8 +573,17 @@ async fn forward(
     let method = req.method().clone();
     let n = candidates.len();
     let mut why = Vec::new();
+    // Series are labelled only by models a backend holds (bounded), else "".
+    let label = model
+        .map(|m| {
+            crate::names::ModelName::parse(m)
+                .map(|n| n.display_shortest())
+                .unwrap_or_else(|_| m.to_string())
+        })
+        .unwrap_or_default();
     for (i, b) in candidates.into_iter().enumerate() {
         let guard = b.start();
+        let started = Instant::now();
         let sent = gw
             .http
             .request(method.clone(), format!("{}{pq}", b.url))
@@ -379,6 +594,7 @@ async fn forward(
         match sent {
             Err(e) => {
                 b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                gw.metrics.failed(&b.name, &label);
                 let msg = crate::style::with_causes(&e);
                 if e.is_connect() {
                     b.mark_down(msg.clone());
@@ -387,9 +603,13 @@ async fn forward(
             }
             Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE && i + 1 < n => {
                 b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                gw.metrics.failed(&b.name, &label);
                 why.push(format!("{}: busy (503)", b.name));
             }
-            Ok(r) => return relay(b, guard, r),
+            Ok(r) => {
+                let timing = gw.metrics.time(&b.name, &label, started);
+                return relay(b, guard, r, timing);
+            }
         }
     }
     let what = model
@@ -410,6 +630,7 @@ async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: S
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
     let guard = b.start();
+    let started = Instant::now();
     let sent = gw
         .http
         .request(parts.method.clone(), format!("{}{pq}", b.url))
@@ -418,9 +639,13 @@ async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: S
         .send()
         .await;
     match sent {
-        Ok(r) => relay(b, guard, r),
+        Ok(r) => {
+            let timing = gw.metrics.time(&b.name, "", started);
+            relay(b, guard, r, timing)
+        }
         Err(e) => {
             b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            gw.metrics.failed(&b.name, "");
             shape.error(
                 StatusCode::BAD_GATEWAY,
                 &format!("{}: {}", b.name, crate::style::with_causes(&e)),
@@ -432,10 +657,11 @@ async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: S
 /// The backend's answer, its body passed through chunk by chunk. The
 /// in-flight count lasts as long as the body; a client that goes away
 /// drops the body, which drops the upstream request (cancelling it there).
-fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
+fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Timing) -> Response {
     let status = r.status();
     if status.is_server_error() {
         b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        timing.fail();
     }
     let sse = r
         .headers()
@@ -455,13 +681,18 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
         headers.insert(super::BACKEND_HEADER, v);
     }
     let upstream = r.bytes_stream();
-    let stream =
-        futures_util::stream::unfold(Some((upstream, guard, b)), move |state| async move {
-            let (mut up, guard, b) = state?;
+    let stream = futures_util::stream::unfold(
+        Some((upstream, guard, b, timing)),
+        move |state| async move {
+            let (mut up, guard, b, mut timing) = state?;
             match up.next().await {
-                Some(Ok(chunk)) => Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b)))),
+                Some(Ok(chunk)) => {
+                    timing.chunk();
+                    Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b, timing))))
+                }
                 Some(Err(e)) => {
                     b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    timing.fail();
                     let msg = format!(
                         "the backend {} failed mid-stream: {}",
                         b.name,
@@ -471,7 +702,8 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response) -> Response {
                 }
                 None => None,
             }
-        });
+        },
+    );
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
@@ -568,6 +800,8 @@ mod tests {
             poll: crate::http::client_builder().build().expect("client"),
             token: token.map(str::to_string),
             last_refresh: tokio::sync::Mutex::new(None),
+            metrics: Default::default(),
+            placement: Default::default(),
         };
         let with = |v: &str| {
             let mut h = HeaderMap::new();

@@ -364,6 +364,51 @@ pub struct ServiceStatus {
     /// machine without GPUs.
     #[serde(default)]
     pub gpus: Vec<ServiceGpu>,
+    /// For a running `kind: gateway` service: what it says of its backends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayStatus>,
+}
+
+/// A gateway's view of its backends, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GatewayStatus {
+    /// Whether the gateway answered the daemon's question.
+    pub answered: bool,
+    /// Why it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The file holding its bearer token, when it requires one (never the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// Each backend, in the order given to the gateway.
+    #[serde(default)]
+    pub backends: Vec<GatewayBackend>,
+}
+
+/// One Ollama server behind a gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayBackend {
+    /// Service name.
+    pub name: String,
+    /// Base URL.
+    pub url: String,
+    /// Whether it answered the gateway's last poll.
+    pub healthy: bool,
+    /// Why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Requests being served now.
+    pub in_flight: u64,
+    /// Requests sent to it.
+    pub total: u64,
+    /// Requests that failed (no answer, a 5xx, a stream cut).
+    pub errors: u64,
+    /// Models it holds (none while down: they are unavailable).
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Models it has loaded.
+    #[serde(default)]
+    pub loaded: Vec<String>,
 }
 
 /// One GPU of a service, as `status` shows it.

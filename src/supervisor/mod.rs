@@ -31,6 +31,7 @@
 
 pub mod daemon;
 pub mod driver;
+pub mod gateways;
 pub mod gpu_telemetry;
 pub mod handler;
 pub mod logread;

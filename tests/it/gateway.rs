@@ -233,6 +233,40 @@ fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend(
         }
     }
 
+    // Metrics: N more requests are N more in a's series for m1, each with
+    // its latency and time to first byte; the page is Prometheus' text format.
+    let metric = |name: &str| -> f64 {
+        let (status, text) = http(gw, "GET", "/metrics", "", &[]);
+        assert_eq!(status, 200, "{text}");
+        let want = format!("{name}{{backend=\"a\",model=\"m1:1b\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&want)?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    // generate, show and completions reached a with m1 (each is counted
+    // when its answer is done, which may be a moment after the client has it).
+    let before = 3.0;
+    wait_until("a/m1's three requests counted", WAIT, || {
+        (metric("facerunner_gateway_requests_total") == before).then_some(())
+    });
+    for _ in 0..5 {
+        let (status, body) = http(
+            gw,
+            "POST",
+            "/api/generate",
+            r#"{"model":"m1:1b","prompt":"hi","stream":false}"#,
+            &[],
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    wait_until("five more requests counted for a/m1", WAIT, || {
+        (metric("facerunner_gateway_requests_total") == before + 5.0
+            && metric("facerunner_gateway_request_duration_seconds_count") == before + 5.0
+            && metric("facerunner_gateway_time_to_first_byte_seconds_count") == before + 5.0)
+            .then_some(())
+    });
+    assert_eq!(metric("facerunner_gateway_errors_total"), 0.0);
+
     // Unknown model: 404 in Ollama's own shape.
     let (status, body) = http(gw, "POST", "/api/chat", &chat("nope:1b"), &[]);
     assert_eq!(status, 404, "{body}");
@@ -326,6 +360,32 @@ fn the_gateway_routes_by_model_merges_lists_streams_and_survives_a_dead_backend(
         (backend(gw, "b")["healthy"] == false).then_some(())
     });
     assert_eq!(tag_names(gw, &[]), ["e-embed:1b", "m1:1b", "s:1b"]);
+    // `status` says so: b unhealthy, its models unavailable; a healthy with its models.
+    wait_until("status shows b down through the gateway", WAIT, || {
+        let g = p.service("gw")?["gateway"].clone();
+        let by = |n: &str| {
+            g["backends"]
+                .as_array()?
+                .iter()
+                .find(|b| b["name"] == n)
+                .cloned()
+        };
+        let (a_, b_) = (by("a")?, by("b")?);
+        (g["answered"] == true
+            && b_["healthy"] == false
+            && b_["models"].as_array()?.is_empty()
+            && a_["healthy"] == true
+            && a_["models"] == serde_json::json!(["m1:1b", "s:1b"])
+            && a_["total"].as_u64()? > 0)
+            .then_some(())
+    });
+    let text = String::from_utf8_lossy(&p.ok(&["status"]).stdout).to_string();
+    assert!(
+        text.contains("gateway gw:")
+            && text.contains("b DOWN")
+            && text.contains("its models are unavailable"),
+        "{text}"
+    );
     let (status, body) = http(gw, "POST", "/api/chat", &chat("m2:1b"), &[]);
     assert_eq!(status, 404, "{body}");
     p.ok(&["down"]);
@@ -370,5 +430,103 @@ fn a_gateway_on_an_open_bind_requires_its_token() {
         tag_names(gw, &[("Authorization", &auth)]),
         Vec::<String>::new()
     );
+    // `status` asks the gateway with the token and shows where it is, never what.
+    let g = p.service("gw").expect("gw")["gateway"].clone();
+    assert_eq!(g["answered"], true, "{g}");
+    assert_eq!(
+        g["token_file"].as_str().map(PathBuf::from),
+        Some(p.dirs().secrets.join("gw.gateway_token"))
+    );
+    let text = String::from_utf8_lossy(&p.ok(&["status"]).stdout).to_string();
+    assert!(text.contains("requires its token, in"), "{text}");
+    assert!(!text.contains(token), "the token itself is never shown");
+    p.ok(&["down"]);
+}
+
+#[test]
+fn store_changes_go_where_the_project_places_the_model_and_a_new_model_is_routable_at_once() {
+    let p = Project::new("");
+    let (a, b) = (Standin::new(&p, "a"), Standin::new(&p, "b"));
+    let gw = free_port();
+    p.write(&format!(
+        "{}{}  gw:\n    kind: gateway\n    port: {gw}\nmodels:\n  - ollama: d1:1b\n    service: a\n  - ollama: both:1b\n    service: a\n  - ollama: both:1b\n    service: b\n",
+        a.yaml(&p),
+        b.yaml(&p),
+    ));
+    p.ok(&["up"]);
+    let pulls = |s: &Standin| s.served("/api/pull");
+    let pull = |model: &str, stream: bool| {
+        http(
+            gw,
+            "POST",
+            "/api/pull",
+            &format!(r#"{{"model":"{model}","stream":{stream}}}"#),
+            &[],
+        )
+    };
+
+    // A model declared on a goes to a only.
+    let (pa, pb) = (pulls(&a), pulls(&b));
+    let (status, body) = pull("d1:1b", false);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["status"], "success");
+    assert_eq!((pulls(&a), pulls(&b)), (pa + 1, pb));
+
+    // A model declared on both goes to both; the stream ends in success.
+    let (status, body) = pull("both:1b", true);
+    assert_eq!(status, 200, "{body}");
+    let last = body.lines().last().expect("a line");
+    assert_eq!(json(last)["status"], "success", "{body}");
+    assert_eq!((pulls(&a), pulls(&b)), (pa + 2, pb + 1));
+    let (status, body) = pull("both:1b", false);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["backends"], serde_json::json!(["a", "b"]));
+
+    // An undeclared model with two backends: refused, saying how to fix it.
+    let (status, body) = pull("stray:1b", false);
+    assert_eq!(status, 409, "{body}");
+    let msg = json(&body)["error"].as_str().expect("error").to_string();
+    assert!(
+        msg.contains("'stray:1b' is not declared") && msg.contains("x-facerunner-backend"),
+        "{msg}"
+    );
+    assert_eq!((pulls(&a), pulls(&b)), (pa + 3, pb + 2), "nothing was sent");
+    // The header still picks one explicitly.
+    let (status, body) = http(
+        gw,
+        "POST",
+        "/api/pull",
+        r#"{"model":"stray:1b","stream":false}"#,
+        &[("X-FaceRunner-Backend", "b")],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(pulls(&b), pb + 3);
+
+    // Delete of the declared d1 goes to a.
+    let before = (a.served("/api/delete"), b.served("/api/delete"));
+    let (status, body) = http(gw, "DELETE", "/api/delete", r#"{"model":"d1:1b"}"#, &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (a.served("/api/delete"), b.served("/api/delete")),
+        (before.0 + 1, before.1)
+    );
+
+    // A model pulled straight into b a moment after a miss is routable at
+    // once: a miss polls again (never waits for the poll interval).
+    let chat = |m: &str| {
+        http(
+            gw,
+            "POST",
+            "/api/chat",
+            &format!(
+                r#"{{"model":"{m}","messages":[{{"role":"user","content":"hi"}}],"stream":false}}"#
+            ),
+            &[],
+        )
+    };
+    assert_eq!(chat("late:1b").0, 404);
+    b.pull("late:1b");
+    let (status, body) = chat("late:1b");
+    assert_eq!(status, 200, "{body}");
     p.ok(&["down"]);
 }

@@ -41,6 +41,53 @@ pub fn backends_of<'a>(cfg: &'a Config, written: Option<&'a Vec<String>>) -> Vec
     }
 }
 
+/// Where the file's `models:` live, among `backends`: each model's local
+/// name (and alias) with its `service:` (or the file's only ollama
+/// service), grouped by name, sorted. Models on services the gateway does
+/// not front, and names that cannot be worked out here, are left out.
+pub fn placement(cfg: &Config, backends: &[&String]) -> Vec<(String, Vec<String>)> {
+    let ollamas: Vec<&String> = cfg
+        .services
+        .iter()
+        .filter(|(_, s)| s.kind == Kind::Ollama)
+        .map(|(n, _)| n)
+        .collect();
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for m in &cfg.models {
+        let Some(service) = m.service.clone().or_else(|| match ollamas.as_slice() {
+            [only] => Some((*only).clone()),
+            _ => None,
+        }) else {
+            continue;
+        };
+        if !backends.iter().any(|b| **b == service) {
+            continue;
+        }
+        let main = if let Some(o) = &m.ollama {
+            crate::names::ModelName::parse(o).ok()
+        } else if let Some(hf) = &m.hf {
+            crate::names::convert(hf, m.quant.as_deref(), &crate::names::RepoHints::default())
+                .ok()
+                .map(|c| c.ollama)
+        } else {
+            m.name
+                .as_deref()
+                .and_then(|n| crate::names::ModelName::parse(n).ok())
+        };
+        let alias = m
+            .alias
+            .as_deref()
+            .and_then(|a| crate::names::ModelName::parse(a).ok());
+        for name in main.into_iter().chain(alias) {
+            let on = out.entry(name.display_shortest()).or_default();
+            if !on.contains(&service) {
+                on.push(service.clone());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 impl ServiceKind for Gateway {
     fn default_port(&self) -> Option<u16> {
         Some(DEFAULT_PORT)
@@ -70,6 +117,10 @@ impl ServiceKind for Gateway {
         let backends = backends_of(ctx.cfg, ctx.svc.backends.as_ref());
         if backends.is_empty() {
             return Err("a gateway needs at least one ollama service to front; add one (`kind: ollama`) or list them in `backends:`".into());
+        }
+        for (model, on) in placement(ctx.cfg, &backends) {
+            argv.push("--place".into());
+            argv.push(format!("{model}={}", on.join(",")));
         }
         for b in backends {
             let Some(svc) = ctx.cfg.services.get(b.as_str()) else {

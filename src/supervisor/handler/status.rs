@@ -36,13 +36,24 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         .await
         .sample(std::time::Instant::now(), &owners)
         .await;
+    // Every running gateway is asked at once (bounded by its timeout).
+    let gateways = futures_util::future::join_all(snaps.iter().map(|(svc, _, snap)| async move {
+        match (svc.kind.as_str(), &snap.lifecycle) {
+            ("gateway", Lifecycle::Running { .. }) => {
+                Some(crate::supervisor::gateways::ask(svc).await)
+            }
+            _ => None,
+        }
+    }))
+    .await;
     let log_trouble = crate::supervisor::logs::daemon_log_trouble()
         .into_iter()
         .chain(snaps.iter().filter_map(|(_, h, _)| h.log_trouble()))
         .collect();
     let services = snaps
         .into_iter()
-        .map(|(svc, handle, snap)| {
+        .zip(gateways)
+        .map(|((svc, handle, snap), gateway)| {
             let failing = match &snap.lifecycle {
                 Lifecycle::Backoff { .. } | Lifecycle::Failed { .. } => true,
                 Lifecycle::Exited { exit } => !exit.is_success(),
@@ -63,6 +74,7 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
                 containment: snap.lifecycle.pid().and(snap.containment.clone()),
                 gpus: crate::supervisor::gpu_telemetry::service_gpus(svc, &gpus),
                 state: snap.lifecycle,
+                gateway,
             }
         })
         .collect();
