@@ -120,6 +120,7 @@ fn wanted(loaded: &Loaded, stores: &BTreeMap<String, LiveStore>) -> Vec<Wanted> 
 pub async fn observe(
     loaded: &Loaded,
     stores: &BTreeMap<String, LiveStore>,
+    state_dir: &std::path::Path,
 ) -> BTreeMap<String, ModelMeta> {
     if loaded.config.settings.gpu_fit == GpuFit::Off {
         return BTreeMap::new();
@@ -127,18 +128,23 @@ pub async fn observe(
     // Manifests and headers: the blocking pool, all in one task.
     let loaded_owned = loaded.clone();
     let stores_owned = stores.clone();
+    let state_dir = state_dir.to_path_buf();
     let read = tokio::task::spawn_blocking(move || {
-        wanted(&loaded_owned, &stores_owned)
+        let mut cache = super::gguf_cache::Cache::load(&state_dir);
+        let read = wanted(&loaded_owned, &stores_owned)
             .into_iter()
             .map(|w| {
                 let meta = w.path.as_deref().and_then(|p| {
-                    crate::gguf::read_file(p)
+                    cache
+                        .get_or_read(p, crate::gguf::read_file)
                         .map_err(|e| tracing::debug!("no fit check for {}: {e}", p.display()))
                         .ok()
                 });
                 (w, meta)
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        cache.save();
+        read
     })
     .await;
     let read = match read {
@@ -224,7 +230,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let server = TestServer::start(|_, _| json(200, SHOW)).await;
         let l = loaded(dir.path(), server.addr.port(), "");
-        let metas = observe(&l, &api_stores(&server.url())).await;
+        let metas = observe(&l, &api_stores(&server.url()), &dir.path().join("state")).await;
         let m = metas
             .get("llm/registry.ollama.ai/library/big:latest")
             .unwrap_or_else(|| panic!("{metas:?}"));
@@ -249,7 +255,7 @@ mod tests {
             server.addr.port(),
             "settings: { gpu_fit: off }\n",
         );
-        let metas = observe(&l, &api_stores(&server.url())).await;
+        let metas = observe(&l, &api_stores(&server.url()), &dir.path().join("state")).await;
         assert!(metas.is_empty(), "{metas:?}");
         assert!(server.requests().is_empty());
     }
@@ -290,7 +296,7 @@ mod tests {
             ),
         )
         .expect("manifest");
-        let metas = observe(&l, &api_stores(&server.url())).await;
+        let metas = observe(&l, &api_stores(&server.url()), &dir.path().join("state")).await;
         let got = metas
             .get("llm/registry.ollama.ai/library/big:latest")
             .unwrap_or_else(|| panic!("{metas:?}"));

@@ -14,6 +14,7 @@
 //! moved since.
 
 pub mod fit;
+pub mod gguf_cache;
 pub mod host;
 pub mod models;
 pub mod services;
@@ -42,7 +43,7 @@ pub async fn observe(
     let models_meta = if inventory.gpus.is_empty() {
         Default::default()
     } else {
-        fit::observe(loaded, &stores).await
+        fit::observe(loaded, &stores, &dirs.state).await
     };
     Live {
         daemon: observed.daemon,
