@@ -197,3 +197,146 @@ fn the_real_open_webui_starts_against_the_ollama_standin_and_answers_health() {
         (!alive(pid) && processes_with(&ours).is_empty()).then_some(())
     });
 }
+
+/// Issue #11's "done when": Open WebUI pointed at the gateway alone lists
+/// every model of three Ollama instances and chats with each; killing one
+/// instance makes only its models unavailable, and `status` says so.
+#[test]
+fn open_webui_through_the_gateway_sees_three_instances_and_loses_only_a_killed_ones_models() {
+    let Some(_) = component(
+        "open-webui",
+        "pip install open-webui (`.ci/run` installs a slim one)",
+    ) else {
+        return;
+    };
+    let standin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ollama_standin.py");
+    let p = Project::new("");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let (pg, pw) = (free_port(), free_port());
+    let mut yaml = String::new();
+    for (i, port) in ports.iter().enumerate() {
+        yaml.push_str(&format!(
+            "  o{i}:\n    kind: ollama\n    port: {port}\n    binary: {standin}\n    models_dir: {models}\n    stop: {{ signal: SIGTERM, timeout: 2s }}\n    restart: 'no'\n",
+            standin = standin.display(),
+            models = p.dir.path().join(format!("models{i}")).display(),
+        ));
+    }
+    yaml.push_str(&format!(
+        r#"  gw:
+    kind: gateway
+    port: {pg}
+    depends_on: [o0, o1, o2]
+  webui:
+    kind: open-webui
+    port: {pw}
+    depends_on:
+      gw: {{ condition: healthy }}
+    env:
+      USE_SLIM_DOCKER: "true"
+      RAG_EMBEDDING_ENGINE: ollama
+      OFFLINE_MODE: "true"
+      HF_HUB_OFFLINE: "1"
+      RAG_EMBEDDING_MODEL_AUTO_UPDATE: "false"
+      WEBUI_AUTH: "False"
+"#
+    ));
+    p.write(&yaml);
+    let out = assert_cmd::Command::from_std(p.cmd(&["up"]))
+        .timeout(GENEROUS)
+        .output()
+        .expect("run facerunner up");
+    assert!(out.status.success(), "up failed:\n{}", describe(&out));
+
+    // Open WebUI talks to the gateway alone.
+    let pid = p.service("webui").expect("webui")["state"]["pid"]
+        .as_u64()
+        .expect("pid") as u32;
+    assert_eq!(
+        environ(pid).get("OLLAMA_BASE_URLS").map(String::as_str),
+        Some(format!("http://127.0.0.1:{pg}").as_str())
+    );
+
+    // A different model on each instance.
+    let models = ["alpha:1b", "beta:1b", "gamma:1b"];
+    for (port, model) in ports.iter().zip(models) {
+        let (status, body) = http(
+            "POST",
+            &format!("http://127.0.0.1:{port}/api/pull"),
+            Some(serde_json::json!({"model": model, "stream": false})),
+            None,
+        )
+        .expect("pull into a stand-in");
+        assert_eq!(status, 200, "{body}");
+    }
+    let base = format!("http://127.0.0.1:{pw}");
+    let (status, body) = http(
+        "POST",
+        &format!("{base}/api/v1/auths/signin"),
+        Some(serde_json::json!({"email": "", "password": ""})),
+        None,
+    )
+    .expect("sign in");
+    assert_eq!(status, 200, "{body}");
+    let token = json(&body)["token"].as_str().expect("token").to_string();
+    let listed = |token: &str| -> Vec<String> {
+        let (status, body) =
+            http("GET", &format!("{base}/ollama/api/tags"), None, Some(token)).expect("tags");
+        assert_eq!(status, 200, "{body}");
+        json(&body)["models"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let chat = |token: &str, model: &str| -> u16 {
+        http(
+            "POST",
+            &format!("{base}/ollama/api/chat"),
+            Some(serde_json::json!({
+                "model": model, "stream": false,
+                "messages": [{"role": "user", "content": "hi"}]
+            })),
+            Some(token),
+        )
+        .map(|(s, _)| s)
+        .unwrap_or(0)
+    };
+    // The gateway polls its backends every few seconds: wait for all three.
+    wait_until("Open WebUI lists every instance's model", GENEROUS, || {
+        let names = listed(&token);
+        models
+            .iter()
+            .all(|m| names.iter().any(|n| n == m))
+            .then_some(())
+    });
+    for model in models {
+        assert_eq!(chat(&token, model), 200, "chat with {model}");
+    }
+
+    // Kill one instance: only its model goes, and status says so.
+    let victim = p.service("o1").expect("o1")["state"]["pid"]
+        .as_u64()
+        .expect("pid") as u32;
+    crate::support::kill9(victim);
+    wait_until("beta:1b is gone from the list", GENEROUS, || {
+        let names = listed(&token);
+        (!names.iter().any(|n| n == "beta:1b")).then_some(names)
+    });
+    assert_ne!(chat(&token, "beta:1b"), 200, "the killed instance's model");
+    for model in ["alpha:1b", "gamma:1b"] {
+        assert_eq!(chat(&token, model), 200, "chat with {model} after the kill");
+    }
+    let gw = p.service("gw").expect("gw listed");
+    let backends = gw["gateway"]["backends"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no gateway backends in {gw}"));
+    let o1 = backends
+        .iter()
+        .find(|b| b["name"] == "o1")
+        .unwrap_or_else(|| panic!("o1 in {gw}"));
+    assert_eq!(o1["healthy"], false, "{o1}");
+    p.ok(&["down"]);
+}
