@@ -15,7 +15,6 @@ use crate::cli::Global;
 use crate::cli::daemon::runtime;
 use crate::config::Loaded;
 use crate::config::resolve::{Secrets, models_dir, ollama_url};
-use crate::config::types::Kind;
 use crate::observe::models::observe_store;
 use crate::observe::{LiveStore, StoreSource};
 use crate::style::bold;
@@ -49,9 +48,7 @@ pub(crate) struct Target {
 pub(crate) fn targets(loaded: &Loaded, only: Option<&str>) -> miette::Result<Vec<Target>> {
     let cfg = &loaded.config;
     let all: Vec<Target> = cfg
-        .services
-        .iter()
-        .filter(|(_, s)| s.kind == Kind::Ollama)
+        .ollama_services()
         .filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
         .map(|(n, s)| Target {
             service: n.clone(),

@@ -70,15 +70,6 @@ pub fn expand_config(
     let mut notes = Vec::new();
     // group → its instance names, in order.
     let mut instances: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let only_ollama = {
-        let ollamas: Vec<&String> = cfg
-            .services
-            .iter()
-            .filter(|(_, s)| s.kind == Kind::Ollama)
-            .map(|(n, _)| n)
-            .collect();
-        (ollamas.len() == 1).then(|| ollamas[0].clone())
-    };
     for group in groups {
         let svc = &cfg.services[group];
         let err = |message: String| ResolveError {
@@ -166,7 +157,7 @@ pub fn expand_config(
     }
     let mut models = Vec::with_capacity(out.models.len());
     for m in &out.models {
-        let target = m.service.clone().or_else(|| only_ollama.clone());
+        let target = cfg.model_service(m).cloned();
         match target.as_ref().and_then(|t| Some((t, instances.get(t)?))) {
             Some((group, names)) => {
                 // `placement: spread`: every instance gets a copy marked

@@ -75,6 +75,25 @@ pub enum GpuFit {
     Off,
 }
 
+impl Config {
+    /// The `ollama` services, in file order.
+    pub fn ollama_services(&self) -> impl Iterator<Item = (&String, &Service)> {
+        self.services.iter().filter(|(_, s)| s.kind == Kind::Ollama)
+    }
+
+    /// The ollama service a model goes to: its `service:`, else the file's
+    /// only ollama service (`None` when there is none or several).
+    pub fn model_service<'a>(&'a self, m: &'a Model) -> Option<&'a String> {
+        m.service.as_ref().or_else(|| {
+            let mut ollamas = self.ollama_services().map(|(n, _)| n);
+            match (ollamas.next(), ollamas.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {

@@ -23,7 +23,6 @@ use super::store::{self, StateError};
 use crate::config::Loaded;
 use crate::config::resolve::normalized;
 use crate::config::resolve::ollama_url;
-use crate::config::types::Kind;
 use crate::model::events::{ExecEvent, Report, Sink};
 use crate::model::spec::ProjectSpec;
 use crate::model::state::ServiceRecord;
@@ -171,9 +170,7 @@ pub async fn apply_project(
         spec: spec.clone(),
         driver: opts.driver,
         urls: cfg
-            .services
-            .iter()
-            .filter(|(_, s)| s.kind == Kind::Ollama)
+            .ollama_services()
             .map(|(n, s)| (n.clone(), ollama_url(cfg, s)))
             .collect(),
         pull_concurrency: opts.pull_concurrency,

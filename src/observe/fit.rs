@@ -55,12 +55,6 @@ fn declared_name(m: &Model) -> Option<ModelName> {
 /// them up; store models only when the store lists them (installed).
 fn wanted(loaded: &Loaded, stores: &BTreeMap<String, LiveStore>) -> Vec<Wanted> {
     let cfg = &loaded.config;
-    let ollamas: Vec<&String> = cfg
-        .services
-        .iter()
-        .filter(|(_, s)| s.kind == Kind::Ollama)
-        .map(|(n, _)| n)
-        .collect();
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for m in &cfg.models {
@@ -76,10 +70,8 @@ fn wanted(loaded: &Loaded, stores: &BTreeMap<String, LiveStore>) -> Vec<Wanted> 
             }
             continue;
         }
-        let service = match (&m.service, ollamas.as_slice()) {
-            (Some(s), _) => s,
-            (None, [only]) => *only,
-            (None, _) => continue,
+        let Some(service) = cfg.model_service(m) else {
+            continue;
         };
         let (Some(svc), Some(store), Some(declared)) = (
             cfg.services.get(service).filter(|s| s.kind == Kind::Ollama),

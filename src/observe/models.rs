@@ -17,27 +17,16 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Loaded;
 use crate::config::resolve::{models_dir, ollama_url};
-use crate::config::types::{Config, Kind};
+use crate::config::types::Config;
 use crate::model::live::{LiveModel, LiveService, LiveStore, StoreSource};
 use crate::names::ModelName;
 use crate::ollama::{Client, RetryPolicy};
 
 /// Whether any model of `service` asks to stay loaded.
 fn wants_ps(cfg: &Config, service: &str) -> bool {
-    let ollamas: Vec<&String> = ollama_services(cfg).map(|(n, _)| n).collect();
-    cfg.models.iter().any(|m| {
-        m.keep_alive.is_some()
-            && match &m.service {
-                Some(s) => s == service,
-                None => ollamas.len() == 1,
-            }
-    })
-}
-
-fn ollama_services(
-    cfg: &Config,
-) -> impl Iterator<Item = (&String, &crate::config::types::Service)> {
-    cfg.services.iter().filter(|(_, s)| s.kind == Kind::Ollama)
+    cfg.models
+        .iter()
+        .any(|m| m.keep_alive.is_some() && cfg.model_service(m).is_some_and(|s| s == service))
 }
 
 /// Observe every ollama service's store.
@@ -51,7 +40,7 @@ pub async fn observe(
 ) -> BTreeMap<String, LiveStore> {
     let cfg = &loaded.config;
     let mut stores = BTreeMap::new();
-    for (name, svc) in ollama_services(cfg) {
+    for (name, svc) in cfg.ollama_services() {
         let url = ollama_url(cfg, svc);
         let dir = models_dir(svc, &loaded.base_dir);
         let running = services.get(name).is_some_and(LiveService::is_running);

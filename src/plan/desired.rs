@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Loaded;
 use crate::config::resolve::expand_path;
-use crate::config::types::{Gpu, GpuFit, Kind, Model};
+use crate::config::types::{Gpu, GpuFit, Model};
 use crate::model::checks::Check;
 use crate::model::gpu::OllamaKnobs;
 use crate::model::spec::{ProjectSpec, ServiceSpec};
@@ -105,19 +105,12 @@ impl Desired {
     /// Build from a loaded file and its resolved services.
     pub fn new(loaded: &Loaded, spec: &ProjectSpec) -> Desired {
         let cfg = &loaded.config;
-        let ollamas: Vec<&String> = cfg
-            .services
-            .iter()
-            .filter(|(_, s)| s.kind == Kind::Ollama)
-            .map(|(n, _)| n)
-            .collect();
         let mut models = Vec::new();
         let mut problems = Vec::new();
         for (i, m) in cfg.models.iter().enumerate() {
-            let service = match (&m.service, ollamas.as_slice()) {
-                (Some(s), _) => s.clone(),
-                (None, [only]) => (*only).clone(),
-                (None, _) => {
+            let service = match cfg.model_service(m) {
+                Some(s) => s.clone(),
+                None => {
                     problems.push(Check::error(
                         subject(m),
                         "no ollama service to hold this model",
@@ -159,9 +152,7 @@ impl Desired {
 /// Each ollama service's GPUs and knobs, for the fit check.
 fn fit_services(loaded: &Loaded, spec: &ProjectSpec) -> BTreeMap<String, FitService> {
     let cfg = &loaded.config;
-    cfg.services
-        .iter()
-        .filter(|(_, s)| s.kind == Kind::Ollama)
+    cfg.ollama_services()
         .map(|(name, s)| {
             let gpus = s.gpus.as_ref().map(|names| {
                 names

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::{Context, Part, ServiceKind};
 use crate::config::resolve::{Secrets, ollama_url, with_causes};
 use crate::config::secrets;
-use crate::config::types::{Config, Kind};
+use crate::config::types::Config;
 use crate::model::spec::Check;
 
 /// The gateway.
@@ -32,12 +32,7 @@ pub fn token_name(service: &str) -> String {
 pub fn backends_of<'a>(cfg: &'a Config, written: Option<&'a Vec<String>>) -> Vec<&'a String> {
     match written {
         Some(b) => b.iter().collect(),
-        None => cfg
-            .services
-            .iter()
-            .filter(|(_, s)| s.kind == Kind::Ollama)
-            .map(|(n, _)| n)
-            .collect(),
+        None => cfg.ollama_services().map(|(n, _)| n).collect(),
     }
 }
 
@@ -46,18 +41,9 @@ pub fn backends_of<'a>(cfg: &'a Config, written: Option<&'a Vec<String>>) -> Vec
 /// service), grouped by name, sorted. Models on services the gateway does
 /// not front, and names that cannot be worked out here, are left out.
 pub fn placement(cfg: &Config, backends: &[&String]) -> Vec<(String, Vec<String>)> {
-    let ollamas: Vec<&String> = cfg
-        .services
-        .iter()
-        .filter(|(_, s)| s.kind == Kind::Ollama)
-        .map(|(n, _)| n)
-        .collect();
     let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for m in &cfg.models {
-        let Some(service) = m.service.clone().or_else(|| match ollamas.as_slice() {
-            [only] => Some((*only).clone()),
-            _ => None,
-        }) else {
+        let Some(service) = cfg.model_service(m).cloned() else {
             continue;
         };
         if !backends.iter().any(|b| **b == service) {
