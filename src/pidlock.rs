@@ -46,22 +46,10 @@ impl PidLock {
     }
 
     /// Wait for the lock; `on_wait` is told once the pid of the holder.
-    pub async fn acquire(path: &Path, mut on_wait: impl FnMut(&str)) -> io::Result<PidLock> {
+    pub async fn acquire(path: &Path, on_wait: impl FnMut(&str)) -> io::Result<PidLock> {
         let file = crate::safefs::open_private_rw(path)?;
-        let mut told = false;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return PidLock::claim(file, path),
-                Err(TryLockError::WouldBlock) => {
-                    if !told {
-                        on_wait(&holder(&file));
-                        told = true;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(TryLockError::Error(e)) => return Err(e),
-            }
-        }
+        wait_for(&file, File::try_lock, on_wait).await?;
+        PidLock::claim(file, path)
     }
 
     /// Write our pid into a file we just locked.
@@ -116,7 +104,7 @@ pub fn is_free(path: &Path) -> bool {
 /// Wait until nobody holds the lock, without taking it (nothing is
 /// written, so the file only ever names a real holder); `on_wait` is told
 /// once the pid of the holder.
-pub async fn wait_until_free(path: &Path, mut on_wait: impl FnMut(&str)) -> io::Result<()> {
+pub async fn wait_until_free(path: &Path, on_wait: impl FnMut(&str)) -> io::Result<()> {
     let file = match crate::safefs::open_private_read(path) {
         Ok(f) => f,
         Err(crate::safefs::SafeFsError::Io { source, .. })
@@ -126,16 +114,24 @@ pub async fn wait_until_free(path: &Path, mut on_wait: impl FnMut(&str)) -> io::
         }
         Err(e) => return Err(e.into()),
     };
+    wait_for(&file, File::try_lock_shared, on_wait).await?;
+    let _ = file.unlock();
+    Ok(())
+}
+
+/// Poll `try_lock` until it succeeds; `on_wait` is told once the holder.
+async fn wait_for(
+    file: &File,
+    try_lock: impl Fn(&File) -> Result<(), TryLockError>,
+    mut on_wait: impl FnMut(&str),
+) -> io::Result<()> {
     let mut told = false;
     loop {
-        match file.try_lock_shared() {
-            Ok(()) => {
-                let _ = file.unlock();
-                return Ok(());
-            }
+        match try_lock(file) {
+            Ok(()) => return Ok(()),
             Err(TryLockError::WouldBlock) => {
                 if !told {
-                    on_wait(&holder(&file));
+                    on_wait(&holder(file));
                     told = true;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
