@@ -12,6 +12,7 @@
 //! * [`wire`]: the daemon's requests, responses and events;
 //! * [`gpu`]: GPU inventories and model memory estimates;
 //! * [`gguf`]: a model's shape (from its GGUF header) for the estimate;
+//! * [`hf`]: what the Hugging Face Hub says about a repo (files, quants, commit);
 //! * [`ollama`]: Ollama's API bodies (the plan carries a create request);
 //! * [`units`]: durations and sizes, one grammar each.
 
@@ -19,6 +20,7 @@ pub mod checks;
 pub mod events;
 pub mod gguf;
 pub mod gpu;
+pub mod hf;
 pub mod live;
 pub mod ollama;
 pub mod plan;
