@@ -28,6 +28,10 @@ pub struct GatewayArgs {
     /// The file holding the bearer token clients must send (required on a non-loopback bind).
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// A JSON object `{"MODEL": ["BACKEND", …]}` read again on every refresh
+    /// (the daemon rewrites it on each apply), merged over `--place`.
+    #[arg(long, value_name = "PATH")]
+    pub placement_file: Option<PathBuf>,
 }
 
 fn parse_backend(s: &str) -> Result<(String, String), String> {
@@ -72,6 +76,7 @@ pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
         backends: a.backends,
         place: a.place,
         token_file: a.token_file,
+        placement_file: a.placement_file,
     }))
     .into_diagnostic()
     .map_err(|e| e.wrap_err("the gateway stopped"))?;

@@ -390,12 +390,16 @@ mod tests {
     use crate::config::load_str;
 
     fn specs(yaml: &str, dir: &Path) -> ProjectSpec {
+        specs_with(yaml, dir, Secrets::Peek)
+    }
+
+    fn specs_with(yaml: &str, dir: &Path, secrets: Secrets) -> ProjectSpec {
         let loaded = load_str(&dir.join("facerunner.yaml"), yaml, &Vars::default())
             .unwrap_or_else(|e| panic!("{e:?}"));
         resolve(
             &loaded,
             &ProjectDirs::under(&dir.join("home"), "t"),
-            Secrets::Peek,
+            secrets,
         )
         .expect("resolves")
     }
@@ -403,21 +407,24 @@ mod tests {
     #[test]
     fn a_gateway_is_told_where_each_declared_model_lives() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = specs(
-            "version: 1\nservices:\n  a: { kind: ollama, port: 11500 }\n  b: { kind: ollama, port: 11501 }\n  c: { kind: ollama, port: 11502 }\n  gw: { kind: gateway, port: 11600, backends: [a, b] }\nmodels:\n  - { ollama: llama3.2:1b, service: a }\n  - { ollama: llama3.2:1b, service: b, alias: small }\n  - { ollama: only-c:1b, service: c }\n  - { name: mine, from: llama3.2:1b, service: b }\n",
-            dir.path(),
-        );
+        const YAML: &str = "version: 1\nservices:\n  a: { kind: ollama, port: 11500 }\n  b: { kind: ollama, port: 11501 }\n  c: { kind: ollama, port: 11502 }\n  gw: { kind: gateway, port: 11600, backends: [a, b] }\nmodels:\n  - { ollama: llama3.2:1b, service: a }\n  - { ollama: llama3.2:1b, service: b, alias: small }\n  - { ollama: only-c:1b, service: c }\n  - { name: mine, from: llama3.2:1b, service: b }\n";
+        let spec = specs(YAML, dir.path());
         let argv = &spec.service("gw").unwrap().argv;
-        let places: Vec<&str> = argv
+        let file = argv
             .iter()
-            .enumerate()
-            .filter(|(_, a)| *a == "--place")
-            .map(|(i, _)| argv[i + 1].as_str())
-            .collect();
-        // Grouped by model; c is not fronted, so its model is left out.
+            .position(|a| a == "--placement-file")
+            .map(|i| PathBuf::from(&argv[i + 1]))
+            .expect("--placement-file");
+        assert!(!file.exists(), "plan (Secrets::Peek) writes nothing");
+        // Resolving to run writes it: grouped by model; c is not fronted,
+        // so its model is left out.
+        let again = specs_with(YAML, dir.path(), Secrets::Create);
+        assert_eq!(&again.service("gw").unwrap().argv, argv, "same argv");
+        let placed: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("written")).expect("JSON");
         assert_eq!(
-            places,
-            ["llama3.2:1b=a,b", "mine:latest=b", "small:latest=b"]
+            placed,
+            serde_json::json!({"llama3.2:1b": ["a", "b"], "mine:latest": ["b"], "small:latest": ["b"]})
         );
     }
 
@@ -439,6 +446,11 @@ mod tests {
                 "127.0.0.1",
                 "--port",
                 "11600",
+                "--placement-file",
+                &dir.path()
+                    .join("home/t/state/gw.placement.json")
+                    .display()
+                    .to_string(),
                 "--backend",
                 "a=http://127.0.0.1:11500",
                 "--backend",

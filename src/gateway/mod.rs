@@ -23,6 +23,12 @@
 //!   backend and model, in Prometheus' text format ([`metrics`]);
 //!   `GET /__facerunner/status`: each backend's health, counters and models
 //!   (what `facerunner status` shows).
+//! - Where the project places each declared model (for pulls, creates,
+//!   copies and deletes) is read from `--placement-file`, which every apply
+//!   rewrites: so a change of `models:` never restarts the gateway. The file
+//!   is read again on every poll, and `POST /__facerunner/refresh` (sent by
+//!   the daemon after each apply) re-reads it and polls every backend at
+//!   once.
 
 pub mod backends;
 pub mod metrics;
@@ -62,7 +68,12 @@ pub struct Options {
     pub place: Vec<(String, Vec<String>)>,
     /// The file holding the bearer token (required on a non-loopback bind).
     pub token_file: Option<PathBuf>,
+    /// A JSON object `{model: [backend, ...]}` the project rewrites on every
+    /// apply; read again on every refresh, merged over `place`.
+    pub placement_file: Option<PathBuf>,
 }
+
+pub use crate::model::spec::GATEWAY_PLACEMENT_LIMIT as PLACEMENT_LIMIT;
 
 /// Why the gateway cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +143,63 @@ pub(crate) struct Gateway {
     /// Requests, errors, latency and time to first byte per backend and model.
     pub metrics: Arc<metrics::Metrics>,
     /// Model key → the backends the project places it on.
-    pub placement: std::collections::HashMap<String, Vec<String>>,
+    pub placement: std::sync::RwLock<Placement>,
+    /// `--place` as given, and the file read on each refresh.
+    pub place: Vec<(String, Vec<String>)>,
+    pub placement_file: Option<PathBuf>,
+}
+
+/// Model key → the backends the project places it on.
+pub type Placement = std::collections::HashMap<String, Vec<String>>;
+
+impl Gateway {
+    /// Read the placement file again (a missing or broken file keeps the
+    /// `--place` entries only, and says why in the log), merged over `--place`.
+    pub(crate) fn reload_placement(&self) {
+        let mut entries = self.place.clone();
+        if let Some(path) = &self.placement_file {
+            match read_placement(path) {
+                Ok(more) => entries.extend(more),
+                Err(why) => eprintln!("gateway: placement file {}: {why}", path.display()),
+            }
+        }
+        let mut placement = Placement::default();
+        for (model, names) in entries {
+            for n in names {
+                if self.pool.named(&n).is_none() {
+                    eprintln!(
+                        "gateway: the placement of {model} names `{n}`, which is not one of its backends; ignored"
+                    );
+                    continue;
+                }
+                let e = placement.entry(backends::model_key(&model)).or_default();
+                if !e.contains(&n) {
+                    e.push(n);
+                }
+            }
+        }
+        *self.placement.write().unwrap_or_else(|p| p.into_inner()) = placement;
+    }
+
+    /// The backends the project places `model` on.
+    pub(crate) fn placed(&self, model: &str) -> Option<Vec<String>> {
+        self.placement
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&backends::model_key(model))
+            .cloned()
+    }
+}
+
+/// `{model: [backend, ...]}` from `path`.
+fn read_placement(path: &std::path::Path) -> Result<Vec<(String, Vec<String>)>, String> {
+    let bytes = match crate::safefs::read_private_bounded(path, PLACEMENT_LIMIT) {
+        Ok(b) => b,
+        Err(e) => return Err(crate::style::with_causes(&e)),
+    };
+    serde_json::from_slice::<std::collections::BTreeMap<String, Vec<String>>>(&bytes)
+        .map(|m| m.into_iter().collect())
+        .map_err(|e| format!("not a JSON object of model → backends: {e}"))
 }
 
 fn read_token(path: &std::path::Path) -> Result<String, GatewayError> {
@@ -180,7 +247,6 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
             .map(|(n, u)| Arc::new(Backend::new(n.clone(), u.clone())))
             .collect(),
     };
-    let mut placement: std::collections::HashMap<String, Vec<String>> = Default::default();
     for (model, names) in &opts.place {
         for n in names {
             if pool.named(n).is_none() {
@@ -194,10 +260,6 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
                         .collect::<Vec<_>>()
                         .join(", "),
                 });
-            }
-            let e = placement.entry(backends::model_key(model)).or_default();
-            if !e.contains(n) {
-                e.push(n.clone());
             }
         }
     }
@@ -215,13 +277,18 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
         token,
         last_refresh: tokio::sync::Mutex::new(None),
         metrics: Default::default(),
-        placement,
+        placement: Default::default(),
+        place: opts.place.clone(),
+        placement_file: opts.placement_file.clone(),
     });
     // The first poll before the first answer, so a ready gateway knows its models.
+    gw.reload_placement();
     pool.refresh(&poll).await;
+    let polling = gw.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(backends::REFRESH).await;
+            polling.reload_placement();
             pool.refresh(&poll).await;
         }
     });

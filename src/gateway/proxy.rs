@@ -161,6 +161,18 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         (&Method::GET, "/__facerunner/status") => {
             axum::Json(json!({ "backends": gw.pool.report() })).into_response()
         }
+        (&Method::POST, "/__facerunner/refresh") => {
+            // After an apply: the placement and every backend's models, now.
+            gw.reload_placement();
+            refresh_now(&gw, Instant::now()).await;
+            eprintln!(
+                "gateway: refreshed on request: {} placed models, {} of {} backends healthy",
+                gw.placement.read().map(|p| p.len()).unwrap_or(0),
+                gw.pool.healthy().len(),
+                gw.pool.all.len()
+            );
+            axum::Json(json!({ "backends": gw.pool.report() })).into_response()
+        }
         (&Method::GET | &Method::HEAD, "/api/version") => {
             let any = gw.pool.healthy();
             if any.is_empty() {
@@ -346,7 +358,7 @@ fn store_targets(
     if let [only] = gw.pool.all.as_slice() {
         return Ok(vec![only.clone()]);
     }
-    if let Some(on) = placed.and_then(|m| gw.placement.get(&super::backends::model_key(m))) {
+    if let Some(on) = placed.and_then(|m| gw.placed(m)) {
         let t: Vec<Arc<Backend>> = on.iter().filter_map(|n| gw.pool.named(n)).collect();
         if !t.is_empty() {
             return Ok(t);
@@ -802,6 +814,8 @@ mod tests {
             last_refresh: tokio::sync::Mutex::new(None),
             metrics: Default::default(),
             placement: Default::default(),
+            place: vec![],
+            placement_file: None,
         };
         let with = |v: &str| {
             let mut h = HeaderMap::new();

@@ -278,6 +278,10 @@ mod millis {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }
+
+/// The largest gateway placement file (`<service>.placement.json`) read or rewritten.
+pub const GATEWAY_PLACEMENT_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// Whether `bind` only accepts connections from this machine.
 pub fn is_loopback(bind: &str) -> bool {
     let b = bind.trim_matches(['[', ']']);

@@ -2,6 +2,10 @@
 //! the gateway's `GET /__facerunner/status` while answering `status` (in the
 //! request's own task, never on the supervision path), with a short timeout
 //! and a bounded body. A gateway that does not answer is shown as such.
+//!
+//! After every apply the daemon also sends each running gateway
+//! `POST /__facerunner/refresh`, so it reads the project's placement again
+//! and polls its backends at once instead of at its next interval.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,12 +54,52 @@ pub async fn ask(svc: &ServiceSpec) -> GatewayStatus {
     out
 }
 
+/// Tell every running gateway of the daemon's project to refresh now
+/// (after an apply), all at once, each bounded by [`ASK_TIMEOUT`]. A
+/// gateway that does not answer only loses the head start: it refreshes
+/// on its own interval anyway.
+pub async fn refresh_running(daemon: &crate::supervisor::daemon::Daemon) {
+    let Some((spec, handles)) = daemon.project() else {
+        return;
+    };
+    let running: Vec<&ServiceSpec> = spec
+        .services
+        .iter()
+        .filter(|s| s.kind == "gateway")
+        .filter(|s| {
+            handles.get(&s.name).is_some_and(|h| {
+                matches!(
+                    h.snapshot().lifecycle,
+                    crate::model::wire::Lifecycle::Running { .. }
+                )
+            })
+        })
+        .collect();
+    futures_util::future::join_all(running.into_iter().map(|svc| async move {
+        if let Err(why) = call(svc, token_file(svc), reqwest::Method::POST, "refresh").await {
+            tracing::warn!(service = %svc.name, "the gateway did not refresh after the apply: {why}");
+        }
+    }))
+    .await;
+}
+
 async fn fetch(
     svc: &ServiceSpec,
     token_file: Option<PathBuf>,
 ) -> Result<Vec<GatewayBackend>, String> {
+    call(svc, token_file, reqwest::Method::GET, "status").await
+}
+
+/// `METHOD /__facerunner/{what}` on the gateway, with its token; both
+/// answer `{"backends": [...]}`.
+async fn call(
+    svc: &ServiceSpec,
+    token_file: Option<PathBuf>,
+    method: reqwest::Method,
+    what: &str,
+) -> Result<Vec<GatewayBackend>, String> {
     let base = base_url(svc).ok_or("it has no HTTP health check to find its address by")?;
-    let url = format!("{base}/__facerunner/status");
+    let url = format!("{base}/__facerunner/{what}");
     let http = crate::http::client_builder()
         .timeout(ASK_TIMEOUT)
         .build()
@@ -65,7 +109,7 @@ async fn fetch(
                 crate::style::with_causes(&e)
             )
         })?;
-    let mut req = http.get(&url);
+    let mut req = http.request(method.clone(), &url);
     if let Some(path) = token_file {
         let bytes = crate::safefs::read_private_bounded(&path, 4096).map_err(|e| {
             format!(
@@ -79,17 +123,18 @@ async fn fetch(
     let resp = req
         .send()
         .await
-        .map_err(|e| format!("GET {url}: {}", crate::style::with_causes(&e)))?;
+        .map_err(|e| format!("{method} {url}: {}", crate::style::with_causes(&e)))?;
     if !resp.status().is_success() {
-        return Err(format!("GET {url}: HTTP {}", resp.status()));
+        return Err(format!("{method} {url}: HTTP {}", resp.status()));
     }
     let mut body = Vec::new();
     let mut chunks = resp.bytes_stream();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| format!("GET {url}: {}", crate::style::with_causes(&e)))?;
+        let chunk =
+            chunk.map_err(|e| format!("{method} {url}: {}", crate::style::with_causes(&e)))?;
         if body.len() + chunk.len() > ASK_LIMIT {
             return Err(format!(
-                "GET {url}: the answer is larger than {} KiB",
+                "{method} {url}: the answer is larger than {} KiB",
                 ASK_LIMIT / 1024
             ));
         }
@@ -101,7 +146,7 @@ async fn fetch(
     }
     serde_json::from_slice::<Answer>(&body)
         .map(|a| a.backends)
-        .map_err(|e| format!("GET {url}: not the gateway's status: {e}"))
+        .map_err(|e| format!("{method} {url}: not the gateway's status: {e}"))
 }
 
 #[cfg(test)]

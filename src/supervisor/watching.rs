@@ -155,6 +155,9 @@ impl DaemonReporter {
         } else {
             tracing::warn!("automatic apply: {summary}");
         }
+        // The gateways learn the new placement now, not at their next poll.
+        let daemon = Arc::clone(&self.daemon);
+        tokio::spawn(async move { crate::supervisor::gateways::refresh_running(&daemon).await });
         let mut slot = self.daemon.watch.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = slot.status.as_mut() {
             s.last = Some(WatchResult {

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::{Project, free_port, kill9, wait_until};
+use crate::support::{Project, free_port, kill9, text, wait_until};
 
 fn standin() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ollama_standin.py")
@@ -528,5 +528,49 @@ fn store_changes_go_where_the_project_places_the_model_and_a_new_model_is_routab
     b.pull("late:1b");
     let (status, body) = chat("late:1b");
     assert_eq!(status, 200, "{body}");
+    p.ok(&["down"]);
+}
+
+#[test]
+fn a_change_of_models_reaches_the_gateway_at_the_apply_without_restarting_it() {
+    let p = Project::new("");
+    let (a, b) = (Standin::new(&p, "a"), Standin::new(&p, "b"));
+    let gw = free_port();
+    let file = |models: &str| {
+        format!(
+            "{}{}  gw:\n    kind: gateway\n    port: {gw}\nmodels:\n  - ollama: d1:1b\n    service: a\n{models}",
+            a.yaml(&p),
+            b.yaml(&p),
+        )
+    };
+    p.write(&file(""));
+    p.ok(&["up"]);
+    let pid = |p: &Project| p.service("gw").expect("gw")["state"]["pid"].as_u64();
+    let before = pid(&p).expect("the gateway runs");
+
+    // A model newly declared on b: the plan does not touch the gateway.
+    p.write(&file("  - ollama: new:1b\n    service: b\n"));
+    let plan = text(&p.ok(&["plan"]).stdout);
+    assert!(
+        !plan.contains("gw"),
+        "the gateway is not restarted:\n{plan}"
+    );
+    p.ok(&["apply", "--yes"]);
+    assert_eq!(pid(&p), Some(before), "same gateway process");
+    // The daemon told it after the apply: it read the placement again.
+    let logs = text(&p.ok(&["logs", "gw", "-n", "50"]).stdout);
+    assert!(logs.contains("refreshed on request"), "{logs}");
+    // So a pull of the new model goes to b alone, no header needed.
+    let pb = b.served("/api/pull");
+    let pa = a.served("/api/pull");
+    let (status, body) = http(
+        gw,
+        "POST",
+        "/api/pull",
+        r#"{"model":"new:1b","stream":false}"#,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((a.served("/api/pull"), b.served("/api/pull")), (pa, pb + 1));
     p.ok(&["down"]);
 }

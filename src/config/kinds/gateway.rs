@@ -74,6 +74,43 @@ pub fn placement(cfg: &Config, backends: &[&String]) -> Vec<(String, Vec<String>
     out.into_iter().collect()
 }
 
+/// The file name of a gateway's placement under the project's state directory.
+pub fn placement_name(service: &str) -> String {
+    format!("{service}.placement.json")
+}
+
+/// Write `placement` as `{model: [backend, ...]}` to `path` (0600, atomic,
+/// not through a link), unless it already says exactly that.
+fn write_placement(
+    ctx: &Context<'_>,
+    path: &std::path::Path,
+    placement: &[(String, Vec<String>)],
+) -> Result<(), String> {
+    let map: std::collections::BTreeMap<&str, &Vec<String>> =
+        placement.iter().map(|(m, b)| (m.as_str(), b)).collect();
+    let mut body = serde_json::to_vec_pretty(&map).map_err(|e| e.to_string())?;
+    body.push(b'\n');
+    if crate::safefs::read_private_bounded(path, crate::model::spec::GATEWAY_PLACEMENT_LIMIT)
+        .is_ok_and(|old| old == body)
+    {
+        return Ok(());
+    }
+    ctx.dirs.create().map_err(|e| {
+        format!(
+            "cannot prepare the state directory for its placement file: {}",
+            with_causes(&e)
+        )
+    })?;
+    crate::safefs::write_private_atomic(path, &body).map_err(|e| {
+        format!(
+            "cannot write its placement file {}: {}; check that {} is a directory of yours and writable",
+            path.display(),
+            with_causes(&e),
+            ctx.dirs.state.display()
+        )
+    })
+}
+
 impl ServiceKind for Gateway {
     fn default_port(&self) -> Option<u16> {
         Some(DEFAULT_PORT)
@@ -104,10 +141,15 @@ impl ServiceKind for Gateway {
         if backends.is_empty() {
             return Err("a gateway needs at least one ollama service to front; add one (`kind: ollama`) or list them in `backends:`".into());
         }
-        for (model, on) in placement(ctx.cfg, &backends) {
-            argv.push("--place".into());
-            argv.push(format!("{model}={}", on.join(",")));
+        // Where each declared model lives goes in a file every apply
+        // rewrites, not in the argv: a change of `models:` must not restart
+        // the gateway (the daemon tells it to read the file again).
+        let placement_file = ctx.dirs.state.join(placement_name(ctx.name));
+        if ctx.secrets == Secrets::Create {
+            write_placement(ctx, &placement_file, &placement(ctx.cfg, &backends))?;
         }
+        argv.push("--placement-file".into());
+        argv.push(placement_file.display().to_string());
         for b in backends {
             let Some(svc) = ctx.cfg.services.get(b.as_str()) else {
                 return Err(format!("backend `{b}` is not a service of this file"));

@@ -130,6 +130,7 @@ pub(super) async fn apply(
             Ok(Response::NoChanges)
         }
         Ok(Applied::Ran { report, .. }) => {
+            crate::supervisor::gateways::refresh_running(daemon).await;
             let (ok, failed, skipped) = report.counts();
             let line =
                 format!("apply finished: {ok} succeeded, {failed} failed, {skipped} skipped");
