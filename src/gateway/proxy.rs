@@ -22,7 +22,13 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, gw: Arc<Gateway>) {
     let app = axum::Router::new().fallback(handle).with_state(gw);
     loop {
         let stream = match listener.accept().await {
-            Ok((s, _)) => s,
+            Ok((s, _)) => {
+                // Each streamed chunk leaves at once: with Nagle on, every
+                // chunk after the first waits for the client's delayed ACK
+                // (~40 ms a line). Go's servers (Ollama's) do the same.
+                let _ = s.set_nodelay(true);
+                s
+            }
             Err(e) => {
                 // Out of file descriptors and the like: wait a moment, never spin.
                 eprintln!("gateway: accepting a connection failed: {e}");

@@ -858,6 +858,9 @@ NO_BODY = {"root", "version", "status", "tags", "ps", "blob_head", "blob_post"}
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Ollama's Go server sets TCP_NODELAY on every connection: each streamed
+    # line leaves at once instead of waiting out the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "ollama-standin/" + VERSION
 
     def version_string(self):
