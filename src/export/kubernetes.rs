@@ -471,7 +471,8 @@ impl<'a> Builder<'a> {
             };
             let exported = match d.kind {
                 Kind::Ollama | Kind::OpenWebui => true,
-                Kind::Process | Kind::Gateway => d.image.is_some() && d.port.is_some(),
+                Kind::Gateway => d.image.is_some(),
+                Kind::Process => d.image.is_some() && d.port.is_some(),
                 Kind::Dashboard => false,
             };
             let port = Self::port(d);
