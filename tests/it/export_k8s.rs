@@ -631,3 +631,77 @@ fn the_model_jobs_script_pulls_and_creates_what_the_file_declares_once() {
     assert_eq!(changes(&s.log), after_first);
     assert_eq!(tags(&s.url), want);
 }
+
+#[test]
+fn validate_says_image_is_for_the_export_only() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let f = write(
+        tmp.path(),
+        "facerunner.yaml",
+        "version: 1\nname: img\nservices:\n  api:\n    command: [\"true\"]\n    image: busybox:1.37\n    health: { disable: true }\n",
+    );
+    let out = Command::new(bin())
+        .arg("-f")
+        .arg(&f)
+        .arg("validate")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:6:5: warning: `image:` of `api` is used by `facerunner export kubernetes` only",
+            f.display()
+        )),
+        "{err}"
+    );
+}
+
+/// The `facerunner` lines of the ```sh block in README's "## Kubernetes".
+fn readme_commands() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
+    let section = readme
+        .split("\n## Kubernetes\n")
+        .nth(1)
+        .expect("README has a Kubernetes section");
+    assert!(
+        section.contains(&format!(
+            "Kubernetes API {}",
+            facerunner::export::kubernetes::API_VERSION
+        )),
+        "the README names the pinned API version"
+    );
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the section has a ```sh block");
+    block
+        .lines()
+        .filter(|l| l.starts_with("facerunner "))
+        .map(|l| l.split_whitespace().skip(1).map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn the_readme_kubernetes_commands_work_as_shown() {
+    let cmds = readme_commands();
+    assert_eq!(cmds.len(), 3, "{cmds:?}");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The README's relative paths, from a copy of the repository's examples.
+    std::os::unix::fs::symlink(repo().join("examples"), tmp.path().join("examples")).unwrap();
+    let home = tmp.path().join("home");
+    for args in cmds {
+        let out = Command::new(bin())
+            .args(&args)
+            .current_dir(tmp.path())
+            .env("FACERUNNER_HOME", &home)
+            .env_remove("FACERUNNER_GPUS_FROM")
+            .output()
+            .unwrap();
+        // `--diff k8s/` right after `-o k8s/`: the same, exit 0.
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+    }
+    validate_strict(&tmp.path().join("k8s"));
+}
