@@ -900,11 +900,15 @@ impl<'a> Builder<'a> {
         self.secrets
             .insert((format!("{obj}-secret"), "WEBUI_SECRET_KEY".into()));
         let mut env = vec![
+            plain("ANONYMIZED_TELEMETRY", "false"),
             plain("DATA_DIR", "/app/backend/data"),
+            plain("DO_NOT_TRACK", "true"),
             plain("ENABLE_PERSISTENT_CONFIG", "False"),
+            plain("ENABLE_VERSION_UPDATE_CHECK", "false"),
             plain("HOST", "0.0.0.0"),
             plain("OLLAMA_BASE_URLS", &urls.join(";")),
             plain("PORT", &port.to_string()),
+            plain("SCARF_NO_ANALYTICS", "true"),
             EnvVar {
                 name: "WEBUI_SECRET_KEY".into(),
                 value_from: Some(secret_ref(&format!("{obj}-secret"), "WEBUI_SECRET_KEY")),
@@ -964,39 +968,35 @@ impl<'a> Builder<'a> {
         self.service_object(name, svc, port, false);
     }
 
-    /// Open WebUI's `OLLAMA_BASE_URLS`: `backends:`, else the gateway
-    /// (when it is exported), else every ollama service.
+    /// Open WebUI's `OLLAMA_BASE_URLS`: the Services of its `backends:`,
+    /// else of every ollama service. Never the gateway: in the cluster it
+    /// listens on every address and so requires its token, which Open WebUI
+    /// cannot send.
     fn webui_backends(&mut self, name: &str, svc: &Service) -> Vec<String> {
-        let url = |n: &str, s: &Service| {
-            format!("http://{}:{}", dns_name(n), Self::port(s).unwrap_or(11434))
-        };
-        let names: Vec<String> = match &svc.backends {
-            Some(b) => b.clone(),
-            None => {
-                let gw = self
-                    .cfg
-                    .services
-                    .iter()
-                    .find(|(_, s)| s.kind == Kind::Gateway);
-                match gw {
-                    Some((g, s)) if s.image.is_some() => vec![g.clone()],
-                    other => {
-                        if let Some((g, _)) = other {
-                            self.warn_key(
-                                name,
-                                "",
-                                format!("`{name}` talks to the ollama services directly in Kubernetes: the gateway `{g}` has no `image:` and is not exported"),
-                                "give the gateway an `image:` that contains facerunner to route through it",
-                            );
-                        }
-                        self.cfg.ollama_services().map(|(n, _)| n.clone()).collect()
-                    }
-                }
-            }
-        };
-        names
+        if svc.backends.is_none()
+            && let Some((g, _)) = self
+                .cfg
+                .services
+                .iter()
+                .find(|(_, s)| s.kind == Kind::Gateway)
+        {
+            self.warn_key(
+                name,
+                "",
+                format!("`{name}` talks to the ollama Services directly in Kubernetes, not through the gateway `{g}`"),
+                "in the cluster the gateway requires its token, which Open WebUI cannot send; nothing to do",
+            );
+        }
+        crate::config::kinds::gateway_backends(self.cfg, svc.backends.as_ref())
             .iter()
-            .filter_map(|n| self.cfg.services.get(n).map(|s| url(n, s)))
+            .filter_map(|n| {
+                let s = self.cfg.services.get(n.as_str())?;
+                Some(format!(
+                    "http://{}:{}",
+                    dns_name(n),
+                    Self::port(s).unwrap_or(11434)
+                ))
+            })
             .collect()
     }
 
@@ -1148,12 +1148,14 @@ impl<'a> Builder<'a> {
                 );
             }
         }
-        if let Some(p) = port {
-            if svc.kind == Kind::Gateway || svc.health.is_some() {
-                self.probes(name, svc, &mut c, p, "/api/version");
-            }
-        } else if svc.health.as_ref().is_some_and(|h| h.exec.is_some()) {
-            self.probes(name, svc, &mut c, 0, "/");
+        // A gateway answers GET / without its token; a process is probed
+        // only when `health:` says how.
+        let checked = svc
+            .health
+            .as_ref()
+            .is_some_and(|h| h.http.is_some() || h.tcp.is_some() || h.exec.is_some());
+        if svc.kind == Kind::Gateway || checked {
+            self.probes(name, svc, &mut c, port.unwrap_or(11433), "/");
         }
         let init = self.init_containers(name, svc);
         self.deployment(name, svc, c, init, volumes, false);

@@ -455,7 +455,7 @@ fn file_models_processes_gateways_and_images() {
     assert!(args.contains(&"/var/run/facerunner/token"), "{args:?}");
     assert_eq!(gw["volumes"][0]["secret"]["secretName"], "gw-token");
     find(&docs, "Service", "gw");
-    // Open WebUI goes through the gateway when it is exported.
+    // Open WebUI talks to the ollama Services: the cluster's gateway needs a token.
     let web = &find(&docs, "Deployment", "web")["spec"]["template"]["spec"]["containers"][0];
     let urls = web["env"]
         .as_array()
@@ -463,7 +463,15 @@ fn file_models_processes_gateways_and_images() {
         .iter()
         .find(|e| e["name"] == "OLLAMA_BASE_URLS")
         .unwrap();
-    assert_eq!(urls["value"], "http://gw:11433");
+    assert_eq!(urls["value"], "http://ollama:11434");
+    assert!(
+        err.contains("`web` talks to the ollama Services directly"),
+        "{err}"
+    );
+    assert_eq!(
+        gw["containers"][0]["readinessProbe"]["httpGet"]["path"],
+        "/"
+    );
     // A process with an image: its argv, env (secret values from a Secret), Service, init container.
     let api = &find(&docs, "Deployment", "api")["spec"]["template"]["spec"];
     assert_eq!(api["containers"][0]["command"][0], "python3");
