@@ -46,6 +46,9 @@ pub struct KubernetesArgs {
     pub diff: Option<PathBuf>,
 }
 
+/// The label line every exported object carries.
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by: facerunner";
+
 /// Largest manifest file `--diff` reads.
 const MAX_MANIFEST_BYTES: u64 = 8 << 20;
 
@@ -161,9 +164,9 @@ fn write_dir(out: &Export, dir: &Path) -> miette::Result<()> {
             .into_diagnostic()
             .wrap_err("cannot write a manifest")?;
     }
-    for name in previous(dir)?.into_keys() {
+    for (name, (path, _)) in previous(dir)? {
         if !keep.contains(&name.as_str()) {
-            std::fs::remove_file(dir.join(&name))
+            std::fs::remove_file(&path)
                 .into_diagnostic()
                 .wrap_err_with(|| {
                     format!(
@@ -176,8 +179,10 @@ fn write_dir(out: &Export, dir: &Path) -> miette::Result<()> {
     Ok(())
 }
 
-/// The export files in `dir`, by name (none when it does not exist).
-fn previous(dir: &Path) -> miette::Result<BTreeMap<String, PathBuf>> {
+/// The files an earlier export wrote in `dir` (`NN-….yaml` carrying the
+/// managed-by label), by name, with their text; none when `dir` does not
+/// exist. A person's file that happens to be named alike is not one.
+fn previous(dir: &Path) -> miette::Result<BTreeMap<String, (PathBuf, String)>> {
     let mut out = BTreeMap::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -192,10 +197,19 @@ fn previous(dir: &Path) -> miette::Result<BTreeMap<String, PathBuf>> {
         let entry = entry
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot list {}", dir.display()))?;
-        if let Some(name) = entry.file_name().to_str()
-            && is_export_file(name)
-        {
-            out.insert(name.to_string(), entry.path());
+        let Some(name) = entry.file_name().to_str().map(String::from) else {
+            continue;
+        };
+        if !is_export_file(&name) {
+            continue;
+        }
+        let path = entry.path();
+        let bytes = crate::safefs::read_bounded(&path, MAX_MANIFEST_BYTES)
+            .into_diagnostic()
+            .wrap_err("cannot read the earlier export")?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if text.contains(MANAGED_BY) {
+            out.insert(name, (path, text));
         }
     }
     Ok(out)
@@ -210,13 +224,10 @@ fn diff(out: &Export, dir: &Path) -> miette::Result<ExitCode> {
             dir.display()
         ));
     }
-    let mut old: BTreeMap<String, String> = BTreeMap::new();
-    for (name, path) in previous(dir)? {
-        let bytes = crate::safefs::read_bounded(&path, MAX_MANIFEST_BYTES)
-            .into_diagnostic()
-            .wrap_err("cannot read the earlier export")?;
-        old.insert(name, String::from_utf8_lossy(&bytes).into_owned());
-    }
+    let old: BTreeMap<String, String> = previous(dir)?
+        .into_iter()
+        .map(|(name, (_, text))| (name, text))
+        .collect();
     let new: BTreeMap<String, String> = out
         .manifests
         .iter()

@@ -446,11 +446,20 @@ impl<'a> Builder<'a> {
     }
 
     fn probes(&mut self, name: &str, svc: &Service, c: &mut Container, port: u16, path: &str) {
-        let start = svc
-            .health
-            .as_ref()
-            .and_then(|h: &Health| h.start_period)
-            .map(|d| secs(d.0));
+        // Failures in the start period do not count (`health.start_period`,
+        // else the kind's default, as locally): the liveness probe waits it
+        // out, so a slow first start (Open WebUI's) is not killed.
+        let default_start = match svc.kind {
+            Kind::Ollama => 60,
+            Kind::OpenWebui => 300,
+            _ => 10,
+        };
+        let start = Some(
+            svc.health
+                .as_ref()
+                .and_then(|h: &Health| h.start_period)
+                .map_or(default_start, |d| secs(d.0)),
+        );
         if let Some(p) = self.probe(name, svc, port, path) {
             c.readiness_probe = Some(p.clone());
             c.liveness_probe = Some(Probe {
@@ -715,6 +724,17 @@ impl<'a> Builder<'a> {
             let Some(main) = self.model(i, m, &mut pull, &mut create) else {
                 continue;
             };
+            if m.keep_alive.is_some() {
+                let span = self.loaded.spans.key(&format!("/models/{i}/keep_alive"));
+                self.diags.push(
+                    Diagnostic::warning(
+                        format!("`keep_alive` of model `{main}` is not exported: the model Job installs models, it does not load them"),
+                        span,
+                    )
+                    .with_help("set OLLAMA_KEEP_ALIVE in the ollama service's `env:` for a default the pods apply")
+                    .on_one_line(),
+                );
+            }
             if let Some(a) = m.alias.as_deref().and_then(|a| ModelName::parse(a).ok()) {
                 copy.push((main, a.display_shortest()));
             }

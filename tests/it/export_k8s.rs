@@ -203,6 +203,8 @@ fn multi_gpu_example_exports_valid_manifests_one_gpu_per_ollama() {
     );
     assert!(env("WEBUI_SECRET_KEY")["value"].is_null());
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/health");
+    // Its slow first start is waited out, as locally (5 minutes).
+    assert_eq!(c["livenessProbe"]["initialDelaySeconds"], 300);
     assert_eq!(
         web["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
         "webui-data"
@@ -309,14 +311,24 @@ fn a_second_export_gives_the_same_bytes_and_diff_says_so() {
         diff.contains("-    port: 8080\n+    port: 8081\n"),
         "{diff}"
     );
-    // Writing the changed export over the old one leaves no stale file.
-    ok(&changed, &["-o", a.to_str().unwrap()]);
-    assert_eq!(
-        export(&changed, &["--diff", a.to_str().unwrap()])
-            .status
-            .code(),
-        Some(0)
+    // Writing an export with fewer objects over the old one removes the
+    // stale files it wrote, never a person's file named alike.
+    write(&a, "01-notes.yaml", "mine: true\n");
+    let fewer = tmp.path().join("fewer.yaml");
+    let body = std::fs::read_to_string(&changed).unwrap();
+    let body = body.split("\nmodels:").next().unwrap().to_string() + "\n";
+    std::fs::write(&fewer, body).unwrap();
+    ok(&fewer, &["-o", a.to_str().unwrap()]);
+    let names: Vec<String> = list(&a).into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"01-notes.yaml".to_string()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("-job-") || n.contains("configmap")),
+        "{names:?}"
     );
+    let fresh = export(&fewer, &["--diff", a.to_str().unwrap()]);
+    assert_eq!(fresh.status.code(), Some(0), "{}", describe(&fresh));
 }
 
 #[test]
@@ -421,7 +433,7 @@ fn file_models_processes_gateways_and_images() {
     let f = write(
         tmp.path(),
         "facerunner.yaml",
-        "version: 1\nname: mix\nservices:\n  ollama:\n    kind: ollama\n    gpus: []\n  gw:\n    kind: gateway\n    image: registry.example/facerunner:1\n  api:\n    command: [python3, -m, http.server, \"9000\"]\n    image: python:3.12-slim\n    port: 9000\n    env: { TOKEN: { value: hush, secret: true }, MODE: fast }\n    depends_on: [gw]\n  job:\n    command: [\"true\"]\n  web:\n    kind: open-webui\nmodels:\n  - name: local\n    file: m.gguf\n  - ollama: qwen2.5:0.5b\n    alias: small\n",
+        "version: 1\nname: mix\nservices:\n  ollama:\n    kind: ollama\n    gpus: []\n  gw:\n    kind: gateway\n    image: registry.example/facerunner:1\n  api:\n    command: [python3, -m, http.server, \"9000\"]\n    image: python:3.12-slim\n    port: 9000\n    env: { TOKEN: { value: hush, secret: true }, MODE: fast }\n    depends_on: [gw]\n  job:\n    command: [\"true\"]\n  web:\n    kind: open-webui\nmodels:\n  - name: local\n    file: m.gguf\n  - ollama: qwen2.5:0.5b\n    alias: small\n    keep_alive: 10m\n",
     );
     let dir = tmp.path().join("k8s");
     let out = ok(&f, &["-o", dir.to_str().unwrap()]);
@@ -435,6 +447,12 @@ fn file_models_processes_gateways_and_images() {
     );
     assert!(
         err.contains("service `job` (process) is not exported"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}:25:5: warning: `keep_alive` of model `qwen2.5:0.5b` is not exported"
+        )),
         "{err}"
     );
     assert!(
