@@ -27,7 +27,7 @@ use k8s_openapi::api::core::v1::{
     HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
     SecretKeySelector, SecretVolumeSource, Service as K8sService, ServicePort, ServiceSpec,
-    TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+    TCPSocketAction, Toleration, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -690,6 +690,15 @@ impl<'a> Builder<'a> {
                     spec: Some(PodSpec {
                         containers: vec![c],
                         init_containers: init,
+                        // GPU nodes are often tainted for GPU pods only.
+                        tolerations: (shape.per_pod > 0).then(|| {
+                            vec![Toleration {
+                                key: Some(shape.resource.into()),
+                                operator: Some("Exists".into()),
+                                effect: Some("NoSchedule".into()),
+                                ..Toleration::default()
+                            }]
+                        }),
                         ..PodSpec::default()
                     }),
                 },

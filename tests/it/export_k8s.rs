@@ -142,6 +142,9 @@ fn multi_gpu_example_exports_valid_manifests_one_gpu_per_ollama() {
         let c = &ss["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["resources"]["limits"]["nvidia.com/gpu"], "1");
         assert_eq!(c["resources"]["requests"]["nvidia.com/gpu"], "1");
+        let t = &ss["spec"]["template"]["spec"]["tolerations"][0];
+        assert_eq!(t["key"], "nvidia.com/gpu");
+        assert_eq!(t["effect"], "NoSchedule");
         assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/");
         assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/");
         assert_eq!(
@@ -730,4 +733,12 @@ fn the_readme_kubernetes_commands_work_as_shown() {
         assert!(out.status.success(), "{args:?}: {}", describe(&out));
     }
     validate_strict(&tmp.path().join("k8s"));
+}
+
+#[test]
+fn a_namespace_that_kubernetes_would_refuse_is_refused_first() {
+    let out = export(&example("demo"), &["--namespace", "Not_A_Namespace"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("`Not_A_Namespace` is not a Kubernetes namespace name"));
 }
