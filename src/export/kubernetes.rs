@@ -164,6 +164,23 @@ pub fn export(loaded: &Loaded, opts: &Options) -> Result<Export, RenderError> {
         ..
     } = b;
     objects.sort_by(|a, b| (a.order, &a.name).cmp(&(b.order, &b.name)));
+    // Two objects of one kind with one name: the second would replace the
+    // first in the cluster (e.g. services `x` and `x-pods` when `x` is an
+    // ollama service, whose headless Service is `x-pods`).
+    for w in objects.windows(2) {
+        if w[0].kind == w[1].kind && w[0].name == w[1].name {
+            diags.push(
+                Diagnostic::error(
+                    format!(
+                        "two {} objects would be named `{}`",
+                        w[0].kind, w[0].name
+                    ),
+                    None,
+                )
+                .with_help("rename one of the services: an ollama service `x` also makes `x-pods` and `x-models`"),
+            );
+        }
+    }
     let mut manifests = Vec::new();
     for (i, o) in objects.into_iter().enumerate() {
         let value = o.value.map_err(|source| RenderError::Json {

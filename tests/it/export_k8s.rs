@@ -742,3 +742,25 @@ fn a_namespace_that_kubernetes_would_refuse_is_refused_first() {
     assert!(out.stdout.is_empty());
     assert!(text(&out.stderr).contains("`Not_A_Namespace` is not a Kubernetes namespace name"));
 }
+
+#[test]
+fn services_that_would_share_a_kubernetes_name_are_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let f = write(
+        tmp.path(),
+        "facerunner.yaml",
+        "version: 1\nname: clash\nservices:\n  web_ui:\n    kind: open-webui\n    port: 8080\n  web-ui:\n    kind: open-webui\n    port: 8081\n  x:\n    kind: ollama\n    gpus: []\n  x-pods:\n    image: busybox:1.37\n    command: [sleep, \"3600\"]\n    port: 9000\n    health: { disable: true }\n",
+    );
+    let out = export(&f, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("services `web-ui` and `web_ui` get the same Kubernetes name `web-ui`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("two Service objects would be named `x-pods`"),
+        "{err}"
+    );
+}
