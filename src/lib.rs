@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod execute;
+pub mod export;
 pub mod gateway;
 pub mod gguf;
 pub mod gpu;

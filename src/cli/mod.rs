@@ -35,6 +35,8 @@ pub mod plan;
 pub mod progress;
 pub mod pull;
 pub mod rm;
+// export to other engines
+pub mod export;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]
@@ -132,6 +134,8 @@ pub enum Command {
     /// Run a model-routing gateway in front of Ollama servers (what a `kind: gateway` service runs).
     #[command(hide = true)]
     Gateway(gateway::GatewayArgs),
+    /// Export the project file for another engine: `export kubernetes` writes manifests.
+    Export(export::ExportArgs),
     // -- commands --
 }
 
@@ -167,6 +171,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Watch(a) => watch::run(&global, a),
         Command::Gpus(a) => gpus::run(&global, a),
         Command::Gateway(a) => gateway::run(a),
+        Command::Export(a) => export::run(&global, a),
         // -- dispatch --
     }
 }

@@ -43,6 +43,25 @@ fn gpu_warnings(
     }
 }
 
+/// `image:` does nothing locally: say it is for `export kubernetes` only.
+fn image_notes(loaded: &crate::config::Loaded) -> Vec<Diagnostic> {
+    use crate::config::check::seg;
+    loaded
+        .config
+        .services
+        .iter()
+        .filter(|(_, s)| s.image.is_some())
+        .map(|(name, _)| {
+            Diagnostic::warning(
+                format!("`image:` of `{name}` is used by `facerunner export kubernetes` only; local runs ignore it"),
+                loaded.spans.key(&format!("/services/{}/image", seg(name))),
+            )
+            .with_help("keep it for the Kubernetes export, or remove it")
+            .on_one_line()
+        })
+        .collect()
+}
+
 /// Run `validate`: exit 0 when valid (warnings allowed), 1 when not.
 pub fn run(global: &Global, args: ValidateArgs) -> miette::Result<ExitCode> {
     let cwd = std::env::current_dir()
@@ -55,6 +74,7 @@ pub fn run(global: &Global, args: ValidateArgs) -> miette::Result<ExitCode> {
         Ok(l) => {
             let mut diags = l.warnings.clone();
             diags.extend(gpu_warnings(&l, &global.inventory()?));
+            diags.extend(image_notes(&l));
             (l.file, diags)
         }
         Err(LoadError::Invalid { file, diagnostics }) => (file, diagnostics),

@@ -226,6 +226,11 @@ pub struct Service {
     /// Log file rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogSettings>,
+    /// Container image, used by `facerunner export kubernetes` only (local runs ignore it):
+    /// required there to export a `process` or `gateway` service as a Deployment; for `ollama`
+    /// and `open-webui` it replaces the default image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// How many instances of a service run.

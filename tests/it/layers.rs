@@ -33,6 +33,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("observe", 6),
     ("plan", 7),
     ("execute", 8),
+    // exports of the file for other engines (Kubernetes)
+    ("export", 8),
     // what runs the stages
     ("watch", 9),
     ("supervisor", 10),

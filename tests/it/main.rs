@@ -1,5 +1,6 @@
 mod config;
 mod docs;
+mod export_k8s;
 mod gateway;
 mod gpu_fit;
 mod gpu_inventory;

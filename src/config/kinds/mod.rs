@@ -12,6 +12,9 @@ mod ollama;
 mod open_webui;
 mod process;
 
+/// The gateway's backends and model placement (also used by the Kubernetes export).
+pub use gateway::{backends_of as gateway_backends, placement as gateway_placement};
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
