@@ -35,6 +35,11 @@ pub mod plan;
 pub mod progress;
 pub mod pull;
 pub mod rm;
+// init / verify / integrations / man
+pub mod init;
+pub mod integrations;
+pub mod man;
+pub mod verify;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]
@@ -132,6 +137,14 @@ pub enum Command {
     /// Run a model-routing gateway in front of Ollama servers (what a `kind: gateway` service runs).
     #[command(hide = true)]
     Gateway(gateway::GatewayArgs),
+    /// Print what the editor integrations (Continue, Zed) would write.
+    Integrations(integrations::IntegrationsArgs),
+    /// Write a commented facerunner.yaml for this machine (asks on a terminal).
+    Init(init::InitArgs),
+    /// Check that every service answers its API (and, with --deep, generates).
+    Verify(verify::VerifyArgs),
+    /// Write the man pages (facerunner.1 and one per command).
+    Man(man::ManArgs),
     // -- commands --
 }
 
@@ -167,6 +180,10 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Watch(a) => watch::run(&global, a),
         Command::Gpus(a) => gpus::run(&global, a),
         Command::Gateway(a) => gateway::run(a),
+        Command::Integrations(a) => integrations::run(&global, a),
+        Command::Init(a) => init::run(&global, a),
+        Command::Verify(a) => verify::run(&global, a),
+        Command::Man(a) => man::run(a),
         // -- dispatch --
     }
 }
