@@ -383,3 +383,57 @@ fn man_pages_are_written_for_every_command_and_read_by_man() {
         assert!(text(&o.stdout).contains("deep"), "{}", describe(&o));
     }
 }
+
+#[test]
+fn behind_a_gateway_continue_uses_it_and_verify_checks_its_merged_list() {
+    let p = Project::new("");
+    let dir = p.dir.path().join("p");
+    let env = vec![("HOME", p.dir.path().join("userhome").display().to_string())];
+    let (port, gw) = (free_port(), free_port());
+    project_yaml(
+        &p,
+        port,
+        "  - ollama: smollm:135m\n",
+        "integrations:\n  continue: {}\n",
+    );
+    // The gateway goes in front (services come before `models:`).
+    let yaml = std::fs::read_to_string(dir.join("facerunner.yaml")).expect("read");
+    let yaml = yaml.replace(
+        "models:\n",
+        &format!("  gw:\n    kind: gateway\n    port: {gw}\n    depends_on: [ollama]\nmodels:\n"),
+    );
+    std::fs::write(dir.join("facerunner.yaml"), yaml).expect("write");
+    let out = run_env(&p, &dir, &env, &["apply", "--yes", "--color", "never"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let block =
+        std::fs::read_to_string(dir.join(".continue/models/facerunner.yaml")).expect("written");
+    assert!(
+        block.contains(&format!("apiBase: \"http://127.0.0.1:{gw}\"")),
+        "{block}"
+    );
+    // The gateway polls its backends' lists (every 2 s): the model pulled
+    // just now shows in its merged list at its next poll.
+    let out = crate::support::wait_until(
+        "verify passes once the gateway lists the model",
+        Duration::from_secs(30),
+        || {
+            let out = run_env(&p, &dir, &env, &["verify", "--json"]);
+            out.status.success().then_some(out)
+        },
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let gw_report = v["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["service"] == "gw"))
+        .unwrap_or_else(|| panic!("gw verified: {v}"))
+        .clone();
+    assert_eq!(gw_report["ok"], true, "{v}");
+    assert!(
+        gw_report["checks"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["check"] == "models" && c["ok"] == true)),
+        "{gw_report}"
+    );
+    let out = run_env(&p, &dir, &env, &["down"]);
+    assert!(out.status.success(), "{}", describe(&out));
+}
