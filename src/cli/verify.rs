@@ -472,7 +472,7 @@ async fn gateway_checks(
             Some(listed) => checks.push(models_item(
                 wanted,
                 &listed,
-                "run `facerunner apply` (a model pulled just now shows at the gate's next poll of its backends, within seconds); the ollama services' lines above show which one lacks it",
+                "run `facerunner apply` (a model pulled just now shows at the gateway's next poll of its backends, within seconds); the ollama services' lines above show which one lacks it",
             )),
             None => checks.push(fail("models", "GET /api/tags: not a model list", format!("see `facerunner logs {name}`"))),
         },

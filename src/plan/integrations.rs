@@ -78,6 +78,8 @@ pub struct EditorModel {
     pub name: String,
     /// The URL it is reached at.
     pub api_base: String,
+    /// Its context length, when the file sets `parameters.num_ctx`.
+    pub context: Option<u64>,
 }
 
 /// The file's models (aliases included, each name once, in file order) with
@@ -106,6 +108,7 @@ pub fn editor_models(loaded: &Loaded, models: &[DesiredModel]) -> Vec<EditorMode
                 out.push(EditorModel {
                     name,
                     api_base: api_base.clone(),
+                    context: m.num_ctx,
                 });
             }
         }
@@ -174,13 +177,24 @@ pub fn continue_block(models: &[EditorModel], roles: &[ContinueRole], source: &P
         let _ = writeln!(out, "    model: {}", quoted(&m.name));
         let _ = writeln!(out, "    apiBase: {}", quoted(&m.api_base));
         let _ = writeln!(out, "    roles: [{}]", roles.join(", "));
+        if let Some(n) = m.context {
+            let _ = writeln!(
+                out,
+                "    defaultCompletionOptions: {{ contextLength: {n} }}"
+            );
+        }
     }
     out
 }
 
+/// The context Zed asks for when a model sets none (Zed's own default).
+const ZED_DEFAULT_CONTEXT: u64 = 4096;
+
 /// Zed's `language_models.ollama` block: the URL (the gateway's or the
-/// first service's) and the models it serves. Zed reaches one URL, so
-/// models of other ollama services (no gateway) are left out of it.
+/// first service's) and the models it serves, each with the `max_tokens`
+/// Zed requires (sent as `num_ctx`: the model's `num_ctx`, else 4096).
+/// Zed reaches one URL, so models of other ollama services (no gateway)
+/// are left out of it.
 pub fn zed_block(models: &[EditorModel]) -> Value {
     let url = models.first().map_or_else(
         || "http://127.0.0.1:11434".to_string(),
@@ -189,7 +203,13 @@ pub fn zed_block(models: &[EditorModel]) -> Value {
     let available: Vec<Value> = models
         .iter()
         .filter(|m| m.api_base == url)
-        .map(|m| json!({ "name": m.name, "display_name": m.name }))
+        .map(|m| {
+            json!({
+                "name": m.name,
+                "display_name": m.name,
+                "max_tokens": m.context.unwrap_or(ZED_DEFAULT_CONTEXT),
+            })
+        })
         .collect();
     json!({ "api_url": url, "available_models": available })
 }
@@ -447,6 +467,25 @@ mod tests {
     }
 
     #[test]
+    fn a_derived_model_with_num_ctx_tells_its_context_length() {
+        let yaml = WITH.replace(
+            "  - ollama: qwen2.5:0.5b\n",
+            "  - ollama: qwen2.5:0.5b\n  - name: coder\n    from: qwen2.5:0.5b\n    parameters: { num_ctx: 8192 }\n",
+        );
+        let Want::Whole(text) = &desired(&yaml).files[0].want else {
+            panic!("whole")
+        };
+        let v: serde_json::Value = serde_saphyr::from_str(text).expect("valid YAML");
+        let coder = &v["models"][3];
+        assert_eq!(coder["model"], "coder:latest", "{v}");
+        assert_eq!(
+            coder["defaultCompletionOptions"]["contextLength"], 8192,
+            "{v}"
+        );
+        assert!(v["models"][0]["defaultCompletionOptions"].is_null(), "{v}");
+    }
+
+    #[test]
     fn a_gateway_is_the_api_base_when_there_is_one() {
         let yaml = WITH.replace(
             "services:\n",
@@ -560,6 +599,7 @@ mod tests {
         };
         assert_eq!(value["api_url"], "http://127.0.0.1:11500");
         assert_eq!(value["available_models"].as_array().map(Vec::len), Some(3));
+        assert_eq!(value["available_models"][0]["max_tokens"], 4096);
         let path = f.path.display().to_string();
         let p = plan_of(&d, &live_with(&path, SeenFile::Absent), &State::default());
         assert_eq!(file_steps(&p).len(), 1);
