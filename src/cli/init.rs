@@ -394,6 +394,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_taken_port_gives_the_next_free_one_and_says_which_was_taken() {
+        let held = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = held.local_addr().expect("addr").port();
+        let (got, taken) = free_port(port);
+        assert_ne!(got, port);
+        assert_eq!(taken, Some(port));
+        drop(held);
+        assert_eq!(free_port(port), (port, None));
+    }
+
+    #[test]
     fn answers_override_the_defaults_and_empty_answers_keep_them() {
         let d = Detected {
             ollama_port: (11434, None),

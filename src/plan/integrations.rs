@@ -571,6 +571,19 @@ mod tests {
         let p = plan_of(&none, &live_with(FILE, theirs), &owned);
         assert!(file_steps(&p).is_empty());
         assert!(p.checks.iter().any(|c| c.message.contains("left in place")));
+        // `scope: user` goes to ~/.continue.
+        let user = desired(&WITH.replace("{ roles: [chat, autocomplete] }", "{ scope: user }"));
+        assert_eq!(user.files[0].shown, "~/.continue/models/facerunner.yaml");
+        assert!(
+            user.files[0]
+                .path
+                .ends_with(".continue/models/facerunner.yaml")
+        );
+        assert!(
+            !user.files[0].path.starts_with("/p/"),
+            "{:?}",
+            user.files[0].path
+        );
         // `enabled: false` is the key removed.
         let off = desired(&WITH.replace("{ roles: [chat, autocomplete] }", "{ enabled: false }"));
         assert!(off.files.is_empty());
