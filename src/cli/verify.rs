@@ -273,7 +273,11 @@ async fn verify(
                 Ok(Err(e)) => checks.push(fail(
                     "port",
                     format!("{addr}: {e}"),
-                    format!("run `facerunner start {}`", svc.name),
+                    if observed.daemon {
+                        format!("run `facerunner start {}`", svc.name)
+                    } else {
+                        "run `facerunner up`".to_string()
+                    },
                 )),
                 Err(_) => checks.push(fail(
                     "port",
