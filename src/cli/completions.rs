@@ -26,7 +26,7 @@ pub fn run(args: CompletionsArgs) -> miette::Result<ExitCode> {
 /// The CLI as people use it: the whole command without internal subcommands.
 /// clap cannot remove a subcommand, so the top level is rebuilt from the
 /// derived one: same name, version, about, arguments and the other subcommands.
-fn public_command() -> clap::Command {
+pub(crate) fn public_command() -> clap::Command {
     let full = super::Cli::command();
     let mut cmd = clap::Command::new("facerunner")
         .version(env!("CARGO_PKG_VERSION"))

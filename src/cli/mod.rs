@@ -37,6 +37,11 @@ pub mod pull;
 pub mod rm;
 // export to other engines
 pub mod export;
+// init / verify / integrations / man
+pub mod init;
+pub mod integrations;
+pub mod man;
+pub mod verify;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]
@@ -136,6 +141,14 @@ pub enum Command {
     Gateway(gateway::GatewayArgs),
     /// Export the project file for another engine: `export kubernetes` writes manifests.
     Export(export::ExportArgs),
+    /// Print what the editor integrations (Continue, Zed) would write.
+    Integrations(integrations::IntegrationsArgs),
+    /// Write a commented facerunner.yaml for this machine (asks on a terminal).
+    Init(init::InitArgs),
+    /// Check that every service answers its API (and, with --deep, generates).
+    Verify(verify::VerifyArgs),
+    /// Write the man pages (facerunner.1 and one per command).
+    Man(man::ManArgs),
     // -- commands --
 }
 
@@ -172,6 +185,10 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Gpus(a) => gpus::run(&global, a),
         Command::Gateway(a) => gateway::run(a),
         Command::Export(a) => export::run(&global, a),
+        Command::Integrations(a) => integrations::run(&global, a),
+        Command::Init(a) => init::run(&global, a),
+        Command::Verify(a) => verify::run(&global, a),
+        Command::Man(a) => man::run(a),
         // -- dispatch --
     }
 }

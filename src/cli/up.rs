@@ -143,7 +143,7 @@ impl UpRenderer {
         for step in plan
             .steps
             .iter()
-            .filter(|s| s.action.model().is_none() && !s.action.is_daemon())
+            .filter(|s| s.action.model().is_none() && !s.action.is_daemon() && !s.action.is_file())
         {
             let stop = matches!(step.action, Action::StopService { .. });
             services.insert(step.id, (step.action.service().to_string(), stop));

@@ -562,16 +562,90 @@ pub struct Model {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Integrations {
-    /// The Continue editor extension.
+    /// The Continue editor extension: a model block file listing the file's models
+    /// (`.continue/models/facerunner.yaml` beside this file, or in `~/.continue` with
+    /// `scope: user`), shown in the plan and removed when this key is.
     #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
     pub continue_: Option<ContinueIntegration>,
+    /// The Zed editor: its `language_models.ollama` settings (`facerunner integrations show
+    /// zed`); merged into Zed's settings.json only with `merge: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zed: Option<ZedIntegration>,
 }
 
 /// Continue's model block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContinueIntegration {
-    /// Write it.
-    #[serde(default)]
+    /// Write it (default `true`; `false` removes a block FaceRunner wrote).
+    #[serde(default = "yes")]
     pub enabled: bool,
+    /// `workspace` (default): `.continue/models/facerunner.yaml` in this file's directory;
+    /// `user`: `~/.continue/models/facerunner.yaml`, for every workspace.
+    #[serde(default)]
+    pub scope: ContinueScope,
+    /// The roles each model gets in Continue (default: `chat`, `edit`, `apply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<ContinueRole>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where Continue's model block is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContinueScope {
+    /// `.continue/models/` in the project file's directory (that workspace only).
+    #[default]
+    Workspace,
+    /// `~/.continue/models/` (every workspace).
+    User,
+}
+
+/// A Continue model role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContinueRole {
+    /// Chat.
+    Chat,
+    /// Tab autocomplete.
+    Autocomplete,
+    /// Embeddings.
+    Embed,
+    /// Reranking.
+    Rerank,
+    /// Inline edits.
+    Edit,
+    /// Applying code blocks.
+    Apply,
+    /// Summaries.
+    Summarize,
+}
+
+impl ContinueRole {
+    /// The name Continue uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContinueRole::Chat => "chat",
+            ContinueRole::Autocomplete => "autocomplete",
+            ContinueRole::Embed => "embed",
+            ContinueRole::Rerank => "rerank",
+            ContinueRole::Edit => "edit",
+            ContinueRole::Apply => "apply",
+            ContinueRole::Summarize => "summarize",
+        }
+    }
+}
+
+/// Zed's `language_models.ollama` settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZedIntegration {
+    /// Merge the block into Zed's settings.json (`$XDG_CONFIG_HOME/zed`, else `~/.config/zed`)
+    /// on apply, leaving every other key as it is; refused (with a warning) when that file is
+    /// not plain JSON. Default `false`: only `facerunner integrations show zed` prints it.
+    #[serde(default)]
+    pub merge: bool,
 }

@@ -24,7 +24,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::driver::ServiceDriver;
 use super::store::{self, StateError};
-use super::{models, services};
+use super::{files, models, services};
 use crate::model::events::{ExecEvent, Failure, FailureKind, Outcome, Report, Sink};
 use crate::model::spec::ProjectSpec;
 use crate::model::state::State;
@@ -105,6 +105,11 @@ impl Run<'_> {
         })
     }
 
+    /// What the state file says FaceRunner wrote at `path`.
+    pub(crate) async fn owned_file(&self, path: &str) -> Option<crate::model::state::FileRecord> {
+        self.state.lock().await.files.get(path).cloned()
+    }
+
     /// Whether a step already has its outcome.
     pub(crate) fn is_finished(&self, id: usize) -> bool {
         self.outcomes.lock().unwrap_or_else(|p| p.into_inner())[id].is_some()
@@ -156,15 +161,22 @@ pub async fn execute(plan: &Plan, ctx: &Context, state: State, sink: &dyn Sink) 
         outcomes: Mutex::new(vec![None; n]),
         done: (0..n).map(|_| watch::channel(None).0).collect(),
     };
-    let (service_steps, model_steps): (Vec<&Step>, Vec<&Step>) =
-        plan.steps.iter().partition(|s| s.action.model().is_none());
+    let (service_steps, model_steps): (Vec<&Step>, Vec<&Step>) = plan
+        .steps
+        .iter()
+        .partition(|s| s.action.model().is_none() && !s.action.is_file());
     let run_ref = &run;
     let model_futures = model_steps.into_iter().map(|step| async move {
         match run_ref.dependencies(step).await {
             Err(because) => run_ref.finish(step.id, Outcome::Skipped { because }),
             Ok(()) => {
                 run_ref.started(step);
-                let outcome = match models::run(step, run_ref).await {
+                let done = if step.action.is_file() {
+                    files::run(step, run_ref).await
+                } else {
+                    models::run(step, run_ref).await
+                };
+                let outcome = match done {
                     Ok(()) => Outcome::Succeeded,
                     Err(error) => Outcome::Failed(error.failure()),
                 };

@@ -40,6 +40,20 @@ pub enum StepError {
         /// The last status seen.
         last_status: String,
     },
+    /// A file for another tool could not be written or deleted.
+    #[error("cannot {action} {path}")]
+    File {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file for another tool is not as the plan saw it; it was left alone.
+    #[error("{0}")]
+    FileChanged(String),
     /// The step cannot run as written (plans are checked, so a hand-made
     /// or stale one).
     #[error("{0}")]
@@ -70,6 +84,14 @@ impl StepError {
             StepError::State { .. } => (
                 FailureKind::State,
                 Some("the next `plan` shows what is still to do once the disk is writable".to_string()),
+            ),
+            StepError::File { .. } => (
+                FailureKind::Other,
+                Some("check the directory's owner and permissions; the next `plan` shows what is still to do".to_string()),
+            ),
+            StepError::FileChanged(_) => (
+                FailureKind::Other,
+                Some("run `facerunner plan` to see the file as it is now".to_string()),
             ),
             StepError::BadStep(_) => (
                 FailureKind::BadStep,

@@ -102,7 +102,10 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
         Action::StartService { .. }
         | Action::RestartService { .. }
         | Action::StopService { .. }
-        | Action::UpdateDaemon { .. } => Err(StepError::BadStep(
+        | Action::UpdateDaemon { .. }
+        | Action::WriteFile { .. }
+        | Action::RemoveFile { .. }
+        | Action::MergeJson { .. } => Err(StepError::BadStep(
             "a service step is not a model step".into(),
         )),
     }

@@ -31,7 +31,11 @@ pub async fn prepare(
 ) -> Result<Prepared, StateError> {
     let state = store::load(&dirs.state)?;
     let desired = Desired::new(loaded, spec);
-    let live = observe(loaded, spec, dirs, inventory).await;
+    let mut live = observe(loaded, spec, dirs, inventory).await;
+    for (path, key) in crate::plan::integrations::paths_to_observe(&desired, &state) {
+        let seen = crate::observe::files::observe(&path, key.as_deref());
+        live.host.files.insert(path.display().to_string(), seen);
+    }
     let plan = plan(&desired, &live, &state);
     Ok(Prepared {
         desired,

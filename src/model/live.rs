@@ -156,6 +156,34 @@ pub struct HostFacts {
     /// Service → what is wrong with its `working_dir` (`/x does not exist`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bad_working_dirs: BTreeMap<String, String>,
+    /// Integration files (by absolute path) as they are on disk now: the
+    /// ones the file wants and the ones the state file says FaceRunner wrote.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, SeenFile>,
+}
+
+/// An integration file as found on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SeenFile {
+    /// Nothing is there.
+    Absent,
+    /// A regular file with this content hash (SHA-256, hex).
+    Present {
+        /// Its hash.
+        sha256: String,
+        /// For a JSON settings file FaceRunner merges a block into: the
+        /// hash of that block as it is now (`None`: not there), or why the
+        /// file cannot be merged into (`Err`: not plain JSON).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        block: Option<Result<Option<String>, String>>,
+    },
+    /// Something that is not a readable regular file of ours (a link, a
+    /// directory, too big, unreadable): never touched.
+    Unusable {
+        /// What it is, in words.
+        reason: String,
+    },
 }
 
 /// Why the project's daemon cannot be used, and what to do.

@@ -234,7 +234,51 @@ pub enum Action {
         /// The settings that change (`watch`, `watch_debounce`).
         changes: Vec<FieldChange>,
     },
+    /// Write a file for another tool (an editor integration): create it, or
+    /// replace the one FaceRunner wrote (`replaces`, whose content the
+    /// state file recorded and which nobody changed since).
+    WriteFile {
+        /// The integration (`continue`).
+        integration: String,
+        /// Absolute path.
+        path: String,
+        /// How the plan shows it (relative to the project, or with `~`).
+        shown: String,
+        /// The whole content.
+        content: String,
+        /// Whether a file FaceRunner wrote is replaced.
+        replaces: bool,
+    },
+    /// Delete a file FaceRunner wrote that the project file no longer asks
+    /// for, provided it still holds exactly what was written (`sha256`).
+    RemoveFile {
+        /// The integration (`continue`).
+        integration: String,
+        /// Absolute path.
+        path: String,
+        /// How the plan shows it.
+        shown: String,
+        /// SHA-256 of the content FaceRunner wrote.
+        sha256: String,
+    },
+    /// Set one key of a JSON settings file (Zed's `language_models.ollama`),
+    /// leaving every other key as it is.
+    MergeJson {
+        /// The integration (`zed`).
+        integration: String,
+        /// Absolute path.
+        path: String,
+        /// How the plan shows it.
+        shown: String,
+        /// The key path inside the file (`["language_models", "ollama"]`).
+        key: Vec<String>,
+        /// The value it gets.
+        value: Value,
+    },
 }
+
+/// What [`Action::service`] names for file steps ([`Action::is_file`]).
+pub const INTEGRATIONS_SUBJECT: &str = "integrations";
 
 /// What [`Action::service`] names for [`Action::UpdateDaemon`], which acts
 /// on no service.
@@ -282,7 +326,17 @@ impl Action {
             Action::RestartService { .. }
             | Action::PreloadModel { .. }
             | Action::UpdateDaemon { .. } => Change::Update,
-            Action::StopService { .. } | Action::RemoveModel { .. } => Change::Remove,
+            Action::StopService { .. } | Action::RemoveModel { .. } | Action::RemoveFile { .. } => {
+                Change::Remove
+            }
+            Action::WriteFile { replaces, .. } => {
+                if *replaces {
+                    Change::Update
+                } else {
+                    Change::Add
+                }
+            }
+            Action::MergeJson { .. } => Change::Update,
         }
     }
 
@@ -299,7 +353,19 @@ impl Action {
             | Action::RemoveModel { service, .. }
             | Action::PreloadModel { service, .. } => service,
             Action::UpdateDaemon { .. } => DAEMON_SUBJECT,
+            Action::WriteFile { .. } | Action::RemoveFile { .. } | Action::MergeJson { .. } => {
+                INTEGRATIONS_SUBJECT
+            }
         }
+    }
+
+    /// Whether the step writes or deletes a file for another tool (no
+    /// service, no model).
+    pub fn is_file(&self) -> bool {
+        matches!(
+            self,
+            Action::WriteFile { .. } | Action::RemoveFile { .. } | Action::MergeJson { .. }
+        )
     }
 
     /// Whether the step changes the daemon's own settings (no service's).
@@ -333,6 +399,13 @@ impl Action {
             Action::RemoveModel { model, .. } => format!("remove {model}"),
             Action::PreloadModel { model, .. } => format!("load {model}"),
             Action::UpdateDaemon { .. } => "update the daemon's settings".into(),
+            Action::WriteFile {
+                shown, replaces, ..
+            } => format!("{} {shown}", if *replaces { "update" } else { "create" }),
+            Action::RemoveFile { shown, .. } => format!("delete {shown}"),
+            Action::MergeJson { shown, key, .. } => {
+                format!("merge {} into {shown}", key.join("."))
+            }
         }
     }
 }

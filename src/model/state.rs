@@ -35,6 +35,23 @@ pub struct State {
     /// Per ollama service, per model key: the models FaceRunner installed.
     #[serde(default)]
     pub models: BTreeMap<String, BTreeMap<String, ModelRecord>>,
+    /// Files FaceRunner wrote for other tools (editor integrations), by
+    /// absolute path: only such a file, with the content recorded here, is
+    /// ever replaced or deleted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, FileRecord>,
+}
+
+/// A file FaceRunner wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The integration that wants it (`continue`).
+    pub integration: String,
+    /// SHA-256 (hex) of the content written.
+    pub sha256: String,
+    /// How the plan shows it (relative to the project, or with `~`).
+    #[serde(default)]
+    pub shown: String,
 }
 
 impl Default for State {
@@ -43,6 +60,7 @@ impl Default for State {
             version: STATE_VERSION,
             services: BTreeMap::new(),
             models: BTreeMap::new(),
+            files: BTreeMap::new(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! state it was made from and `apply PLANFILE` can tell whether the world
 //! moved since.
 
+pub mod files;
 pub mod fit;
 pub mod gguf_cache;
 pub mod host;

@@ -86,6 +86,7 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         }
     }
     one_writer_per_store(&mut b, desired);
+    super::integrations::steps(&mut b, desired, live, owned);
     let (fit, fit_skipped) = super::fit::check(&mut b, desired, live);
     super::placement::annotate(&mut b.steps, &placement);
     Plan {

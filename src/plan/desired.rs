@@ -46,6 +46,8 @@ pub struct Desired {
     pub gpu_fit: GpuFit,
     /// Per ollama service: what the fit check needs of it.
     pub fit_services: BTreeMap<String, FitService>,
+    /// The files the integrations want (`integrations:`).
+    pub files: Vec<super::integrations::DesiredFile>,
 }
 
 /// What the GPU fit check needs of one ollama service.
@@ -134,7 +136,9 @@ impl Desired {
                 Err(c) => problems.push(c),
             }
         }
+        let files = super::integrations::desired(loaded, &models);
         Desired {
+            files,
             project: spec.project.clone(),
             config_fingerprint: config_fingerprint(loaded, spec),
             services: spec.services.clone(),

@@ -70,7 +70,7 @@ pub fn render(plan: &Plan) -> String {
     let service_steps: Vec<&Step> = plan
         .steps
         .iter()
-        .filter(|s| s.action.model().is_none() && !s.action.is_daemon())
+        .filter(|s| s.action.model().is_none() && !s.action.is_daemon() && !s.action.is_file())
         .collect();
     if !service_steps.is_empty() {
         let _ = writeln!(out, "{}", bold("Services"));
@@ -83,6 +83,14 @@ pub fn render(plan: &Plan) -> String {
     if !daemon_steps.is_empty() {
         let _ = writeln!(out, "{}", bold("Daemon"));
         for s in daemon_steps {
+            step_line(&mut out, plan, s);
+        }
+        out.push('\n');
+    }
+    let file_steps: Vec<&Step> = plan.steps.iter().filter(|s| s.action.is_file()).collect();
+    if !file_steps.is_empty() {
+        let _ = writeln!(out, "{}", bold("Integrations"));
+        for s in file_steps {
             step_line(&mut out, plan, s);
         }
         out.push('\n');

@@ -6,6 +6,7 @@ mod gpu_fit;
 mod gpu_inventory;
 mod hostile;
 mod layers;
+mod lifecycle;
 mod open_webui;
 mod plan;
 mod quickstart;

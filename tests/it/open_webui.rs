@@ -190,6 +190,32 @@ fn the_real_open_webui_starts_against_the_ollama_standin_and_answers_health() {
         "{names:?} in {body}"
     );
 
+    // `verify` signs in the same way and finds Open WebUI healthy and
+    // seeing the Ollama models (the file lists none, so none are missing).
+    let out = p.ok(&["verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify --json");
+    assert_eq!(v["ok"], true, "{v}");
+    let webui = v["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["service"] == "webui"))
+        .unwrap_or_else(|| panic!("webui verified: {v}"));
+    let check = |name: &str| {
+        webui["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["check"] == name))
+            .unwrap_or_else(|| panic!("{name} checked: {webui}"))
+            .clone()
+    };
+    assert_eq!(check("health")["ok"], true, "{webui}");
+    let models = check("models");
+    assert_eq!(models["ok"], true, "{webui}");
+    assert!(
+        models["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("listed")),
+        "signed in and listed: {webui}"
+    );
+
     // down stops it; no Open WebUI process of ours remains.
     p.ok(&["down"]);
     let ours = format!("serve --host 127.0.0.1 --port {pw}");
