@@ -15,6 +15,8 @@ pub mod gateway;
 pub mod gguf;
 pub mod gpu;
 pub mod http;
+pub mod install;
+pub mod installs;
 pub mod model;
 pub mod names;
 pub mod observe;

@@ -35,6 +35,8 @@ pub mod plan;
 pub mod progress;
 pub mod pull;
 pub mod rm;
+// setup, backup, service, update
+pub mod setup;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]
@@ -132,6 +134,8 @@ pub enum Command {
     /// Run a model-routing gateway in front of Ollama servers (what a `kind: gateway` service runs).
     #[command(hide = true)]
     Gateway(gateway::GatewayArgs),
+    /// Install what the file needs and the machine lacks (Ollama, Open WebUI), then apply.
+    Setup(setup::SetupArgs),
     // -- commands --
 }
 
@@ -167,6 +171,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Watch(a) => watch::run(&global, a),
         Command::Gpus(a) => gpus::run(&global, a),
         Command::Gateway(a) => gateway::run(a),
+        Command::Setup(a) => setup::run(&global, a),
         // -- dispatch --
     }
 }

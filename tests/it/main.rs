@@ -9,6 +9,7 @@ mod open_webui;
 mod plan;
 mod quickstart;
 mod replicas;
+mod setup;
 mod standin;
 mod supervisor;
 mod support;
