@@ -36,6 +36,7 @@ pub mod progress;
 pub mod pull;
 pub mod rm;
 // setup, backup, service, update
+pub mod backup;
 pub mod setup;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
@@ -136,6 +137,10 @@ pub enum Command {
     Gateway(gateway::GatewayArgs),
     /// Install what the file needs and the machine lacks (Ollama, Open WebUI), then apply.
     Setup(setup::SetupArgs),
+    /// Write one archive with the project file, state, model list (and optionally secrets, data).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty directory.
+    Restore(backup::RestoreArgs),
     // -- commands --
 }
 
@@ -172,6 +177,8 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Gpus(a) => gpus::run(&global, a),
         Command::Gateway(a) => gateway::run(a),
         Command::Setup(a) => setup::run(&global, a),
+        Command::Backup(a) => backup::run_backup(&global, a),
+        Command::Restore(a) => backup::run_restore(&global, a),
         // -- dispatch --
     }
 }

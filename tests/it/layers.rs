@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("ollama", 4),
     ("client", 4),
     ("install", 4),
+    ("backup", 5),
     // the stages of the loop
     ("config", 5),
     // the gateway: its own process, beside the stages (uses clients and data only)
