@@ -37,6 +37,7 @@ pub mod pull;
 pub mod rm;
 // setup, backup, service, update
 pub mod backup;
+pub mod service;
 pub mod setup;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
@@ -141,6 +142,8 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup into an empty directory.
     Restore(backup::RestoreArgs),
+    /// Run the project's daemon under systemd: `service install [--user]`, `uninstall`, `status`.
+    Service(service::ServiceArgs),
     // -- commands --
 }
 
@@ -179,6 +182,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Setup(a) => setup::run(&global, a),
         Command::Backup(a) => backup::run_backup(&global, a),
         Command::Restore(a) => backup::run_restore(&global, a),
+        Command::Service(a) => service::run(&global, a),
         // -- dispatch --
     }
 }

@@ -10,6 +10,7 @@ mod open_webui;
 mod plan;
 mod quickstart;
 mod replicas;
+mod service;
 mod setup;
 mod standin;
 mod supervisor;
