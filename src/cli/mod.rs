@@ -39,6 +39,7 @@ pub mod rm;
 pub mod backup;
 pub mod service;
 pub mod setup;
+pub mod update;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]
@@ -144,12 +145,20 @@ pub enum Command {
     Restore(backup::RestoreArgs),
     /// Run the project's daemon under systemd: `service install [--user]`, `uninstall`, `status`.
     Service(service::ServiceArgs),
+    /// Check for a newer FaceRunner and install it (`--check`: only say).
+    Update(update::UpdateArgs),
     // -- commands --
 }
 
 /// Run one parsed command.
 pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
     let Cli { global, command } = cli;
+    if matches!(
+        command,
+        Command::Up(_) | Command::Apply(_) | Command::Status(_)
+    ) {
+        update::notice();
+    }
     match command {
         Command::Validate(a) => validate::run(&global, a),
         Command::Schema => schema::run(),
@@ -183,6 +192,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Backup(a) => backup::run_backup(&global, a),
         Command::Restore(a) => backup::run_restore(&global, a),
         Command::Service(a) => service::run(&global, a),
+        Command::Update(a) => update::run(&global, a),
         // -- dispatch --
     }
 }

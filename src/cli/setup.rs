@@ -174,6 +174,11 @@ fn open_webui(bar: &Bar) -> miette::Result<()> {
     Ok(())
 }
 
+/// A progress drawer for downloads (`update` uses it too).
+pub(crate) fn bar() -> impl Progress {
+    Bar::default()
+}
+
 /// A progress bar on a terminal, one line per step otherwise.
 #[derive(Default)]
 struct Bar(Mutex<Option<ProgressBar>>);

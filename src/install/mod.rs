@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod ollama;
 pub mod open_webui;
+pub mod selfupdate;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,11 @@ pub(crate) fn private_dir(dir: &Path) -> Result<(), crate::safefs::SafeFsError> 
         .filter(|r| dir.starts_with(r))
         .unwrap_or_else(|| dir.to_path_buf());
     crate::safefs::create_private_dir_in(&root, dir)
+}
+
+/// [`private_dir`] for the CLI (the update stamp's directory).
+pub fn private_dir_pub(dir: &Path) -> Result<(), crate::safefs::SafeFsError> {
+    private_dir(dir)
 }
 
 /// A fresh hidden name in `dir` for a temporary file or directory.

@@ -15,4 +15,5 @@ mod setup;
 mod standin;
 mod supervisor;
 mod support;
+mod update;
 mod watch;
