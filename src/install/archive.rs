@@ -316,7 +316,10 @@ mod tests {
 
     /// A tar holding `entries` (name, type, link target, body), gzip- or
     /// zstd-compressed. Names are written raw, so hostile ones pass through.
-    fn archive(entries: &[(&str, tar::EntryType, &str, &[u8])], zstd: bool) -> Vec<u8> {
+    /// (name, type, link target, body).
+    type Entry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+
+    fn archive(entries: &[Entry<'_>], zstd: bool) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, kind, link, body) in entries {
             let mut h = tar::Header::new_gnu();
@@ -393,7 +396,7 @@ mod tests {
 
     #[test]
     fn traversal_and_escaping_links_are_refused() {
-        let cases: &[(&[(&str, tar::EntryType, &str, &[u8])], &str)] = &[
+        let cases: &[(&[Entry<'_>], &str)] = &[
             (&[("../evil", Regular, "", b"x")], "`..`"),
             (&[("bin/../../evil", Regular, "", b"x")], "`..`"),
             (&[("/tmp/evil", Regular, "", b"x")], "absolute"),
