@@ -155,3 +155,57 @@ fn restore_refuses_an_archive_that_is_not_a_backup() {
         "nothing restored"
     );
 }
+
+#[test]
+fn with_data_copies_open_webui_data_with_the_service_stopped_then_restarts_it() {
+    let p = Project::new(&format!(
+        "  ui:\n    kind: open-webui\n    port: {}\n    binary: {}/fake_webui.py\n",
+        free_port(),
+        crate::support::programs().display()
+    ));
+    p.ok(&["up"]);
+    let pid = |p: &Project| p.service("ui").and_then(|s| s["state"]["pid"].as_u64());
+    let before = pid(&p).expect("ui runs");
+    let db = p.dirs().data.join("ui/webui.db");
+    assert!(db.is_file(), "the service wrote its data");
+
+    let archive = p.dir.path().join("b.tar.gz");
+    let out = p.ok(&["backup", "--with-data", &archive.display().to_string()]);
+    assert!(
+        text(&out.stdout).contains("stopping ui"),
+        "{}",
+        describe(&out)
+    );
+    let after = crate::support::wait_until("ui running again", Duration::from_secs(30), || {
+        p.service("ui")
+            .filter(|s| s["state"]["state"] == "running")
+            .and_then(|s| s["state"]["pid"].as_u64())
+    });
+    assert_ne!(before, after, "it was stopped and started again");
+
+    let check = p.dir.path().join("check");
+    let m = facerunner::backup::open(&archive, &check).expect("valid");
+    assert_eq!(m.data, ["ui"]);
+    assert_eq!(
+        std::fs::read(check.join("data/ui/webui.db")).expect("in the backup"),
+        b"chats: 1\n"
+    );
+
+    // Restored elsewhere (the old data gone): the data comes back.
+    p.ok(&["down"]);
+    std::fs::remove_dir_all(p.dirs().data.join("ui")).expect("rm data");
+    std::fs::remove_dir_all(p.dir.path().join("p")).expect("rm project");
+    let q = p.dir.path().join("q");
+    let out = in_dir(
+        &p,
+        p.dir.path(),
+        &[
+            "restore",
+            &archive.display().to_string(),
+            "--into",
+            &q.display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(std::fs::read(&db).expect("restored"), b"chats: 1\n");
+}
