@@ -74,12 +74,16 @@ pub fn run_backup(global: &Global, args: BackupArgs) -> miette::Result<ExitCode>
                 .map_err(|e| e.to_string())
         });
         let entry = match listed {
-            Ok(list) => serde_json::json!({
+            Ok(mut list) => {
+                // By name: the same models give the same archive member.
+                list.sort_by(|a, b| a.name.cmp(&b.name));
+                serde_json::json!({
                 "url": url,
                 "models": list.iter().map(|m| serde_json::json!({
                     "name": m.name, "digest": m.digest, "size": m.size
                 })).collect::<Vec<_>>()
-            }),
+                })
+            }
             Err(e) => {
                 anstream::eprintln!(
                     "warning: {name}: cannot list its models ({e}); the backup records no model list for it (start it with `facerunner up` and back up again for one)"
