@@ -344,3 +344,22 @@ fn setup_without_a_suitable_python_says_what_to_install() {
     assert!(err.contains("python3.11-venv"), "{err}");
     assert!(!p.home().join("_tools/open-webui/current").exists());
 }
+
+#[test]
+fn plan_without_ollama_anywhere_points_to_setup() {
+    let p = ollama_project(free_port());
+    let mut c = p.cmd(&["plan", "--color", "never"]);
+    c.env("PATH", plain_path());
+    let out = c.output().expect("plan");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains("`ollama` is not on PATH"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        all.contains("run `facerunner setup` to install it"),
+        "{}",
+        describe(&out)
+    );
+}
