@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod backup;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -16,6 +17,8 @@ pub mod gateway;
 pub mod gguf;
 pub mod gpu;
 pub mod http;
+pub mod install;
+pub mod installs;
 pub mod model;
 pub mod names;
 pub mod observe;

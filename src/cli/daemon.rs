@@ -24,6 +24,10 @@ pub struct DaemonArgs {
     /// Project name (set by the CLI when it starts the daemon; else read from the file).
     #[arg(long, hide = true)]
     pub project: Option<String>,
+    /// With --foreground: bring the file's services up once listening, then
+    /// tell systemd READY=1 (what `facerunner service install` runs).
+    #[arg(long, requires = "foreground")]
+    pub up: bool,
 }
 
 /// Arguments of the hidden `facerunner __shim`.
@@ -50,6 +54,7 @@ pub fn run(global: &Global, args: DaemonArgs) -> miette::Result<ExitCode> {
         None => project_dirs(global)?,
     };
     if args.foreground {
+        super::service::notify_when_ready(global, &dirs, args.up);
         crate::supervisor::daemon::run(dirs).map_err(report)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -42,6 +42,11 @@ pub mod init;
 pub mod integrations;
 pub mod man;
 pub mod verify;
+// setup, backup, service, update
+pub mod backup;
+pub mod service;
+pub mod setup;
+pub mod update;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]
@@ -149,12 +154,28 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Write the man pages (facerunner.1 and one per command).
     Man(man::ManArgs),
+    /// Install what the file needs and the machine lacks (Ollama, Open WebUI), then apply.
+    Setup(setup::SetupArgs),
+    /// Write one archive with the project file, state, model list (and optionally secrets, data).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty directory.
+    Restore(backup::RestoreArgs),
+    /// Run the project's daemon under systemd: `service install [--user]`, `uninstall`, `status`.
+    Service(service::ServiceArgs),
+    /// Check for a newer FaceRunner and install it (`--check`: only say).
+    Update(update::UpdateArgs),
     // -- commands --
 }
 
 /// Run one parsed command.
 pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
     let Cli { global, command } = cli;
+    if matches!(
+        command,
+        Command::Up(_) | Command::Apply(_) | Command::Status(_)
+    ) {
+        update::notice();
+    }
     match command {
         Command::Validate(a) => validate::run(&global, a),
         Command::Schema => schema::run(),
@@ -189,6 +210,11 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Init(a) => init::run(&global, a),
         Command::Verify(a) => verify::run(&global, a),
         Command::Man(a) => man::run(a),
+        Command::Setup(a) => setup::run(&global, a),
+        Command::Backup(a) => backup::run_backup(&global, a),
+        Command::Restore(a) => backup::run_restore(&global, a),
+        Command::Service(a) => service::run(&global, a),
+        Command::Update(a) => update::run(&global, a),
         // -- dispatch --
     }
 }

@@ -282,7 +282,11 @@ fn service_checks(b: &mut Builder, svc: &ServiceSpec, live: &Live, starting: boo
         b.checks.push(Check::error(
             &subject,
             format!("`{program}` is not on PATH and is not a file"),
-            "install it, or set `binary:` (or `command:`) to its path",
+            if matches!(program.as_str(), "ollama" | "open-webui") {
+                "run `facerunner setup` to install it, or install it yourself, or set `binary:` to its path"
+            } else {
+                "install it, or set `binary:` (or `command:`) to its path"
+            },
         ));
     }
 }

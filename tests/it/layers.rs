@@ -21,11 +21,14 @@ const LAYERS: &[(&str, u8)] = &[
     ("http", 2),
     ("paths", 3),
     ("pidlock", 3),
+    ("installs", 3),
     // clients
     ("gguf", 4),
     ("gpu", 4),
     ("ollama", 4),
     ("client", 4),
+    ("install", 4),
+    ("backup", 5),
     // the stages of the loop
     ("config", 5),
     // the gateway: its own process, beside the stages (uses clients and data only)

@@ -1,3 +1,4 @@
+mod backup;
 mod config;
 mod docs;
 mod export_k8s;
@@ -11,7 +12,10 @@ mod open_webui;
 mod plan;
 mod quickstart;
 mod replicas;
+mod service;
+mod setup;
 mod standin;
 mod supervisor;
 mod support;
+mod update;
 mod watch;

@@ -60,6 +60,15 @@ impl Context<'_> {
         }
     }
 
+    /// `binary:`, else the program on `PATH` or the one `facerunner setup`
+    /// installed ([`crate::installs::default_binary`]).
+    pub fn binary_or_installed(&self, tool: crate::installs::Tool) -> String {
+        match self.svc.binary {
+            Some(_) => self.binary(tool.name()),
+            None => crate::installs::default_binary(tool),
+        }
+    }
+
     /// `CUDA_VISIBLE_DEVICES` when the service names `gpus:`.
     pub fn gpu_env(&self, env: &mut BTreeMap<String, String>) {
         if let Some(gpus) = &self.svc.gpus {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::{Context, Part, ServiceKind};
 use crate::config::resolve::models_dir;
+use crate::installs::Tool;
 use crate::model::spec::Check;
 use crate::ollama::DEFAULT_PORT;
 
@@ -25,7 +26,7 @@ impl ServiceKind for Ollama {
         );
         ctx.gpu_env(&mut env);
         Ok(Part {
-            argv: vec![ctx.binary("ollama"), "serve".into()],
+            argv: vec![ctx.binary_or_installed(Tool::Ollama), "serve".into()],
             env,
             check: Some(Check::Http {
                 url: format!("http://{}:{p}/", ctx.host),

@@ -7,6 +7,7 @@ use super::{Context, Part, ServiceKind};
 use crate::config::resolve::{Secrets, ollama_url, with_causes};
 use crate::config::secrets;
 use crate::config::types::Kind;
+use crate::installs::Tool;
 use crate::model::spec::Check;
 
 /// Open WebUI.
@@ -84,7 +85,7 @@ impl ServiceKind for OpenWebui {
         }
         Ok(Part {
             argv: vec![
-                ctx.binary("open-webui"),
+                ctx.binary_or_installed(Tool::OpenWebui),
                 "serve".into(),
                 "--host".into(),
                 ctx.bind.to_string(),

@@ -9,6 +9,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 pub mod procs;
+pub mod release;
 pub use procs::{is_zombie, processes_with};
 
 /// Where the small test programs live.
