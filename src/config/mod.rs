@@ -17,6 +17,7 @@ pub mod node;
 pub mod source;
 pub mod types;
 pub mod validate;
+mod validate_hf;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{LoadError, Loaded, SCHEMA, discover, load, load_str};
