@@ -59,6 +59,7 @@ pub fn run(global: &Global, args: PullArgs) -> miette::Result<ExitCode> {
         .iter()
         .map(|n| {
             name(n).map(|(name, source)| Action::PullModel {
+                hf: None,
                 service: target.service.clone(),
                 model: name.display_shortest(),
                 source,

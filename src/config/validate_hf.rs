@@ -10,6 +10,19 @@ use super::types::{HfSourceChoice, Model};
 use crate::model::hf_resolve::{QUANTIZE_VALUES, normalize_quantize};
 use crate::names::{ConvertError, ConvertErrorKind};
 
+/// The entry as resolution sees it (`None` for models that are not `hf:`).
+pub fn hf_entry(m: &Model) -> Option<crate::model::hf_resolve::HfEntry> {
+    Some(crate::model::hf_resolve::HfEntry {
+        repo: m.hf.clone()?,
+        quant: m.quant.clone(),
+        quantize: m.quantize.clone(),
+        source: m.source.map(Into::into),
+        revision: m.revision.clone(),
+        alias: m.alias.clone(),
+        creates: m.system.is_some() || m.template.is_some() || !m.parameters.is_empty(),
+    })
+}
+
 /// Check the `hf:`-only keys of one entry (`ptr` is `/models/N`).
 pub(super) fn keys(
     out: &mut Vec<Diagnostic>,

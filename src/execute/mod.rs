@@ -14,6 +14,7 @@ pub mod apply;
 pub mod driver;
 pub mod engine;
 pub mod error;
+pub mod hf_import;
 pub mod lock;
 mod models;
 pub mod prepare;

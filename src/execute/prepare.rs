@@ -30,8 +30,8 @@ pub async fn prepare(
     inventory: &Inventory,
 ) -> Result<Prepared, StateError> {
     let state = store::load(&dirs.state)?;
-    let desired = Desired::new(loaded, spec);
     let live = observe(loaded, spec, dirs, inventory).await;
+    let desired = Desired::with_live(loaded, spec, &live);
     let plan = plan(&desired, &live, &state);
     Ok(Prepared {
         desired,

@@ -104,6 +104,9 @@ pub struct HfEntry {
     pub revision: Option<String>,
     /// `alias:`: an import is created under it.
     pub alias: Option<String>,
+    /// The entry sets `system`, `template` or `parameters`, which only an
+    /// import applies (Ollama's pull does not).
+    pub creates: bool,
 }
 
 impl HfEntry {
@@ -133,13 +136,38 @@ impl HfEntry {
 }
 
 /// What the environment says about the Hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HfEnv {
     /// `HF_ENDPOINT` is set (a mirror or a private hub Ollama does not know).
     pub endpoint_set: bool,
     /// A token is set (`HF_TOKEN` or the token file): gated or private repos
     /// need it, and Ollama does not send it.
     pub token_set: bool,
+}
+
+/// The Hub's answer about one repo at one revision, as observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HfLookup {
+    /// The repo at the revision.
+    Found {
+        /// What the Hub says.
+        info: Box<RepoInfo>,
+    },
+    /// The Hub answered with an error that settles it (not found, gated,
+    /// wrong token): the plan reports it.
+    Refused {
+        /// What is wrong.
+        reason: String,
+        /// What to do.
+        help: String,
+    },
+    /// No answer (offline, `HF_HUB_OFFLINE`, network down): the table and
+    /// rules answer instead, and the plan says why.
+    Unreachable {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What answered.
@@ -193,6 +221,9 @@ pub struct HfResolution {
     pub bytes: u64,
     /// What answered.
     pub answered_by: AnsweredBy,
+    /// The GPU the chosen file fits on (`quant: auto`, with GPUs known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
     /// Why, in one sentence.
     pub reason: String,
 }
@@ -201,6 +232,8 @@ pub struct HfResolution {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
 pub struct ResolveError {
+    /// The entry's key it is about (`hf`, `quant`, `quantize`, `source`).
+    pub key: &'static str,
     /// What is wrong.
     pub reason: String,
     /// What would work.
@@ -209,7 +242,14 @@ pub struct ResolveError {
 
 impl From<ConvertError> for ResolveError {
     fn from(e: ConvertError) -> Self {
+        let key = match e.kind {
+            crate::names::ConvertErrorKind::UnknownQuant
+            | crate::names::ConvertErrorKind::QuantNotInRepo
+            | crate::names::ConvertErrorKind::QuantOnLibraryModel => "quant",
+            _ => "hf",
+        };
         ResolveError {
+            key,
             reason: e.reason,
             help: e.help,
         }
@@ -218,8 +258,16 @@ impl From<ConvertError> for ResolveError {
 
 fn fail(reason: impl Into<String>, help: impl Into<String>) -> ResolveError {
     ResolveError {
+        key: "hf",
         reason: reason.into(),
         help: help.into(),
+    }
+}
+
+impl ResolveError {
+    fn at(mut self, key: &'static str) -> ResolveError {
+        self.key = key;
+        self
     }
 }
 
@@ -238,7 +286,8 @@ pub fn resolve(
         return Err(fail(
             format!("`quantize: {q}` is not a quantization FaceRunner asks Ollama for"),
             format!("write one of {}", QUANTIZE_VALUES.join(", ")),
-        ));
+        )
+        .at("quantize"));
     }
     match info {
         None => offline(entry),
@@ -254,13 +303,15 @@ fn offline(entry: &HfEntry) -> Result<HfResolution, ResolveError> {
                 entry.repo
             ),
             "plan again online (without HF_HUB_OFFLINE), or use `source: ollama`",
-        ));
+        )
+        .at("source"));
     }
     if entry.quantize.is_some() {
         return Err(fail(
             "`quantize:` imports a safetensors repo, which needs the Hugging Face Hub, and it did not answer",
             "plan again online (without HF_HUB_OFFLINE)",
-        ));
+        )
+        .at("quantize"));
     }
     // Offline, `auto` cannot see the sizes: the default quant.
     let quant = if entry.quant_auto() {
@@ -291,6 +342,7 @@ fn offline(entry: &HfEntry) -> Result<HfResolution, ResolveError> {
         files: Vec::new(),
         bytes: 0,
         answered_by: AnsweredBy::Table,
+        gpu: None,
         reason: format!("{}{auto}", c.reason),
     })
 }
@@ -325,6 +377,7 @@ fn online(
                 files: Vec::new(),
                 bytes: 0,
                 answered_by: AnsweredBy::Hub,
+                gpu: None,
                 reason: c.reason,
             });
         }
@@ -356,7 +409,8 @@ fn gguf(
         return Err(fail(
             format!("{} holds GGUF files, which are already quantized: `quantize:` applies to safetensors repos", info.id),
             "pick a quant of the repo with `quant:` instead",
-        ));
+        )
+        .at("quantize"));
     }
     let quants = info.gguf_quants();
     if quants.is_empty() {
@@ -401,7 +455,8 @@ fn gguf(
                     return Err(fail(
                         format!("{} has no quant {a}", info.id),
                         format!("pick one it has: {}", size_list(&quants)),
-                    ));
+                    )
+                    .at("quant"));
                 }
             }
         }
@@ -445,6 +500,7 @@ fn gguf(
         files,
         bytes: chosen.size,
         answered_by: AnsweredBy::Hub,
+        gpu: None,
         reason: format!("GGUF repository, quant {} ({why}); {source_why}", chosen.quant),
     })
 }
@@ -475,6 +531,8 @@ pub fn choose_source(
         Some("downloaded and imported: a Hugging Face token is set, and Ollama sends none")
     } else if info.gated != super::hf::Gated::No || info.private {
         Some("downloaded and imported: the repo is gated or private, and Ollama sends no token")
+    } else if entry.creates {
+        Some("downloaded and imported: the entry sets system, template or parameters, which an import applies")
     } else if entry.revision() != DEFAULT_REVISION {
         Some("downloaded and imported: Ollama pulls `main` only, and another revision is pinned")
     } else if !ollama_name_ok {
@@ -525,13 +583,15 @@ fn safetensors(entry: &HfEntry, info: &RepoInfo) -> Result<HfResolution, Resolve
         return Err(fail(
             format!("Ollama cannot pull {}: it pulls GGUF repos only, and this one holds safetensors", info.id),
             "remove `source: ollama`: FaceRunner downloads it and imports it into Ollama",
-        ));
+        )
+        .at("source"));
     }
     if entry.quant.is_some() {
         return Err(fail(
             format!("`quant:` picks a GGUF file, and {} holds safetensors", info.id),
             "remove `quant:`; `quantize: q4_K_M` or `q8_0` quantizes it on import",
-        ));
+        )
+        .at("quant"));
     }
     let quantize = entry.quantize.as_deref().and_then(normalize_quantize);
     let files: Vec<RepoFile> = info
@@ -560,6 +620,7 @@ fn safetensors(entry: &HfEntry, info: &RepoInfo) -> Result<HfResolution, Resolve
         files,
         bytes,
         answered_by: AnsweredBy::Hub,
+        gpu: None,
         reason: format!("safetensors repository ({arch}): downloaded and converted by Ollama{q}"),
     })
 }

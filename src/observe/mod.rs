@@ -15,6 +15,7 @@
 
 pub mod fit;
 pub mod gguf_cache;
+pub mod hf;
 pub mod host;
 pub mod models;
 pub mod services;
@@ -45,7 +46,17 @@ pub async fn observe(
     } else {
         fit::observe(loaded, &stores, &dirs.state).await
     };
+    let offline = hf::offline_from_env();
+    let hub = if offline { None } else { hf::hub() };
+    let why = if offline {
+        "HF_HUB_OFFLINE is set"
+    } else {
+        "this build has no Hugging Face Hub client"
+    };
+    let hf_lookups = hf::observe(loaded, hub.as_deref(), why).await;
     Live {
+        hf: hf_lookups,
+        hf_env: hf::env_from_env(),
         daemon: observed.daemon,
         daemon_unusable: observed.unusable,
         daemon_settings: observed.settings,

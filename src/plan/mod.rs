@@ -14,6 +14,7 @@ mod build_tests;
 pub mod desired;
 pub mod diff;
 mod fit;
+mod hf;
 mod model_steps;
 pub mod placement;
 pub mod render;
