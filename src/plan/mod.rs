@@ -15,6 +15,8 @@ pub mod desired;
 pub mod diff;
 mod fit;
 mod hf;
+#[cfg(test)]
+mod hf_tests;
 mod model_steps;
 pub mod placement;
 pub mod render;
