@@ -92,7 +92,7 @@ pub enum Command {
     Schema,
     /// Print the resolved file (interpolated, defaults filled in) or the spec hashes.
     Config(config_cmd::ConfigArgs),
-    /// Convert Hugging Face names to Ollama names, offline, with the reason.
+    /// Convert Hugging Face names to Ollama names, with the reason and what answered (the Hub, or the table offline).
     Convert(convert::ConvertArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),

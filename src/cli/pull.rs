@@ -25,7 +25,7 @@ use crate::plan::Action;
 /// Arguments of `facerunner pull`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PullArgs {
-    /// Models: Ollama names, or `hf:ORG/REPO[:QUANT]`.
+    /// Models: Ollama names, `hf:ORG/REPO[:QUANT]`, or huggingface.co addresses.
     #[arg(required = true)]
     pub names: Vec<String>,
     /// The ollama service (needed when the file has several).
@@ -36,11 +36,25 @@ pub struct PullArgs {
     pub json: bool,
 }
 
-/// `NAME` → (Ollama name, where it came from).
-fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
+/// A Hugging Face name on the command line: `hf:ORG/REPO[:QUANT]`, or a
+/// `https://huggingface.co/...` / `huggingface.co/...` address. (`hf.co/…`
+/// is already an Ollama name: Ollama pulls it as written.)
+pub(crate) fn hf_input(input: &str) -> Option<&str> {
     if let Some(hf) = input.strip_prefix("hf:") {
-        let c = convert(hf.trim(), None, &RepoHints::default()).map_err(miette::Report::new)?;
-        return Ok((c.ollama, Some(format!("hf: {}", hf.trim()))));
+        return Some(hf.trim());
+    }
+    let lower = input.trim().to_ascii_lowercase();
+    ["https://", "http://", "huggingface.co/", "www.huggingface.co/"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+        .then_some(input.trim())
+}
+
+/// `NAME` → (Ollama name, where it came from).
+pub(crate) fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
+    if let Some(hf) = hf_input(input) {
+        let c = convert(hf, None, &RepoHints::default()).map_err(miette::Report::new)?;
+        return Ok((c.ollama, Some(format!("hf: {hf}"))));
     }
     ModelName::parse(input).map(|n| (n, None)).map_err(|e| {
         miette!(

@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use miette::{IntoDiagnostic, miette};
+use miette::miette;
 
 use crate::cli::Global;
 use crate::cli::daemon::runtime;
@@ -21,7 +21,8 @@ use crate::plan::Action;
 /// Arguments of `facerunner rm`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RmArgs {
-    /// Models to remove.
+    /// Models to remove: Ollama names, `hf:ORG/REPO[:QUANT]` (without a
+    /// quant: every installed quant), or huggingface.co addresses.
     #[arg(required = true)]
     pub names: Vec<String>,
     /// The ollama service (needed when the file has several).
@@ -30,6 +31,39 @@ pub struct RmArgs {
     /// Print NDJSON events.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The installed models `input` names. An Ollama name names itself; a
+/// Hugging Face name (`hf:org/repo`, a huggingface.co address) names its
+/// converted name, and without a quant every installed quant of a GGUF
+/// repo (`hf.co/org/repo:*`).
+fn installed_matches(
+    models: &std::collections::BTreeMap<String, crate::observe::LiveModel>,
+    input: &str,
+) -> miette::Result<Vec<String>> {
+    let hf = crate::cli::pull::hf_input(input);
+    let (parsed, _) = crate::cli::pull::name(input)?;
+    let any_quant = hf
+        .and_then(|h| crate::names::parse_hf(h).ok())
+        .is_some_and(|r| r.quant.is_none())
+        && parsed.host().eq_ignore_ascii_case(crate::names::hf::HF_HOST);
+    if !any_quant {
+        return Ok(models
+            .get(&parsed.key())
+            .map(|m| vec![m.name.clone()])
+            .unwrap_or_default());
+    }
+    Ok(models
+        .values()
+        .filter(|m| {
+            ModelName::parse(&m.name).is_ok_and(|x| {
+                x.host().eq_ignore_ascii_case(parsed.host())
+                    && x.namespace().eq_ignore_ascii_case(parsed.namespace())
+                    && x.model().eq_ignore_ascii_case(parsed.model())
+            })
+        })
+        .map(|m| m.name.clone())
+        .collect())
 }
 
 /// Run `facerunner rm`.
@@ -43,13 +77,15 @@ pub fn run(global: &Global, args: RmArgs) -> miette::Result<ExitCode> {
     }
     let mut actions = Vec::new();
     for n in &args.names {
-        let parsed = ModelName::parse(n).into_diagnostic()?;
-        match store.models.get(&parsed.key()) {
-            Some(m) => actions.push(Action::RemoveModel {
+        let matched = installed_matches(&store.models, n)?;
+        if matched.is_empty() {
+            anstream::eprintln!("not installed on {}: {n}", target.service);
+        }
+        for model in matched {
+            actions.push(Action::RemoveModel {
                 service: target.service.clone(),
-                model: m.name.clone(),
-            }),
-            None => anstream::eprintln!("not installed on {}: {n}", target.service),
+                model,
+            });
         }
     }
     if actions.is_empty() {
@@ -59,4 +95,51 @@ pub fn run(global: &Global, args: RmArgs) -> miette::Result<ExitCode> {
         ));
     }
     run_on(&rt, &spec, &dirs, &target, actions, args.json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::LiveModel;
+
+    #[test]
+    fn hugging_face_names_match_their_installed_models() {
+        let models: std::collections::BTreeMap<String, LiveModel> = [
+            "hf.co/someone/Some-Model-GGUF:Q4_K_M",
+            "hf.co/someone/Some-Model-GGUF:Q8_0",
+            "hf.co/someone/Other-GGUF:Q4_K_M",
+            "llama3.1:8b",
+        ]
+        .iter()
+        .map(|n| {
+            (
+                ModelName::parse(n).expect("valid").key(),
+                LiveModel {
+                    name: (*n).into(),
+                    digest: "d".into(),
+                    size: 1,
+                },
+            )
+        })
+        .collect();
+        let m = |input: &str| installed_matches(&models, input).expect("a name");
+        assert_eq!(
+            m("hf:someone/Some-Model-GGUF"),
+            [
+                "hf.co/someone/Some-Model-GGUF:Q4_K_M",
+                "hf.co/someone/Some-Model-GGUF:Q8_0"
+            ]
+        );
+        assert_eq!(
+            m("hf:someone/some-model-gguf:q8_0"),
+            ["hf.co/someone/Some-Model-GGUF:Q8_0"]
+        );
+        assert_eq!(
+            m("https://huggingface.co/someone/Other-GGUF"),
+            ["hf.co/someone/Other-GGUF:Q4_K_M"]
+        );
+        assert_eq!(m("hf:meta-llama/Llama-3.1-8B-Instruct"), ["llama3.1:8b"]);
+        assert_eq!(m("llama3.1:8b"), ["llama3.1:8b"]);
+        assert!(m("hf:someone/Missing-GGUF").is_empty());
+    }
 }

@@ -72,7 +72,8 @@ fn ensure_local(cache: &Path, hf: &HfResolution, file: &RepoFile) -> Result<Path
     }
 }
 
-/// Upload every file of `hf` that Ollama lacks and fill `request.files`.
+/// Upload every file of `hf` that Ollama lacks and fill `request.files`,
+/// reporting progress through the step's events.
 pub(crate) async fn upload(
     id: usize,
     run: &Run<'_>,
@@ -85,10 +86,24 @@ pub(crate) async fn upload(
             "no Hugging Face cache directory: set HF_HUB_CACHE or HF_HOME (or HOME)".into(),
         )
     })?;
+    let progress = |status: String, done: u64, total: u64| {
+        run.progress(id, status, Some(done), Some(total));
+    };
+    upload_from(&cache, client, hf, request, &progress).await
+}
+
+/// [`upload`] from the cache at `cache`; `progress(status, done, total)`.
+pub(crate) async fn upload_from(
+    cache: &Path,
+    client: &Client,
+    hf: &HfResolution,
+    request: &mut CreateRequest,
+    progress: &(dyn Fn(String, u64, u64) + Sync),
+) -> Result<(), StepError> {
     let total: u64 = hf.files.iter().map(|f| f.size).sum();
     let mut done = 0u64;
     for file in &hf.files {
-        let path = ensure_local(&cache, hf, file)?;
+        let path = ensure_local(cache, hf, file)?;
         let digest = match &file.lfs_sha256 {
             Some(sha) if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 format!("sha256:{}", sha.to_ascii_lowercase())
@@ -96,14 +111,127 @@ pub(crate) async fn upload(
             _ => crate::ollama::sha256_file(&path).await?,
         };
         if client.blob_exists(&digest).await? {
-            run.progress(id, format!("using existing {}", file.path), Some(done), Some(total));
+            progress(format!("using existing {}", file.path), done, total);
         } else {
-            run.progress(id, format!("uploading {}", file.path), Some(done), Some(total));
+            progress(format!("uploading {}", file.path), done, total);
             client.push_blob(&digest, &path).await?;
         }
         done += file.size;
-        run.progress(id, format!("uploaded {}", file.path), Some(done), Some(total));
+        progress(format!("uploaded {}", file.path), done, total);
         request.files.insert(file.path.clone(), digest);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::hf::HfSource;
+    use crate::model::hf_resolve::{AnsweredBy, HfFormat};
+    use crate::ollama::test_server::{TestServer, json, respond};
+    use sha2::{Digest, Sha256};
+    use std::sync::Mutex;
+
+    fn sha(b: &[u8]) -> String {
+        hex::encode(Sha256::digest(b))
+    }
+
+    fn resolution(files: Vec<RepoFile>) -> HfResolution {
+        HfResolution {
+            repo: "org/Tiny".into(),
+            revision: "main".into(),
+            commit: Some("c".repeat(40)),
+            source: HfSource::Download,
+            format: HfFormat::Safetensors,
+            name: "tiny:latest".into(),
+            quant: None,
+            quantize: Some("q8_0".into()),
+            bytes: files.iter().map(|f| f.size).sum(),
+            files,
+            answered_by: AnsweredBy::Hub,
+            gpu: None,
+            reason: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_blob_is_uploaded_once_from_the_cache_and_named_in_files() {
+        let weights = b"weights".repeat(1000);
+        let config = br#"{"architectures":["LlamaForCausalLM"]}"#.to_vec();
+        let (ws, cs) = (sha(&weights), sha(&config));
+        let cache = tempfile::tempdir().expect("tempdir");
+        let blobs = repo_dir(cache.path(), "org/Tiny").join("blobs");
+        std::fs::create_dir_all(&blobs).expect("mkdir");
+        std::fs::write(blobs.join(&ws), &weights).expect("write");
+        // A regular (non-LFS) file is cached under its git blob id.
+        std::fs::write(blobs.join("0123abcd"), &config).expect("write");
+        let hf = resolution(vec![
+            RepoFile {
+                path: "config.json".into(),
+                size: config.len() as u64,
+                lfs_sha256: None,
+                blob_id: Some("0123abcd".into()),
+            },
+            RepoFile {
+                path: "model.safetensors".into(),
+                size: weights.len() as u64,
+                lfs_sha256: Some(ws.clone()),
+                blob_id: None,
+            },
+        ]);
+        // Ollama already has the config, not the weights.
+        let have = format!("/api/blobs/sha256:{cs}");
+        let server = TestServer::start(move |_, r| match (r.method.as_str(), r.path.as_str()) {
+            ("HEAD", p) if p == have => respond(200, "text/plain", ""),
+            ("HEAD", _) => respond(404, "text/plain", ""),
+            ("POST", _) => respond(201, "text/plain", ""),
+            _ => json(404, r#"{"error":"no"}"#),
+        })
+        .await;
+        let client = Client::new(&server.url()).expect("client");
+        let mut request = CreateRequest {
+            model: "tiny:latest".into(),
+            ..CreateRequest::default()
+        };
+        let seen = Mutex::new(Vec::new());
+        let progress = |s: String, d: u64, t: u64| seen.lock().expect("lock").push((s, d, t));
+        upload_from(cache.path(), &client, &hf, &mut request, &progress)
+            .await
+            .expect("uploads");
+        assert_eq!(request.files["config.json"], format!("sha256:{cs}"));
+        assert_eq!(request.files["model.safetensors"], format!("sha256:{ws}"));
+        let posts: Vec<_> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect();
+        assert_eq!(posts.len(), 1, "only the missing blob is uploaded");
+        assert_eq!(posts[0].path, format!("/api/blobs/sha256:{ws}"));
+        assert_eq!(posts[0].body, weights, "the bytes of the cache blob");
+        let seen = seen.lock().expect("lock").clone();
+        let last = seen.last().expect("progress");
+        assert_eq!((last.1, last.2), (hf.bytes, hf.bytes), "{seen:?}");
+        assert!(seen.iter().any(|s| s.0 == "using existing config.json"), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_file_missing_from_the_cache_says_how_to_fetch_it() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let hf = resolution(vec![RepoFile {
+            path: "model.safetensors".into(),
+            size: 10,
+            lfs_sha256: Some("ab".repeat(32)),
+            blob_id: None,
+        }]);
+        let client = Client::new("http://127.0.0.1:9").expect("client");
+        let mut request = CreateRequest::default();
+        let err = upload_from(cache.path(), &client, &hf, &mut request, &|_, _, _| {})
+            .await
+            .expect_err("missing");
+        let text = err.to_string();
+        assert!(
+            text.contains("model.safetensors") && text.contains("download org/Tiny"),
+            "{text}"
+        );
+    }
 }
