@@ -212,6 +212,9 @@ pub fn render_checks(checks: &[Check]) -> String {
             Severity::Note => paint("note", AnsiColor::Cyan),
         };
         let _ = writeln!(out, "{label}: {}: {}", c.subject, c.message);
+        if let Some(at) = &c.location {
+            let _ = writeln!(out, "  at: {at}");
+        }
         let _ = writeln!(out, "  help: {}", c.help);
     }
     out

@@ -3,6 +3,7 @@ mod docs;
 mod gateway;
 mod gpu_fit;
 mod gpu_inventory;
+mod hf_plan;
 mod hostile;
 mod layers;
 mod open_webui;
