@@ -44,10 +44,15 @@ pub(crate) fn hf_input(input: &str) -> Option<&str> {
         return Some(hf.trim());
     }
     let lower = input.trim().to_ascii_lowercase();
-    ["https://", "http://", "huggingface.co/", "www.huggingface.co/"]
-        .iter()
-        .any(|p| lower.starts_with(p))
-        .then_some(input.trim())
+    [
+        "https://",
+        "http://",
+        "huggingface.co/",
+        "www.huggingface.co/",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
+    .then_some(input.trim())
 }
 
 /// `NAME` → (Ollama name, where it came from).

@@ -46,7 +46,9 @@ fn installed_matches(
     let any_quant = hf
         .and_then(|h| crate::names::parse_hf(h).ok())
         .is_some_and(|r| r.quant.is_none())
-        && parsed.host().eq_ignore_ascii_case(crate::names::hf::HF_HOST);
+        && parsed
+            .host()
+            .eq_ignore_ascii_case(crate::names::hf::HF_HOST);
     if !any_quant {
         return Ok(models
             .get(&parsed.key())

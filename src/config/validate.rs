@@ -636,7 +636,10 @@ fn models(v: &mut V<'_>) {
             "ollama" => names.push(("ollama", m.ollama.clone().unwrap_or_default())),
             "hf" => {
                 let input = m.hf.clone().unwrap_or_default();
-                let quant = m.quant.as_deref().filter(|q| !q.trim().eq_ignore_ascii_case("auto"));
+                let quant = m
+                    .quant
+                    .as_deref()
+                    .filter(|q| !q.trim().eq_ignore_ascii_case("auto"));
                 match convert(&input, quant, &RepoHints::default()) {
                     // An import is created under its alias (checked below).
                     Ok(_) if m.source == Some(super::types::HfSourceChoice::Download) => {}

@@ -24,13 +24,7 @@ pub fn hf_entry(m: &Model) -> Option<crate::model::hf_resolve::HfEntry> {
 }
 
 /// Check the `hf:`-only keys of one entry (`ptr` is `/models/N`).
-pub(super) fn keys(
-    out: &mut Vec<Diagnostic>,
-    spans: &SpanMap,
-    m: &Model,
-    ptr: &str,
-    source: &str,
-) {
+pub(super) fn keys(out: &mut Vec<Diagnostic>, spans: &SpanMap, m: &Model, ptr: &str, source: &str) {
     let mut err_key = |key: &str, summary: String, help: &str| {
         out.push(Diagnostic::error(summary, spans.key(&format!("{ptr}/{key}"))).with_help(help));
     };
@@ -51,9 +45,7 @@ pub(super) fn keys(
         return;
     }
     let mut err_value = |key: &str, summary: String, help: &str| {
-        out.push(
-            Diagnostic::error(summary, spans.value(&format!("{ptr}/{key}"))).with_help(help),
-        );
+        out.push(Diagnostic::error(summary, spans.value(&format!("{ptr}/{key}"))).with_help(help));
     };
     if let Some(q) = &m.quantize {
         if normalize_quantize(q).is_none() {
@@ -95,8 +87,7 @@ fn revision_ok(r: &str) -> bool {
         && !r.contains("..")
         && !r.starts_with(['/', '-'])
         && !r.ends_with('/')
-        && r
-            .chars()
+        && r.chars()
             .all(|c| !c.is_control() && !c.is_whitespace() && !"~^:?*[\\".contains(c))
 }
 
@@ -121,7 +112,8 @@ mod tests {
 
     /// (line, column, summary) of every error of a file with these models.
     fn errors(models: &str) -> Vec<(usize, usize, String)> {
-        let text = format!("version: 1\nservices:\n  ollama: {{ kind: ollama }}\nmodels:\n{models}");
+        let text =
+            format!("version: 1\nservices:\n  ollama: {{ kind: ollama }}\nmodels:\n{models}");
         match load_str(Path::new("f.yaml"), &text, &Vars::default()) {
             Ok(_) => Vec::new(),
             Err(LoadError::Invalid { diagnostics, .. }) => diagnostics
@@ -139,7 +131,9 @@ mod tests {
     #[test]
     fn hf_keys_are_accepted_and_their_errors_located() {
         assert_eq!(
-            errors("  - hf: someone/Some-Model-GGUF\n    quant: auto\n    revision: v2\n    source: download\n    system: be brief\n"),
+            errors(
+                "  - hf: someone/Some-Model-GGUF\n    quant: auto\n    revision: v2\n    source: download\n    system: be brief\n"
+            ),
             []
         );
         // Not a table entry nor named -GGUF: the Hub decides when planning.

@@ -24,7 +24,11 @@ use crate::ollama::{Client, CreateRequest};
 
 /// The Hugging Face hub cache directory.
 pub fn hub_cache_dir() -> Option<PathBuf> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     var("HF_HUB_CACHE")
         .or_else(|| var("HUGGINGFACE_HUB_CACHE"))
         .or_else(|| var("HF_HOME").map(|h| h.join("hub")))
@@ -211,7 +215,10 @@ mod tests {
         let seen = seen.lock().expect("lock").clone();
         let last = seen.last().expect("progress");
         assert_eq!((last.1, last.2), (hf.bytes, hf.bytes), "{seen:?}");
-        assert!(seen.iter().any(|s| s.0 == "using existing config.json"), "{seen:?}");
+        assert!(
+            seen.iter().any(|s| s.0 == "using existing config.json"),
+            "{seen:?}"
+        );
     }
 
     #[tokio::test]

@@ -28,7 +28,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::hf::{GgufQuant, HfSource, RepoFile, RepoInfo};
-use crate::names::{ConvertError, Method, ModelName, RepoHints, convert, normalize_quant, parse_hf};
+use crate::names::{
+    ConvertError, Method, ModelName, RepoHints, convert, normalize_quant, parse_hf,
+};
 
 /// `config.json` `architectures[0]` values Ollama's importer converts
 /// (ollama/ollama `convert/convert.go` at HEAD). Plain `Qwen3ForCausalLM`
@@ -415,7 +417,10 @@ fn gguf(
     let quants = info.gguf_quants();
     if quants.is_empty() {
         return Err(fail(
-            format!("{} has GGUF files but none names a quant FaceRunner knows", info.id),
+            format!(
+                "{} has GGUF files but none names a quant FaceRunner knows",
+                info.id
+            ),
             "use a repo whose file names carry the quant (`…-Q4_K_M.gguf`)",
         ));
     }
@@ -432,7 +437,10 @@ fn gguf(
                 .find(|(_, f)| *f == Some(true))
                 .map(|(q, _)| *q);
             match largest {
-                Some(q) => (q, "`quant: auto`: the largest that fits the GPU".to_string()),
+                Some(q) => (
+                    q,
+                    "`quant: auto`: the largest that fits the GPU".to_string(),
+                ),
                 None => {
                     let none_known = known.iter().all(|(_, f)| f.is_none());
                     let q = by_name(crate::names::DEFAULT_QUANT)
@@ -468,7 +476,10 @@ fn gguf(
                     .and_then(by_name)
                     .or_else(|| quants.first())
                     .ok_or_else(|| fail("no quant", ""))?;
-                (best, "the repo has no Q4_K_M; the best quant it has".to_string())
+                (
+                    best,
+                    "the repo has no Q4_K_M; the best quant it has".to_string(),
+                )
             }
         },
     };
@@ -479,11 +490,18 @@ fn gguf(
         && let Err(e) = &pull_name
     {
         return Err(fail(
-            format!("Ollama rejects {} as a model name ({}), so it cannot pull it", info.id, e.reason),
+            format!(
+                "Ollama rejects {} as a model name ({}), so it cannot pull it",
+                info.id, e.reason
+            ),
             "use `source: download` (FaceRunner downloads and imports it) with an `alias:`",
         ));
     }
-    let name = import_name(entry, &pull_name.as_ref().map(ModelName::display_shortest).ok(), source)?;
+    let name = import_name(
+        entry,
+        &pull_name.as_ref().map(ModelName::display_shortest).ok(),
+        source,
+    )?;
     let files = match source {
         HfSource::Download => chosen.files.clone(),
         HfSource::Ollama => Vec::new(),
@@ -501,7 +519,10 @@ fn gguf(
         bytes: chosen.size,
         answered_by: AnsweredBy::Hub,
         gpu: None,
-        reason: format!("GGUF repository, quant {} ({why}); {source_why}", chosen.quant),
+        reason: format!(
+            "GGUF repository, quant {} ({why}); {source_why}",
+            chosen.quant
+        ),
     })
 }
 
@@ -526,13 +547,17 @@ pub fn choose_source(
         );
     }
     let download = if env.endpoint_set {
-        Some("downloaded and imported: HF_ENDPOINT is set, and Ollama pulls from huggingface.co only")
+        Some(
+            "downloaded and imported: HF_ENDPOINT is set, and Ollama pulls from huggingface.co only",
+        )
     } else if env.token_set {
         Some("downloaded and imported: a Hugging Face token is set, and Ollama sends none")
     } else if info.gated != super::hf::Gated::No || info.private {
         Some("downloaded and imported: the repo is gated or private, and Ollama sends no token")
     } else if entry.creates {
-        Some("downloaded and imported: the entry sets system, template or parameters, which an import applies")
+        Some(
+            "downloaded and imported: the entry sets system, template or parameters, which an import applies",
+        )
     } else if entry.revision() != DEFAULT_REVISION {
         Some("downloaded and imported: Ollama pulls `main` only, and another revision is pinned")
     } else if !ollama_name_ok {
@@ -572,7 +597,10 @@ fn safetensors(entry: &HfEntry, info: &RepoInfo) -> Result<HfResolution, Resolve
             |a| format!("architecture {a}"),
         );
         return Err(fail(
-            format!("{} holds safetensors weights of {what}, which Ollama cannot convert", info.id),
+            format!(
+                "{} holds safetensors weights of {what}, which Ollama cannot convert",
+                info.id
+            ),
             format!(
                 "use a GGUF build of it (`facerunner hf search {} --gguf`), or convert it with llama.cpp's convert_hf_to_gguf.py and declare the GGUF as `file:`",
                 info.id.rsplit('/').next().unwrap_or(&info.id)
@@ -581,14 +609,20 @@ fn safetensors(entry: &HfEntry, info: &RepoInfo) -> Result<HfResolution, Resolve
     };
     if entry.source == Some(HfSource::Ollama) {
         return Err(fail(
-            format!("Ollama cannot pull {}: it pulls GGUF repos only, and this one holds safetensors", info.id),
+            format!(
+                "Ollama cannot pull {}: it pulls GGUF repos only, and this one holds safetensors",
+                info.id
+            ),
             "remove `source: ollama`: FaceRunner downloads it and imports it into Ollama",
         )
         .at("source"));
     }
     if entry.quant.is_some() {
         return Err(fail(
-            format!("`quant:` picks a GGUF file, and {} holds safetensors", info.id),
+            format!(
+                "`quant:` picks a GGUF file, and {} holds safetensors",
+                info.id
+            ),
             "remove `quant:`; `quantize: q4_K_M` or `q8_0` quantizes it on import",
         )
         .at("quant"));
@@ -642,7 +676,9 @@ fn refused(info: &RepoInfo) -> ResolveError {
     let lib = info.library.as_deref().unwrap_or("none");
     let text = matches!(
         info.pipeline_tag.as_deref(),
-        None | Some("text-generation" | "feature-extraction" | "sentence-similarity" | "image-text-to-text")
+        None | Some(
+            "text-generation" | "feature-extraction" | "sentence-similarity" | "image-text-to-text"
+        )
     );
     let help = if text {
         format!(

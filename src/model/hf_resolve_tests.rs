@@ -156,7 +156,10 @@ fn the_source_is_a_download_with_a_token_an_endpoint_a_gate_or_a_pinned_revision
     };
     let r = resolve(&forced, Some(&info), HfEnv::default(), &no_gpu).expect("resolves");
     assert_eq!(r.source, HfSource::Download);
-    assert_eq!(r.name, "mine:latest", "an import is created under its alias");
+    assert_eq!(
+        r.name, "mine:latest",
+        "an import is created under its alias"
+    );
     assert_eq!(r.files.len(), 1);
     assert_eq!(r.files[0].path, "Some-Model-Q4_K_M.gguf");
     assert_eq!(r.bytes, 4 * GIB);
@@ -226,8 +229,13 @@ fn an_unconvertible_architecture_or_a_non_text_repo_is_refused_with_what_would_w
     let mut sd = repo("someone/diffuser", vec![file("unet/model.bin", GIB)]);
     sd.pipeline_tag = Some("text-to-image".into());
     sd.library = Some("diffusers".into());
-    let err =
-        resolve(&entry("someone/diffuser"), Some(&sd), HfEnv::default(), &no_gpu).expect_err("refused");
+    let err = resolve(
+        &entry("someone/diffuser"),
+        Some(&sd),
+        HfEnv::default(),
+        &no_gpu,
+    )
+    .expect_err("refused");
     assert!(
         err.reason.contains("text-to-image") && err.reason.contains("diffusers"),
         "{err:?}"

@@ -43,7 +43,8 @@ pub fn env_from_env() -> HfEnv {
                 .map(|c| std::path::Path::new(&c).join("huggingface/token"))
         })
         .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/huggingface/token"))
+            std::env::var_os("HOME")
+                .map(|h| std::path::Path::new(&h).join(".cache/huggingface/token"))
         });
     let file_token = token_file
         .and_then(|p| crate::safefs::read_prefix(&p, 4096).ok())

@@ -52,7 +52,12 @@ pub(super) fn model(
                 .into_iter()
                 .map(|g| {
                     (
-                        format!("GPU {} ({}, {})", g.index, g.name, human_bytes(g.memory_total_bytes)),
+                        format!(
+                            "GPU {} ({}, {})",
+                            g.index,
+                            g.name,
+                            human_bytes(g.memory_total_bytes)
+                        ),
                         super::fit::room(g),
                         g.memory_total_bytes,
                     )
@@ -74,8 +79,8 @@ pub(super) fn model(
         gpus.iter().find(|g| n <= g.1).map(|g| g.0.clone())
     };
     let fits = |bytes: u64| (!gpus.is_empty()).then(|| fits_on(bytes).is_some());
-    let mut r = resolve(entry, info, live.hf_env, &fits)
-        .map_err(|e| err(e.key, e.reason, e.help))?;
+    let mut r =
+        resolve(entry, info, live.hf_env, &fits).map_err(|e| err(e.key, e.reason, e.help))?;
     if let Some(why) = offline_why {
         r.reason = format!("{} (the Hub did not answer: {why})", r.reason);
     }
@@ -97,7 +102,13 @@ pub(super) fn model(
                 .as_deref()
                 .map(ModelName::parse)
                 .transpose()
-                .map_err(|e| err("alias", e.to_string(), "Ollama names look like `model:tag`".into()))?;
+                .map_err(|e| {
+                    err(
+                        "alias",
+                        e.to_string(),
+                        "Ollama names look like `model:tag`".into(),
+                    )
+                })?;
             (Source::Pull { from }, alias)
         }
         HfSource::Download => {

@@ -18,7 +18,8 @@ use crate::observe::{Live, LiveModel, LiveService, LiveStore, StoreSource};
 use crate::paths::ProjectDirs;
 
 const GIB: u64 = 1 << 30;
-const BASE: &str = "version: 1\nname: t\nservices:\n  ollama:\n    kind: ollama\n    port: 11500\nmodels:\n";
+const BASE: &str =
+    "version: 1\nname: t\nservices:\n  ollama:\n    kind: ollama\n    port: 11500\nmodels:\n";
 const C1: &str = "1111111111111111111111111111111111111111";
 const C2: &str = "2222222222222222222222222222222222222222";
 
@@ -132,7 +133,11 @@ const AUTO: &str = "  - hf: someone/Some-Model-GGUF\n    quant: auto\n";
 #[test]
 fn quant_auto_pulls_the_largest_that_fits_and_says_file_bytes_gpu_and_commit() {
     let p = make(AUTO, Some(repo(C1)), &[], &State::default());
-    assert!(p.checks.iter().all(|c| c.severity != Severity::Error), "{:?}", p.checks);
+    assert!(
+        p.checks.iter().all(|c| c.severity != Severity::Error),
+        "{:?}",
+        p.checks
+    );
     let Action::PullModel { model, hf, .. } = &p.steps[0].action else {
         panic!("{:?}", p.steps)
     };
@@ -173,7 +178,11 @@ fn an_unknown_quant_is_a_located_error_listing_the_quants() {
     assert!(e.message.contains("no quant Q5_K_M"), "{e:?}");
     assert!(e.help.contains("Q6_K (6.0GiB)"), "{e:?}");
     // Line 9 is `quant: Q5_K_M` (the value, column 12).
-    assert_eq!(e.location.as_deref(), Some("/p/facerunner.yaml:9:12"), "{e:?}");
+    assert_eq!(
+        e.location.as_deref(),
+        Some("/p/facerunner.yaml:9:12"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -213,16 +222,31 @@ fn a_download_is_a_create_with_the_files_under_the_alias_and_recreated_when_main
     assert_eq!(hf.files.len(), 1);
     assert_eq!(hf.files[0].path, "Some-Model-Q6_K.gguf");
     let text = super::render::render(&p);
-    assert!(text.contains("download from Hugging Face, import as mine:latest"), "{text}");
-    assert!(text.contains("file: Some-Model-Q6_K.gguf (6.0GiB)"), "{text}");
+    assert!(
+        text.contains("download from Hugging Face, import as mine:latest"),
+        "{text}"
+    );
+    assert!(
+        text.contains("file: Some-Model-Q6_K.gguf (6.0GiB)"),
+        "{text}"
+    );
 
     // Installed from this definition: nothing; main moved: created again.
-    let state = owned("mine:latest", Origin::Created, C1, Some(create_hash.clone()));
+    let state = owned(
+        "mine:latest",
+        Origin::Created,
+        C1,
+        Some(create_hash.clone()),
+    );
     let p = make(models, Some(repo(C1)), &["mine:latest"], &state);
     assert!(p.steps.is_empty(), "{:?}", p.steps);
     let p = make(models, Some(repo(C2)), &["mine:latest"], &state);
     assert_eq!(p.steps.len(), 1, "{:?}", p.steps);
-    assert!(p.steps[0].reason.contains("main moved"), "{}", p.steps[0].reason);
+    assert!(
+        p.steps[0].reason.contains("main moved"),
+        "{}",
+        p.steps[0].reason
+    );
 }
 
 #[test]

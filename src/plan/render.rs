@@ -97,7 +97,12 @@ fn hf_lines(out: &mut String, hf: &crate::model::hf_resolve::HfResolution) {
         let _ = writeln!(out, "        file: {} ({})", f.path, human_bytes(f.size));
     }
     if hf.bytes > 0 {
-        let _ = writeln!(out, "        download: {} ({} bytes)", human_bytes(hf.bytes), hf.bytes);
+        let _ = writeln!(
+            out,
+            "        download: {} ({} bytes)",
+            human_bytes(hf.bytes),
+            hf.bytes
+        );
     }
     if let Some(g) = &hf.gpu {
         let _ = writeln!(out, "        fits: {g}");

@@ -37,7 +37,10 @@ fn convert_says_the_table_answered_offline() {
         let out = offline(&p, args);
         assert!(out.status.success(), "{}", describe(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-        assert_eq!(v[0]["ollama"], "hf.co/someone/Some-Model-GGUF:Q4_K_M", "{v}");
+        assert_eq!(
+            v[0]["ollama"], "hf.co/someone/Some-Model-GGUF:Q4_K_M",
+            "{v}"
+        );
         assert_eq!(v[0]["answered_by"], "table", "{v}");
         assert_eq!(v[0]["source"], "ollama", "{v}");
     }
