@@ -3,6 +3,7 @@ mod docs;
 mod gateway;
 mod gpu_fit;
 mod gpu_inventory;
+mod hf;
 mod hostile;
 mod layers;
 mod open_webui;

@@ -230,7 +230,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def rate_limited(self):
         if self.role == "hub" and self.state.take("rate_limit"):
-            ra = self.state.faults.get("retry_after") or 1
+            ra = self.state.faults.get("retry_after")
+            ra = 1 if ra is None else ra
             self.error(429, None, "You have exceeded our rate limit",
                        {"Retry-After": str(ra), "RateLimit": f'"api";r=0;t={ra}',
                         "RateLimit-Policy": '"fixed window";"api";q=500;w=300'})
