@@ -418,3 +418,69 @@ fn cached_files_are_not_downloaded_again_and_offline_mode_answers_from_the_cache
     let e = hub.fail(&["hf", "search", "tiny"], &offline);
     assert!(e.contains("HF_HUB_OFFLINE"), "{e}");
 }
+
+/// A Python with `huggingface_hub`: `FACERUNNER_HF_HUB_PYTHON`, else
+/// `python3` if it can import it. Missing: skipped, except under CI=true
+/// (.ci/run installs it), where the test fails.
+fn hf_hub_python() -> Option<String> {
+    let python = std::env::var("FACERUNNER_HF_HUB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import huggingface_hub"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let why = format!(
+            "{python} cannot import huggingface_hub (pip install huggingface_hub, or set FACERUNNER_HF_HUB_PYTHON)"
+        );
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and {why}: CI must run this test, not skip it"
+        );
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(python)
+}
+
+#[test]
+fn files_downloaded_by_huggingface_hub_are_reused_and_the_reverse() {
+    let Some(python) = hf_hub_python() else {
+        return;
+    };
+    let repo = gguf_repo();
+    let hub = Hub::start(&repo, &[], &[]);
+    let py = |file: &str| {
+        let out = Command::new(&python)
+            .args([
+                "-c",
+                "import sys; from huggingface_hub import hf_hub_download; print(hf_hub_download(sys.argv[1], sys.argv[2]))",
+                "org/Tiny-GGUF",
+                file,
+            ])
+            .env("HF_ENDPOINT", hub.endpoint())
+            .env("HF_HOME", hub.home())
+            .env("HF_HUB_DISABLE_TELEMETRY", "1")
+            .env_remove("HF_TOKEN")
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HF_HUB_OFFLINE")
+            .output()
+            .expect("run python");
+        assert!(out.status.success(), "huggingface_hub failed:\n{}", describe(&out));
+        PathBuf::from(text(&out.stdout).trim())
+    };
+    // Python first: FaceRunner finds the file and fetches nothing.
+    let p = py("tiny-Q8_0.gguf");
+    assert_eq!(std::fs::read(&p).expect("python's file"), repo[2].2);
+    assert_eq!(hub.cdn_gets().len(), 1);
+    let out = hub.ok(&["hf", "download", "org/Tiny-GGUF", "tiny-Q8_0.gguf", "--json"], &[]);
+    assert!(text(&out.stdout).contains("already in the cache"), "{}", describe(&out));
+    assert_eq!(hub.cdn_gets().len(), 1, "FaceRunner downloaded it again");
+    // FaceRunner first: huggingface_hub finds the file and fetches nothing.
+    hub.ok(&["hf", "download", "org/Tiny-GGUF", "tiny-Q4_K_M.gguf"], &[]);
+    assert_eq!(hub.cdn_gets().len(), 2);
+    let p = py("tiny-Q4_K_M.gguf");
+    assert_eq!(std::fs::read(&p).expect("our file"), repo[1].2);
+    assert_eq!(hub.cdn_gets().len(), 2, "huggingface_hub downloaded it again");
+}
