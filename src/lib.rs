@@ -14,6 +14,7 @@ pub mod execute;
 pub mod gateway;
 pub mod gguf;
 pub mod gpu;
+pub mod hf;
 pub mod http;
 pub mod model;
 pub mod names;

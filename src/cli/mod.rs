@@ -35,6 +35,7 @@ pub mod plan;
 pub mod progress;
 pub mod pull;
 pub mod rm;
+pub mod hf;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]
@@ -132,6 +133,8 @@ pub enum Command {
     /// Run a model-routing gateway in front of Ollama servers (what a `kind: gateway` service runs).
     #[command(hide = true)]
     Gateway(gateway::GatewayArgs),
+    /// The Hugging Face Hub: repo info, search, download into the shared cache.
+    Hf(hf::HfArgs),
     // -- commands --
 }
 
@@ -167,6 +170,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Watch(a) => watch::run(&global, a),
         Command::Gpus(a) => gpus::run(&global, a),
         Command::Gateway(a) => gateway::run(a),
+        Command::Hf(a) => hf::run(&global, a),
         // -- dispatch --
     }
 }

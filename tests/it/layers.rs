@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("gpu", 4),
     ("ollama", 4),
     ("client", 4),
+    ("hf", 4),
     // the stages of the loop
     ("config", 5),
     // the gateway: its own process, beside the stages (uses clients and data only)

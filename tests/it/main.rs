@@ -3,6 +3,7 @@ mod docs;
 mod gateway;
 mod gpu_fit;
 mod gpu_inventory;
+mod hf;
 mod hf_plan;
 mod hostile;
 mod layers;
