@@ -3,16 +3,17 @@
 //!
 //! Online, the Hugging Face Hub answers (the repo's files decide: GGUF
 //! quants, a safetensors import, or a refusal with the pipeline tag and
-//! library); offline (`--offline`, `HF_HUB_OFFLINE`) or when the Hub does
-//! not answer, FaceRunner's table and rules do, and the output says which.
+//! library); with `HF_HUB_OFFLINE` the Hugging Face cache answers for what
+//! it holds; with `--offline`, or when neither answers, FaceRunner's table
+//! and rules do, and the output says which.
 
 use std::process::ExitCode;
 
 use serde::Serialize;
 
 use crate::model::hf::HfSource;
-use crate::model::hf_resolve::{AnsweredBy, HfEntry, HfFormat, HfLookup, resolve};
-use crate::observe::hf::{RepoSource, env_from_env, hub, offline_from_env};
+use crate::model::hf_resolve::{AnsweredBy, HfEntry, HfEnv, HfFormat, HfLookup, resolve};
+use crate::observe::hf::{RepoSource, hub};
 use crate::style::{bold, paint};
 
 /// Arguments of `convert`.
@@ -55,7 +56,7 @@ struct Row {
     help: Option<String>,
 }
 
-fn row(input: &str, quant: Option<&str>, lookup: &HfLookup) -> Row {
+fn row(input: &str, quant: Option<&str>, lookup: &HfLookup, env: HfEnv) -> Row {
     let entry = HfEntry {
         repo: input.to_string(),
         quant: quant.map(str::to_string),
@@ -84,7 +85,7 @@ fn row(input: &str, quant: Option<&str>, lookup: &HfLookup) -> Row {
     } else {
         AnsweredBy::Table
     };
-    match resolve(&entry, info, env_from_env(), &|_| None) {
+    match resolve(&entry, info, env, &|_| None) {
         Ok(r) => Row {
             input: input.to_string(),
             ok: true,
@@ -118,14 +119,13 @@ fn row(input: &str, quant: Option<&str>, lookup: &HfLookup) -> Row {
 
 /// Convert each name; exit 1 if any cannot be converted.
 pub fn run(args: ConvertArgs) -> miette::Result<ExitCode> {
-    let offline = args.offline || offline_from_env();
-    let source: Option<Box<dyn RepoSource>> = if offline { None } else { hub() };
-    let why = if args.offline {
-        "--offline"
-    } else if offline {
-        "HF_HUB_OFFLINE is set"
+    let (source, env, why): (Option<Box<dyn RepoSource>>, HfEnv, String) = if args.offline {
+        (None, HfEnv::default(), "--offline".into())
     } else {
-        "this build has no Hugging Face Hub client"
+        match hub() {
+            Ok((s, env)) => (Some(s), env, String::new()),
+            Err(why) => (None, HfEnv::default(), why),
+        }
     };
     let rt = match &source {
         Some(_) => Some(crate::cli::daemon::runtime()?),
@@ -141,10 +141,10 @@ pub fn run(args: ConvertArgs) -> miette::Result<ExitCode> {
             let lookup = match (&source, &rt, repo) {
                 (Some(s), Some(rt), Some(repo)) => rt.block_on(s.repo_info(&repo, "main")),
                 _ => HfLookup::Unreachable {
-                    reason: why.to_string(),
+                    reason: why.clone(),
                 },
             };
-            row(n, args.quant.as_deref(), &lookup)
+            row(n, args.quant.as_deref(), &lookup, env)
         })
         .collect();
     let all_ok = rows.iter().all(|r| r.ok);

@@ -40,6 +40,9 @@ pub enum StepError {
         /// The last status seen.
         last_status: String,
     },
+    /// The Hugging Face Hub, its cache or the download failed (an `hf:` import).
+    #[error(transparent)]
+    Hf(#[from] crate::hf::HfError),
     /// The step cannot run as written (plans are checked, so a hand-made
     /// or stale one).
     #[error("{0}")]
@@ -70,6 +73,10 @@ impl StepError {
             StepError::State { .. } => (
                 FailureKind::State,
                 Some("the next `plan` shows what is still to do once the disk is writable".to_string()),
+            ),
+            StepError::Hf(_) => (
+                FailureKind::Other,
+                Some("`facerunner hf info REPO` shows what the Hub says; apply again to resume the download".to_string()),
             ),
             StepError::BadStep(_) => (
                 FailureKind::BadStep,

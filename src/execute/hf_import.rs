@@ -3,38 +3,23 @@
 //! `POST` only when Ollama lacks it), then `/api/create` with `files` (and
 //! `quantize`, `system`, `template`, `parameters` from the entry).
 //!
-//! The files are read from the cache's content-addressed blobs
-//! (`models--org--repo/blobs/<sha256 or git blob id>`), never through the
-//! snapshot symlinks. The cache is the one the Python tools share
-//! (`HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`),
-//! read in the environment of the process that applies (the daemon).
-//!
-//! Wiring point: a file not in the cache yet is fetched by the Hub
-//! downloader (`crate::hf`, `download` into this cache) in [`ensure_local`];
-//! until that client is part of the build, a missing file fails the step
-//! with the command that fetches it.
+//! What the cache lacks is downloaded first by the Hub client (`crate::hf`:
+//! resumed, checked against the Hub's sha256; what the Python tools already
+//! downloaded is used as is). The files are then read from the cache's
+//! content-addressed blobs (`models--org--repo/blobs/<sha256 or git blob
+//! id>`), never through the snapshot symlinks. The cache and the Hub are
+//! those of the environment of the process that applies (the daemon:
+//! `HF_HUB_CACHE`, `HF_HOME`, `HF_ENDPOINT`, `HF_TOKEN`).
 
 use std::path::{Path, PathBuf};
 
 use super::engine::Run;
 use super::error::StepError;
-use crate::model::hf::RepoFile;
+use std::collections::BTreeMap;
+
+use crate::model::hf::{RepoFile, RepoInfo};
 use crate::model::hf_resolve::HfResolution;
 use crate::ollama::{Client, CreateRequest};
-
-/// The Hugging Face hub cache directory.
-pub fn hub_cache_dir() -> Option<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("HF_HUB_CACHE")
-        .or_else(|| var("HUGGINGFACE_HUB_CACHE"))
-        .or_else(|| var("HF_HOME").map(|h| h.join("hub")))
-        .or_else(|| var("XDG_CACHE_HOME").map(|c| c.join("huggingface/hub")))
-        .or_else(|| var("HOME").map(|h| h.join(".cache/huggingface/hub")))
-}
 
 /// `models--org--repo` under the hub cache.
 pub fn repo_dir(cache: &Path, repo: &str) -> PathBuf {
@@ -76,8 +61,9 @@ fn ensure_local(cache: &Path, hf: &HfResolution, file: &RepoFile) -> Result<Path
     }
 }
 
-/// Upload every file of `hf` that Ollama lacks and fill `request.files`,
-/// reporting progress through the step's events.
+/// Download what the cache lacks of `hf`'s files (resuming, checked
+/// against the Hub's sha256), upload every file Ollama lacks and fill
+/// `request.files`, reporting progress through the step's events.
 pub(crate) async fn upload(
     id: usize,
     run: &Run<'_>,
@@ -85,15 +71,69 @@ pub(crate) async fn upload(
     hf: &HfResolution,
     request: &mut CreateRequest,
 ) -> Result<(), StepError> {
-    let cache = hub_cache_dir().ok_or_else(|| {
-        StepError::BadStep(
-            "no Hugging Face cache directory: set HF_HUB_CACHE or HF_HOME (or HOME)".into(),
-        )
+    let hub = crate::hf::Hub::from_env()?;
+    let commit = hf.commit.clone().ok_or_else(|| {
+        StepError::BadStep(format!(
+            "{} has no pinned commit: plan online to download it",
+            hf.repo
+        ))
     })?;
+    let info = RepoInfo {
+        id: hf.repo.clone(),
+        commit,
+        gated: Default::default(),
+        private: false,
+        pipeline_tag: None,
+        library: None,
+        base_model: Vec::new(),
+        architectures: Vec::new(),
+        files: hf.files.clone(),
+    };
+    let total = hf.bytes;
+    // Progress travels through a channel: the downloader's callback owns
+    // only the sender, and this step turns each report into an event.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // The downloader's future is not `Send` (its parallel transfers borrow
+    // the client), and steps run on the daemon's multi-threaded runtime: it
+    // runs on a blocking thread of its own, on a current-thread runtime.
+    let downloader = hub.clone();
+    let files = hf.files.clone();
+    let download = async move {
+        let task = tokio::task::spawn_blocking(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StepError::BadStep(format!("cannot start the downloader: {e}")))?;
+            rt.block_on(downloader.download(&info, &files, move |p| {
+                let _ = tx.send(p);
+            }))
+            .map(drop)
+            .map_err(StepError::from)
+        });
+        match task.await {
+            Ok(r) => r,
+            Err(e) => Err(StepError::BadStep(format!("the downloader stopped: {e}"))),
+        }
+    };
+    let report = async {
+        let mut files: BTreeMap<String, u64> = BTreeMap::new();
+        while let Some(p) = rx.recv().await {
+            files.insert(p.file.clone(), p.completed);
+            let done: u64 = files.values().sum();
+            let status = match p.state {
+                crate::hf::FileState::Cached => format!("in the Hugging Face cache: {}", p.file),
+                crate::hf::FileState::Done => format!("downloaded {}", p.file),
+                crate::hf::FileState::Downloading => format!("downloading {}", p.file),
+            };
+            run.progress(id, status, Some(done), Some(total));
+        }
+    };
+    let (downloaded, ()) = futures_util::join!(download, report);
+    downloaded?;
     let progress = |status: String, done: u64, total: u64| {
         run.progress(id, status, Some(done), Some(total));
     };
-    upload_from(&cache, client, hf, request, &progress).await
+    upload_from(hub.cache().root(), client, hf, request, progress).await
 }
 
 /// [`upload`] from the cache at `cache`; `progress(status, done, total)`.
@@ -102,7 +142,7 @@ pub(crate) async fn upload_from(
     client: &Client,
     hf: &HfResolution,
     request: &mut CreateRequest,
-    progress: &(dyn Fn(String, u64, u64) + Sync),
+    progress: impl Fn(String, u64, u64),
 ) -> Result<(), StepError> {
     let total: u64 = hf.files.iter().map(|f| f.size).sum();
     let mut done = 0u64;
@@ -199,7 +239,7 @@ mod tests {
         };
         let seen = Mutex::new(Vec::new());
         let progress = |s: String, d: u64, t: u64| seen.lock().expect("lock").push((s, d, t));
-        upload_from(cache.path(), &client, &hf, &mut request, &progress)
+        upload_from(cache.path(), &client, &hf, &mut request, progress)
             .await
             .expect("uploads");
         assert_eq!(request.files["config.json"], format!("sha256:{cs}"));
@@ -232,7 +272,7 @@ mod tests {
         }]);
         let client = Client::new("http://127.0.0.1:9").expect("client");
         let mut request = CreateRequest::default();
-        let err = upload_from(cache.path(), &client, &hf, &mut request, &|_, _, _| {})
+        let err = upload_from(cache.path(), &client, &hf, &mut request, |_, _, _| {})
             .await
             .expect_err("missing");
         let text = err.to_string();

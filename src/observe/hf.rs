@@ -1,9 +1,10 @@
 //! The Hugging Face Hub's answer for each `hf:` entry, for the plan to
 //! resolve quants, sources and commits (`model::hf_resolve`).
 //!
-//! Offline (`HF_HUB_OFFLINE`, `TRANSFORMERS_OFFLINE`) nothing is asked and
-//! the table and rules answer. The Hub is reached through a [`RepoSource`]:
-//! the real one is the Hub client (`crate::hf`), wired in [`hub`].
+//! The Hub is reached through a [`RepoSource`], the Hub client
+//! (`crate::hf`) in FaceRunner ([`hub`]). Offline (`HF_HUB_OFFLINE`) it
+//! answers from the Hugging Face cache; what it cannot answer, the table and
+//! rules do, and the plan says why.
 
 use std::collections::BTreeMap;
 
@@ -18,55 +19,61 @@ pub trait RepoSource: Send + Sync {
     fn repo_info<'a>(&'a self, repo: &'a str, revision: &'a str) -> BoxFuture<'a, HfLookup>;
 }
 
-/// Whether the environment says offline (`HF_HUB_OFFLINE` or
-/// `TRANSFORMERS_OFFLINE` set to 1, true, on or yes), as `huggingface_hub` reads it.
-pub fn offline_from_env() -> bool {
-    ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"].iter().any(|k| {
-        std::env::var(k).is_ok_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "on" | "yes"
-            )
-        })
-    })
-}
+/// The Hub client (`crate::hf::Hub`, configured from the environment as
+/// `huggingface_hub` is) as a [`RepoSource`]. Offline (`HF_HUB_OFFLINE`) it
+/// answers from the Hugging Face cache.
+struct HubSource(crate::hf::Hub);
 
-/// `HF_ENDPOINT` and whether a token is set (`HF_TOKEN`, or the token file
-/// `HF_TOKEN_PATH`, `$HF_HOME/token`, `~/.cache/huggingface/token`).
-pub fn env_from_env() -> HfEnv {
-    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
-    let token_file = std::env::var_os("HF_TOKEN_PATH")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HF_HOME").map(|h| std::path::Path::new(&h).join("token")))
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .map(|c| std::path::Path::new(&c).join("huggingface/token"))
+impl RepoSource for HubSource {
+    fn repo_info<'a>(&'a self, repo: &'a str, revision: &'a str) -> BoxFuture<'a, HfLookup> {
+        Box::pin(async move {
+            match self.0.repo_info(repo, revision).await {
+                Ok(info) => HfLookup::Found {
+                    info: Box::new(info),
+                },
+                Err(e) => lookup_error(repo, &e),
+            }
         })
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| std::path::Path::new(&h).join(".cache/huggingface/token"))
-        });
-    let file_token = token_file
-        .and_then(|p| crate::safefs::read_prefix(&p, 4096).ok())
-        .is_some_and(|b| !String::from_utf8_lossy(&b).trim().is_empty());
-    HfEnv {
-        endpoint_set: set("HF_ENDPOINT"),
-        token_set: set("HF_TOKEN") || set("HUGGING_FACE_HUB_TOKEN") || file_token,
     }
 }
 
-/// The Hub client, when this build has one.
-///
-/// Wiring point: the Hub client (`crate::hf::Hub::from_env()` and its
-/// `repo_info`) implements [`RepoSource`] here. Until it does, every entry
-/// reads as unreachable and the table and rules answer, saying so.
-pub fn hub() -> Option<Box<dyn RepoSource>> {
-    None
+/// A Hub error as the plan sees it: one that settles the question (no
+/// such repo or revision, gated, refused token) is reported; one that only
+/// says the Hub did not answer (offline and not cached, network, rate
+/// limit) lets the table answer.
+pub fn lookup_error(repo: &str, e: &crate::hf::HfError) -> HfLookup {
+    use crate::hf::HfError as E;
+    let reason = crate::style::with_causes(e);
+    match e {
+        E::Gated { .. }
+        | E::BadToken { .. }
+        | E::Forbidden { .. }
+        | E::RepoNotFound { .. }
+        | E::RevisionNotFound { .. }
+        | E::BadRepoId { .. } => HfLookup::Refused {
+            reason,
+            help: format!("`facerunner hf info {repo}` shows what the Hub says about it"),
+        },
+        _ => HfLookup::Unreachable { reason },
+    }
+}
+
+/// The Hub client from the environment, and what it says about the
+/// environment (`HF_ENDPOINT` set, a token); or why there is none (a bad
+/// `HF_ENDPOINT`, no cache directory).
+pub fn hub() -> Result<(Box<dyn RepoSource>, HfEnv), String> {
+    let hub = crate::hf::Hub::from_env().map_err(|e| crate::style::with_causes(&e))?;
+    let s = hub.settings();
+    let env = HfEnv {
+        endpoint_set: s.endpoint.trim_end_matches('/') != crate::hf::DEFAULT_ENDPOINT,
+        token_set: s.token.is_some(),
+    };
+    Ok((Box::new(HubSource(hub)), env))
 }
 
 /// Ask `source` about every `hf:` entry of the file, once per
-/// `org/repo@revision`; `None` (offline, or no Hub client) marks each
-/// unreachable with `why`.
+/// `org/repo@revision`; `None` (no Hub client) marks each unreachable
+/// with `why`.
 pub async fn observe(
     loaded: &Loaded,
     source: Option<&dyn RepoSource>,

@@ -46,17 +46,14 @@ pub async fn observe(
     } else {
         fit::observe(loaded, &stores, &dirs.state).await
     };
-    let offline = hf::offline_from_env();
-    let hub = if offline { None } else { hf::hub() };
-    let why = if offline {
-        "HF_HUB_OFFLINE is set"
-    } else {
-        "this build has no Hugging Face Hub client"
+    let (hub, hf_env, why) = match hf::hub() {
+        Ok((hub, env)) => (Some(hub), env, String::new()),
+        Err(why) => (None, Default::default(), why),
     };
-    let hf_lookups = hf::observe(loaded, hub.as_deref(), why).await;
+    let hf_lookups = hf::observe(loaded, hub.as_deref(), &why).await;
     Live {
         hf: hf_lookups,
-        hf_env: hf::env_from_env(),
+        hf_env,
         daemon: observed.daemon,
         daemon_unusable: observed.unusable,
         daemon_settings: observed.settings,
