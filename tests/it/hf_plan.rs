@@ -258,11 +258,10 @@ fn a_gguf_repo_with_quant_auto_is_planned_downloaded_imported_and_answers_under_
         let mut c = p.cmd(args);
         c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
             .env_remove("HF_HUB_OFFLINE");
-        let out = assert_cmd::Command::from_std(c)
+        assert_cmd::Command::from_std(c)
             .timeout(std::time::Duration::from_secs(120))
             .output()
-            .expect("run facerunner");
-        out
+            .expect("run facerunner")
     };
 
     let out = online(&["--gpus-from", "gpus.json", "plan", "--color", "never"]);
