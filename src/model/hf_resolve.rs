@@ -486,6 +486,17 @@ fn gguf(
     let (org, repo) = info.id.split_once('/').unwrap_or((&info.id, ""));
     let pull_name = ModelName::from_parts(crate::names::hf::HF_HOST, org, repo, &chosen.quant);
     let (source, source_why) = choose_source(entry, info, env, pull_name.is_ok());
+    if source == HfSource::Ollama && entry.revision() != DEFAULT_REVISION {
+        return Err(fail(
+            format!(
+                "Ollama pulls `main` of {} only, and `revision: {}` pins another",
+                info.id,
+                entry.revision()
+            ),
+            "remove `source: ollama` (FaceRunner then downloads that revision and imports it), or `revision:`",
+        )
+        .at("revision"));
+    }
     if source == HfSource::Ollama
         && let Err(e) = &pull_name
     {

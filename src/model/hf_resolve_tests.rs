@@ -310,3 +310,15 @@ fn quantize_is_checked_and_refused_on_gguf() {
     let err = resolve(&e, Some(&gguf_repo()), HfEnv::default(), &no_gpu).expect_err("gguf");
     assert!(err.reason.contains("already quantized"), "{err:?}");
 }
+
+#[test]
+fn ollama_cannot_pull_a_pinned_revision() {
+    let e = HfEntry {
+        source: Some(HfSource::Ollama),
+        revision: Some("v2".into()),
+        ..entry("someone/Some-Model-GGUF")
+    };
+    let err = resolve(&e, Some(&gguf_repo()), HfEnv::default(), &no_gpu).expect_err("refused");
+    assert_eq!(err.key, "revision");
+    assert!(err.reason.contains("`main`"), "{err:?}");
+}
