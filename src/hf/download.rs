@@ -246,34 +246,24 @@ impl Hub {
             part: part.to_path_buf(),
             last_progress: Instant::now(),
         };
+        // Attempts in a row that brought no byte; any progress resets it.
         let mut stalls = 0;
-        while t.offset < size || size == 0 {
+        loop {
             let before = t.offset;
-            match self.transfer(info, file, &mut t, tx).await {
+            let stop = match self.transfer(info, file, &mut t, tx).await {
                 Ok(()) if t.offset >= size => break,
-                Ok(()) => {}
+                Ok(()) => HfError::BadResponse {
+                    url: self.settings.endpoint.clone(),
+                    reason: format!("`{}` stopped at byte {} of {size}", file.path, t.offset),
+                },
                 Err(Stop::Fatal(e)) => return Err(e),
-                Err(Stop::Broken(e)) => {
-                    if t.offset == before {
-                        stalls += 1;
-                    } else {
-                        stalls = 1;
-                    }
-                    if stalls > MAX_STALLS {
-                        return Err(e);
-                    }
-                    tracing::info!(file = %file.path, at = t.offset, "connection broken; resuming");
-                }
+                Err(Stop::Broken(e)) => e,
+            };
+            stalls = if t.offset > before { 1 } else { stalls + 1 };
+            if stalls > MAX_STALLS {
+                return Err(stop);
             }
-            if t.offset == before {
-                stalls += 1;
-                if stalls > MAX_STALLS {
-                    return Err(HfError::BadResponse {
-                        url: self.settings.endpoint.clone(),
-                        reason: format!("`{}` stopped at byte {} of {size}", file.path, t.offset),
-                    });
-                }
-            }
+            tracing::info!(file = %file.path, at = t.offset, "transfer broken; resuming");
         }
         t.flush().await?;
         if t.offset != size {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::safefs::{ReadError, SafeFsError};
 
 /// An error of the Hub client, the cache or the downloader.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[non_exhaustive]
 pub enum HfError {
     /// `HF_ENDPOINT` is not a URL.

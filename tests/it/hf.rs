@@ -302,6 +302,13 @@ fn corrupt_bytes_are_refused_and_fetched_again_and_a_cut_transfer_resumes_in_the
     assert_eq!(gets.len(), 2, "corrupt once, fetched twice: {gets:#?}");
     assert!(gets[1]["range"].is_null(), "the second fetch starts over: {gets:#?}");
 
+    // Corrupt twice: refused, nothing left behind.
+    let hub = Hub::start(&files, &[], &["--corrupt", "2"]);
+    let e = hub.fail(&["hf", "download", "org/C-GGUF"], &[]);
+    assert!(e.contains("do not match the Hub's sha256"), "{e}");
+    let blob = hub.blob("org/C-GGUF", &sha256(&data));
+    assert!(!blob.exists() && !blob.with_extension("incomplete").exists());
+
     let hub = Hub::start(&files, &[], &["--cut-after", "1000000"]);
     hub.ok(&["hf", "download", "org/C-GGUF"], &[]);
     assert_eq!(std::fs::read(hub.blob("org/C-GGUF", &sha256(&data))).expect("blob"), data);
@@ -483,4 +490,43 @@ fn files_downloaded_by_huggingface_hub_are_reused_and_the_reverse() {
     let p = py("tiny-Q4_K_M.gguf");
     assert_eq!(std::fs::read(&p).expect("our file"), repo[1].2);
     assert_eq!(hub.cdn_gets().len(), 2, "huggingface_hub downloaded it again");
+}
+
+#[test]
+fn the_commands_of_docs_huggingface_md_work() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/huggingface.md"))
+        .expect("docs/huggingface.md");
+    let repo = "bartowski/Llama-3.2-1B-Instruct-GGUF";
+    let hub = Hub::start(
+        &[
+            (repo, "README.md", b"# Llama 3.2 1B Instruct GGUF\n".to_vec()),
+            (repo, "Llama-3.2-1B-Instruct-Q4_K_M.gguf", bytes(4000, 8)),
+            (repo, "Llama-3.2-1B-Instruct-Q8_0.gguf", bytes(8000, 9)),
+        ],
+        &[],
+        &[],
+    );
+    let commands: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .collect();
+    assert!(commands.len() >= 5, "{commands:?}");
+    for line in commands {
+        let mut env = Vec::new();
+        let mut words = line.split_whitespace().peekable();
+        while let Some(w) = words.peek() {
+            match w.split_once('=') {
+                Some((k, v)) if !w.starts_with('-') => {
+                    env.push((k, v));
+                    words.next();
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(words.next(), Some("facerunner"), "{line}");
+        let args: Vec<&str> = words.collect();
+        let out = hub.ok(&args, &env);
+        assert!(!out.stdout.is_empty(), "{line}: no output\n{}", describe(&out));
+    }
+    assert_eq!(hub.cdn_gets().len(), 1, "the Q4_K_M file, once");
 }
