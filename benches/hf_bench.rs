@@ -38,7 +38,10 @@ fn timed(cmd: &mut Command) -> (Duration, u64) {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed();
     assert_eq!(r, pid, "wait4");
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed"
+    );
     std::mem::forget(child); // reaped by wait4
     (wall, usage.ru_maxrss as u64)
 }

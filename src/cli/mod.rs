@@ -30,12 +30,12 @@ pub mod up;
 // plan / apply / models
 pub mod apply;
 pub mod apply_daemon;
+pub mod hf;
 pub mod models;
 pub mod plan;
 pub mod progress;
 pub mod pull;
 pub mod rm;
-pub mod hf;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]

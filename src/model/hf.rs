@@ -1,6 +1,6 @@
 //! What the Hugging Face Hub says about a repo, as plain data.
 //!
-//! Why here: the Hub client (`crate::hf`) fills these, the plan reads them to
+//! Why here: the Hub client (the `hf` module) fills these, the plan reads them to
 //! choose a file and a source, and the state records the commit it pinned;
 //! all three speak the same types, so they sit at the bottom.
 
@@ -195,7 +195,10 @@ mod tests {
 
     #[test]
     fn quant_of_reads_the_last_quant_token() {
-        assert_eq!(quant_of("Llama-3.2-3B-Instruct-Q4_K_M.gguf"), Some("Q4_K_M"));
+        assert_eq!(
+            quant_of("Llama-3.2-3B-Instruct-Q4_K_M.gguf"),
+            Some("Q4_K_M")
+        );
         assert_eq!(quant_of("x.IQ4_XS.gguf"), Some("IQ4_XS"));
         assert_eq!(quant_of("model.gguf"), None);
     }
