@@ -140,20 +140,40 @@ fn verdict(info: &RepoInfo, settings: &HfSettings) -> (&'static str, String) {
     let custom = settings.endpoint != crate::hf::DEFAULT_ENDPOINT;
     if info.has_gguf() {
         if custom || settings.token.is_some() {
-            let why = if custom { "HF_ENDPOINT is set" } else { "a token is set (Ollama cannot send it)" };
-            return ("download-import", format!("GGUF repo: download into the Hugging Face cache and import into Ollama ({why})"));
+            let why = if custom {
+                "HF_ENDPOINT is set"
+            } else {
+                "a token is set (Ollama cannot send it)"
+            };
+            return (
+                "download-import",
+                format!(
+                    "GGUF repo: download into the Hugging Face cache and import into Ollama ({why})"
+                ),
+            );
         }
-        return ("ollama-pull", format!("GGUF repo: Ollama pulls hf.co/{}:QUANT itself (Q4_K_M unless `quant:` says)", info.id));
+        return (
+            "ollama-pull",
+            format!(
+                "GGUF repo: Ollama pulls hf.co/{}:QUANT itself (Q4_K_M unless `quant:` says)",
+                info.id
+            ),
+        );
     }
     let has_safetensors = info.files.iter().any(|f| f.path.ends_with(".safetensors"));
     match info.architectures.first() {
         Some(arch) if has_safetensors && OLLAMA_CONVERTS.contains(&arch.as_str()) => (
             "download-import",
-            format!("safetensors {arch}: download and let Ollama convert it (`quantize: q4_K_M` or `q8_0` to shrink it)"),
+            format!(
+                "safetensors {arch}: download and let Ollama convert it (`quantize: q4_K_M` or `q8_0` to shrink it)"
+            ),
         ),
         Some(arch) if has_safetensors => (
             "refused",
-            format!("Ollama cannot convert {arch}; look for a GGUF of it (`facerunner hf search {} --gguf`) or convert it with llama.cpp's convert_hf_to_gguf.py", info.id.rsplit('/').next().unwrap_or(&info.id)),
+            format!(
+                "Ollama cannot convert {arch}; look for a GGUF of it (`facerunner hf search {} --gguf`) or convert it with llama.cpp's convert_hf_to_gguf.py",
+                info.id.rsplit('/').next().unwrap_or(&info.id)
+            ),
         ),
         _ => (
             "refused",
@@ -177,15 +197,31 @@ fn hub() -> miette::Result<Hub> {
 /// Run `facerunner hf ...`.
 pub fn run(global: &Global, args: HfArgs) -> miette::Result<ExitCode> {
     match args.command {
-        HfCommand::Info { repo, revision, json } => info(global, &repo, &revision, json),
-        HfCommand::Search { query, gguf, limit, json } => search(&query, gguf, limit, json),
-        HfCommand::Download { repo, files, revision, json } => download(&repo, &files, &revision, json),
+        HfCommand::Info {
+            repo,
+            revision,
+            json,
+        } => info(global, &repo, &revision, json),
+        HfCommand::Search {
+            query,
+            gguf,
+            limit,
+            json,
+        } => search(&query, gguf, limit, json),
+        HfCommand::Download {
+            repo,
+            files,
+            revision,
+            json,
+        } => download(&repo, &files, &revision, json),
     }
 }
 
 fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Result<ExitCode> {
     let hub = hub()?;
-    let info = runtime()?.block_on(hub.repo_info(repo, revision)).map_err(miette::Report::new)?;
+    let info = runtime()?
+        .block_on(hub.repo_info(repo, revision))
+        .map_err(miette::Report::new)?;
     // GPUs are a bonus: none (or no driver) shows no fit column.
     let gpus = global.inventory().unwrap_or_else(|_| Inventory::default());
     let quants: Vec<QuantRow> = info
@@ -195,7 +231,12 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
             fits: gpus
                 .gpus
                 .iter()
-                .map(|g| (g.index, q.size.saturating_add(ROUGH_OVERHEAD) <= g.memory_total_bytes))
+                .map(|g| {
+                    (
+                        g.index,
+                        q.size.saturating_add(ROUGH_OVERHEAD) <= g.memory_total_bytes,
+                    )
+                })
                 .collect(),
             quant: q.quant,
             size: q.size,
@@ -204,7 +245,12 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
         .collect();
     let (action, reason) = verdict(&info, hub.settings());
     if json {
-        let out = InfoOut { info: &info, quants, action, reason };
+        let out = InfoOut {
+            info: &info,
+            quants,
+            action,
+            reason,
+        };
         println!("{}", serde_json::to_string_pretty(&out).into_diagnostic()?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -223,7 +269,11 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
         facts.push(format!("base model: {}", info.base_model.join(", ")));
     }
     if info.gated != crate::model::hf::Gated::No {
-        facts.push(format!("gated: accept the licence at {}/{}", hub.settings().endpoint, info.id));
+        facts.push(format!(
+            "gated: accept the licence at {}/{}",
+            hub.settings().endpoint,
+            info.id
+        ));
     }
     if !facts.is_empty() {
         println!("{}", facts.join(" · "));
@@ -241,16 +291,31 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
                 q.quant,
                 human_bytes(q.size),
                 q.files.join(", "),
-                if fits.is_empty() { String::new() } else { format!("  ({})", fits.join(", ")) }
+                if fits.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", fits.join(", "))
+                }
             );
         }
         if !gpus.gpus.is_empty() {
-            println!("  (fits = weights + 1 GiB within the GPU's memory; a long context needs more)");
+            println!(
+                "  (fits = weights + 1 GiB within the GPU's memory; a long context needs more)"
+            );
         }
     }
     println!("\nFiles:");
     for f in &info.files {
-        println!("  {:>10}  {}{}", human_bytes(f.size), f.path, if f.lfs_sha256.is_some() { "  (LFS)" } else { "" });
+        println!(
+            "  {:>10}  {}{}",
+            human_bytes(f.size),
+            f.path,
+            if f.lfs_sha256.is_some() {
+                "  (LFS)"
+            } else {
+                ""
+            }
+        );
     }
     println!("\nFaceRunner would: {action}: {reason}");
     Ok(ExitCode::SUCCESS)
@@ -258,7 +323,9 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
 
 fn search(query: &str, gguf: bool, limit: usize, json: bool) -> miette::Result<ExitCode> {
     let hub = hub()?;
-    let hits = runtime()?.block_on(hub.search(query, gguf, limit)).map_err(miette::Report::new)?;
+    let hits = runtime()?
+        .block_on(hub.search(query, gguf, limit))
+        .map_err(miette::Report::new)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&hits).into_diagnostic()?);
     } else if hits.is_empty() {
@@ -288,7 +355,9 @@ fn pick(info: &RepoInfo, wanted: &[String]) -> miette::Result<Vec<RepoFile>> {
     for w in wanted {
         let files: Vec<RepoFile> = match info.files.iter().find(|f| f.path == *w) {
             Some(f) => vec![f.clone()],
-            None => match crate::names::normalize_quant(w).and_then(|q| quants.iter().find(|x| x.quant == q)) {
+            None => match crate::names::normalize_quant(w)
+                .and_then(|q| quants.iter().find(|x| x.quant == q))
+            {
                 Some(q) => q.files.clone(),
                 None => {
                     return Err(miette::Report::new(crate::hf::HfError::EntryNotFound {
@@ -311,13 +380,22 @@ fn pick(info: &RepoInfo, wanted: &[String]) -> miette::Result<Vec<RepoFile>> {
 fn download(repo: &str, wanted: &[String], revision: &str, json: bool) -> miette::Result<ExitCode> {
     let hub = hub()?;
     let rt = runtime()?;
-    let info = rt.block_on(hub.repo_info(repo, revision)).map_err(miette::Report::new)?;
+    let info = rt
+        .block_on(hub.repo_info(repo, revision))
+        .map_err(miette::Report::new)?;
     let files = pick(&info, wanted)?;
     let sink = super::progress::Renderer::new(json);
-    let ids: BTreeMap<String, usize> = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i + 1)).collect();
+    let ids: BTreeMap<String, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.clone(), i + 1))
+        .collect();
     let title = |path: &str| format!("download {repo}/{path}");
     for f in &files {
-        sink.event(&ExecEvent::StepStarted { id: ids[&f.path], title: title(&f.path) });
+        sink.event(&ExecEvent::StepStarted {
+            id: ids[&f.path],
+            title: title(&f.path),
+        });
     }
     let mut finished = HashSet::new();
     let result = rt.block_on(hub.download(&info, &files, |p: DownloadProgress| {
@@ -332,12 +410,20 @@ fn download(repo: &str, wanted: &[String], revision: &str, json: bool) -> miette
             FileState::Cached | FileState::Done => {
                 sink.event(&ExecEvent::Progress {
                     id,
-                    status: if p.state == FileState::Cached { "already in the cache".into() } else { "verified".into() },
+                    status: if p.state == FileState::Cached {
+                        "already in the cache".into()
+                    } else {
+                        "verified".into()
+                    },
                     completed: Some(p.completed),
                     total: Some(p.total),
                 });
                 finished.insert(id);
-                sink.event(&ExecEvent::StepFinished { id, title: title(&p.file), outcome: Outcome::Succeeded });
+                sink.event(&ExecEvent::StepFinished {
+                    id,
+                    title: title(&p.file),
+                    outcome: Outcome::Succeeded,
+                });
             }
         }
     }));

@@ -20,7 +20,9 @@ use super::error::HfError;
 
 /// Whether `s` is `n` lowercase hex digits.
 pub(crate) fn is_hex(s: &str, n: usize) -> bool {
-    s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == n
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Check a repo id (`org/name`) before it names URLs and directories.
@@ -30,7 +32,8 @@ pub fn check_repo_id(repo: &str) -> Result<(), HfError> {
             && p.len() <= 96
             && !p.starts_with(['.', '-'])
             && !p.contains("..")
-            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     };
     match repo.split_once('/') {
         Some((org, name)) if ok_part(org) && ok_part(name) => Ok(()),
@@ -87,7 +90,9 @@ impl HfCache {
 
     /// `blobs/<etag>.incomplete`.
     pub fn incomplete_path(&self, repo: &str, etag: &str) -> PathBuf {
-        self.repo_dir(repo).join("blobs").join(format!("{etag}.incomplete"))
+        self.repo_dir(repo)
+            .join("blobs")
+            .join(format!("{etag}.incomplete"))
     }
 
     /// `.locks/models--org--name/<etag>.lock`.
@@ -100,7 +105,10 @@ impl HfCache {
 
     /// `snapshots/<commit>/<path>`.
     pub fn snapshot_path(&self, repo: &str, commit: &str, path: &str) -> PathBuf {
-        self.repo_dir(repo).join("snapshots").join(commit).join(path)
+        self.repo_dir(repo)
+            .join("snapshots")
+            .join(commit)
+            .join(path)
     }
 
     /// The commit `refs/<revision>` holds; a commit id is its own answer.
@@ -111,7 +119,8 @@ impl HfCache {
         if !safe_revision(revision) {
             return None;
         }
-        let bytes = safefs::read_bounded(&self.repo_dir(repo).join("refs").join(revision), 256).ok()?;
+        let bytes =
+            safefs::read_bounded(&self.repo_dir(repo).join("refs").join(revision), 256).ok()?;
         let commit = String::from_utf8_lossy(&bytes).trim().to_string();
         is_hex(&commit, 40).then_some(commit)
     }
@@ -132,7 +141,12 @@ impl HfCache {
     /// The snapshot path of `file` when its complete blob is in the cache
     /// (put there by FaceRunner or by the Python tools); the snapshot link is
     /// made when only the blob is there.
-    pub fn cached_file(&self, repo: &str, commit: &str, file: &RepoFile) -> Result<Option<PathBuf>, HfError> {
+    pub fn cached_file(
+        &self,
+        repo: &str,
+        commit: &str,
+        file: &RepoFile,
+    ) -> Result<Option<PathBuf>, HfError> {
         let Some(etag) = file.cache_blob_name() else {
             return Ok(None);
         };
@@ -264,15 +278,26 @@ mod tests {
             lfs_sha256: Some(sha.clone()),
             blob_id: None,
         };
-        let snap = cache.cached_file(repo, &commit, &file).expect("ok").expect("cached");
+        let snap = cache
+            .cached_file(repo, &commit, &file)
+            .expect("ok")
+            .expect("cached");
         assert_eq!(std::fs::read(&snap).expect("read"), b"12345");
         assert_eq!(
             std::fs::read_link(&snap).expect("link"),
             PathBuf::from(format!("../../../blobs/{sha}"))
         );
         // A wrong size is not a cached file.
-        let other = RepoFile { size: 6, ..file.clone() };
-        assert!(cache.cached_file(repo, &commit, &other).expect("ok").is_none());
+        let other = RepoFile {
+            size: 6,
+            ..file.clone()
+        };
+        assert!(
+            cache
+                .cached_file(repo, &commit, &other)
+                .expect("ok")
+                .is_none()
+        );
         cache.write_ref(repo, "main", &commit).expect("ref");
         let info = cache.offline_info(repo, "main").expect("offline");
         assert_eq!(info.commit, commit);

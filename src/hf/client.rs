@@ -75,7 +75,11 @@ impl Hub {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(60))
-            .user_agent(concat!("facerunner/", env!("CARGO_PKG_VERSION"), "; hf_hub-compatible"))
+            .user_agent(concat!(
+                "facerunner/",
+                env!("CARGO_PKG_VERSION"),
+                "; hf_hub-compatible"
+            ))
             .build()
             .map_err(|source| HfError::Http {
                 url: endpoint,
@@ -170,8 +174,7 @@ impl Hub {
                     tokio::time::sleep(wait.min(self.max_wait)).await;
                 }
                 Ok(resp)
-                    if !last
-                        && matches!(resp.status().as_u16(), 408 | 500 | 502 | 503 | 504) =>
+                    if !last && matches!(resp.status().as_u16(), 408 | 500 | 502 | 503 | 504) =>
                 {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
@@ -200,7 +203,13 @@ impl Hub {
             message = serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(body).trim().chars().take(300).collect());
+                .unwrap_or_else(|| {
+                    String::from_utf8_lossy(body)
+                        .trim()
+                        .chars()
+                        .take(300)
+                        .collect()
+                });
         }
         let token_set = self.settings.token.is_some();
         let endpoint = self.settings.endpoint.clone();
@@ -251,7 +260,9 @@ impl Hub {
         url: &Url,
     ) -> Result<(T, HeaderMap), HfError> {
         let resp = self
-            .send(ctx, url, || self.authed(self.http.request(Method::GET, url.clone())))
+            .send(ctx, url, || {
+                self.authed(self.http.request(Method::GET, url.clone()))
+            })
             .await?;
         let headers = resp.headers().clone();
         if resp.content_length().is_some_and(|n| n > MAX_JSON) {
@@ -356,7 +367,12 @@ impl Hub {
     }
 
     /// Search repos by name; `gguf_only` keeps repos tagged `gguf`.
-    pub async fn search(&self, query: &str, gguf_only: bool, limit: usize) -> Result<Vec<SearchHit>, HfError> {
+    pub async fn search(
+        &self,
+        query: &str,
+        gguf_only: bool,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, HfError> {
         if self.settings.offline {
             return Err(self.offline_error(format!("a search for `{query}`")));
         }
@@ -376,7 +392,8 @@ impl Hub {
             .filter_map(|h| {
                 let id = h.id.or(h.model_id)?;
                 Some(SearchHit {
-                    gguf: h.tags.iter().any(|t| t == "gguf") || h.library_name.as_deref() == Some("gguf"),
+                    gguf: h.tags.iter().any(|t| t == "gguf")
+                        || h.library_name.as_deref() == Some("gguf"),
                     id,
                     downloads: h.downloads,
                     likes: h.likes,
@@ -414,8 +431,11 @@ fn next_link(h: &HeaderMap, current: &Url) -> Option<Url> {
     for part in link.split(',') {
         let (url, params) = part.split_once(';')?;
         if params.contains("rel=\"next\"") {
-            let url = current.join(url.trim().trim_start_matches('<').trim_end_matches('>')).ok()?;
-            return (url.host_str() == current.host_str() && url.port() == current.port()).then_some(url);
+            let url = current
+                .join(url.trim().trim_start_matches('<').trim_end_matches('>'))
+                .ok()?;
+            return (url.host_str() == current.host_str() && url.port() == current.port())
+                .then_some(url);
         }
     }
     None
@@ -477,7 +497,9 @@ mod tests {
         h.insert(RETRY_AFTER, "7".parse().expect("hv"));
         h.insert(
             reqwest::header::LINK,
-            "<http://h:1/api/x?cursor=2>; rel=\"next\"".parse().expect("hv"),
+            "<http://h:1/api/x?cursor=2>; rel=\"next\""
+                .parse()
+                .expect("hv"),
         );
         assert_eq!(retry_after(&h), Some(7));
         let cur = Url::parse("http://h:1/api/x").expect("url");
@@ -489,7 +511,9 @@ mod tests {
         let other = Url::parse("http://other:1/api/x").expect("url");
         h.insert(
             reqwest::header::LINK,
-            "<http://h:1/api/x?cursor=2>; rel=\"next\"".parse().expect("hv"),
+            "<http://h:1/api/x?cursor=2>; rel=\"next\""
+                .parse()
+                .expect("hv"),
         );
         assert_eq!(next_link(&h, &other), None);
         assert_eq!(backoff(1), Duration::from_secs(1));

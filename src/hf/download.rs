@@ -114,7 +114,12 @@ impl Hub {
         Ok(done.into_iter().map(|(_, p)| p).collect())
     }
 
-    async fn download_one(&self, info: &RepoInfo, file: &RepoFile, tx: &Tx) -> Result<PathBuf, HfError> {
+    async fn download_one(
+        &self,
+        info: &RepoInfo,
+        file: &RepoFile,
+        tx: &Tx,
+    ) -> Result<PathBuf, HfError> {
         let repo = info.id.as_str();
         let bad = |reason: String| HfError::BadResponse {
             url: self.settings.endpoint.clone(),
@@ -159,7 +164,9 @@ impl Hub {
                 Err(std::fs::TryLockError::WouldBlock) => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(std::fs::TryLockError::Error(e)) => return Err(HfError::io("lock", &lock_path, e)),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(HfError::io("lock", &lock_path, e));
+                }
             }
         }
         // Another downloader may have finished while we waited.
@@ -206,23 +213,35 @@ impl Hub {
     }
 
     /// Complete `part` (resuming what it holds); the sha256 of its bytes.
-    async fn fetch(&self, info: &RepoInfo, file: &RepoFile, part: &std::path::Path, tx: &Tx) -> Result<String, HfError> {
+    async fn fetch(
+        &self,
+        info: &RepoInfo,
+        file: &RepoFile,
+        part: &std::path::Path,
+        tx: &Tx,
+    ) -> Result<String, HfError> {
         let std_file = safefs::open_private_rw(part)?;
         let size = file.size;
         let path = part.to_path_buf();
         // Hash what an earlier run left (off the async threads).
         let (std_file, hasher, offset) = tokio::task::spawn_blocking(move || {
             let mut f = std_file;
-            let len = f.metadata().map_err(|e| HfError::io("inspect", &path, e))?.len();
+            let len = f
+                .metadata()
+                .map_err(|e| HfError::io("inspect", &path, e))?
+                .len();
             let mut hasher = Sha256::new();
             if len > size {
-                f.set_len(0).map_err(|e| HfError::io("truncate", &path, e))?;
+                f.set_len(0)
+                    .map_err(|e| HfError::io("truncate", &path, e))?;
                 return Ok((f, hasher, 0));
             }
             let mut buf = vec![0u8; 1 << 20];
             let mut read = 0u64;
             while read < len {
-                let n = f.read(&mut buf).map_err(|e| HfError::io("read", &path, e))?;
+                let n = f
+                    .read(&mut buf)
+                    .map_err(|e| HfError::io("read", &path, e))?;
                 if n == 0 {
                     break;
                 }
@@ -237,7 +256,9 @@ impl Hub {
         out.seek(std::io::SeekFrom::Start(offset))
             .await
             .map_err(|e| HfError::io("seek", part, e))?;
-        out.set_len(offset).await.map_err(|e| HfError::io("truncate", part, e))?;
+        out.set_len(offset)
+            .await
+            .map_err(|e| HfError::io("truncate", part, e))?;
         let mut t = Transfer {
             out,
             hasher,
@@ -246,34 +267,24 @@ impl Hub {
             part: part.to_path_buf(),
             last_progress: Instant::now(),
         };
+        // Attempts in a row that brought no byte; any progress resets it.
         let mut stalls = 0;
-        while t.offset < size || size == 0 {
+        loop {
             let before = t.offset;
-            match self.transfer(info, file, &mut t, tx).await {
+            let stop = match self.transfer(info, file, &mut t, tx).await {
                 Ok(()) if t.offset >= size => break,
-                Ok(()) => {}
+                Ok(()) => HfError::BadResponse {
+                    url: self.settings.endpoint.clone(),
+                    reason: format!("`{}` stopped at byte {} of {size}", file.path, t.offset),
+                },
                 Err(Stop::Fatal(e)) => return Err(e),
-                Err(Stop::Broken(e)) => {
-                    if t.offset == before {
-                        stalls += 1;
-                    } else {
-                        stalls = 1;
-                    }
-                    if stalls > MAX_STALLS {
-                        return Err(e);
-                    }
-                    tracing::info!(file = %file.path, at = t.offset, "connection broken; resuming");
-                }
+                Err(Stop::Broken(e)) => e,
+            };
+            stalls = if t.offset > before { 1 } else { stalls + 1 };
+            if stalls > MAX_STALLS {
+                return Err(stop);
             }
-            if t.offset == before {
-                stalls += 1;
-                if stalls > MAX_STALLS {
-                    return Err(HfError::BadResponse {
-                        url: self.settings.endpoint.clone(),
-                        reason: format!("`{}` stopped at byte {} of {size}", file.path, t.offset),
-                    });
-                }
-            }
+            tracing::info!(file = %file.path, at = t.offset, "transfer broken; resuming");
         }
         t.flush().await?;
         if t.offset != size {
@@ -286,7 +297,13 @@ impl Hub {
     }
 
     /// One GET (after redirects) from `t.offset` to the end or a break.
-    async fn transfer(&self, info: &RepoInfo, file: &RepoFile, t: &mut Transfer, tx: &Tx) -> Result<(), Stop> {
+    async fn transfer(
+        &self,
+        info: &RepoInfo,
+        file: &RepoFile,
+        t: &mut Transfer,
+        tx: &Tx,
+    ) -> Result<(), Stop> {
         let repo = info.id.as_str();
         let (org, name) = repo.split_once('/').unwrap_or((repo, ""));
         let mut segments = vec![org, name, "resolve", info.commit.as_str()];
@@ -326,7 +343,9 @@ impl Hub {
                     .get(LOCATION)
                     .and_then(|l| l.to_str().ok())
                     .and_then(|l| url.join(l).ok())
-                    .ok_or_else(|| Stop::Fatal(bad(&url, "a redirect without a usable Location")))?;
+                    .ok_or_else(|| {
+                        Stop::Fatal(bad(&url, "a redirect without a usable Location"))
+                    })?;
                 url = next;
                 continue;
             }
@@ -344,7 +363,10 @@ impl Hub {
                     .and_then(|v| v.split('-').next())
                     .and_then(|v| v.parse::<u64>().ok());
                 if start != Some(t.offset) {
-                    return Err(Stop::Fatal(bad(&url, "a Content-Range that does not start where asked")));
+                    return Err(Stop::Fatal(bad(
+                        &url,
+                        "a Content-Range that does not start where asked",
+                    )));
                 }
             }
             StatusCode::OK => {
@@ -427,7 +449,10 @@ impl Transfer {
                 .map_err(|e| HfError::io("write", &self.part, e))?;
             self.buf.clear();
         }
-        self.out.flush().await.map_err(|e| HfError::io("write", &self.part, e))
+        self.out
+            .flush()
+            .await
+            .map_err(|e| HfError::io("write", &self.part, e))
     }
 
     async fn restart(&mut self) -> Result<(), HfError> {

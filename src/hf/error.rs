@@ -10,7 +10,9 @@ use crate::safefs::{ReadError, SafeFsError};
 #[non_exhaustive]
 pub enum HfError {
     /// `HF_ENDPOINT` is not a URL.
-    #[error("HF_ENDPOINT `{endpoint}` is not a URL; set it like https://huggingface.co or unset it")]
+    #[error(
+        "HF_ENDPOINT `{endpoint}` is not a URL; set it like https://huggingface.co or unset it"
+    )]
     BadEndpoint {
         /// The value.
         endpoint: String,
@@ -30,7 +32,9 @@ pub enum HfError {
         source: ReadError,
     },
     /// Not a Hub repo id.
-    #[error("`{name}` is not a Hugging Face repo id; write it as org/name (e.g. bartowski/Llama-3.2-1B-Instruct-GGUF)")]
+    #[error(
+        "`{name}` is not a Hugging Face repo id; write it as org/name (e.g. bartowski/Llama-3.2-1B-Instruct-GGUF)"
+    )]
     BadRepoId {
         /// As given.
         name: String,
@@ -92,7 +96,9 @@ pub enum HfError {
         token_set: bool,
     },
     /// No such branch, tag or commit.
-    #[error("repo {repo} has no revision `{revision}`; use a branch, tag or commit of {endpoint}/{repo}/tree/main")]
+    #[error(
+        "repo {repo} has no revision `{revision}`; use a branch, tag or commit of {endpoint}/{repo}/tree/main"
+    )]
     RevisionNotFound {
         /// The repo.
         repo: String,
@@ -102,7 +108,9 @@ pub enum HfError {
         endpoint: String,
     },
     /// No such file.
-    #[error("repo {repo} has no file `{path}` at {revision}; `facerunner hf info {repo}` lists its files")]
+    #[error(
+        "repo {repo} has no file `{path}` at {revision}; `facerunner hf info {repo}` lists its files"
+    )]
     EntryNotFound {
         /// The repo.
         repo: String,
@@ -123,7 +131,9 @@ pub enum HfError {
         attempts: u32,
     },
     /// A transport failure.
-    #[error("cannot reach {url} ({attempts} attempt(s)); check the network, or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only")]
+    #[error(
+        "cannot reach {url} ({attempts} attempt(s)); check the network, or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use the cache only"
+    )]
     Http {
         /// The URL.
         url: String,
@@ -152,7 +162,9 @@ pub enum HfError {
         reason: String,
     },
     /// The bytes do not match the LFS sha256, twice.
-    #[error("{repo}/{path}: the downloaded bytes do not match the Hub's sha256 (expected {expected}, got {actual}), even after downloading again; the mirror or a proxy may be corrupting data")]
+    #[error(
+        "{repo}/{path}: the downloaded bytes do not match the Hub's sha256 (expected {expected}, got {actual}), even after downloading again; the mirror or a proxy may be corrupting data"
+    )]
     Integrity {
         /// The repo.
         repo: String,
@@ -180,7 +192,11 @@ pub enum HfError {
 }
 
 impl HfError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> HfError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> HfError {
         HfError::Io {
             action,
             path: path.into(),

@@ -82,7 +82,8 @@ impl Hub {
             std::fs::write(&p, b).expect("write");
         }
         for (repo, m) in meta {
-            std::fs::write(dir.path().join("repos").join(repo).join(".standin.json"), m).expect("meta");
+            std::fs::write(dir.path().join("repos").join(repo).join(".standin.json"), m)
+                .expect("meta");
         }
         let mut child = Command::new("python3")
             .arg(STANDIN)
@@ -150,7 +151,11 @@ impl Hub {
 
     fn fail(&self, args: &[&str], env: &[(&str, &str)]) -> String {
         let out = self.run(args, env);
-        assert!(!out.status.success(), "{args:?} should fail:\n{}", describe(&out));
+        assert!(
+            !out.status.success(),
+            "{args:?} should fail:\n{}",
+            describe(&out)
+        );
         unwrap_report(&text(&out.stderr))
     }
 
@@ -200,7 +205,10 @@ fn info_lists_quants_with_sizes_their_gpu_fit_and_what_facerunner_would_do() {
     )
     .expect("gpus");
     let gpus = gpus.to_str().expect("utf-8");
-    let out = hub.ok(&["--gpus-from", gpus, "hf", "info", "org/Tiny-GGUF", "--json"], &[]);
+    let out = hub.ok(
+        &["--gpus-from", gpus, "hf", "info", "org/Tiny-GGUF", "--json"],
+        &[],
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["id"], "org/Tiny-GGUF");
     assert_eq!(v["commit"].as_str().map(str::len), Some(40), "{v:#}");
@@ -232,12 +240,17 @@ fn info_lists_quants_with_sizes_their_gpu_fit_and_what_facerunner_would_do() {
 }
 
 #[test]
-fn a_download_killed_half_way_resumes_without_fetching_again_and_never_sends_the_token_to_the_cdn() {
+fn a_download_killed_half_way_resumes_without_fetching_again_and_never_sends_the_token_to_the_cdn()
+{
     let size = 32 * MIB;
     let data = bytes(size, 7);
     let files = vec![("org/Big-GGUF", "big-Q4_K_M.gguf", data.clone())];
     // 8 MiB/s: the first half takes about two seconds, time enough to kill.
-    let hub = Hub::start(&files, &[], &["--slow-bps", "8388608", "--token", "hf_good"]);
+    let hub = Hub::start(
+        &files,
+        &[],
+        &["--slow-bps", "8388608", "--token", "hf_good"],
+    );
     let token = [("HF_TOKEN", "hf_good")];
     let part = hub
         .blob("org/Big-GGUF", &sha256(&data))
@@ -262,7 +275,11 @@ fn a_download_killed_half_way_resumes_without_fetching_again_and_never_sends_the
     let blob = hub.blob("org/Big-GGUF", &sha256(&data));
     assert_eq!(std::fs::read(&blob).expect("blob"), data);
     assert!(!part.exists(), "the part file was renamed");
-    assert!(text(&out.stdout).contains("\"event\":\"downloaded\""), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("\"event\":\"downloaded\""),
+        "{}",
+        describe(&out)
+    );
 
     let gets = hub.cdn_gets();
     assert_eq!(gets.len(), 2, "{gets:#?}");
@@ -273,7 +290,10 @@ fn a_download_killed_half_way_resumes_without_fetching_again_and_never_sends_the
         .trim_end_matches('-')
         .parse()
         .expect("range start");
-    assert!(start >= kept.min(start) && start >= (size / 2) as u64, "{range}");
+    assert!(
+        start >= kept.min(start) && start >= (size / 2) as u64,
+        "{range}"
+    );
     let served: u64 = gets.iter().map(|g| g["bytes"].as_u64().unwrap_or(0)).sum();
     assert!(
         served <= (size as u64) * 105 / 100,
@@ -297,14 +317,30 @@ fn corrupt_bytes_are_refused_and_fetched_again_and_a_cut_transfer_resumes_in_the
     let files = vec![("org/C-GGUF", "c-Q4_K_M.gguf", data.clone())];
     let hub = Hub::start(&files, &[], &["--corrupt-once"]);
     hub.ok(&["hf", "download", "org/C-GGUF"], &[]);
-    assert_eq!(std::fs::read(hub.blob("org/C-GGUF", &sha256(&data))).expect("blob"), data);
+    assert_eq!(
+        std::fs::read(hub.blob("org/C-GGUF", &sha256(&data))).expect("blob"),
+        data
+    );
     let gets = hub.cdn_gets();
     assert_eq!(gets.len(), 2, "corrupt once, fetched twice: {gets:#?}");
-    assert!(gets[1]["range"].is_null(), "the second fetch starts over: {gets:#?}");
+    assert!(
+        gets[1]["range"].is_null(),
+        "the second fetch starts over: {gets:#?}"
+    );
+
+    // Corrupt twice: refused, nothing left behind.
+    let hub = Hub::start(&files, &[], &["--corrupt", "2"]);
+    let e = hub.fail(&["hf", "download", "org/C-GGUF"], &[]);
+    assert!(e.contains("do not match the Hub's sha256"), "{e}");
+    let blob = hub.blob("org/C-GGUF", &sha256(&data));
+    assert!(!blob.exists() && !blob.with_extension("incomplete").exists());
 
     let hub = Hub::start(&files, &[], &["--cut-after", "1000000"]);
     hub.ok(&["hf", "download", "org/C-GGUF"], &[]);
-    assert_eq!(std::fs::read(hub.blob("org/C-GGUF", &sha256(&data))).expect("blob"), data);
+    assert_eq!(
+        std::fs::read(hub.blob("org/C-GGUF", &sha256(&data))).expect("blob"),
+        data
+    );
     let gets = hub.cdn_gets();
     assert_eq!(gets.len(), 2, "{gets:#?}");
     assert_eq!(gets[0]["bytes"], 1_000_000);
@@ -319,13 +355,22 @@ fn errors_say_what_to_do_gated_not_found_bad_token() {
     ];
     let hub = Hub::start(
         &files,
-        &[("org/Gated", r#"{"gated": "manual", "authorized": ["hf_ok"]}"#)],
+        &[(
+            "org/Gated",
+            r#"{"gated": "manual", "authorized": ["hf_ok"]}"#,
+        )],
         &["--token", "hf_ok", "--token", "hf_other"],
     );
     let licence = format!("{}/org/Gated", hub.endpoint());
     let e = hub.fail(&["hf", "download", "org/Gated"], &[]);
-    assert!(e.contains("gated") && e.contains(&licence) && e.contains("HF_TOKEN"), "{e}");
-    let e = hub.fail(&["hf", "download", "org/Gated"], &[("HF_TOKEN", "hf_other")]);
+    assert!(
+        e.contains("gated") && e.contains(&licence) && e.contains("HF_TOKEN"),
+        "{e}"
+    );
+    let e = hub.fail(
+        &["hf", "download", "org/Gated"],
+        &[("HF_TOKEN", "hf_other")],
+    );
     assert!(e.contains(&licence) && e.contains("not in the"), "{e}");
     hub.ok(&["hf", "download", "org/Gated"], &[("HF_TOKEN", "hf_ok")]);
     // The token file under HF_HOME counts too.
@@ -334,16 +379,29 @@ fn errors_say_what_to_do_gated_not_found_bad_token() {
     let other = hub.dir.path().join("other-cache");
     let other = other.to_str().expect("utf-8");
     let e = hub.fail(
-        &["hf", "download", "org/Gated", "g-Q4_K_M.gguf", "--revision", "main"],
+        &[
+            "hf",
+            "download",
+            "org/Gated",
+            "g-Q4_K_M.gguf",
+            "--revision",
+            "main",
+        ],
         &[("HF_HUB_CACHE", other)],
     );
     assert!(e.contains(&licence), "{e}");
 
-    let e = hub.fail(&["hf", "info", "org/Tiny-GGUF"], &[("HF_TOKEN", "hf_wrong")]);
+    let e = hub.fail(
+        &["hf", "info", "org/Tiny-GGUF"],
+        &[("HF_TOKEN", "hf_wrong")],
+    );
     assert!(e.contains("token was refused"), "{e}");
     std::fs::remove_file(hub.home().join("token")).expect("rm token");
     let e = hub.fail(&["hf", "info", "org/Nope"], &[]);
-    assert!(e.contains("repo org/Nope not found") && e.contains("HF_TOKEN"), "{e}");
+    assert!(
+        e.contains("repo org/Nope not found") && e.contains("HF_TOKEN"),
+        "{e}"
+    );
     let e = hub.fail(&["hf", "info", "org/Tiny-GGUF", "--revision", "v9"], &[]);
     assert!(e.contains("no revision `v9`"), "{e}");
     let e = hub.fail(&["hf", "download", "org/Tiny-GGUF", "missing.gguf"], &[]);
@@ -354,12 +412,20 @@ fn errors_say_what_to_do_gated_not_found_bad_token() {
 
 #[test]
 fn rate_limits_are_waited_out() {
-    let hub = Hub::start(&gguf_repo(), &[], &["--rate-limit", "2", "--retry-after", "1"]);
+    let hub = Hub::start(
+        &gguf_repo(),
+        &[],
+        &["--rate-limit", "2", "--retry-after", "1"],
+    );
     hub.ok(&["hf", "info", "org/Tiny-GGUF"], &[]);
     let limited = hub.log().iter().filter(|e| e["status"] == 429).count();
     assert_eq!(limited, 2);
     // Past the bounded retries, the error says so.
-    let hub = Hub::start(&gguf_repo(), &[], &["--rate-limit", "100", "--retry-after", "0"]);
+    let hub = Hub::start(
+        &gguf_repo(),
+        &[],
+        &["--rate-limit", "100", "--retry-after", "0"],
+    );
     let e = hub.fail(&["hf", "info", "org/Tiny-GGUF"], &[]);
     assert!(e.contains("rate limited"), "{e}");
 }
@@ -386,19 +452,43 @@ fn cached_files_are_not_downloaded_again_and_offline_mode_answers_from_the_cache
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let commit = v["commit"].as_str().expect("commit").to_string();
     // The Q8 file is already there, put by the Python tools.
-    python_style_cache(&hub.cache(), "org/Tiny-GGUF", &commit, "tiny-Q8_0.gguf", &repo[2].2);
-    let out = hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q4_K_M", "Q8_0", "--json"], &[]);
+    python_style_cache(
+        &hub.cache(),
+        "org/Tiny-GGUF",
+        &commit,
+        "tiny-Q8_0.gguf",
+        &repo[2].2,
+    );
+    let out = hub.ok(
+        &[
+            "hf",
+            "download",
+            "org/Tiny-GGUF",
+            "Q4_K_M",
+            "Q8_0",
+            "--json",
+        ],
+        &[],
+    );
     let t = text(&out.stdout);
     assert!(t.contains("already in the cache"), "{t}");
     let gets = hub.cdn_gets();
     assert_eq!(gets.len(), 1, "only Q4_K_M is fetched: {gets:#?}");
-    assert!(gets[0]["path"].as_str().unwrap_or("").contains(&sha256(&repo[1].2)));
+    assert!(
+        gets[0]["path"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&sha256(&repo[1].2))
+    );
     // A second download fetches nothing.
     hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q4_K_M"], &[]);
     assert_eq!(hub.cdn_gets().len(), 1);
 
     // Offline: no HTTP at all (the endpoint goes nowhere), answers from the cache.
-    let offline = [("HF_HUB_OFFLINE", "1"), ("HF_ENDPOINT", "http://127.0.0.1:9")];
+    let offline = [
+        ("HF_HUB_OFFLINE", "1"),
+        ("HF_ENDPOINT", "http://127.0.0.1:9"),
+    ];
     let out = hub.ok(&["hf", "info", "org/Tiny-GGUF", "--json"], &offline);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["commit"], commit.as_str());
@@ -410,7 +500,11 @@ fn cached_files_are_not_downloaded_again_and_offline_mode_answers_from_the_cache
         .collect();
     assert_eq!(paths, ["tiny-Q4_K_M.gguf", "tiny-Q8_0.gguf"]);
     let out = hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q8_0"], &offline);
-    assert!(text(&out.stdout).contains("tiny-Q8_0.gguf"), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("tiny-Q8_0.gguf"),
+        "{}",
+        describe(&out)
+    );
     let e = hub.fail(&["hf", "download", "org/Tiny-GGUF", "README.md"], &offline);
     assert!(e.contains("no file `README.md`"), "{e}");
     let e = hub.fail(&["hf", "info", "org/Other"], &offline);
@@ -467,20 +561,88 @@ fn files_downloaded_by_huggingface_hub_are_reused_and_the_reverse() {
             .env_remove("HF_HUB_OFFLINE")
             .output()
             .expect("run python");
-        assert!(out.status.success(), "huggingface_hub failed:\n{}", describe(&out));
+        assert!(
+            out.status.success(),
+            "huggingface_hub failed:\n{}",
+            describe(&out)
+        );
         PathBuf::from(text(&out.stdout).trim())
     };
     // Python first: FaceRunner finds the file and fetches nothing.
     let p = py("tiny-Q8_0.gguf");
     assert_eq!(std::fs::read(&p).expect("python's file"), repo[2].2);
     assert_eq!(hub.cdn_gets().len(), 1);
-    let out = hub.ok(&["hf", "download", "org/Tiny-GGUF", "tiny-Q8_0.gguf", "--json"], &[]);
-    assert!(text(&out.stdout).contains("already in the cache"), "{}", describe(&out));
+    let out = hub.ok(
+        &[
+            "hf",
+            "download",
+            "org/Tiny-GGUF",
+            "tiny-Q8_0.gguf",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(
+        text(&out.stdout).contains("already in the cache"),
+        "{}",
+        describe(&out)
+    );
     assert_eq!(hub.cdn_gets().len(), 1, "FaceRunner downloaded it again");
     // FaceRunner first: huggingface_hub finds the file and fetches nothing.
-    hub.ok(&["hf", "download", "org/Tiny-GGUF", "tiny-Q4_K_M.gguf"], &[]);
+    hub.ok(
+        &["hf", "download", "org/Tiny-GGUF", "tiny-Q4_K_M.gguf"],
+        &[],
+    );
     assert_eq!(hub.cdn_gets().len(), 2);
     let p = py("tiny-Q4_K_M.gguf");
     assert_eq!(std::fs::read(&p).expect("our file"), repo[1].2);
-    assert_eq!(hub.cdn_gets().len(), 2, "huggingface_hub downloaded it again");
+    assert_eq!(
+        hub.cdn_gets().len(),
+        2,
+        "huggingface_hub downloaded it again"
+    );
+}
+
+#[test]
+fn the_commands_of_docs_huggingface_md_work() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/huggingface.md"))
+        .expect("docs/huggingface.md");
+    let repo = "bartowski/Llama-3.2-1B-Instruct-GGUF";
+    let hub = Hub::start(
+        &[
+            (
+                repo,
+                "README.md",
+                b"# Llama 3.2 1B Instruct GGUF\n".to_vec(),
+            ),
+            (repo, "Llama-3.2-1B-Instruct-Q4_K_M.gguf", bytes(4000, 8)),
+            (repo, "Llama-3.2-1B-Instruct-Q8_0.gguf", bytes(8000, 9)),
+        ],
+        &[],
+        &[],
+    );
+    let commands: Vec<&str> = doc.lines().filter_map(|l| l.strip_prefix("$ ")).collect();
+    assert!(commands.len() >= 5, "{commands:?}");
+    for line in commands {
+        let mut env = Vec::new();
+        let mut words = line.split_whitespace().peekable();
+        while let Some(w) = words.peek() {
+            match w.split_once('=') {
+                Some((k, v)) if !w.starts_with('-') => {
+                    env.push((k, v));
+                    words.next();
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(words.next(), Some("facerunner"), "{line}");
+        let args: Vec<&str> = words.collect();
+        let out = hub.ok(&args, &env);
+        assert!(
+            !out.stdout.is_empty(),
+            "{line}: no output\n{}",
+            describe(&out)
+        );
+    }
+    assert_eq!(hub.cdn_gets().len(), 1, "the Q4_K_M file, once");
 }

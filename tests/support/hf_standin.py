@@ -30,8 +30,8 @@ EntryNotFound) and X-Error-Message, with a JSON body {"error": ...}.
 
 Faults (flags or POST /__standin/faults; `*_once` faults fire on the next CDN
 GET only): `cut_after` (bytes; the CDN closes the connection after that many
-bytes of the next GET), `corrupt_once` (the next CDN GET serves one flipped
-byte per MiB), `slow_bps` (the CDN sends at most this many bytes a second),
+bytes of the next GET), `corrupt` (the next N CDN GETs serve one flipped
+byte per MiB; `--corrupt-once` is N=1), `slow_bps` (the CDN sends at most this many bytes a second),
 `rate_limit` (the next N hub requests answer 429 with Retry-After:
 `retry_after` seconds).
 
@@ -136,7 +136,7 @@ class State:
         self.tokens = set(args.token or [])
         self.page_size = args.page_size
         self.lock = threading.Lock()
-        self.faults = {"cut_after": args.cut_after, "corrupt_once": args.corrupt_once,
+        self.faults = {"cut_after": args.cut_after, "corrupt": args.corrupt or (1 if args.corrupt_once else 0),
                        "slow_bps": args.slow_bps, "rate_limit": args.rate_limit,
                        "retry_after": args.retry_after}
         self.log = []
@@ -155,11 +155,11 @@ class State:
         """A one-shot fault's value, cleared."""
         with self.lock:
             v = self.faults.get(key)
-            if key == "rate_limit":
+            if key in ("rate_limit", "corrupt"):
                 if v:
                     self.faults[key] = v - 1
                 return v
-            self.faults[key] = None if key != "corrupt_once" else False
+            self.faults[key] = None
             return v
 
 
@@ -448,7 +448,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return self.record(status, 0)
         cut = self.state.take("cut_after")
-        corrupt = self.state.take("corrupt_once")
+        corrupt = self.state.take("corrupt")
         slow = self.state.faults.get("slow_bps")
         sent = 0
         try:
@@ -510,6 +510,7 @@ def main():
     p.add_argument("--page-size", type=int, default=1000)
     p.add_argument("--cut-after", type=int)
     p.add_argument("--corrupt-once", action="store_true")
+    p.add_argument("--corrupt", type=int, default=0, help="corrupt the next N CDN GETs")
     p.add_argument("--slow-bps", type=int)
     p.add_argument("--rate-limit", type=int, default=0)
     p.add_argument("--retry-after", type=int, default=1)
