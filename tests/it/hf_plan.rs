@@ -341,3 +341,90 @@ fn a_gguf_repo_with_quant_auto_is_planned_downloaded_imported_and_answers_under_
     );
     p.run(&["down"]);
 }
+
+#[test]
+fn a_safetensors_repo_ollama_converts_is_downloaded_and_imported_with_quantize() {
+    let p = Project::new("");
+    let repos = p.dir.path().join("repos");
+    let repo = repos.join("org/Tiny-Llama");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let weights: Vec<u8> = (0..(2 << 20)).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(repo.join("model.safetensors"), &weights).expect("write");
+    std::fs::write(
+        repo.join("config.json"),
+        r#"{"architectures":["LlamaForCausalLM"]}"#,
+    )
+    .expect("write");
+    std::fs::write(repo.join("tokenizer.json"), "{}").expect("write");
+    std::fs::write(
+        repo.join(".standin.json"),
+        r#"{"pipeline_tag": "text-generation", "library_name": "transformers", "architectures": ["LlamaForCausalLM"]}"#,
+    )
+    .expect("write");
+    // And one Ollama cannot convert: refused with the reason.
+    let other = repos.join("org/Tiny-Qwen3");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("model.safetensors"), b"x").expect("write");
+    std::fs::write(
+        other.join(".standin.json"),
+        r#"{"pipeline_tag": "text-generation", "library_name": "transformers", "architectures": ["Qwen3ForCausalLM"]}"#,
+    )
+    .expect("write");
+    let hub = HubStandin::start(&repos);
+    let port = free_port();
+    let services = ollama_yaml(&p, port);
+    let online = |args: &[&str]| {
+        let mut c = p.cmd(args);
+        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
+            .env_remove("HF_HUB_OFFLINE");
+        assert_cmd::Command::from_std(c)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("run facerunner")
+    };
+
+    p.write(&format!("{services}models:\n  - hf: org/Tiny-Qwen3\n"));
+    let out = online(&["plan", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("Qwen3ForCausalLM, which Ollama cannot convert"),
+        "{}",
+        describe(&out)
+    );
+
+    p.write(&format!(
+        "{services}models:\n  - hf: org/Tiny-Llama\n    quantize: q8_0\n    system: be brief\n"
+    ));
+    let out = online(&["plan", "--color", "never"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let plan = text(&out.stdout);
+    for needle in [
+        "create hf.co/org/Tiny-Llama:q8_0",
+        "quantize: q8_0",
+        "file: model.safetensors (2.0MiB)",
+        "file: config.json",
+        "file: tokenizer.json",
+        "LlamaForCausalLM",
+    ] {
+        assert!(plan.contains(needle), "{needle:?} not in:\n{plan}");
+    }
+    let out = online(&["plan", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let create = v["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["action"] == "create_model")
+        .expect("an import")
+        .clone();
+    assert_eq!(create["request"]["quantize"], "q8_0", "{create}");
+    assert_eq!(create["request"]["system"], "be brief", "{create}");
+    assert_eq!(create["hf"]["format"], "safetensors", "{create}");
+    let out = online(&["apply", "--yes", "--color", "never"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let answer = generate(port, "hf.co/org/Tiny-Llama:q8_0");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let out = online(&["plan", "--detailed-exitcode", "--color", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    p.run(&["down"]);
+}
