@@ -34,38 +34,48 @@ pub struct RmArgs {
 }
 
 /// The installed models `input` names. An Ollama name names itself; a
-/// Hugging Face name (`hf:org/repo`, a huggingface.co address) names its
-/// converted name, and without a quant every installed quant of a GGUF
-/// repo (`hf.co/org/repo:*`).
+/// Hugging Face name (`hf:org/repo[:QUANT]`, a huggingface.co address)
+/// names what was installed from that repo, pulled or imported
+/// (`hf.co/org/repo:TAG`; without a quant every tag), else the library
+/// model the table maps it to.
 fn installed_matches(
     models: &std::collections::BTreeMap<String, crate::observe::LiveModel>,
     input: &str,
 ) -> miette::Result<Vec<String>> {
-    let hf = crate::cli::pull::hf_input(input);
-    let (parsed, _) = crate::cli::pull::name(input)?;
-    let any_quant = hf
-        .and_then(|h| crate::names::parse_hf(h).ok())
-        .is_some_and(|r| r.quant.is_none())
-        && parsed
-            .host()
-            .eq_ignore_ascii_case(crate::names::hf::HF_HOST);
-    if !any_quant {
+    let Some(hf) = crate::cli::pull::hf_input(input) else {
+        let (parsed, _) = crate::cli::pull::name(input)?;
         return Ok(models
             .get(&parsed.key())
             .map(|m| vec![m.name.clone()])
             .unwrap_or_default());
-    }
-    Ok(models
+    };
+    let repo = crate::names::parse_hf(hf).map_err(miette::Report::new)?;
+    let from_repo: Vec<String> = models
         .values()
         .filter(|m| {
             ModelName::parse(&m.name).is_ok_and(|x| {
-                x.host().eq_ignore_ascii_case(parsed.host())
-                    && x.namespace().eq_ignore_ascii_case(parsed.namespace())
-                    && x.model().eq_ignore_ascii_case(parsed.model())
+                x.host().eq_ignore_ascii_case(crate::names::hf::HF_HOST)
+                    && x.namespace().eq_ignore_ascii_case(&repo.org)
+                    && x.model().eq_ignore_ascii_case(&repo.repo)
+                    && repo
+                        .quant
+                        .as_deref()
+                        .is_none_or(|q| x.tag().eq_ignore_ascii_case(q))
             })
         })
         .map(|m| m.name.clone())
-        .collect())
+        .collect();
+    if !from_repo.is_empty() {
+        return Ok(from_repo);
+    }
+    // A repo the table maps to a library model.
+    Ok(
+        crate::names::convert(hf, None, &crate::names::RepoHints::default())
+            .ok()
+            .and_then(|c| models.get(&c.ollama.key()))
+            .map(|m| vec![m.name.clone()])
+            .unwrap_or_default(),
+    )
 }
 
 /// Run `facerunner rm`.
@@ -143,5 +153,21 @@ mod tests {
         assert_eq!(m("hf:meta-llama/Llama-3.1-8B-Instruct"), ["llama3.1:8b"]);
         assert_eq!(m("llama3.1:8b"), ["llama3.1:8b"]);
         assert!(m("hf:someone/Missing-GGUF").is_empty());
+        // Not a GGUF repo nor in the table (an import): matched by its repo.
+        let mut models = models;
+        models.insert(
+            ModelName::parse("hf.co/org/Tiny-Llama:q8_0")
+                .expect("valid")
+                .key(),
+            LiveModel {
+                name: "hf.co/org/Tiny-Llama:q8_0".into(),
+                digest: "d".into(),
+                size: 1,
+            },
+        );
+        assert_eq!(
+            installed_matches(&models, "hf:org/Tiny-Llama").expect("a name"),
+            ["hf.co/org/Tiny-Llama:q8_0"]
+        );
     }
 }

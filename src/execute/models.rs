@@ -68,11 +68,17 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
             let definition = serde_json::to_value(step_request(&step.action))
                 .expect("a create request always serializes");
             follow(step.id, run, client.create(*request)).await?;
+            // An import by `facerunner pull` is by hand: never pruned.
+            let origin = if run.ctx.by_hand && hf.is_some() {
+                Origin::PulledByHand
+            } else {
+                Origin::Created
+            };
             own(
                 run,
                 service,
                 model,
-                Origin::Created,
+                origin,
                 Some(create_hash.clone()),
                 Some(definition),
                 hf.as_ref().and_then(|h| h.commit.clone()),

@@ -120,26 +120,7 @@ pub(super) fn model(
                 quantize: r.quantize.clone(),
                 ..CreateRequest::default()
             });
-            // The commit and the files are part of the definition: a moved
-            // revision or another quant recreates the model.
-            let pin = format!(
-                "{}@{}:{}",
-                r.repo,
-                r.commit.as_deref().unwrap_or(&r.revision),
-                r.files
-                    .iter()
-                    .map(|f| format!("{}={}", f.path, f.cache_blob_name().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
-            let hash = {
-                use sha2::{Digest, Sha256};
-                let mut h = Sha256::new();
-                h.update(create_hash(&request, None).as_bytes());
-                h.update([0]);
-                h.update(pin.as_bytes());
-                hex::encode(h.finalize())
-            };
+            let hash = import_hash(&request, &r);
             (
                 Source::Create {
                     base: None,
@@ -163,4 +144,25 @@ pub(super) fn model(
         spread_group: m.spread_group.clone(),
         hf: Some(Box::new(r)),
     })
+}
+
+/// The definition hash of an `hf:` import: the create request, the commit
+/// and the files, so a moved revision or another quant recreates it.
+pub fn import_hash(request: &CreateRequest, r: &crate::model::hf_resolve::HfResolution) -> String {
+    use sha2::{Digest, Sha256};
+    let pin = format!(
+        "{}@{}:{}",
+        r.repo,
+        r.commit.as_deref().unwrap_or(&r.revision),
+        r.files
+            .iter()
+            .map(|f| format!("{}={}", f.path, f.cache_blob_name().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut h = Sha256::new();
+    h.update(create_hash(request, None).as_bytes());
+    h.update([0]);
+    h.update(pin.as_bytes());
+    hex::encode(h.finalize())
 }

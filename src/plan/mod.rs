@@ -24,3 +24,4 @@ pub mod render;
 pub use crate::model::plan::*;
 pub use build::plan;
 pub use desired::Desired;
+pub use hf::import_hash;

@@ -426,5 +426,23 @@ fn a_safetensors_repo_ollama_converts_is_downloaded_and_imported_with_quantize()
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let out = online(&["plan", "--detailed-exitcode", "--color", "never"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    // `pull` of a Hugging Face name resolves it the same way: imported
+    // (by hand, so `prune_models` never removes it), and `rm` finds it.
+    p.write(&format!("{services}settings:\n  prune_models: true\n"));
+    let out = online(&["pull", "hf:org/Tiny-Llama"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let answer = generate(port, "hf.co/org/Tiny-Llama:latest");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let out = online(&["plan", "--color", "never"]);
+    assert!(
+        !text(&out.stdout).contains("remove hf.co/org/Tiny-Llama:latest"),
+        "a model pulled by hand is never pruned: {}",
+        describe(&out)
+    );
+    let out = online(&["rm", "hf:org/Tiny-Llama"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let answer = generate(port, "hf.co/org/Tiny-Llama:latest");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     p.run(&["down"]);
 }
