@@ -383,6 +383,21 @@ fn a_safetensors_repo_ollama_converts_is_downloaded_and_imported_with_quantize()
             .expect("run facerunner")
     };
 
+    // `convert` asks the Hub when online, and says so.
+    let out = online(&["convert", "--json", "org/Tiny-Llama", "org/Tiny-Qwen3"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["ollama"], "hf.co/org/Tiny-Llama:latest", "{v}");
+    assert_eq!(v[0]["source"], "download", "{v}");
+    assert_eq!(v[0]["answered_by"], "hub", "{v}");
+    assert_eq!(v[1]["ok"], false, "{v}");
+    assert!(
+        v[1]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("Qwen3ForCausalLM")),
+        "{v}"
+    );
+
     p.write(&format!("{services}models:\n  - hf: org/Tiny-Qwen3\n"));
     let out = online(&["plan", "--color", "never"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
