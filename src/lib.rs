@@ -16,6 +16,7 @@ pub mod export;
 pub mod gateway;
 pub mod gguf;
 pub mod gpu;
+pub mod hf;
 pub mod http;
 pub mod install;
 pub mod installs;

@@ -30,6 +30,7 @@ pub mod up;
 // plan / apply / models
 pub mod apply;
 pub mod apply_daemon;
+pub mod hf;
 pub mod models;
 pub mod plan;
 pub mod progress;
@@ -104,7 +105,7 @@ pub enum Command {
     Schema,
     /// Print the resolved file (interpolated, defaults filled in) or the spec hashes.
     Config(config_cmd::ConfigArgs),
-    /// Convert Hugging Face names to Ollama names, offline, with the reason.
+    /// Convert Hugging Face names to Ollama names, with the reason and what answered (the Hub, or the table offline).
     Convert(convert::ConvertArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
@@ -164,6 +165,8 @@ pub enum Command {
     Service(service::ServiceArgs),
     /// Check for a newer FaceRunner and install it (`--check`: only say).
     Update(update::UpdateArgs),
+    /// The Hugging Face Hub: repo info, search, download into the shared cache.
+    Hf(hf::HfArgs),
     // -- commands --
 }
 
@@ -215,6 +218,7 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Restore(a) => backup::run_restore(&global, a),
         Command::Service(a) => service::run(&global, a),
         Command::Update(a) => update::run(&global, a),
+        Command::Hf(a) => hf::run(&global, a),
         // -- dispatch --
     }
 }

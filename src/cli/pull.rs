@@ -3,8 +3,9 @@
 //! hand: FaceRunner knows them (`models` shows them, `rm` removes them), but
 //! they are not declared, so `prune_models` never removes them.
 //!
-//! A NAME is an Ollama name (`llama3.2:1b`), or `hf:ORG/REPO[:QUANT]`,
-//! converted as in the file.
+//! A NAME is an Ollama name (`llama3.2:1b`), or `hf:ORG/REPO[:QUANT]` (or
+//! a huggingface.co address), resolved as an `hf:` entry of the file is:
+//! pulled by Ollama, or downloaded and imported.
 
 use std::process::ExitCode;
 
@@ -25,7 +26,7 @@ use crate::plan::Action;
 /// Arguments of `facerunner pull`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PullArgs {
-    /// Models: Ollama names, or `hf:ORG/REPO[:QUANT]`.
+    /// Models: Ollama names, `hf:ORG/REPO[:QUANT]`, or huggingface.co addresses.
     #[arg(required = true)]
     pub names: Vec<String>,
     /// The ollama service (needed when the file has several).
@@ -36,11 +37,30 @@ pub struct PullArgs {
     pub json: bool,
 }
 
-/// `NAME` → (Ollama name, where it came from).
-fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
+/// A Hugging Face name on the command line: `hf:ORG/REPO[:QUANT]`, or a
+/// `https://huggingface.co/...` / `huggingface.co/...` address. (`hf.co/…`
+/// is already an Ollama name: Ollama pulls it as written.)
+pub(crate) fn hf_input(input: &str) -> Option<&str> {
     if let Some(hf) = input.strip_prefix("hf:") {
-        let c = convert(hf.trim(), None, &RepoHints::default()).map_err(miette::Report::new)?;
-        return Ok((c.ollama, Some(format!("hf: {}", hf.trim()))));
+        return Some(hf.trim());
+    }
+    let lower = input.trim().to_ascii_lowercase();
+    [
+        "https://",
+        "http://",
+        "huggingface.co/",
+        "www.huggingface.co/",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
+    .then_some(input.trim())
+}
+
+/// `NAME` → (Ollama name, where it came from).
+pub(crate) fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
+    if let Some(hf) = hf_input(input) {
+        let c = convert(hf, None, &RepoHints::default()).map_err(miette::Report::new)?;
+        return Ok((c.ollama, Some(format!("hf: {hf}"))));
     }
     ModelName::parse(input).map(|n| (n, None)).map_err(|e| {
         miette!(
@@ -50,22 +70,89 @@ fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
     })
 }
 
+/// A Hugging Face NAME resolved as an `hf:` entry is: the Hub answers
+/// (the table when it does not), and the model is pulled by Ollama or
+/// downloaded and imported (under `hf.co/org/repo:TAG`).
+fn hf_action(
+    rt: &tokio::runtime::Runtime,
+    service: &str,
+    input: &str,
+    hf: &str,
+) -> miette::Result<Action> {
+    use crate::model::hf::HfSource;
+    use crate::model::hf_resolve::{HfEntry, HfEnv, HfLookup, resolve};
+    let entry = HfEntry {
+        repo: hf.to_string(),
+        ..HfEntry::default()
+    };
+    let (lookup, env) = match (crate::observe::hf::hub(), entry.repo_id()) {
+        (Ok((source, env)), Some(repo)) => (rt.block_on(source.repo_info(&repo, "main")), env),
+        (Err(reason), _) => (HfLookup::Unreachable { reason }, HfEnv::default()),
+        (Ok(_), None) => (
+            HfLookup::Unreachable {
+                reason: String::new(),
+            },
+            HfEnv::default(),
+        ),
+    };
+    let info = match &lookup {
+        HfLookup::Found { info } => Some(info.as_ref()),
+        HfLookup::Refused { reason, help } => {
+            return Err(miette!(
+                help = help.clone(),
+                "cannot pull {input}: {reason}"
+            ));
+        }
+        HfLookup::Unreachable { .. } => None,
+    };
+    let r = resolve(&entry, info, env, &|_| None)
+        .map_err(|e| miette!(help = e.help.clone(), "cannot pull {input}: {}", e.reason))?;
+    let model = r.name.clone();
+    Ok(match r.source {
+        HfSource::Ollama => Action::PullModel {
+            service: service.to_string(),
+            model,
+            source: Some(format!("hf: {hf}")),
+            hf: Some(Box::new(r)),
+        },
+        HfSource::Download => {
+            let request = Box::new(crate::ollama::CreateRequest {
+                model: model.clone(),
+                quantize: r.quantize.clone(),
+                ..Default::default()
+            });
+            Action::CreateModel {
+                service: service.to_string(),
+                model,
+                create_hash: crate::plan::import_hash(&request, &r),
+                request,
+                file: None,
+                replaces: false,
+                changes: Vec::new(),
+                hf: Some(Box::new(r)),
+            }
+        }
+    })
+}
+
 /// Run `facerunner pull`.
 pub fn run(global: &Global, args: PullArgs) -> miette::Result<ExitCode> {
     let (spec, dirs, loaded) = crate::cli::project::load_project_with(global, Secrets::Peek)?;
     let target = one_target(&loaded, args.service.as_deref())?;
+    let rt = runtime()?;
     let actions = args
         .names
         .iter()
-        .map(|n| {
-            name(n).map(|(name, source)| Action::PullModel {
+        .map(|n| match hf_input(n) {
+            Some(hf) => hf_action(&rt, &target.service, n, hf),
+            None => name(n).map(|(name, source)| Action::PullModel {
+                hf: None,
                 service: target.service.clone(),
                 model: name.display_shortest(),
                 source,
-            })
+            }),
         })
         .collect::<miette::Result<Vec<_>>>()?;
-    let rt = runtime()?;
     if !rt
         .block_on(observe_store(&target.url, &target.dir, false))
         .is_served()

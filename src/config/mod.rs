@@ -17,6 +17,8 @@ pub mod node;
 pub mod source;
 pub mod types;
 pub mod validate;
+mod validate_hf;
+pub use validate_hf::hf_entry;
 
 pub use diag::{Diagnostic, Severity};
 pub use load::{LoadError, Loaded, SCHEMA, discover, load, load_str};

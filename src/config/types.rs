@@ -520,9 +520,22 @@ pub struct Model {
     /// A Hugging Face repo (`org/repo`), converted to an Ollama reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hf: Option<String>,
-    /// GGUF quant for `hf:` (default Q4_K_M when the repo has it).
+    /// GGUF quant for `hf:` (default Q4_K_M when the repo has it); `auto`
+    /// picks the largest the target GPU holds (else Q4_K_M).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quant: Option<String>,
+    /// Quantize a safetensors `hf:` repo when importing it into Ollama:
+    /// `q4_K_M` or `q8_0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantize: Option<String>,
+    /// Where an `hf:` model's bytes come from: `ollama` (Ollama pulls
+    /// `hf.co/org/repo:QUANT`) or `download` (FaceRunner downloads from the
+    /// Hub, then imports into Ollama). Default: chosen automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<HfSourceChoice>,
+    /// Branch, tag or commit of an `hf:` repo (default `main`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
     /// Local name of a derived (`from`) or file (`file`) model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -648,4 +661,23 @@ pub struct ZedIntegration {
     /// not plain JSON. Default `false`: only `facerunner integrations show zed` prints it.
     #[serde(default)]
     pub merge: bool,
+}
+
+/// `source:` of an `hf:` model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HfSourceChoice {
+    /// Ollama pulls `hf.co/org/repo:QUANT` itself.
+    Ollama,
+    /// FaceRunner downloads from the Hub, then imports into Ollama.
+    Download,
+}
+
+impl From<HfSourceChoice> for crate::model::hf::HfSource {
+    fn from(c: HfSourceChoice) -> Self {
+        match c {
+            HfSourceChoice::Ollama => crate::model::hf::HfSource::Ollama,
+            HfSourceChoice::Download => crate::model::hf::HfSource::Download,
+        }
+    }
 }

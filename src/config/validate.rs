@@ -607,7 +607,10 @@ fn models(v: &mut V<'_>) {
                 "remove it, or pick the quant in the Ollama tag (`model:tag`)",
             );
         }
-        if matches!(source, "ollama" | "hf") {
+        // `hf:` imports (`source: download`) are created with these.
+        let creates = source != "ollama"
+            && !(source == "hf" && m.source == Some(super::types::HfSourceChoice::Ollama));
+        if !creates {
             for (key, set) in [
                 ("system", m.system.is_some()),
                 ("template", m.template.is_some()),
@@ -616,20 +619,33 @@ fn models(v: &mut V<'_>) {
                 if set {
                     v.err_key(
                         &format!("{ptr}/{key}"),
-                        format!("`{key}` applies to derived models (`from:`) and files"),
-                        "declare a derived model: `name: my-model`, `from: BASE`, and this key",
+                        format!("`{key}` applies to derived models (`from:`), files and Hugging Face imports"),
+                        if source == "hf" {
+                            "remove `source: ollama`: FaceRunner then downloads the repo and imports it with this key"
+                        } else {
+                            "declare a derived model: `name: my-model`, `from: BASE`, and this key"
+                        },
                     );
                 }
             }
         }
+        super::validate_hf::keys(&mut v.out, v.spans, m, &ptr, source);
         let service = model_service(v, m, &ptr, &ollamas);
         let mut names = Vec::new();
         match source {
             "ollama" => names.push(("ollama", m.ollama.clone().unwrap_or_default())),
             "hf" => {
                 let input = m.hf.clone().unwrap_or_default();
-                match convert(&input, m.quant.as_deref(), &RepoHints::default()) {
+                let quant = m
+                    .quant
+                    .as_deref()
+                    .filter(|q| !q.trim().eq_ignore_ascii_case("auto"));
+                match convert(&input, quant, &RepoHints::default()) {
+                    // An import is created under its alias (checked below).
+                    Ok(_) if m.source == Some(super::types::HfSourceChoice::Download) => {}
                     Ok(c) => names.push(("", c.ollama.display_shortest())),
+                    // The Hub answers these when the plan is made online.
+                    Err(e) if super::validate_hf::hub_decides(&e, m) => {}
                     Err(e) => v.err(&format!("{ptr}/hf"), e.reason.clone(), &e.help),
                 }
             }

@@ -211,6 +211,7 @@ fn pull(model: &str) -> Action {
         service: "ollama".into(),
         model: model.into(),
         source: None,
+        hf: None,
     }
 }
 
@@ -467,6 +468,7 @@ async fn the_state_file_is_written_after_each_successful_step() {
             origin: Origin::Pulled,
             create_hash: None,
             definition: None,
+            hf_commit: None,
         }
     );
     assert!(!at_pull.models["ollama"].contains_key(&key("small")));

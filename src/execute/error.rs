@@ -54,6 +54,9 @@ pub enum StepError {
     /// A file for another tool is not as the plan saw it; it was left alone.
     #[error("{0}")]
     FileChanged(String),
+    /// The Hugging Face Hub, its cache or the download failed (an `hf:` import).
+    #[error(transparent)]
+    Hf(#[from] crate::hf::HfError),
     /// The step cannot run as written (plans are checked, so a hand-made
     /// or stale one).
     #[error("{0}")]
@@ -92,6 +95,10 @@ impl StepError {
             StepError::FileChanged(_) => (
                 FailureKind::Other,
                 Some("run `facerunner plan` to see the file as it is now".to_string()),
+            ),
+            StepError::Hf(_) => (
+                FailureKind::Other,
+                Some("`facerunner hf info REPO` shows what the Hub says; apply again to resume the download".to_string()),
             ),
             StepError::BadStep(_) => (
                 FailureKind::BadStep,

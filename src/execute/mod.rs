@@ -15,6 +15,7 @@ pub mod driver;
 pub mod engine;
 pub mod error;
 mod files;
+pub mod hf_import;
 pub mod lock;
 mod models;
 pub mod prepare;

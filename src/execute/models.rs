@@ -29,7 +29,7 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
         })?;
     let client = Client::new(url)?;
     match &step.action {
-        Action::PullModel { model, .. } => {
+        Action::PullModel { model, hf, .. } => {
             let _permit = run
                 .pulls
                 .acquire()
@@ -42,16 +42,21 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
             } else {
                 Origin::Pulled
             };
-            own(run, service, model, origin, None, None).await
+            let commit = hf.as_ref().and_then(|h| h.commit.clone());
+            own(run, service, model, origin, None, None, commit).await
         }
         Action::CreateModel {
             model,
             request,
             file,
             create_hash,
+            hf,
             ..
         } => {
             let mut request = request.clone();
+            if let Some(hf) = hf {
+                super::hf_import::upload(step.id, run, &client, hf, &mut request).await?;
+            }
             if let Some(f) = file {
                 run.progress(step.id, format!("uploading {f}"), None, None);
                 let digest = client.ensure_blob(Path::new(f)).await?;
@@ -63,19 +68,26 @@ pub(crate) async fn run(step: &Step, run: &Run<'_>) -> Result<(), StepError> {
             let definition = serde_json::to_value(step_request(&step.action))
                 .expect("a create request always serializes");
             follow(step.id, run, client.create(*request)).await?;
+            // An import by `facerunner pull` is by hand: never pruned.
+            let origin = if run.ctx.by_hand && hf.is_some() {
+                Origin::PulledByHand
+            } else {
+                Origin::Created
+            };
             own(
                 run,
                 service,
                 model,
-                Origin::Created,
+                origin,
                 Some(create_hash.clone()),
                 Some(definition),
+                hf.as_ref().and_then(|h| h.commit.clone()),
             )
             .await
         }
         Action::CopyModel { source, model, .. } => {
             client.copy(source, model).await?;
-            own(run, service, model, Origin::Copied, None, None).await
+            own(run, service, model, Origin::Copied, None, None, None).await
         }
         Action::RemoveModel { model, .. } => {
             client.delete(model).await?;
@@ -133,6 +145,7 @@ async fn own(
     origin: Origin,
     create_hash: Option<String>,
     definition: Option<serde_json::Value>,
+    hf_commit: Option<String>,
 ) -> Result<(), StepError> {
     let key = key(model)?;
     run.record(|s| {
@@ -143,6 +156,7 @@ async fn own(
                 origin,
                 create_hash,
                 definition,
+                hf_commit,
             },
         );
     })

@@ -30,8 +30,8 @@ pub async fn prepare(
     inventory: &Inventory,
 ) -> Result<Prepared, StateError> {
     let state = store::load(&dirs.state)?;
-    let desired = Desired::new(loaded, spec);
     let mut live = observe(loaded, spec, dirs, inventory).await;
+    let desired = Desired::with_live(loaded, spec, &live);
     for (path, key) in crate::plan::integrations::paths_to_observe(&desired, &state) {
         let seen = crate::observe::files::observe(&path, key.as_deref());
         live.host.files.insert(path.display().to_string(), seen);

@@ -108,6 +108,7 @@ mod tests {
                 origin: Origin::Pulled,
                 create_hash: None,
                 definition: None,
+                hf_commit: None,
             },
         );
         save(&s, dir.path()).expect("save");
@@ -179,6 +180,7 @@ mod tests {
                 origin: Origin::PulledByHand,
                 create_hash: None,
                 definition: None,
+                hf_commit: None,
             },
         );
         save(&s, dir.path()).expect("save");

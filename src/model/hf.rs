@@ -1,6 +1,6 @@
 //! What the Hugging Face Hub says about a repo, as plain data.
 //!
-//! Why here: the Hub client fills these, the plan reads them to
+//! Why here: the Hub client (the `hf` module) fills these, the plan reads them to
 //! choose a file and a source, and the state records the commit it pinned;
 //! all three speak the same types, so they sit at the bottom.
 

@@ -43,6 +43,14 @@ pub struct Live {
     /// installed ones. Not in the fingerprint (an input of the check only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models_meta: BTreeMap<String, crate::model::gguf::ModelMeta>,
+    /// The Hub's answer for each `hf:` entry, by `org/repo@revision`
+    /// (empty offline). Not in the fingerprint: the plan's steps pin the
+    /// commit they were made for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hf: BTreeMap<String, crate::model::hf_resolve::HfLookup>,
+    /// What the environment says about the Hub (`HF_ENDPOINT`, a token).
+    #[serde(default)]
+    pub hf_env: crate::model::hf_resolve::HfEnv,
 }
 
 impl Live {

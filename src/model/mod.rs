@@ -21,6 +21,7 @@ pub mod events;
 pub mod gguf;
 pub mod gpu;
 pub mod hf;
+pub mod hf_resolve;
 pub mod live;
 pub mod ollama;
 pub mod plan;

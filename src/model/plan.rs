@@ -182,6 +182,9 @@ pub enum Action {
         /// Where the name came from when it is not written as is (`hf: org/repo`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         source: Option<String>,
+        /// For an `hf:` model: the quant, bytes and commit the Hub answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hf: Option<Box<crate::model::hf_resolve::HfResolution>>,
     },
     /// Create (or re-create) a derived or file model with `/api/create`.
     CreateModel {
@@ -201,6 +204,10 @@ pub enum Action {
         /// The fields of the definition that changed (when replacing one FaceRunner created).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         changes: Vec<FieldChange>,
+        /// An `hf:` import: the files downloaded from the Hub (into the
+        /// Hugging Face cache) and uploaded as `files`, pinned to a commit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hf: Option<Box<crate::model::hf_resolve::HfResolution>>,
     },
     /// Give a model a second name (`alias:`).
     CopyModel {

@@ -103,6 +103,10 @@ pub struct ModelRecord {
     /// For created models: the create request, so a change shows its fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<serde_json::Value>,
+    /// For `hf:` models: the Hub commit it was installed from, so a moved
+    /// revision (`main`) shows as a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hf_commit: Option<String>,
 }
 
 impl ModelRecord {

@@ -310,8 +310,8 @@ pub fn convert(
         .unwrap_or_default();
     let help = format!(
         "{did_you_mean}look for a GGUF build of it (for example bartowski/{repo}-GGUF) and write \
-         `hf: <org>/{repo}-GGUF`; importing safetensors repos arrives with the Hugging Face \
-         download support",
+         `hf: <org>/{repo}-GGUF`; online, the Hugging Face Hub tells whether it holds GGUF \
+         files or safetensors Ollama can import",
         repo = hf.repo
     );
     Err(error(
@@ -376,9 +376,8 @@ fn convert_gguf(
                  Hugging Face",
                 hf.org, hf.repo, e.reason
             ),
-            "importing by download arrives with the Hugging Face download support; for now \
-             use a mirror of the repo under an organisation without '.' and with names of at \
-             most 80 characters, or download the GGUF file and declare a local `file:` model"
+            "in facerunner.yaml, `source: download` with an `alias:` downloads it and imports \
+             it under the alias; or download the GGUF file and declare a local `file:` model"
                 .into(),
         )
     })?;

@@ -174,7 +174,7 @@ fn gguf_repo_with_name_ollama_rejects() {
         let err = offline(input).expect_err(input);
         assert_eq!(err.kind, ConvertErrorKind::OllamaRejectsName, "{input}");
         assert!(err.reason.contains("Ollama rejects"), "{}", err.reason);
-        assert!(err.help.contains("mirror"), "{}", err.help);
+        assert!(err.help.contains("`source: download`"), "{}", err.help);
         assert!(err.help.contains("`file:`"), "{}", err.help);
     }
 }

@@ -26,4 +26,4 @@ pub use hf::{
     Conversion, ConvertError, ConvertErrorKind, HfRepo, Method, RepoHints, convert, parse_hf,
 };
 pub use ollama::{ModelName, NameError, NameErrorReason, Part, Side};
-pub use quant::{KNOWN_QUANTS, normalize_quant};
+pub use quant::{DEFAULT_QUANT, KNOWN_QUANTS, best_available, normalize_quant};

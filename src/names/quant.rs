@@ -118,7 +118,7 @@ pub(crate) fn suggest_quant(q: &str) -> Option<&'static str> {
 
 /// The best quant among those a repo has, by [`PREFERENCE`]; a known quant
 /// missing from that list comes after it. `None` if none is known.
-pub(crate) fn best_available(available: &[String]) -> Option<&'static str> {
+pub fn best_available(available: &[String]) -> Option<&'static str> {
     let known: Vec<&'static str> = available
         .iter()
         .filter_map(|a| normalize_quant(a))

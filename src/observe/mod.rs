@@ -16,6 +16,7 @@
 pub mod files;
 pub mod fit;
 pub mod gguf_cache;
+pub mod hf;
 pub mod host;
 pub mod models;
 pub mod services;
@@ -46,7 +47,14 @@ pub async fn observe(
     } else {
         fit::observe(loaded, &stores, &dirs.state).await
     };
+    let (hub, hf_env, why) = match hf::hub() {
+        Ok((hub, env)) => (Some(hub), env, String::new()),
+        Err(why) => (None, Default::default(), why),
+    };
+    let hf_lookups = hf::observe(loaded, hub.as_deref(), &why).await;
     Live {
+        hf: hf_lookups,
+        hf_env,
         daemon: observed.daemon,
         daemon_unusable: observed.unusable,
         daemon_settings: observed.settings,

@@ -52,6 +52,8 @@ fn live(d: &Desired, models: &[&str], loaded: &[&str]) -> Live {
         daemon_settings: Default::default(),
         inventory: Default::default(),
         models_meta: Default::default(),
+        hf: Default::default(),
+        hf_env: Default::default(),
         services: [("ollama".into(), LiveService::Running { spec_hash: hash })].into(),
         stores: [(
             "ollama".into(),
@@ -80,6 +82,7 @@ fn owned(models: &[(&str, Origin)]) -> State {
                     origin: *o,
                     create_hash: None,
                     definition: None,
+                    hf_commit: None,
                 },
             )
         })
@@ -335,6 +338,8 @@ fn instances_sharing_a_store_pull_a_model_one_after_another() {
         daemon_settings: Default::default(),
         inventory: Default::default(),
         models_meta: Default::default(),
+        hf: Default::default(),
+        hf_env: Default::default(),
         services: BTreeMap::new(),
         stores: ["llm-0", "llm-1", "own"]
             .iter()

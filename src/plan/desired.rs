@@ -18,8 +18,10 @@ use crate::config::resolve::expand_path;
 use crate::config::types::{Gpu, GpuFit, Model};
 use crate::model::checks::Check;
 use crate::model::gpu::OllamaKnobs;
+use crate::model::hf_resolve::HfResolution;
 use crate::model::spec::{ProjectSpec, ServiceSpec};
-use crate::names::{ModelName, RepoHints, convert};
+use crate::names::ModelName;
+use crate::observe::Live;
 use crate::ollama::CreateRequest;
 
 /// What the file asks for.
@@ -80,6 +82,8 @@ pub struct DesiredModel {
     /// belongs to: the plan keeps only the copy on the instance it places
     /// the model on (see `plan::placement`).
     pub spread_group: Option<String>,
+    /// An `hf:` model: what the Hub (or, offline, the table) resolved it to.
+    pub hf: Option<Box<HfResolution>>,
 }
 
 /// How a declared model is installed.
@@ -104,11 +108,20 @@ pub enum Source {
 }
 
 impl Desired {
-    /// Build from a loaded file and its resolved services.
+    /// Build from a loaded file and its resolved services, offline (`hf:`
+    /// entries are named by the table and rules).
     pub fn new(loaded: &Loaded, spec: &ProjectSpec) -> Desired {
+        Desired::with_live(loaded, spec, &Live::default())
+    }
+
+    /// Build from a loaded file, its resolved services and what was
+    /// observed: the Hub's answers for `hf:` entries and the GPUs
+    /// `quant: auto` fits against.
+    pub fn with_live(loaded: &Loaded, spec: &ProjectSpec, live: &Live) -> Desired {
         let cfg = &loaded.config;
         let mut models = Vec::new();
         let mut problems = Vec::new();
+        let fit = fit_services(loaded, spec);
         for (i, m) in cfg.models.iter().enumerate() {
             let service = match cfg.model_service(m) {
                 Some(s) => s.clone(),
@@ -121,16 +134,28 @@ impl Desired {
                     continue;
                 }
             };
-            match model(m, &service, &loaded.base_dir) {
+            let locate = |ptr: &str| {
+                loaded.spans.value(ptr).map(|s| {
+                    format!(
+                        "{}:{}:{}",
+                        loaded.file.path.display(),
+                        s.start.line,
+                        s.start.column
+                    )
+                })
+            };
+            let made = match crate::config::hf_entry(m) {
+                Some(entry) => super::hf::model(m, &entry, &service, live, fit.get(&service))
+                    .map_err(|(key, c)| {
+                        let at = locate(&format!("/models/{i}/{key}"))
+                            .or_else(|| locate(&format!("/models/{i}")));
+                        c.at(at)
+                    }),
+                None => model(m, &service, &loaded.base_dir),
+            };
+            match made {
                 Ok(mut d) => {
-                    d.location = loaded.spans.value(&format!("/models/{i}")).map(|s| {
-                        format!(
-                            "{}:{}:{}",
-                            loaded.file.path.display(),
-                            s.start.line,
-                            s.start.column
-                        )
-                    });
+                    d.location = locate(&format!("/models/{i}"));
                     models.push(d);
                 }
                 Err(c) => problems.push(c),
@@ -148,7 +173,7 @@ impl Desired {
             problems,
             gpus: crate::config::gpus::declared(loaded),
             gpu_fit: cfg.settings.gpu_fit,
-            fit_services: fit_services(loaded, spec),
+            fit_services: fit,
         }
     }
 }
@@ -224,15 +249,6 @@ fn parse(m: &Model, s: &str) -> Result<ModelName, Check> {
 fn model(m: &Model, service: &str, base_dir: &Path) -> Result<DesiredModel, Check> {
     let (name, source) = if let Some(o) = &m.ollama {
         (parse(m, o)?, Source::Pull { from: None })
-    } else if let Some(hf) = &m.hf {
-        let c = convert(hf, m.quant.as_deref(), &RepoHints::default())
-            .map_err(|e| Check::error(subject(m), e.to_string(), e.help.clone()))?;
-        (
-            c.ollama,
-            Source::Pull {
-                from: Some(format!("hf: {hf}")),
-            },
-        )
     } else {
         let Some(local) = &m.name else {
             return Err(Check::error(
@@ -282,6 +298,7 @@ fn model(m: &Model, service: &str, base_dir: &Path) -> Result<DesiredModel, Chec
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())),
         location: None,
         spread_group: m.spread_group.clone(),
+        hf: None,
     })
 }
 

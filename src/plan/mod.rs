@@ -14,6 +14,9 @@ mod build_tests;
 pub mod desired;
 pub mod diff;
 mod fit;
+mod hf;
+#[cfg(test)]
+mod hf_tests;
 pub mod integrations;
 mod model_steps;
 pub mod placement;
@@ -22,3 +25,4 @@ pub mod render;
 pub use crate::model::plan::*;
 pub use build::plan;
 pub use desired::Desired;
+pub use hf::import_hash;

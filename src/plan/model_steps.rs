@@ -86,6 +86,23 @@ impl Phase<'_, '_> {
         self.store.models.contains_key(key)
     }
 
+    /// For an `hf:` model FaceRunner installed from one commit: why it is
+    /// installed again when the revision now resolves to another.
+    fn moved(&self, m: &DesiredModel, key: &str) -> Option<String> {
+        let hf = m.hf.as_ref()?;
+        let now = hf.commit.as_deref()?;
+        let record = self.owned.models.get(self.service)?.get(key)?;
+        let was = record.hf_commit.as_deref()?;
+        (was != now).then(|| {
+            format!(
+                "{} moved on Hugging Face: {} → {}",
+                hf.revision,
+                short(was),
+                short(now)
+            )
+        })
+    }
+
     /// Phase 1: Pull what is declared and not installed.
     fn pulls(&mut self) {
         for m in self.declared.clone() {
@@ -93,16 +110,21 @@ impl Phase<'_, '_> {
                 continue;
             };
             let key = m.name.key();
+            let mut reason = "not installed".to_string();
             if self.installed(&key) {
-                continue;
+                match self.moved(m, &key) {
+                    Some(why) => reason = why,
+                    None => continue,
+                }
             }
             let id = self.b.push(
                 Action::PullModel {
                     service: self.service.into(),
                     model: m.name.display_shortest(),
                     source: from.clone(),
+                    hf: m.hf.clone(),
                 },
-                "not installed",
+                reason,
                 self.gate.to_vec(),
             );
             self.pending.insert(key, id);
@@ -140,7 +162,9 @@ impl Phase<'_, '_> {
                         .map(|old| diff(old, &now))
                         .unwrap_or_default();
                     let fields: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
-                    let reason = if fields.is_empty() {
+                    let reason = if let Some(moved) = self.moved(m, &key) {
+                        moved
+                    } else if fields.is_empty() {
                         "its definition changed".to_string()
                     } else {
                         format!("changed: {}", fields.join(", "))
@@ -180,6 +204,7 @@ impl Phase<'_, '_> {
                     create_hash: hash.clone(),
                     replaces,
                     changes,
+                    hf: m.hf.clone(),
                 },
                 reason,
                 waits,
@@ -286,4 +311,9 @@ impl Phase<'_, '_> {
             .map(|(_, m)| m.name.clone())
             .collect()
     }
+}
+
+/// A commit as people read it: its first 12 characters.
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }

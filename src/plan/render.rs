@@ -30,19 +30,26 @@ fn step_line(out: &mut String, plan: &Plan, step: &Step) {
                 let _ = writeln!(out, "        {c}");
             }
         }
-        Action::PullModel {
-            source: Some(src), ..
-        } => {
-            let _ = writeln!(out, "        from {src}");
+        Action::PullModel { source, hf, .. } => {
+            if let Some(src) = source {
+                let _ = writeln!(out, "        from {src}");
+            }
+            if let Some(hf) = hf {
+                hf_lines(out, hf);
+            }
         }
         Action::CreateModel {
             request,
             file,
             changes,
+            hf,
             ..
         } => {
             for c in changes {
                 let _ = writeln!(out, "        {c}");
+            }
+            if let Some(hf) = hf {
+                hf_lines(out, hf);
             }
             if let Some(from) = &request.from {
                 let _ = writeln!(out, "        from {from}");
@@ -62,6 +69,49 @@ fn step_line(out: &mut String, plan: &Plan, step: &Step) {
             .collect();
         let _ = writeln!(out, "        after: {}", after.join(", "));
     }
+}
+
+/// Where an `hf:` model comes from: the source, the file(s), the bytes,
+/// the commit, the GPU it was fitted to, and why.
+fn hf_lines(out: &mut String, hf: &crate::model::hf_resolve::HfResolution) {
+    use crate::model::hf::HfSource;
+    use crate::model::hf_resolve::AnsweredBy;
+    use crate::model::units::human_bytes;
+    let how = match hf.source {
+        HfSource::Ollama => format!("Ollama pulls {}", hf.name),
+        HfSource::Download => format!("download from Hugging Face, import as {}", hf.name),
+    };
+    let _ = writeln!(out, "        source: {how}");
+    let pin = match &hf.commit {
+        Some(c) => format!("{} at {}", hf.revision, c.get(..12).unwrap_or(c)),
+        None => format!("{} (commit unknown offline)", hf.revision),
+    };
+    let _ = writeln!(out, "        repo: {} {pin}", hf.repo);
+    if let Some(q) = &hf.quant {
+        let _ = writeln!(out, "        quant: {q}");
+    }
+    if let Some(q) = &hf.quantize {
+        let _ = writeln!(out, "        quantize: {q}");
+    }
+    for f in &hf.files {
+        let _ = writeln!(out, "        file: {} ({})", f.path, human_bytes(f.size));
+    }
+    if hf.bytes > 0 {
+        let _ = writeln!(
+            out,
+            "        download: {} ({} bytes)",
+            human_bytes(hf.bytes),
+            hf.bytes
+        );
+    }
+    if let Some(g) = &hf.gpu {
+        let _ = writeln!(out, "        fits: {g}");
+    }
+    let who = match hf.answered_by {
+        AnsweredBy::Hub => "the Hugging Face Hub",
+        AnsweredBy::Table => "FaceRunner's table (offline)",
+    };
+    let _ = writeln!(out, "        answered by {who}: {}", hf.reason);
 }
 
 /// The whole plan as text, ending with the summary line.
@@ -175,6 +225,9 @@ pub fn render_checks(checks: &[Check]) -> String {
             Severity::Note => paint("note", AnsiColor::Cyan),
         };
         let _ = writeln!(out, "{label}: {}: {}", c.subject, c.message);
+        if let Some(at) = &c.location {
+            let _ = writeln!(out, "  at: {at}");
+        }
         let _ = writeln!(out, "  help: {}", c.help);
     }
     out

@@ -76,6 +76,18 @@ fn run(tmp: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
         .env("PATH", path)
         .env("NO_COLOR", "1")
         .env_remove("FACERUNNER_FILE");
+    // No internet in tests: `hf:` models are resolved from an empty cache
+    // (then FaceRunner's table), never from huggingface.co.
+    for k in [
+        "HF_ENDPOINT",
+        "HF_TOKEN",
+        "HF_HUB_CACHE",
+        "HF_HOME",
+        "XDG_CACHE_HOME",
+    ] {
+        c.env_remove(k);
+    }
+    c.env("HF_HUB_OFFLINE", "1");
     assert_cmd::Command::from_std(c)
         .timeout(std::time::Duration::from_secs(60))
         .output()

@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("client", 4),
     ("install", 4),
     ("backup", 5),
+    ("hf", 4),
     // the stages of the loop
     ("config", 5),
     // the gateway: its own process, beside the stages (uses clients and data only)

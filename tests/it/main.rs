@@ -5,6 +5,8 @@ mod export_k8s;
 mod gateway;
 mod gpu_fit;
 mod gpu_inventory;
+mod hf;
+mod hf_plan;
 mod hostile;
 mod layers;
 mod lifecycle;

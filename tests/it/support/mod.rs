@@ -91,6 +91,19 @@ impl Project {
             .env("FACERUNNER_HOME", self.home())
             .env("NO_COLOR", "1")
             .env_remove("FACERUNNER_FILE");
+        // No internet in tests: `hf:` models are resolved from this
+        // project's own (empty) Hugging Face cache, then FaceRunner's table;
+        // a test that wants a Hub sets HF_ENDPOINT and removes HF_HUB_OFFLINE.
+        for k in [
+            "HF_ENDPOINT",
+            "HF_TOKEN",
+            "HUGGING_FACE_HUB_TOKEN",
+            "HF_HUB_CACHE",
+        ] {
+            c.env_remove(k);
+        }
+        c.env("HF_HOME", self.dir.path().join("hf-home"))
+            .env("HF_HUB_OFFLINE", "1");
         c
     }
 
