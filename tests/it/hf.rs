@@ -511,6 +511,14 @@ fn cached_files_are_not_downloaded_again_and_offline_mode_answers_from_the_cache
     assert!(e.contains("HF_HUB_OFFLINE"), "{e}");
     let e = hub.fail(&["hf", "search", "tiny"], &offline);
     assert!(e.contains("HF_HUB_OFFLINE"), "{e}");
+    // Online but the Hub unreachable: the cache answers too.
+    let unreachable = [("HF_ENDPOINT", "http://127.0.0.1:9")];
+    let out = hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q8_0"], &unreachable);
+    assert!(
+        text(&out.stdout).contains("tiny-Q8_0.gguf"),
+        "{}",
+        describe(&out)
+    );
 }
 
 /// A Python with `huggingface_hub`: `FACERUNNER_HF_HUB_PYTHON`, else
@@ -645,4 +653,21 @@ fn the_commands_of_docs_huggingface_md_work() {
         );
     }
     assert_eq!(hub.cdn_gets().len(), 1, "the Q4_K_M file, once");
+}
+
+#[test]
+fn the_hf_standin_passes_its_own_tests() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/hf_standin_test.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "the HF stand-in's self-test failed:\n{}",
+        describe(&out)
+    );
 }
