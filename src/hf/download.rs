@@ -269,7 +269,10 @@ impl Hub {
         };
         // Attempts in a row that brought no byte; any progress resets it.
         let mut stalls = 0;
-        loop {
+        // A part file already complete (killed before the rename) needs no
+        // request: it is checked below.
+        let complete = size > 0 && t.offset == size;
+        while !complete {
             let before = t.offset;
             let stop = match self.transfer(info, file, &mut t, tx).await {
                 Ok(()) if t.offset >= size => break,

@@ -671,3 +671,26 @@ fn the_hf_standin_passes_its_own_tests() {
         describe(&out)
     );
 }
+
+#[test]
+fn a_part_file_left_complete_is_checked_and_committed_without_a_request() {
+    let repo = gguf_repo();
+    let hub = Hub::start(&repo, &[], &[]);
+    let blob = hub.blob("org/Tiny-GGUF", &sha256(&repo[1].2));
+    std::fs::create_dir_all(blob.parent().expect("blobs")).expect("mkdir");
+    // Killed after the last byte, before the rename.
+    std::fs::write(blob.with_extension("incomplete"), &repo[1].2).expect("part");
+    hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q4_K_M"], &[]);
+    assert_eq!(std::fs::read(&blob).expect("blob"), repo[1].2);
+    assert!(hub.cdn_gets().is_empty(), "{:#?}", hub.cdn_gets());
+    // A complete-sized part file with wrong bytes is refused and fetched again.
+    let blob8 = hub.blob("org/Tiny-GGUF", &sha256(&repo[2].2));
+    std::fs::write(
+        blob8.with_extension("incomplete"),
+        vec![0u8; repo[2].2.len()],
+    )
+    .expect("part");
+    hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q8_0"], &[]);
+    assert_eq!(std::fs::read(&blob8).expect("blob"), repo[2].2);
+    assert_eq!(hub.cdn_gets().len(), 1);
+}
