@@ -355,7 +355,11 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
             .insert((repo.to_string(), info.sha.clone()), revision.to_string());
         Ok(RepoInfo {
-            id: info.id.unwrap_or_else(|| repo.to_string()),
+            // The Hub's spelling (a renamed repo), when it is a repo id.
+            id: info
+                .id
+                .filter(|id| check_repo_id(id).is_ok())
+                .unwrap_or_else(|| repo.to_string()),
             commit: info.sha,
             gated: match info.gated {
                 serde_json::Value::String(s) if s == "manual" => Gated::Manual,
