@@ -258,27 +258,29 @@ impl Hub {
         // A part file already complete (killed before the rename) needs no
         // request: it is checked below.
         let complete = size > 0 && t.offset == size;
-        while !complete {
-            let before = t.offset;
-            let stop = match self.transfer(info, file, &mut t, tx).await {
-                Ok(()) if t.offset >= size => break,
-                Ok(()) => HfError::BadResponse {
-                    url: self.settings.endpoint.clone(),
-                    reason: format!("`{}` stopped at byte {} of {size}", file.path, t.offset),
-                },
-                Err(Stop::Fatal(e)) => {
-                    // Let the writer end before the lock is released.
+        if !complete {
+            loop {
+                let before = t.offset;
+                let stop = match self.transfer(info, file, &mut t, tx).await {
+                    Ok(()) if t.offset >= size => break,
+                    Ok(()) => HfError::BadResponse {
+                        url: self.settings.endpoint.clone(),
+                        reason: format!("`{}` stopped at byte {} of {size}", file.path, t.offset),
+                    },
+                    Err(Stop::Fatal(e)) => {
+                        // Let the writer end before the lock is released.
+                        let _ = t.finish().await;
+                        return Err(e);
+                    }
+                    Err(Stop::Broken(e)) => e,
+                };
+                stalls = if t.offset > before { 1 } else { stalls + 1 };
+                if stalls > MAX_STALLS {
                     let _ = t.finish().await;
-                    return Err(e);
+                    return Err(stop);
                 }
-                Err(Stop::Broken(e)) => e,
-            };
-            stalls = if t.offset > before { 1 } else { stalls + 1 };
-            if stalls > MAX_STALLS {
-                let _ = t.finish().await;
-                return Err(stop);
+                tracing::info!(file = %file.path, at = t.offset, "transfer broken; resuming");
             }
-            tracing::info!(file = %file.path, at = t.offset, "transfer broken; resuming");
         }
         let offset = t.offset;
         let hasher = t.finish().await?;
