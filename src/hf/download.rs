@@ -92,12 +92,19 @@ impl Hub {
             });
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let work = futures_util::stream::iter(files.iter().enumerate().map(|(i, f)| {
-            let tx = tx.clone();
-            async move { self.download_one(info, f, &tx).await.map(|p| (i, p)) }
-        }))
-        .buffer_unordered(self.parallel_files.max(1))
-        .try_collect::<Vec<_>>();
+        // The futures are made first: a closure inside the stream's type
+        // would make the whole future not `Send` (rust#102211).
+        let jobs: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let tx = tx.clone();
+                async move { self.download_one(info, f, &tx).await.map(|p| (i, p)) }
+            })
+            .collect();
+        let work = futures_util::stream::iter(jobs)
+            .buffer_unordered(self.parallel_files.max(1))
+            .try_collect::<Vec<_>>();
         tokio::pin!(work);
         let result = loop {
             tokio::select! {
@@ -537,5 +544,40 @@ impl Transfer {
                 std::io::Error::other("the writer already stopped"),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn downloads_and_lookups_can_run_on_spawned_tasks() {
+        // The engine runs them with tokio::spawn: their futures must be Send.
+        let hub = Hub::new(crate::hf::HfSettings {
+            endpoint: "http://127.0.0.1:9".into(),
+            token: None,
+            cache_dir: "/nonexistent".into(),
+            offline: true,
+        })
+        .expect("hub");
+        let info = RepoInfo {
+            id: "o/r".into(),
+            commit: "0".repeat(40),
+            gated: crate::model::hf::Gated::No,
+            private: false,
+            pipeline_tag: None,
+            library: None,
+            base_model: vec![],
+            architectures: vec![],
+            files: vec![],
+        };
+        let download = hub.download(&info, &[], |_| {});
+        assert_send(&download);
+        let lookup = hub.repo_info("o/r", "main");
+        assert_send(&lookup);
+        assert_send(&hub.search("x", true, 1));
     }
 }
