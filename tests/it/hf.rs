@@ -694,3 +694,17 @@ fn a_part_file_left_complete_is_checked_and_committed_without_a_request() {
     assert_eq!(std::fs::read(&blob8).expect("blob"), repo[2].2);
     assert_eq!(hub.cdn_gets().len(), 1);
 }
+
+#[test]
+fn every_page_of_the_file_tree_is_read() {
+    let hub = Hub::start(&gguf_repo(), &[], &["--page-size", "1"]);
+    let out = hub.ok(&["hf", "info", "org/Tiny-GGUF", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["files"].as_array().map(Vec::len), Some(3), "{v:#}");
+    let pages = hub
+        .log()
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.contains("/tree/")))
+        .count();
+    assert_eq!(pages, 3);
+}
