@@ -708,3 +708,28 @@ fn every_page_of_the_file_tree_is_read() {
         .count();
     assert_eq!(pages, 3);
 }
+
+#[test]
+fn two_downloads_of_one_file_at_once_fetch_it_once() {
+    let data = bytes(4 * MIB, 11);
+    let files = vec![("org/L-GGUF", "l-Q4_K_M.gguf", data.clone())];
+    // 4 MiB/s: the first holds the blob's lock for about a second.
+    let hub = Hub::start(&files, &[], &["--slow-bps", "4194304"]);
+    let spawn = || {
+        hub.cmd(&["hf", "download", "org/L-GGUF"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    assert_eq!(
+        std::fs::read(hub.blob("org/L-GGUF", &sha256(&data))).expect("blob"),
+        data
+    );
+    assert_eq!(hub.cdn_gets().len(), 1, "{:#?}", hub.cdn_gets());
+}
