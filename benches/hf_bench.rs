@@ -2,7 +2,8 @@
 //! the Hub stand-in (tests/support/hf_standin.py, sendfile on loopback),
 //! fetched by `facerunner hf download` (a whole process: repo info, the
 //! redirect, streaming to the part file with sha256, rename and link), by
-//! `curl -L -o FILE` of the same resolve URL, and by huggingface_hub's
+//! `curl -L -o FILE` of the same resolve URL (alone, and followed by
+//! `sha256sum FILE`, since FaceRunner checks the hash), and by huggingface_hub's
 //! `hf_hub_download` when a Python with it is found
 //! (`FACERUNNER_HF_HUB_PYTHON`, else `python3`), in the same run. Prints
 //! median wall time of 3 runs each, MiB/s, the ratio to curl, and each
@@ -129,6 +130,7 @@ fn main() {
     let runs = 3;
     let mut ours = Vec::new();
     let mut curl = Vec::new();
+    let mut curl_sha = Vec::new();
     let mut python = Vec::new();
     let py = python_with_hf_hub();
     for _ in 0..runs {
@@ -138,6 +140,15 @@ fn main() {
                 .args(["-sSfL", "-o"])
                 .arg(dir.path().join("curl.out"))
                 .arg(&url),
+        ));
+        // curl does not check the bytes; FaceRunner hashes them (sha256)
+        // before committing the blob: curl followed by sha256sum does both.
+        let out = dir.path().join("curl.out");
+        let start = Instant::now();
+        timed(Command::new("sha256sum").arg(&out));
+        curl_sha.push((
+            curl.last().map_or(Duration::ZERO, |c| c.0) + start.elapsed(),
+            0,
         ));
         fresh();
         ours.push(timed(
@@ -177,6 +188,13 @@ fn main() {
         c.as_secs_f64(),
         rate(c),
         c_rss as f64 / 1024.0
+    );
+    let (cs, _) = median(curl_sha);
+    println!(
+        "| curl -L -o FILE, then sha256sum FILE | {:.2} s | {:.0} | {:.2}× | - |",
+        cs.as_secs_f64(),
+        rate(cs),
+        rate(cs) / rate(c)
     );
     println!(
         "| facerunner hf download | {:.2} s | {:.0} | {:.2}× | {:.1} MiB |",

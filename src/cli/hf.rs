@@ -460,3 +460,89 @@ fn download(repo: &str, wanted: &[String], revision: &str, json: bool) -> miette
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::hf::Gated;
+
+    fn repo(files: &[&str], arch: Option<&str>) -> RepoInfo {
+        RepoInfo {
+            id: "o/r".into(),
+            commit: "0".repeat(40),
+            gated: Gated::No,
+            private: false,
+            pipeline_tag: Some("text-generation".into()),
+            library: Some("transformers".into()),
+            base_model: vec![],
+            architectures: arch.map(|a| vec![a.to_string()]).unwrap_or_default(),
+            files: files
+                .iter()
+                .map(|p| RepoFile {
+                    path: p.to_string(),
+                    size: 1,
+                    lfs_sha256: None,
+                    blob_id: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn settings(endpoint: &str, token: Option<&str>) -> HfSettings {
+        HfSettings {
+            endpoint: endpoint.into(),
+            token: token.map(str::to_string),
+            cache_dir: "/c".into(),
+            offline: false,
+        }
+    }
+
+    #[test]
+    fn the_verdict_follows_the_repo_and_the_settings() {
+        let hub = crate::hf::DEFAULT_ENDPOINT;
+        let gguf = repo(&["m-Q4_K_M.gguf"], None);
+        assert_eq!(verdict(&gguf, &settings(hub, None)).0, "ollama-pull");
+        assert_eq!(
+            verdict(&gguf, &settings(hub, Some("t"))).0,
+            "download-import"
+        );
+        assert_eq!(
+            verdict(&gguf, &settings("http://mirror", None)).0,
+            "download-import"
+        );
+        let llama = repo(&["model.safetensors"], Some("LlamaForCausalLM"));
+        assert_eq!(verdict(&llama, &settings(hub, None)).0, "download-import");
+        let qwen3 = repo(&["model.safetensors"], Some("Qwen3ForCausalLM"));
+        let (action, why) = verdict(&qwen3, &settings(hub, None));
+        assert_eq!(action, "refused");
+        assert!(why.contains("cannot convert Qwen3ForCausalLM"), "{why}");
+        let (action, why) = verdict(&repo(&["README.md"], None), &settings(hub, None));
+        assert_eq!(action, "refused");
+        assert!(why.contains("pipeline: text-generation"), "{why}");
+    }
+
+    #[test]
+    fn quant_names_pick_their_files_and_unknown_names_are_errors() {
+        let r = repo(
+            &[
+                "a-Q4_K_M.gguf",
+                "Q8_0/a-Q8_0-00001-of-00002.gguf",
+                "Q8_0/a-Q8_0-00002-of-00002.gguf",
+                "README.md",
+            ],
+            None,
+        );
+        let picked = pick(&r, &["q8_0".into(), "README.md".into()]).expect("pick");
+        let paths: Vec<&str> = picked.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "Q8_0/a-Q8_0-00001-of-00002.gguf",
+                "Q8_0/a-Q8_0-00002-of-00002.gguf",
+                "README.md"
+            ]
+        );
+        assert_eq!(pick(&r, &[]).expect("all").len(), 4);
+        assert!(pick(&r, &["Q2_K".into()]).is_err());
+    }
+}

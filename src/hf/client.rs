@@ -152,7 +152,9 @@ impl Hub {
             let last = attempt >= self.attempts;
             match build().send().await {
                 Err(source) => {
-                    if last || !(source.is_connect() || source.is_timeout()) {
+                    // A refused connection is retried once only: the cache
+                    // may answer instead (see `repo_info`).
+                    if last || attempt >= 2 || !(source.is_connect() || source.is_timeout()) {
                         return Err(HfError::Http {
                             url: url.to_string(),
                             attempts: attempt,
@@ -298,7 +300,21 @@ impl Hub {
             path: None,
         };
         let url = self.url(&["api", "models", org, name, "revision", revision])?;
-        let (info, _): (ApiInfo, _) = self.get_json(&ctx, &url).await?;
+        let (info, _): (ApiInfo, _) = match self.get_json(&ctx, &url).await {
+            Ok(v) => v,
+            // The Hub cannot be reached: what the cache knows, as the
+            // Python tools do.
+            Err(e @ HfError::Http { .. }) => {
+                return match self.cache.offline_info(repo, revision) {
+                    Ok(info) => {
+                        tracing::warn!(repo, error = %e, "the Hub cannot be reached; answering from the cache");
+                        Ok(info)
+                    }
+                    Err(_) => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         if !is_hex(&info.sha, 40) {
             return Err(bad(&url, "`sha` is not a commit id"));
         }
@@ -339,7 +355,11 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
             .insert((repo.to_string(), info.sha.clone()), revision.to_string());
         Ok(RepoInfo {
-            id: info.id.unwrap_or_else(|| repo.to_string()),
+            // The Hub's spelling (a renamed repo), when it is a repo id.
+            id: info
+                .id
+                .filter(|id| check_repo_id(id).is_ok())
+                .unwrap_or_else(|| repo.to_string()),
             commit: info.sha,
             gated: match info.gated {
                 serde_json::Value::String(s) if s == "manual" => Gated::Manual,

@@ -26,7 +26,6 @@ use reqwest::header::{CONTENT_RANGE, LOCATION, RANGE};
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::model::hf::{RepoFile, RepoInfo};
 use crate::safefs;
@@ -93,12 +92,19 @@ impl Hub {
             });
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let work = futures_util::stream::iter(files.iter().enumerate().map(|(i, f)| {
-            let tx = tx.clone();
-            async move { self.download_one(info, f, &tx).await.map(|p| (i, p)) }
-        }))
-        .buffer_unordered(self.parallel_files.max(1))
-        .try_collect::<Vec<_>>();
+        // The futures are made first: a closure inside the stream's type
+        // would make the whole future not `Send` (rust#102211).
+        let jobs: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let tx = tx.clone();
+                async move { self.download_one(info, f, &tx).await.map(|p| (i, p)) }
+            })
+            .collect();
+        let work = futures_util::stream::iter(jobs)
+            .buffer_unordered(self.parallel_files.max(1))
+            .try_collect::<Vec<_>>();
         tokio::pin!(work);
         let result = loop {
             tokio::select! {
@@ -252,48 +258,46 @@ impl Hub {
         })
         .await
         .map_err(|e| HfError::io("hash", part, std::io::Error::other(e)))??;
-        let mut out = tokio::fs::File::from_std(std_file);
-        out.seek(std::io::SeekFrom::Start(offset))
-            .await
+        let mut t = Transfer::start(std_file, hasher, offset, part)
             .map_err(|e| HfError::io("seek", part, e))?;
-        out.set_len(offset)
-            .await
-            .map_err(|e| HfError::io("truncate", part, e))?;
-        let mut t = Transfer {
-            out,
-            hasher,
-            offset,
-            buf: Vec::with_capacity(WRITE_BUF),
-            part: part.to_path_buf(),
-            last_progress: Instant::now(),
-        };
         // Attempts in a row that brought no byte; any progress resets it.
         let mut stalls = 0;
-        loop {
-            let before = t.offset;
-            let stop = match self.transfer(info, file, &mut t, tx).await {
-                Ok(()) if t.offset >= size => break,
-                Ok(()) => HfError::BadResponse {
-                    url: self.settings.endpoint.clone(),
-                    reason: format!("`{}` stopped at byte {} of {size}", file.path, t.offset),
-                },
-                Err(Stop::Fatal(e)) => return Err(e),
-                Err(Stop::Broken(e)) => e,
-            };
-            stalls = if t.offset > before { 1 } else { stalls + 1 };
-            if stalls > MAX_STALLS {
-                return Err(stop);
+        // A part file already complete (killed before the rename) needs no
+        // request: it is checked below.
+        let complete = size > 0 && t.offset == size;
+        if !complete {
+            loop {
+                let before = t.offset;
+                let stop = match self.transfer(info, file, &mut t, tx).await {
+                    Ok(()) if t.offset >= size => break,
+                    Ok(()) => HfError::BadResponse {
+                        url: self.settings.endpoint.clone(),
+                        reason: format!("`{}` stopped at byte {} of {size}", file.path, t.offset),
+                    },
+                    Err(Stop::Fatal(e)) => {
+                        // Let the writer end before the lock is released.
+                        let _ = t.finish().await;
+                        return Err(e);
+                    }
+                    Err(Stop::Broken(e)) => e,
+                };
+                stalls = if t.offset > before { 1 } else { stalls + 1 };
+                if stalls > MAX_STALLS {
+                    let _ = t.finish().await;
+                    return Err(stop);
+                }
+                tracing::info!(file = %file.path, at = t.offset, "transfer broken; resuming");
             }
-            tracing::info!(file = %file.path, at = t.offset, "transfer broken; resuming");
         }
-        t.flush().await?;
-        if t.offset != size {
+        let offset = t.offset;
+        let hasher = t.finish().await?;
+        if offset != size {
             return Err(HfError::BadResponse {
                 url: self.settings.endpoint.clone(),
-                reason: format!("`{}` is {} bytes, the Hub said {size}", file.path, t.offset),
+                reason: format!("`{}` is {offset} bytes, the Hub said {size}", file.path),
             });
         }
-        Ok(hex::encode(t.hasher.finalize()))
+        Ok(hex::encode(hasher.finalize()))
     }
 
     /// One GET (after redirects) from `t.offset` to the end or a break.
@@ -418,21 +422,86 @@ fn bad(url: &Url, reason: &str) -> HfError {
     }
 }
 
-/// A part file being written: bytes are hashed as they arrive and written
-/// in bounded batches.
+/// What the writer thread is told.
+enum Write {
+    /// Append these bytes (and hash them).
+    Bytes(Vec<u8>),
+    /// Start the file over (a server ignored `Range`).
+    Restart,
+}
+
+/// A part file being written. Bytes are batched (256 KiB) and handed to a
+/// writer thread that hashes and appends them, so the network, the hash and
+/// the disk overlap; at most `QUEUE` batches wait, so memory stays bounded.
 struct Transfer {
-    out: tokio::fs::File,
-    hasher: Sha256,
-    /// Bytes received (written or in `buf`).
+    tx: Option<tokio::sync::mpsc::Sender<Write>>,
+    writer: Option<tokio::task::JoinHandle<Result<Sha256, HfError>>>,
+    /// Bytes received (written, queued or in `buf`).
     offset: u64,
     buf: Vec<u8>,
-    part: PathBuf,
     last_progress: Instant,
 }
 
+const QUEUE: usize = 8;
+
 impl Transfer {
+    fn start(
+        mut file: std::fs::File,
+        mut hasher: Sha256,
+        offset: u64,
+        part: &std::path::Path,
+    ) -> std::io::Result<Transfer> {
+        use std::io::{Seek, Write as _};
+        file.set_len(offset)?;
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Write>(QUEUE);
+        let part = part.to_path_buf();
+        let writer = tokio::task::spawn_blocking(move || {
+            while let Some(msg) = rx.blocking_recv() {
+                match msg {
+                    Write::Bytes(b) => {
+                        hasher.update(&b);
+                        file.write_all(&b)
+                            .map_err(|e| HfError::io("write", &part, e))?;
+                    }
+                    Write::Restart => {
+                        file.set_len(0)
+                            .map_err(|e| HfError::io("truncate", &part, e))?;
+                        file.seek(std::io::SeekFrom::Start(0))
+                            .map_err(|e| HfError::io("seek", &part, e))?;
+                        hasher = Sha256::new();
+                    }
+                }
+            }
+            Ok(hasher)
+        });
+        Ok(Transfer {
+            tx: Some(tx),
+            writer: Some(writer),
+            offset,
+            buf: Vec::with_capacity(WRITE_BUF),
+            last_progress: Instant::now(),
+        })
+    }
+
+    async fn send(&mut self, msg: Write) -> Result<(), HfError> {
+        let sent = match &self.tx {
+            Some(tx) => tx.send(msg).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The writer stopped: its error says why.
+        self.finish().await.map(|_| ())?;
+        Err(HfError::io(
+            "write",
+            "the part file",
+            std::io::Error::other("the writer stopped"),
+        ))
+    }
+
     async fn write(&mut self, bytes: &[u8]) -> Result<(), HfError> {
-        self.hasher.update(bytes);
         self.offset += bytes.len() as u64;
         self.buf.extend_from_slice(bytes);
         if self.buf.len() >= WRITE_BUF {
@@ -441,32 +510,74 @@ impl Transfer {
         Ok(())
     }
 
+    /// Hand the batch to the writer.
     async fn flush(&mut self) -> Result<(), HfError> {
-        if !self.buf.is_empty() {
-            self.out
-                .write_all(&self.buf)
-                .await
-                .map_err(|e| HfError::io("write", &self.part, e))?;
-            self.buf.clear();
+        if self.buf.is_empty() {
+            return Ok(());
         }
-        self.out
-            .flush()
-            .await
-            .map_err(|e| HfError::io("write", &self.part, e))
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(WRITE_BUF));
+        self.send(Write::Bytes(batch)).await
     }
 
     async fn restart(&mut self) -> Result<(), HfError> {
         self.buf.clear();
-        self.out
-            .set_len(0)
-            .await
-            .map_err(|e| HfError::io("truncate", &self.part, e))?;
-        self.out
-            .seek(std::io::SeekFrom::Start(0))
-            .await
-            .map_err(|e| HfError::io("seek", &self.part, e))?;
-        self.hasher = Sha256::new();
         self.offset = 0;
-        Ok(())
+        self.send(Write::Restart).await
+    }
+
+    /// Write what is left, wait for the writer; the hash of the whole file.
+    async fn finish(&mut self) -> Result<Sha256, HfError> {
+        if !self.buf.is_empty() && self.tx.is_some() {
+            let batch = std::mem::take(&mut self.buf);
+            if let Some(tx) = &self.tx {
+                let _ = tx.send(Write::Bytes(batch)).await;
+            }
+        }
+        self.tx = None;
+        match self.writer.take() {
+            Some(w) => w
+                .await
+                .map_err(|e| HfError::io("write", "the part file", std::io::Error::other(e)))?,
+            None => Err(HfError::io(
+                "write",
+                "the part file",
+                std::io::Error::other("the writer already stopped"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn downloads_and_lookups_can_run_on_spawned_tasks() {
+        // The engine runs them with tokio::spawn: their futures must be Send.
+        let hub = Hub::new(crate::hf::HfSettings {
+            endpoint: "http://127.0.0.1:9".into(),
+            token: None,
+            cache_dir: "/nonexistent".into(),
+            offline: true,
+        })
+        .expect("hub");
+        let info = RepoInfo {
+            id: "o/r".into(),
+            commit: "0".repeat(40),
+            gated: crate::model::hf::Gated::No,
+            private: false,
+            pipeline_tag: None,
+            library: None,
+            base_model: vec![],
+            architectures: vec![],
+            files: vec![],
+        };
+        let download = hub.download(&info, &[], |_| {});
+        assert_send(&download);
+        let lookup = hub.repo_info("o/r", "main");
+        assert_send(&lookup);
+        assert_send(&hub.search("x", true, 1));
     }
 }

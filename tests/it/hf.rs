@@ -511,6 +511,14 @@ fn cached_files_are_not_downloaded_again_and_offline_mode_answers_from_the_cache
     assert!(e.contains("HF_HUB_OFFLINE"), "{e}");
     let e = hub.fail(&["hf", "search", "tiny"], &offline);
     assert!(e.contains("HF_HUB_OFFLINE"), "{e}");
+    // Online but the Hub unreachable: the cache answers too.
+    let unreachable = [("HF_ENDPOINT", "http://127.0.0.1:9")];
+    let out = hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q8_0"], &unreachable);
+    assert!(
+        text(&out.stdout).contains("tiny-Q8_0.gguf"),
+        "{}",
+        describe(&out)
+    );
 }
 
 /// A Python with `huggingface_hub`: `FACERUNNER_HF_HUB_PYTHON`, else
@@ -645,4 +653,83 @@ fn the_commands_of_docs_huggingface_md_work() {
         );
     }
     assert_eq!(hub.cdn_gets().len(), 1, "the Q4_K_M file, once");
+}
+
+#[test]
+fn the_hf_standin_passes_its_own_tests() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/hf_standin_test.py"
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "the HF stand-in's self-test failed:\n{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn a_part_file_left_complete_is_checked_and_committed_without_a_request() {
+    let repo = gguf_repo();
+    let hub = Hub::start(&repo, &[], &[]);
+    let blob = hub.blob("org/Tiny-GGUF", &sha256(&repo[1].2));
+    std::fs::create_dir_all(blob.parent().expect("blobs")).expect("mkdir");
+    // Killed after the last byte, before the rename.
+    std::fs::write(blob.with_extension("incomplete"), &repo[1].2).expect("part");
+    hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q4_K_M"], &[]);
+    assert_eq!(std::fs::read(&blob).expect("blob"), repo[1].2);
+    assert!(hub.cdn_gets().is_empty(), "{:#?}", hub.cdn_gets());
+    // A complete-sized part file with wrong bytes is refused and fetched again.
+    let blob8 = hub.blob("org/Tiny-GGUF", &sha256(&repo[2].2));
+    std::fs::write(
+        blob8.with_extension("incomplete"),
+        vec![0u8; repo[2].2.len()],
+    )
+    .expect("part");
+    hub.ok(&["hf", "download", "org/Tiny-GGUF", "Q8_0"], &[]);
+    assert_eq!(std::fs::read(&blob8).expect("blob"), repo[2].2);
+    assert_eq!(hub.cdn_gets().len(), 1);
+}
+
+#[test]
+fn every_page_of_the_file_tree_is_read() {
+    let hub = Hub::start(&gguf_repo(), &[], &["--page-size", "1"]);
+    let out = hub.ok(&["hf", "info", "org/Tiny-GGUF", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["files"].as_array().map(Vec::len), Some(3), "{v:#}");
+    let pages = hub
+        .log()
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.contains("/tree/")))
+        .count();
+    assert_eq!(pages, 3);
+}
+
+#[test]
+fn two_downloads_of_one_file_at_once_fetch_it_once() {
+    let data = bytes(4 * MIB, 11);
+    let files = vec![("org/L-GGUF", "l-Q4_K_M.gguf", data.clone())];
+    // 4 MiB/s: the first holds the blob's lock for about a second.
+    let hub = Hub::start(&files, &[], &["--slow-bps", "4194304"]);
+    let spawn = || {
+        hub.cmd(&["hf", "download", "org/L-GGUF"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    assert_eq!(
+        std::fs::read(hub.blob("org/L-GGUF", &sha256(&data))).expect("blob"),
+        data
+    );
+    assert_eq!(hub.cdn_gets().len(), 1, "{:#?}", hub.cdn_gets());
 }
