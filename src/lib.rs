@@ -27,3 +27,4 @@ pub mod style;
 pub mod supervisor;
 pub mod sys;
 pub mod watch;
+pub mod web;

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 pub mod completions;
 pub mod config_cmd;
 pub mod convert;
+pub mod dashboard;
 pub mod gateway;
 pub mod gpus;
 pub mod output;
@@ -132,6 +133,11 @@ pub enum Command {
     /// Run a model-routing gateway in front of Ollama servers (what a `kind: gateway` service runs).
     #[command(hide = true)]
     Gateway(gateway::GatewayArgs),
+    /// Print the dashboard's login link (with its token); `--open` opens it.
+    Dashboard(dashboard::DashboardArgs),
+    /// Internal: the process a `kind: dashboard` service runs.
+    #[command(name = "__dashboard", hide = true)]
+    DashboardServe(dashboard::ServeArgs),
     // -- commands --
 }
 
@@ -167,6 +173,8 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Watch(a) => watch::run(&global, a),
         Command::Gpus(a) => gpus::run(&global, a),
         Command::Gateway(a) => gateway::run(a),
+        Command::Dashboard(a) => dashboard::run(&global, a),
+        Command::DashboardServe(a) => dashboard::serve(a),
         // -- dispatch --
     }
 }

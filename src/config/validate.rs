@@ -225,8 +225,7 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
             Some(Command::Argv(_)) if svc.shell => v.err(&format!("{ptr}/shell"), "`shell: true` needs `command` as one string".into(), "write `command: \"prog arg | other\"`, or drop `shell: true`"),
             _ => {}
         },
-        Kind::Dashboard => v.err(&format!("{ptr}/kind"), "the `dashboard` kind is not available yet".into(), "FaceRunner's dashboard comes with a later release; remove this service for now"),
-        Kind::Ollama | Kind::OpenWebui | Kind::Gateway => {
+        Kind::Ollama | Kind::OpenWebui | Kind::Gateway | Kind::Dashboard => {
             if svc.command.is_some() {
                 v.err_key(&format!("{ptr}/command"), format!("`command` is not used by kind `{}`", svc.kind.as_str()), "FaceRunner builds the command for this kind; use `binary:` to pick the executable, or `kind: process` for a custom command");
             }
