@@ -33,6 +33,17 @@ pub fn query(q: Option<&str>) -> HashMap<String, String> {
     m
 }
 
+/// A JSON body (any content type: the token, `Host` and `Origin` checks
+/// guard writes, not the content type).
+fn parse<T: serde::de::DeserializeOwned>(body: &str, want: &str) -> Result<T, Problem> {
+    serde_json::from_str(body).map_err(|e| {
+        Problem::new(
+            Kind::BadRequest,
+            format!("the body is not what this route takes ({e}); send {want}"),
+        )
+    })
+}
+
 /// The project file: the one that owns this project's directories.
 pub fn project_file(web: &Web) -> Result<PathBuf, Problem> {
     let record = web.dirs.owner_file();
@@ -267,7 +278,8 @@ pub async fn plan(State(web): State<Arc<Web>>) -> Answer {
 
 /// `POST /api/v1/apply` with the plan the caller saw: the daemon runs it,
 /// or refuses it when the file or the live world moved since (409).
-pub async fn apply(State(web): State<Arc<Web>>, Json(plan): Json<Plan>) -> Answer {
+pub async fn apply(State(web): State<Arc<Web>>, body: String) -> Answer {
+    let plan: Plan = parse(&body, "a plan as GET /api/v1/plan returns it")?;
     let _one = web.applying.lock().await;
     if plan.checks.iter().any(|c| c.severity == Severity::Error) {
         return Err(Problem::new(
@@ -330,12 +342,50 @@ pub async fn validate(State(web): State<Arc<Web>>, text: String) -> Answer {
 /// The largest file text accepted.
 const MAX_FILE_BYTES: usize = 1 << 20;
 
-/// `GET /api/v1/file`: the project file's path and text.
+/// The lines (1-based) of `text` that write a secret value inline: a
+/// value marked `secret: true`, or a literal value of a key whose name says
+/// secret (as plans mask them). `${VAR}` references are fine.
+pub fn inline_secrets(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.split(" #").next().unwrap_or("").trim();
+            if l.contains("secret: true") || l.contains("secret:true") {
+                return true;
+            }
+            let Some((key, value)) = l.trim_start_matches("- ").split_once(':') else {
+                return false;
+            };
+            let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+            let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+            crate::plan::diff::looks_secret(key)
+                && !value.is_empty()
+                && !value.starts_with("${")
+                && !value.starts_with('{')
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+/// `GET /api/v1/file`: the project file's path and text — refused when the
+/// text writes a secret inline (no secret leaves through the API).
 pub async fn file_get(State(web): State<Arc<Web>>) -> Answer {
     let path = project_file(&web)?;
     let bytes = crate::safefs::read_bounded(&path, MAX_FILE_BYTES as u64).map_err(|e| {
         Problem::new(Kind::Internal, format!("cannot read {}: {}", path.display(), chain(&e)))
     })?;
+    let secret = inline_secrets(&String::from_utf8_lossy(&bytes));
+    if !secret.is_empty() {
+        return Err(Problem::new(
+            Kind::SecretInline,
+            format!(
+                "{} writes secret values inline (line {}); the dashboard does not send them to a browser. \
+                 Move them to `.env` and write `${{VAR}}`, or edit the file locally",
+                path.display(),
+                secret.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     Ok(Json(serde_json::json!({
         "path": path.display().to_string(),
         "text": String::from_utf8_lossy(&bytes),
@@ -522,7 +572,8 @@ async fn run_models(
 
 /// `POST /api/v1/models/pull` `{name, service?}`: pull with progress on
 /// the event stream (`pull` events); answers when done.
-pub async fn pull(State(web): State<Arc<Web>>, Json(body): Json<PullBody>) -> Answer {
+pub async fn pull(State(web): State<Arc<Web>>, body: String) -> Answer {
+    let body: PullBody = parse(&body, r#"{"name": "llama3.2:1b", "service": "ollama"}"#)?;
     let (loaded, spec) = load_project(&web, Secrets::Peek)?;
     let (service, url, dir) = one_target(&loaded, body.service.as_deref())?;
     let (name, source) = if let Some(hf) = body.name.strip_prefix("hf:") {
@@ -582,4 +633,15 @@ pub async fn remove(
     }];
     let report = run_models(&web, &spec, &service, &url, actions).await?;
     Ok(Json(report).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inline_secrets;
+
+    #[test]
+    fn inline_secret_values_are_found_and_references_are_not() {
+        let text = "services:\n  a:\n    env:\n      API_KEY: abc123\n      TOKEN: \"${TOKEN}\"\n      PLAIN: hello\n      X: { value: s3cr3t, secret: true }\n      DB_PASSWORD:\n";
+        assert_eq!(inline_secrets(text), vec![4, 7]);
+    }
 }

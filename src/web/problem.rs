@@ -29,6 +29,8 @@ pub enum Kind {
     Daemon,
     /// An Ollama server does not answer or refused.
     Ollama,
+    /// The file writes a secret inline, so it is not sent.
+    SecretInline,
     /// Anything else that failed on our side.
     Internal,
 }
@@ -48,6 +50,7 @@ impl Kind {
             Kind::PlanErrors => "plan-has-errors",
             Kind::Daemon => "daemon",
             Kind::Ollama => "ollama",
+            Kind::SecretInline => "secret-inline",
             Kind::Internal => "internal",
         }
     }
@@ -55,7 +58,7 @@ impl Kind {
     fn status(self) -> StatusCode {
         match self {
             Kind::Unauthorized => StatusCode::UNAUTHORIZED,
-            Kind::ReadOnly | Kind::BadOrigin => StatusCode::FORBIDDEN,
+            Kind::ReadOnly | Kind::BadOrigin | Kind::SecretInline => StatusCode::FORBIDDEN,
             Kind::BadHost | Kind::BadRequest => StatusCode::BAD_REQUEST,
             Kind::NotFound => StatusCode::NOT_FOUND,
             Kind::Invalid | Kind::PlanErrors => StatusCode::UNPROCESSABLE_ENTITY,
@@ -78,6 +81,7 @@ impl Kind {
             Kind::PlanErrors => "the plan has errors",
             Kind::Daemon => "the project's daemon refused or is not running",
             Kind::Ollama => "an Ollama server refused or does not answer",
+            Kind::SecretInline => "the file holds secret values inline",
             Kind::Internal => "the dashboard failed",
         }
     }

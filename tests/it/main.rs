@@ -13,3 +13,4 @@ mod standin;
 mod supervisor;
 mod support;
 mod watch;
+mod dashboard_api;
