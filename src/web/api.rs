@@ -87,7 +87,10 @@ fn gpu_warnings(loaded: &Loaded) -> Vec<Diagnostic> {
 }
 
 fn vars_for(path: &std::path::Path) -> Result<Vars, Problem> {
-    let base = path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let base = path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     read_dotenv(&base.join(".env"))
         .map(Vars::from_env_over)
         .map_err(|e| load_problem(e).unwrap_or_else(|p| p))
@@ -100,7 +103,10 @@ fn load_problem(e: LoadError) -> Result<Problem, Problem> {
             let n = diagnostics.iter().filter(|d| d.is_error()).count();
             Problem::new(
                 Kind::Invalid,
-                format!("{} has {n} error(s); nothing was changed", file.path.display()),
+                format!(
+                    "{} has {n} error(s); nothing was changed",
+                    file.path.display()
+                ),
             )
             .with_diagnostics(report(&file, &diagnostics))
         }
@@ -111,13 +117,14 @@ fn load_problem(e: LoadError) -> Result<Problem, Problem> {
 /// Load and resolve the project file (as `plan` or `apply` does).
 pub fn load_project(web: &Web, secrets: Secrets) -> Result<(Loaded, ProjectSpec), Problem> {
     let path = project_file(web)?;
-    let mut loaded = crate::config::load(&path).map_err(|e| load_problem(e).unwrap_or_else(|p| p))?;
+    let mut loaded =
+        crate::config::load(&path).map_err(|e| load_problem(e).unwrap_or_else(|p| p))?;
     if crate::config::replicas::needs_inventory(&loaded.config) {
         crate::config::replicas::expand(&mut loaded, &crate::gpu::local())
             .map_err(|e| Problem::new(Kind::Invalid, chain(&e)))?;
     }
-    let spec = resolve(&loaded, &web.dirs, secrets)
-        .map_err(|e| Problem::new(Kind::Invalid, chain(&e)))?;
+    let spec =
+        resolve(&loaded, &web.dirs, secrets).map_err(|e| Problem::new(Kind::Invalid, chain(&e)))?;
     Ok((loaded, spec))
 }
 
@@ -242,7 +249,10 @@ pub async fn logs(
     let q = query(q.as_deref());
     let tail = match q.get("tail") {
         Some(t) => t.parse::<usize>().map_err(|_| {
-            Problem::new(Kind::BadRequest, format!("`tail={t}` is not a number of lines"))
+            Problem::new(
+                Kind::BadRequest,
+                format!("`tail={t}` is not a number of lines"),
+            )
         })?,
         None => 200,
     }
@@ -255,7 +265,12 @@ pub async fn logs(
     })
     .await
     .map_err(|e| Problem::new(Kind::Internal, e.to_string()))?
-    .map_err(|e| Problem::new(Kind::Internal, format!("cannot read the log: {}", chain(&e))))?;
+    .map_err(|e| {
+        Problem::new(
+            Kind::Internal,
+            format!("cannot read the log: {}", chain(&e)),
+        )
+    })?;
     let mut kept: Vec<_> = lines
         .into_iter()
         .filter(|l| filter.is_empty() || l.text.to_lowercase().contains(&filter))
@@ -372,7 +387,10 @@ pub fn inline_secrets(text: &str) -> Vec<usize> {
 pub async fn file_get(State(web): State<Arc<Web>>) -> Answer {
     let path = project_file(&web)?;
     let bytes = crate::safefs::read_bounded(&path, MAX_FILE_BYTES as u64).map_err(|e| {
-        Problem::new(Kind::Internal, format!("cannot read {}: {}", path.display(), chain(&e)))
+        Problem::new(
+            Kind::Internal,
+            format!("cannot read {}: {}", path.display(), chain(&e)),
+        )
     })?;
     let secret = inline_secrets(&String::from_utf8_lossy(&bytes));
     if !secret.is_empty() {
@@ -382,7 +400,11 @@ pub async fn file_get(State(web): State<Arc<Web>>) -> Answer {
                 "{} writes secret values inline (line {}); the dashboard does not send them to a browser. \
                  Move them to `.env` and write `${{VAR}}`, or edit the file locally",
                 path.display(),
-                secret.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                secret
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -399,7 +421,10 @@ pub async fn file_get(State(web): State<Arc<Web>>) -> Answer {
 /// when on, applies it by itself).
 pub async fn file_put(State(web): State<Arc<Web>>, text: String) -> Answer {
     if text.len() > MAX_FILE_BYTES {
-        return Err(Problem::new(Kind::BadRequest, "the text is larger than 1 MiB"));
+        return Err(Problem::new(
+            Kind::BadRequest,
+            "the text is larger than 1 MiB",
+        ));
     }
     let path = project_file(&web)?;
     let vars = vars_for(&path)?;
@@ -412,7 +437,10 @@ pub async fn file_put(State(web): State<Arc<Web>>, text: String) -> Answer {
     });
     // Atomic, replacing (never following) a link at the path.
     crate::safefs::write_private_atomic(&path, text.as_bytes()).map_err(|e| {
-        Problem::new(Kind::Internal, format!("cannot write {}: {}", path.display(), chain(&e)))
+        Problem::new(
+            Kind::Internal,
+            format!("cannot write {}: {}", path.display(), chain(&e)),
+        )
     })?;
     if let Some(mode) = mode {
         use std::os::unix::fs::PermissionsExt;
@@ -445,8 +473,12 @@ pub async fn convert(RawQuery(q): RawQuery) -> Answer {
     let Some(name) = q.get("name") else {
         return Err(Problem::new(Kind::BadRequest, "give `name=org/repo`"));
     };
-    let c = crate::names::convert(name.trim(), q.get("quant").map(String::as_str), &Default::default())
-        .map_err(|e| Problem::new(Kind::BadRequest, chain(&e)))?;
+    let c = crate::names::convert(
+        name.trim(),
+        q.get("quant").map(String::as_str),
+        &Default::default(),
+    )
+    .map_err(|e| Problem::new(Kind::BadRequest, chain(&e)))?;
     Ok(Json(serde_json::json!({
         "input": c.input,
         "ollama": c.ollama.display_shortest(),
@@ -478,7 +510,10 @@ fn ollama_targets(loaded: &Loaded) -> BTreeMap<String, (String, PathBuf)> {
         .map(|(n, s)| {
             (
                 n.clone(),
-                (ollama_url(&loaded.config, s), models_dir(s, &loaded.base_dir)),
+                (
+                    ollama_url(&loaded.config, s),
+                    models_dir(s, &loaded.base_dir),
+                ),
             )
         })
         .collect()
@@ -504,7 +539,10 @@ pub async fn models(State(web): State<Arc<Web>>) -> Answer {
             })
             .collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));
-        out.insert(svc, serde_json::json!({ "source": store.source, "models": rows }));
+        out.insert(
+            svc,
+            serde_json::json!({ "source": store.source, "models": rows }),
+        );
     }
     Ok(Json(out).into_response())
 }

@@ -54,7 +54,9 @@ pub fn role_of(web: &Web, token: &str) -> Option<Role> {
 
 /// The token a request carries, and whether it came in the cookie.
 fn presented(headers: &HeaderMap) -> Option<(String, bool)> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         && let Some(t) = v.strip_prefix("Bearer ")
     {
         return Some((t.trim().to_string(), false));
@@ -100,7 +102,11 @@ fn public(path: &str) -> bool {
 }
 
 /// The middleware: Host, token, role and Origin, in that order.
-pub async fn guard(State(web): State<std::sync::Arc<Web>>, mut req: Request, next: Next) -> Response {
+pub async fn guard(
+    State(web): State<std::sync::Arc<Web>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let headers = req.headers();
     let host = headers
         .get(header::HOST)
@@ -110,7 +116,10 @@ pub async fn guard(State(web): State<std::sync::Arc<Web>>, mut req: Request, nex
     if !host_allowed(&web, &host) {
         return Problem::new(
             Kind::BadHost,
-            format!("`Host: {host}` is not this dashboard; open it as http://127.0.0.1:{}/", web.port),
+            format!(
+                "`Host: {host}` is not this dashboard; open it as http://127.0.0.1:{}/",
+                web.port
+            ),
         )
         .into_response();
     }

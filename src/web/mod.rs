@@ -164,12 +164,18 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/api/v1/convert", get(api::convert))
         .route("/api/v1/models", get(api::models))
         .route("/api/v1/models/pull", post(api::pull))
-        .route("/api/v1/models/{service}/{name}", axum::routing::delete(api::remove))
+        .route(
+            "/api/v1/models/{service}/{name}",
+            axum::routing::delete(api::remove),
+        )
         .route("/api/v1/events", get(events::stream))
         .fallback(|| async {
             problem::Problem::new(problem::Kind::NotFound, "no such route; see /api/v1/docs")
         })
-        .layer(axum::middleware::from_fn_with_state(web.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            auth::guard,
+        ))
         .with_state(web)
 }
 

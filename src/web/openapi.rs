@@ -25,22 +25,128 @@ struct Route {
 fn routes() -> Vec<Route> {
     let schema = |s: schemars::Schema| Some(s.to_value());
     let text = Some(json!({"type": "string", "description": "the whole facerunner.yaml text"}));
-    let plan = Some(json!({"type": "object", "description": "a plan exactly as GET /api/v1/plan returned it (docs/plan-json.md)"}));
+    let plan = Some(
+        json!({"type": "object", "description": "a plan exactly as GET /api/v1/plan returned it (docs/plan-json.md)"}),
+    );
     vec![
-        Route { method: "get", path: "/api/v1/status", summary: "Every service's state, health, pid, restarts, port, CPU, memory and GPUs (as `status --json`)", writes: false, body: None, ok: ("200", "the status report") },
-        Route { method: "post", path: "/api/v1/services/{name}/{action}", summary: "Start, stop or restart one service (action: start|stop|restart)", writes: true, body: None, ok: ("200", "what was done; `failed` lists services that did not reach their goal") },
-        Route { method: "get", path: "/api/v1/services/{name}/logs", summary: "The last `tail` lines (default 200) of a service's log, filtered by `filter` (text, case-insensitive) and `stream` (out|err|fr)", writes: false, body: None, ok: ("200", "{lines: [{service, time, stream, text}]}") },
-        Route { method: "get", path: "/api/v1/plan", summary: "What apply would change (the same JSON as `plan --json`)", writes: false, body: None, ok: ("200", "the plan") },
-        Route { method: "post", path: "/api/v1/apply", summary: "Apply the plan the caller saw; refused with 409 (stale-plan) when the file or the live world moved since", writes: true, body: plan, ok: ("200", "{applied, report} or {applied: false, no_changes: true}") },
-        Route { method: "post", path: "/api/v1/validate", summary: "Validate posted file text: located diagnostics (as `validate --json`)", writes: true, body: text.clone(), ok: ("200", "{valid, error_count, warning_count, diagnostics}") },
-        Route { method: "get", path: "/api/v1/file", summary: "The project file's path and text", writes: false, body: None, ok: ("200", "{path, text}") },
-        Route { method: "put", path: "/api/v1/file", summary: "Replace the file's text if it validates (422 invalid-file with diagnostics otherwise); answers the new plan", writes: true, body: text, ok: ("200", "{saved, plan}") },
-        Route { method: "get", path: "/api/v1/gpus", summary: "The GPU inventory with current memory, utilization and processes", writes: false, body: None, ok: ("200", "the inventory (as `gpus --json`)") },
-        Route { method: "get", path: "/api/v1/convert", summary: "The Ollama name of a Hugging Face repo (`name=org/repo[:quant]`), offline, with the reason", writes: false, body: None, ok: ("200", "{input, ollama, reason}") },
-        Route { method: "get", path: "/api/v1/models", summary: "Per ollama service, every installed model with size, owner and loaded state (as `models --json`)", writes: false, body: None, ok: ("200", "{service: {source, models: [ModelRow]}}") },
-        Route { method: "post", path: "/api/v1/models/pull", summary: "Pull a model (progress as `pull` events on /api/v1/events); answers when done", writes: true, body: schema(schemars::schema_for!(super::api::PullBody)), ok: ("200", "the engine's report") },
-        Route { method: "delete", path: "/api/v1/models/{service}/{name}", summary: "Remove a model from an ollama service", writes: true, body: None, ok: ("200", "the engine's report") },
-        Route { method: "get", path: "/api/v1/events", summary: "Server-sent events: service, status, watch, apply, apply_done, apply_failed, pull, log (with `logs=SERVICE`), daemon_unreachable, dropped", writes: false, body: None, ok: ("200", "text/event-stream") },
+        Route {
+            method: "get",
+            path: "/api/v1/status",
+            summary: "Every service's state, health, pid, restarts, port, CPU, memory and GPUs (as `status --json`)",
+            writes: false,
+            body: None,
+            ok: ("200", "the status report"),
+        },
+        Route {
+            method: "post",
+            path: "/api/v1/services/{name}/{action}",
+            summary: "Start, stop or restart one service (action: start|stop|restart)",
+            writes: true,
+            body: None,
+            ok: (
+                "200",
+                "what was done; `failed` lists services that did not reach their goal",
+            ),
+        },
+        Route {
+            method: "get",
+            path: "/api/v1/services/{name}/logs",
+            summary: "The last `tail` lines (default 200) of a service's log, filtered by `filter` (text, case-insensitive) and `stream` (out|err|fr)",
+            writes: false,
+            body: None,
+            ok: ("200", "{lines: [{service, time, stream, text}]}"),
+        },
+        Route {
+            method: "get",
+            path: "/api/v1/plan",
+            summary: "What apply would change (the same JSON as `plan --json`)",
+            writes: false,
+            body: None,
+            ok: ("200", "the plan"),
+        },
+        Route {
+            method: "post",
+            path: "/api/v1/apply",
+            summary: "Apply the plan the caller saw; refused with 409 (stale-plan) when the file or the live world moved since",
+            writes: true,
+            body: plan,
+            ok: (
+                "200",
+                "{applied, report} or {applied: false, no_changes: true}",
+            ),
+        },
+        Route {
+            method: "post",
+            path: "/api/v1/validate",
+            summary: "Validate posted file text: located diagnostics (as `validate --json`)",
+            writes: true,
+            body: text.clone(),
+            ok: ("200", "{valid, error_count, warning_count, diagnostics}"),
+        },
+        Route {
+            method: "get",
+            path: "/api/v1/file",
+            summary: "The project file's path and text",
+            writes: false,
+            body: None,
+            ok: ("200", "{path, text}"),
+        },
+        Route {
+            method: "put",
+            path: "/api/v1/file",
+            summary: "Replace the file's text if it validates (422 invalid-file with diagnostics otherwise); answers the new plan",
+            writes: true,
+            body: text,
+            ok: ("200", "{saved, plan}"),
+        },
+        Route {
+            method: "get",
+            path: "/api/v1/gpus",
+            summary: "The GPU inventory with current memory, utilization and processes",
+            writes: false,
+            body: None,
+            ok: ("200", "the inventory (as `gpus --json`)"),
+        },
+        Route {
+            method: "get",
+            path: "/api/v1/convert",
+            summary: "The Ollama name of a Hugging Face repo (`name=org/repo[:quant]`), offline, with the reason",
+            writes: false,
+            body: None,
+            ok: ("200", "{input, ollama, reason}"),
+        },
+        Route {
+            method: "get",
+            path: "/api/v1/models",
+            summary: "Per ollama service, every installed model with size, owner and loaded state (as `models --json`)",
+            writes: false,
+            body: None,
+            ok: ("200", "{service: {source, models: [ModelRow]}}"),
+        },
+        Route {
+            method: "post",
+            path: "/api/v1/models/pull",
+            summary: "Pull a model (progress as `pull` events on /api/v1/events); answers when done",
+            writes: true,
+            body: schema(schemars::schema_for!(super::api::PullBody)),
+            ok: ("200", "the engine's report"),
+        },
+        Route {
+            method: "delete",
+            path: "/api/v1/models/{service}/{name}",
+            summary: "Remove a model from an ollama service",
+            writes: true,
+            body: None,
+            ok: ("200", "the engine's report"),
+        },
+        Route {
+            method: "get",
+            path: "/api/v1/events",
+            summary: "Server-sent events: service, status, watch, apply, apply_done, apply_failed, pull, log (with `logs=SERVICE`), daemon_unreachable, dropped",
+            writes: false,
+            body: None,
+            ok: ("200", "text/event-stream"),
+        },
     ]
 }
 
@@ -65,14 +171,14 @@ pub fn build() -> Value {
             "responses": responses,
         });
         if r.writes {
-            op["description"] = json!("Needs the full token; a browser request must come from this origin.");
+            op["description"] =
+                json!("Needs the full token; a browser request must come from this origin.");
         }
         if let Some(b) = r.body {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": b}}});
+            op["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": b}}});
         }
-        let entry = paths
-            .entry(r.path.to_string())
-            .or_insert_with(|| json!({}));
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method] = op;
     }
     json!({

@@ -22,12 +22,18 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 
 /// `GET /`.
 pub async fn index() -> Response {
-    asset("text/html; charset=utf-8", include_str!("assets/index.html"))
+    asset(
+        "text/html; charset=utf-8",
+        include_str!("assets/index.html"),
+    )
 }
 
 /// `GET /app.js`.
 pub async fn script() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("assets/app.js"))
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/app.js"),
+    )
 }
 
 /// `GET /app.css`.
@@ -37,5 +43,8 @@ pub async fn style() -> Response {
 
 /// `GET /api.js` (the API page's renderer).
 pub async fn api_script() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("assets/api.js"))
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/api.js"),
+    )
 }

@@ -80,12 +80,7 @@ impl Dash {
 
     pub fn json(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
         let r = self.call(method, path, body);
-        assert!(
-            r.0 / 100 == 2,
-            "{method} {path} answered {}: {}",
-            r.0,
-            r.2
-        );
+        assert!(r.0 / 100 == 2, "{method} {path} answered {}: {}", r.0, r.2);
         serde_json::from_str(&r.2).unwrap_or_else(|e| panic!("{path}: {e}: {}", r.2))
     }
 
@@ -117,8 +112,22 @@ pub type Reply = (u16, HashMap<String, String>, String);
 
 /// One HTTP/1.1 request on a fresh connection (`Host` defaults to ours).
 pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    try_http(port, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path} on port {port}: {e}"))
+}
+
+/// [`http`], with I/O errors returned. The body is read by its
+/// `Content-Length` (a server may keep the connection open), else to the
+/// end of the chunks or of the connection.
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Reply> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
@@ -127,19 +136,21 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    s.write_all(req.as_bytes()).expect("send");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
+    s.write_all(req.as_bytes())?;
+    let mut reader = BufReader::new(s);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status = status_line
+        .split(' ')
+        .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let mut h = HashMap::new();
-    for l in lines {
+    loop {
+        let mut l = String::new();
+        if reader.read_line(&mut l)? == 0 || l.trim_end().is_empty() {
+            break;
+        }
         if let Some((k, v)) = l.split_once(':') {
             h.entry(k.trim().to_ascii_lowercase())
                 .and_modify(|x: &mut String| {
@@ -149,25 +160,29 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
                 .or_insert_with(|| v.trim().to_string());
         }
     }
-    let body = if h.get("transfer-encoding").is_some_and(|t| t == "chunked") {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    (status, h, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
+    let mut raw = Vec::new();
+    if let Some(n) = h
+        .get("content-length")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        raw.resize(n, 0);
+        reader.read_exact(&mut raw)?;
+    } else if h.get("transfer-encoding").is_some_and(|t| t == "chunked") {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            raw.extend_from_slice(&chunk[..n]);
         }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
+    } else {
+        reader.read_to_end(&mut raw)?;
     }
-    out
+    Ok((status, h, String::from_utf8_lossy(&raw).into_owned()))
 }
 
 fn problem_type(r: &Reply) -> String {
@@ -209,7 +224,10 @@ impl Sse {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {what}; saw {seen:?}");
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; saw {seen:?}"
+            );
             self.reader
                 .get_ref()
                 .set_read_timeout(Some(left))
@@ -220,11 +238,20 @@ impl Sse {
                 Ok(_) => {}
             }
             let line = line.trim_end();
-            if let Some(e) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+            if let Some(e) = line
+                .strip_prefix("event: ")
+                .or_else(|| line.strip_prefix("event:"))
+            {
                 event = e.trim().to_string();
-            } else if let Some(d) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+            } else if let Some(d) = line
+                .strip_prefix("data: ")
+                .or_else(|| line.strip_prefix("data:"))
+            {
                 let v: serde_json::Value = serde_json::from_str(d.trim()).unwrap_or_default();
-                seen.push(format!("{event} {}", d.chars().take(160).collect::<String>()));
+                seen.push(format!(
+                    "{event} {}",
+                    d.chars().take(160).collect::<String>()
+                ));
                 if f(&event, &v) {
                     return;
                 }
@@ -251,11 +278,26 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
     assert_eq!(r.0, 401);
     assert_eq!(problem_type(&r), "urn:facerunner:problem:unauthorized");
     let wrong = format!("Bearer {}", "0".repeat(64));
-    let r = http(port, "GET", "/api/v1/status", &[("Authorization", &wrong)], "");
+    let r = http(
+        port,
+        "GET",
+        "/api/v1/status",
+        &[("Authorization", &wrong)],
+        "",
+    );
     assert_eq!(r.0, 401);
     let ro = format!("Bearer {}", d.readonly);
-    assert_eq!(http(port, "GET", "/api/v1/status", &[("Authorization", &ro)], "").0, 200);
-    let r = http(port, "POST", "/api/v1/services/web/stop", &[("Authorization", &ro)], "");
+    assert_eq!(
+        http(port, "GET", "/api/v1/status", &[("Authorization", &ro)], "").0,
+        200
+    );
+    let r = http(
+        port,
+        "POST",
+        "/api/v1/services/web/stop",
+        &[("Authorization", &ro)],
+        "",
+    );
     assert_eq!(r.0, 403);
     assert_eq!(problem_type(&r), "urn:facerunner:problem:read-only-token");
     let full = format!("Bearer {}", d.token);
@@ -263,7 +305,10 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
         port,
         "GET",
         "/api/v1/status",
-        &[("Authorization", &full), ("Host", &format!("attacker.example:{port}"))],
+        &[
+            ("Authorization", &full),
+            ("Host", &format!("attacker.example:{port}")),
+        ],
         "",
     );
     assert_eq!(r.0, 400);
@@ -272,22 +317,41 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
         port,
         "POST",
         "/api/v1/services/web/stop",
-        &[("Authorization", &full), ("Origin", "http://attacker.example")],
+        &[
+            ("Authorization", &full),
+            ("Origin", "http://attacker.example"),
+        ],
         "",
     );
     assert_eq!(r.0, 403);
     assert_eq!(problem_type(&r), "urn:facerunner:problem:bad-origin");
-    assert_eq!(d.state("web"), "running", "refused requests changed nothing");
+    assert_eq!(
+        d.state("web"),
+        "running",
+        "refused requests changed nothing"
+    );
 
     // The login link sets a strict, HttpOnly cookie; the cookie reads, and
     // writes only with this origin.
     let r = http(port, "GET", &format!("/login?token={}", d.token), &[], "");
     assert_eq!(r.0, 303);
     let cookie = r.1.get("set-cookie").expect("a cookie").clone();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().expect("name=value").to_string();
-    assert_eq!(http(port, "GET", "/api/v1/status", &[("Cookie", &pair)], "").0, 200);
-    let r = http(port, "POST", "/api/v1/services/web/restart", &[("Cookie", &pair)], "");
+    assert_eq!(
+        http(port, "GET", "/api/v1/status", &[("Cookie", &pair)], "").0,
+        200
+    );
+    let r = http(
+        port,
+        "POST",
+        "/api/v1/services/web/restart",
+        &[("Cookie", &pair)],
+        "",
+    );
     assert_eq!(problem_type(&r), "urn:facerunner:problem:bad-origin");
     assert_eq!(http(port, "GET", "/login?token=nope", &[], "").0, 401);
 
@@ -306,7 +370,10 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
     let r = d.get("/api/v1/docs");
     assert_eq!(r.0, 200);
     assert!(r.2.contains("/api.js"));
-    assert_eq!(problem_type(&d.get("/api/v1/nope")), "urn:facerunner:problem:not-found");
+    assert_eq!(
+        problem_type(&d.get("/api/v1/nope")),
+        "urn:facerunner:problem:not-found"
+    );
 
     // Status: every service, with pids; nothing secret in it.
     let status = d.call("GET", "/api/v1/status", "");
@@ -317,7 +384,10 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
     let web0 = d.pid("web").expect("web pid");
     let r = d.json("POST", "/api/v1/services/web/stop", "");
     assert_eq!(r["failed"], serde_json::json!([]));
-    assert_eq!(d.p.service("web").expect("web")["state"]["state"], "stopped");
+    assert_eq!(
+        d.p.service("web").expect("web")["state"]["state"],
+        "stopped"
+    );
     d.json("POST", "/api/v1/services/web/start", "");
     assert_eq!(d.state("web"), "running");
     d.json("POST", "/api/v1/services/web/restart", "");
@@ -327,10 +397,18 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
     assert_eq!(d.call("POST", "/api/v1/services/web/explode", "").0, 404);
 
     // Logs: tail and filter; an unknown service is not a path.
-    let logs = d.json("GET", "/api/v1/services/web/logs?tail=50&filter=LISTENING", "");
+    let logs = d.json(
+        "GET",
+        "/api/v1/services/web/logs?tail=50&filter=LISTENING",
+        "",
+    );
     let lines = logs["lines"].as_array().expect("lines");
     assert!(!lines.is_empty(), "{logs}");
-    assert!(lines.iter().all(|l| l["text"].as_str().unwrap_or("").contains("listening")));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["text"].as_str().unwrap_or("").contains("listening"))
+    );
     let logs = d.json("GET", "/api/v1/services/web/logs?tail=1", "");
     assert_eq!(logs["lines"].as_array().map(Vec::len), Some(1));
     assert_eq!(d.get("/api/v1/services/..%2Fx/logs").0, 404);
@@ -351,11 +429,21 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
         "/api/v1/convert?name=bartowski/Llama-3.2-1B-Instruct-GGUF%3AQ4_K_M",
         "",
     );
-    assert!(c["ollama"].as_str().is_some_and(|n| n.contains("Q4_K_M")), "{c}");
-    assert_eq!(problem_type(&d.get("/api/v1/convert?name=not%20a%20repo")), "urn:facerunner:problem:bad-request");
+    assert!(
+        c["ollama"].as_str().is_some_and(|n| n.contains("Q4_K_M")),
+        "{c}"
+    );
+    assert_eq!(
+        problem_type(&d.get("/api/v1/convert?name=not%20a%20repo")),
+        "urn:facerunner:problem:bad-request"
+    );
 
     // Models: pull, list, remove.
-    let r = d.json("POST", "/api/v1/models/pull", r#"{"name":"tinyllama:latest"}"#);
+    let r = d.json(
+        "POST",
+        "/api/v1/models/pull",
+        r#"{"name":"tinyllama:latest"}"#,
+    );
     assert!(r.to_string().contains("succeeded"), "{r}");
     let models = d.json("GET", "/api/v1/models", "");
     let names = |m: &serde_json::Value| -> Vec<String> {
@@ -366,11 +454,23 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
             .map(|x| x["name"].as_str().unwrap_or("").to_string())
             .collect()
     };
-    assert!(names(&models).iter().any(|n| n.starts_with("tinyllama")), "{models}");
-    assert!(models["llm"]["models"][0]["owned"].as_bool().unwrap_or(false), "{models}");
+    assert!(
+        names(&models).iter().any(|n| n.starts_with("tinyllama")),
+        "{models}"
+    );
+    assert!(
+        models["llm"]["models"][0]["owned"]
+            .as_bool()
+            .unwrap_or(false),
+        "{models}"
+    );
     d.json("DELETE", "/api/v1/models/llm/tinyllama:latest", "");
     assert!(names(&d.json("GET", "/api/v1/models", "")).is_empty());
-    assert_eq!(d.call("DELETE", "/api/v1/models/llm/tinyllama:latest", "").0, 404);
+    assert_eq!(
+        d.call("DELETE", "/api/v1/models/llm/tinyllama:latest", "")
+            .0,
+        404
+    );
 
     // Validate: located diagnostics, like `validate --json`.
     let file = d.json("GET", "/api/v1/file", "");
@@ -396,13 +496,22 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
     assert_eq!(r.0, 422);
     assert_eq!(problem_type(&r), "urn:facerunner:problem:invalid-file");
     let p: serde_json::Value = serde_json::from_str(&r.2).expect("json");
-    assert_eq!(p["diagnostics"]["diagnostics"][0]["range"]["start"]["line"], line);
+    assert_eq!(
+        p["diagnostics"]["diagnostics"][0]["range"]["start"]["line"],
+        line
+    );
     assert_eq!(
         std::fs::read_to_string(d.p.dir.path().join("p/facerunner.yaml")).expect("read"),
         text
     );
     assert_eq!(
-        problem_type(&http(port, "PUT", "/api/v1/file", &[("Authorization", &ro)], &text)),
+        problem_type(&http(
+            port,
+            "PUT",
+            "/api/v1/file",
+            &[("Authorization", &ro)],
+            &text
+        )),
         "urn:facerunner:problem:read-only-token"
     );
 }
@@ -456,12 +565,17 @@ fn the_event_stream_shows_state_changes_pull_progress_and_followed_log_lines() {
     // A service stopped from the CLI shows up as a typed event.
     d.p.ok(&["stop", "web"]);
     sse.until("web stopped", |e, v| {
-        e == "service" && v["service"]["name"] == "web" && v["service"]["state"]["state"] == "stopped"
+        e == "service"
+            && v["service"]["name"] == "web"
+            && v["service"]["state"]["state"] == "stopped"
     });
     // Its next start writes log lines, which the stream follows.
     d.p.ok(&["start", "web"]);
     sse.until("a followed log line", |e, v| {
-        e == "log" && v["line"]["text"].as_str().is_some_and(|t| t.contains("listening"))
+        e == "log"
+            && v["line"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("listening"))
     });
     // A pull's progress reaches its total.
     let port = d.port;

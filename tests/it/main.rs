@@ -1,4 +1,6 @@
 mod config;
+mod dashboard_api;
+mod dashboard_ui;
 mod docs;
 mod gateway;
 mod gpu_fit;
@@ -13,4 +15,3 @@ mod standin;
 mod supervisor;
 mod support;
 mod watch;
-mod dashboard_api;

@@ -101,3 +101,69 @@ impl ServiceKind for Dashboard {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::interpolate::Vars;
+    use crate::config::load_str;
+    use crate::config::resolve::{Secrets, resolve};
+    use crate::model::spec::Check;
+    use crate::paths::ProjectDirs;
+
+    fn resolved(
+        yaml: &str,
+        dir: &std::path::Path,
+        mode: Secrets,
+    ) -> Result<crate::model::spec::ProjectSpec, String> {
+        let loaded = load_str(&dir.join("facerunner.yaml"), yaml, &Vars::default())
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        resolve(&loaded, &ProjectDirs::under(&dir.join("home"), "t"), mode)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_dashboard_runs_our_binary_with_both_token_files_and_is_probed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let yaml = "version: 1\nservices:\n  ui: { kind: dashboard }\n";
+        let spec = resolved(yaml, dir.path(), Secrets::Peek).expect("resolves");
+        let ui = spec.service("ui").expect("ui");
+        assert_eq!(ui.argv[1], "__dashboard");
+        assert!(ui.argv.iter().any(|a| a.ends_with("/ui.dashboard_token")));
+        assert!(
+            ui.argv
+                .iter()
+                .any(|a| a.ends_with("/ui.dashboard_readonly_token"))
+        );
+        assert!(matches!(
+            &ui.probe.as_ref().expect("probe").check,
+            Check::Http { url } if url == "http://127.0.0.1:8501/healthz"
+        ));
+        // Planning creates nothing; running creates both tokens, 0600.
+        let secrets = dir.path().join("home/t/secrets");
+        assert!(!secrets.join("ui.dashboard_token").exists());
+        resolved(yaml, dir.path(), Secrets::Create).expect("resolves");
+        for name in ["ui.dashboard_token", "ui.dashboard_readonly_token"] {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(secrets.join(name)).expect("token file");
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_non_loopback_bind_needs_settings_bind_to_say_so() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = resolved(
+            "version: 1\nservices:\n  ui: { kind: dashboard, bind: 0.0.0.0 }\n",
+            dir.path(),
+            Secrets::Peek,
+        )
+        .expect_err("refused");
+        assert!(e.contains("settings.bind"), "{e}");
+        resolved(
+            "version: 1\nsettings: { bind: 0.0.0.0 }\nservices:\n  ui: { kind: dashboard }\n",
+            dir.path(),
+            Secrets::Peek,
+        )
+        .expect("explicit settings.bind is allowed");
+    }
+}

@@ -180,14 +180,18 @@ async function modelsPage() {
   async function load() {
     try {
       const all = await api("GET", "/models");
+      const remove = (svc, m) => async () => {
+        if (!confirm("Remove " + m.name + " from " + svc + "?")) return;
+        try { await api("DELETE", "/models/" + encodeURIComponent(svc) + "/" + encodeURIComponent(m.name)); load(); }
+        catch (e) { msg.textContent = e.message; }
+      };
+      const row = (svc, m) => h("tr", { "data-model": m.name },
+        h("td", {}, m.name), h("td", {}, bytes(m.size)), h("td", {}, m.owned ? "yes" : "no"),
+        h("td", {}, m.loaded == null ? "–" : m.loaded ? "yes" : "no"),
+        h("td", {}, h("button", { on: { click: remove(svc, m) } }, "Remove")));
+      const head = h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Size"), h("th", {}, "Owned"), h("th", {}, "Loaded"), h("th", {}, "")));
       list.replaceChildren(...Object.entries(all).map(([svc, v]) => h("div", { class: "card" }, h("h2", {}, svc),
-        h("div", { class: "wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Size"), h("th", {}, "Owned"), h("th", {}, "Loaded"), h("th", {}, ""))),
-          h("tbody", {}, v.models.map((m) => h("tr", { "data-model": m.name }, h("td", {}, m.name), h("td", {}, bytes(m.size)), h("td", {}, m.owned ? "yes" : "no"),
-            h("td", {}, m.loaded == null ? "–" : m.loaded ? "yes" : "no"),
-            h("td", {}, h("button", { on: { click: async () => {
-              if (!confirm("Remove " + m.name + " from " + svc + "?")) return;
-              try { await api("DELETE", "/models/" + encodeURIComponent(svc) + "/" + encodeURIComponent(m.name)); load(); } catch (e) { msg.textContent = e.message; }
-            } } }, "Remove")))))))));
+        h("div", { class: "wrap" }, h("table", {}, head.cloneNode(true), h("tbody", {}, v.models.map((m) => row(svc, m))))))));
     } catch (e) { list.replaceChildren(h("p", { class: "bad" }, e.message)); }
   }
   main.replaceChildren(h("h1", {}, "Models"),
@@ -206,7 +210,7 @@ async function modelsPage() {
   state.onEvent.push((ev, e) => {
     if (ev === "pull" && e.event.event === "progress" && e.event.total) {
       const p = Math.floor(100 * e.event.completed / e.event.total);
-      bar.value = p; pct.textContent = p + "%";
+      bar.value = p; pct.textContent = p + "%"; bar.dataset.eventPercent = String(p);
     }
   });
   load();
