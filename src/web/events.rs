@@ -149,7 +149,7 @@ pub async fn watch_daemon(web: Arc<Web>) {
                         watch: report.watch.clone(),
                     });
                 }
-                if tick % SNAPSHOT_EVERY == 0 {
+                if tick.is_multiple_of(SNAPSHOT_EVERY) {
                     web.publish(WebEvent::Status {
                         report: Box::new(report),
                     });
