@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -311,12 +312,26 @@ pub async fn apply(State(web): State<Arc<Web>>, body: String) -> Answer {
         gpus: None,
     };
     let events = web.clone();
+    let started = std::time::Instant::now();
     let answer = ask_daemon(&web, &request, move |r| {
         if let Wire::Exec(e) = r {
             events.publish(WebEvent::Apply { event: e.clone() });
         }
     })
     .await;
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    web.counters
+        .apply_millis
+        .fetch_add(millis, Ordering::Relaxed);
+    let ok = matches!(&answer, Ok(Wire::Applied { report }) if report.is_success());
+    if matches!(&answer, Ok(Wire::Applied { .. })) || answer.is_err() {
+        let c = if ok {
+            &web.counters.applies_ok
+        } else {
+            &web.counters.applies_failed
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
     let answer = match answer {
         Ok(Wire::Applied { report }) => serde_json::json!({ "applied": true, "report": report }),
         Ok(Wire::NoChanges) => serde_json::json!({ "applied": false, "no_changes": true }),
@@ -590,7 +605,7 @@ async fn run_models(
     service: &str,
     url: &str,
     actions: Vec<Action>,
-) -> Result<serde_json::Value, Problem> {
+) -> Result<(serde_json::Value, bool), Problem> {
     let exe = std::env::current_exe()
         .map_err(|e| Problem::new(Kind::Internal, format!("cannot find our executable: {e}")))?;
     let driver = Arc::new(crate::execute::Remote {
@@ -605,7 +620,10 @@ async fn run_models(
     let report = crate::execute::run_actions(spec, &web.dirs, urls, actions, driver, &sink)
         .await
         .map_err(|e| Problem::new(Kind::Ollama, chain(&e)))?;
-    serde_json::to_value(&report).map_err(|e| Problem::new(Kind::Internal, e.to_string()))
+    let ok = report.is_success();
+    serde_json::to_value(&report)
+        .map(|v| (v, ok))
+        .map_err(|e| Problem::new(Kind::Internal, e.to_string()))
 }
 
 /// `POST /api/v1/models/pull` `{name, service?}`: pull with progress on
@@ -639,8 +657,15 @@ pub async fn pull(State(web): State<Arc<Web>>, body: String) -> Answer {
         model: name.display_shortest(),
         source,
     }];
-    let report = run_models(&web, &spec, &service, &url, actions).await?;
-    Ok(Json(report).into_response())
+    let report = run_models(&web, &spec, &service, &url, actions).await;
+    let ok = report.as_ref().is_ok_and(|(_, ok)| *ok);
+    let c = if ok {
+        &web.counters.pulls_ok
+    } else {
+        &web.counters.pulls_failed
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+    Ok(Json(report?.0).into_response())
 }
 
 /// `DELETE /api/v1/models/{service}/{name}`.
@@ -669,7 +694,7 @@ pub async fn remove(
         service: service.clone(),
         model: m.name.clone(),
     }];
-    let report = run_models(&web, &spec, &service, &url, actions).await?;
+    let (report, _) = run_models(&web, &spec, &service, &url, actions).await?;
     Ok(Json(report).into_response())
 }
 

@@ -16,6 +16,7 @@
 pub mod api;
 pub mod auth;
 pub mod events;
+pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod ui;
@@ -101,6 +102,8 @@ pub struct Web {
     pub events: broadcast::Sender<events::WebEvent>,
     /// One apply at a time from this dashboard.
     pub applying: tokio::sync::Mutex<()>,
+    /// What this dashboard ran (for `/metrics`).
+    pub counters: metrics::Counters,
 }
 
 impl Web {
@@ -114,6 +117,7 @@ impl Web {
             readonly_token: readonly,
             events: broadcast::channel(4).0,
             applying: tokio::sync::Mutex::new(()),
+            counters: Default::default(),
         }
     }
 
@@ -169,6 +173,7 @@ pub fn router(web: Arc<Web>) -> Router {
             axum::routing::delete(api::remove),
         )
         .route("/api/v1/events", get(events::stream))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async {
             problem::Problem::new(problem::Kind::NotFound, "no such route; see /api/v1/docs")
         })
@@ -195,6 +200,7 @@ pub async fn run(o: Options) -> Result<(), WebError> {
         readonly_token,
         events: broadcast::channel(events::CLIENT_BUFFER).0,
         applying: tokio::sync::Mutex::new(()),
+        counters: Default::default(),
     });
     let host = if o.bind.contains(':') && !o.bind.starts_with('[') {
         format!("[{}]", o.bind)

@@ -375,6 +375,17 @@ fn every_route_answers_over_http_and_refuses_without_the_right_token() {
         "urn:facerunner:problem:not-found"
     );
 
+    // Prometheus metrics: a token of either role.
+    assert_eq!(http(port, "GET", "/metrics", &[], "").0, 401);
+    let m = http(port, "GET", "/metrics", &[("Authorization", &ro)], "");
+    assert_eq!(m.0, 200);
+    assert!(
+        m.2.contains("facerunner_service_up{service=\"web\",kind=\"process\"} 1"),
+        "{}",
+        m.2
+    );
+    assert!(m.2.contains("# TYPE DCGM_FI_DEV_FB_USED gauge"), "{}", m.2);
+
     // Status: every service, with pids; nothing secret in it.
     let status = d.call("GET", "/api/v1/status", "");
     assert!(!status.2.contains(&d.token) && !status.2.contains(&d.readonly));
@@ -551,6 +562,15 @@ fn a_stale_plan_is_refused_and_the_plan_the_caller_saw_applies() {
     assert_ne!(d.pid("web"), web0);
     assert_eq!(d.pid("llm"), llm0);
     assert_eq!(d.pid("ui"), ui0);
+    let m = d.get("/metrics").2;
+    assert!(
+        m.contains("facerunner_applies_total{outcome=\"succeeded\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("facerunner_applies_total{outcome=\"failed\"} 1"),
+        "the stale one: {m}"
+    );
     let empty = d.json("GET", "/api/v1/plan", "");
     assert_eq!(empty["steps"], serde_json::json!([]));
     // Applying a plan with nothing to do is not an error.
