@@ -1,5 +1,6 @@
 mod config;
 mod dashboard_api;
+mod dashboard_load;
 mod dashboard_ui;
 mod docs;
 mod gateway;
