@@ -43,7 +43,7 @@ fn esc(v: &str) -> String {
 /// The exposition text for `report`, `gpus` and `c`.
 pub fn render(report: &StatusReport, gpus: &crate::model::gpu::Inventory, c: &Counters) -> String {
     let mut o = String::new();
-    let mut family = |o: &mut String, name: &str, kind: &str, help: &str| {
+    let family = |o: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
     family(
