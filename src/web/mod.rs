@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod ui;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,6 +105,8 @@ pub struct Web {
     pub applying: tokio::sync::Mutex<()>,
     /// What this dashboard ran (for `/metrics`).
     pub counters: metrics::Counters,
+    /// `settings.webhooks` and their delivery failures.
+    pub hooks: webhooks::Hooks,
 }
 
 impl Web {
@@ -118,6 +121,22 @@ impl Web {
             events: broadcast::channel(4).0,
             applying: tokio::sync::Mutex::new(()),
             counters: Default::default(),
+            hooks: Default::default(),
+        }
+    }
+
+    /// A state that only knows the project's directories (to read its file).
+    fn for_hooks(dirs: ProjectDirs) -> Web {
+        Web {
+            dirs,
+            bind: String::new(),
+            port: 0,
+            token: String::new(),
+            readonly_token: String::new(),
+            events: broadcast::channel(1).0,
+            applying: tokio::sync::Mutex::new(()),
+            counters: Default::default(),
+            hooks: Default::default(),
         }
     }
 
@@ -174,6 +193,7 @@ pub fn router(web: Arc<Web>) -> Router {
         )
         .route("/api/v1/events", get(events::stream))
         .route("/metrics", get(metrics::metrics))
+        .route("/api/v1/webhooks", get(webhooks::list))
         .fallback(|| async {
             problem::Problem::new(problem::Kind::NotFound, "no such route; see /api/v1/docs")
         })
@@ -192,6 +212,14 @@ pub async fn run(o: Options) -> Result<(), WebError> {
         project: o.project.clone(),
         source,
     })?;
+    // Webhooks come from the file as it was when this process started (a
+    // change to them restarts it: see the kind).
+    let hooks = ProjectDirs::for_project(&o.project)
+        .ok()
+        .map(Web::for_hooks)
+        .and_then(|w| api::load_project(&w, crate::config::resolve::Secrets::Peek).ok())
+        .map(|(loaded, _)| loaded.config.settings.webhooks)
+        .unwrap_or_default();
     let web = Arc::new(Web {
         dirs,
         bind: o.bind.clone(),
@@ -201,6 +229,10 @@ pub async fn run(o: Options) -> Result<(), WebError> {
         events: broadcast::channel(events::CLIENT_BUFFER).0,
         applying: tokio::sync::Mutex::new(()),
         counters: Default::default(),
+        hooks: webhooks::Hooks {
+            hooks,
+            failures: Default::default(),
+        },
     });
     let host = if o.bind.contains(':') && !o.bind.starts_with('[') {
         format!("[{}]", o.bind)
@@ -216,6 +248,7 @@ pub async fn run(o: Options) -> Result<(), WebError> {
         })?;
     tracing::info!("dashboard listening on http://{addr}/");
     tokio::spawn(events::watch_daemon(web.clone()));
+    tokio::spawn(webhooks::run(web.clone()));
     axum::serve(listener, router(web))
         .await
         .map_err(WebError::Serve)

@@ -147,6 +147,25 @@ fn routes() -> Vec<Route> {
             body: None,
             ok: ("200", "text/event-stream"),
         },
+        Route {
+            method: "get",
+            path: "/api/v1/webhooks",
+            summary: "The file's webhooks (URLs and events; never their secrets) and the last 50 deliveries that failed every attempt",
+            writes: false,
+            body: None,
+            ok: (
+                "200",
+                "{webhooks: [{url, events, signed}], failures: [{url, event, at, attempts, error}]}",
+            ),
+        },
+        Route {
+            method: "get",
+            path: "/metrics",
+            summary: "Prometheus metrics (services, probes, CPU, memory, applies, pulls; GPUs under the DCGM exporter's names); needs a token of either role",
+            writes: false,
+            body: None,
+            ok: ("200", "text/plain; version=0.0.4"),
+        },
     ]
 }
 
@@ -233,7 +252,10 @@ mod tests {
     fn every_route_of_the_router_is_documented() {
         let doc = super::build();
         let src = include_str!("mod.rs");
-        for line in src.lines().filter(|l| l.contains(".route(\"/api/v1/")) {
+        for line in src
+            .lines()
+            .filter(|l| l.contains(".route(\"/api/v1/") || l.contains(".route(\"/metrics"))
+        {
             let path = line.split('"').nth(1).expect("quoted path");
             if path == "/api/v1/openapi.json" || path == "/api/v1/docs" {
                 continue;

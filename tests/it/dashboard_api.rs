@@ -619,3 +619,87 @@ fn the_event_stream_shows_state_changes_pull_progress_and_followed_log_lines() {
     assert_eq!(r.0, 200, "{}", r.2);
     let _ = d.web_port;
 }
+
+#[test]
+fn webhooks_get_signed_events_with_retries_and_failures_are_listed() {
+    let p = Project::new("");
+    let (port, hook_port, dead_port) = (free_port(), free_port(), free_port());
+    let log = p.dir.path().join("hooks.jsonl");
+    let secret = "hook-secret-for-the-test-0123456789";
+    std::fs::write(
+        p.dir.path().join("p/.env"),
+        format!("HOOK_SECRET={secret}\n"),
+    )
+    .expect("env");
+    let body = format!(
+        "  ui:\n    kind: dashboard\n    port: {port}\n\
+         \x20 hook:\n    command: [python3, {{programs}}/webhook_receiver.py, \"{hook_port}\", \"{log}\", \"{secret}\", \"1\", \"{{marker}}\"]\n\
+         \x20 web:\n    command: [python3, {{programs}}/http_ready.py, \"{w}\", \"0\", \"{{marker}}\"]\n\
+         settings:\n  webhooks:\n    - url: http://127.0.0.1:{hook_port}/hook\n      events: [service]\n      secret: ${{HOOK_SECRET}}\n    - url: http://127.0.0.1:{dead_port}/gone\n      events: [apply, service]\n",
+        log = log.display(),
+        w = free_port(),
+    );
+    p.write(&body);
+    // Without a dashboard the key would do nothing: refused.
+    p.write(&body.replace("kind: dashboard", "kind: process\n    command: [\"true\"]"));
+    let out = p.run(&["validate"]);
+    assert!(!out.status.success());
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        said.contains("webhooks are sent by the dashboard"),
+        "{said}"
+    );
+    p.write(&body);
+    p.ok(&["up"]);
+    let token = text(&p.ok(&["dashboard"]).stdout)
+        .trim()
+        .split("token=")
+        .nth(1)
+        .expect("link")
+        .to_string();
+    wait_until("the receiver listens", WAIT, || {
+        TcpStream::connect(("127.0.0.1", hook_port)).ok()
+    });
+    p.ok(&["stop", "web"]);
+    let lines = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    wait_until("web's stop delivered", WAIT, || {
+        lines()
+            .iter()
+            .any(|l| {
+                l["status"] == 204
+                    && l["event"] == "service"
+                    && l["body"]["event"]["service"]["name"] == "web"
+                    && l["body"]["event"]["service"]["state"]["state"] == "stopped"
+            })
+            .then_some(())
+    });
+    let all = lines();
+    assert!(all.iter().all(|l| l["signature_ok"] == true), "{all:?}");
+    assert!(
+        all.iter().any(|l| l["status"] == 500),
+        "the first delivery failed and was retried: {all:?}"
+    );
+    // The dead webhook's failures are listed, without any secret.
+    let auth = format!("Bearer {token}");
+    let listed = wait_until("a failure listed", WAIT, || {
+        let r = http(
+            port,
+            "GET",
+            "/api/v1/webhooks",
+            &[("Authorization", &auth)],
+            "",
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.2).ok()?;
+        let f = v["failures"].as_array()?;
+        f.iter()
+            .any(|f| f["url"].as_str().is_some_and(|u| u.contains("/gone")) && f["attempts"] == 4)
+            .then_some(r.2)
+    });
+    assert!(!listed.contains(secret), "{listed}");
+}

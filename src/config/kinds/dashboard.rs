@@ -91,9 +91,21 @@ impl ServiceKind for Dashboard {
             "--readonly-token-file".into(),
             ctx.dirs.secrets.join(&names[1]).display().to_string(),
         ];
+        // The dashboard reads `settings.webhooks` from the file when it
+        // starts; their hash in its environment makes a change restart it
+        // (the values, secrets included, stay out of the spec).
+        let mut env = std::collections::BTreeMap::new();
+        if !ctx.cfg.settings.webhooks.is_empty() {
+            use sha2::Digest;
+            let json = serde_json::to_vec(&ctx.cfg.settings.webhooks).unwrap_or_default();
+            env.insert(
+                "FACERUNNER_WEBHOOKS_SHA256".to_string(),
+                hex::encode(sha2::Sha256::digest(&json)),
+            );
+        }
         Ok(Part {
             argv,
-            env: Default::default(),
+            env,
             check: Some(Check::Http {
                 url: format!("http://{}:{p}/healthz", ctx.host),
             }),

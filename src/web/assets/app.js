@@ -122,8 +122,12 @@ async function overview() {
     h("span", { class: "muted" }, bytes(g.memory_used_bytes) + " / " + bytes(g.memory_total_bytes)),
     g.utilization_percent != null ? " · " + g.utilization_percent + "% busy" : "",
     h("progress", { max: g.memory_total_bytes || 1, value: g.memory_used_bytes, "aria-label": "memory used" })));
+  let hooks = { failures: [] };
+  try { hooks = await api("GET", "/webhooks"); } catch (_) {}
+  const hookList = hooks.failures.length ? [h("h2", {}, "Webhook deliveries that failed"),
+    h("ul", { id: "webhook-failures" }, hooks.failures.slice(-10).map((f) => h("li", { class: "bad" }, f.at + " " + f.event + " → " + f.url + ": " + f.error)))] : [];
   main.replaceChildren(h("h1", {}, "Overview · " + report.project), table,
-    h("h2", {}, "GPUs"), gpuList.length ? gpuList : h("p", { class: "muted" }, gpus.unavailable || "No GPU found."));
+    h("h2", {}, "GPUs"), gpuList.length ? gpuList : h("p", { class: "muted" }, gpus.unavailable || "No GPU found."), ...hookList);
   state.onEvent.push((name) => { if (name === "service" || name === "status") draw(); });
 }
 
