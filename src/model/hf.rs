@@ -195,10 +195,7 @@ mod tests {
 
     #[test]
     fn quant_of_reads_the_last_quant_token() {
-        assert_eq!(
-            quant_of("Llama-3.2-3B-Instruct-Q4_K_M.gguf"),
-            Some("Q4_K_M")
-        );
+        assert_eq!(quant_of("Llama-3.2-3B-Instruct-Q4_K_M.gguf"), Some("Q4_K_M"));
         assert_eq!(quant_of("x.IQ4_XS.gguf"), Some("IQ4_XS"));
         assert_eq!(quant_of("model.gguf"), None);
     }
