@@ -32,3 +32,4 @@ pub mod style;
 pub mod supervisor;
 pub mod sys;
 pub mod watch;
+pub mod web;

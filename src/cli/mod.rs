@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 pub mod completions;
 pub mod config_cmd;
 pub mod convert;
+pub mod dashboard;
 pub mod gateway;
 pub mod gpus;
 pub mod output;
@@ -167,6 +168,11 @@ pub enum Command {
     Update(update::UpdateArgs),
     /// The Hugging Face Hub: repo info, search, download into the shared cache.
     Hf(hf::HfArgs),
+    /// Print the dashboard's login link (with its token); `--open` opens it.
+    Dashboard(dashboard::DashboardArgs),
+    /// Internal: the process a `kind: dashboard` service runs.
+    #[command(name = "__dashboard", hide = true)]
+    DashboardServe(dashboard::ServeArgs),
     // -- commands --
 }
 
@@ -219,6 +225,8 @@ pub fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Service(a) => service::run(&global, a),
         Command::Update(a) => update::run(&global, a),
         Command::Hf(a) => hf::run(&global, a),
+        Command::Dashboard(a) => dashboard::run(&global, a),
+        Command::DashboardServe(a) => dashboard::serve(a),
         // -- dispatch --
     }
 }

@@ -60,6 +60,23 @@ pub struct Settings {
     /// `plan` checks each model's memory estimate against the free memory of its service's GPUs: `warn` (default) shows a warning, `error` blocks apply, `off` skips it (and reads no model headers).
     #[serde(default)]
     pub gpu_fit: GpuFit,
+    /// Webhooks the dashboard (`kind: dashboard`) POSTs events to, signed with HMAC-SHA256 (`X-FaceRunner-Signature-256: sha256=HEX`) when `secret` is set, retried with backoff.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<Webhook>,
+}
+
+/// One webhook (`settings.webhooks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// Where to POST (http:// or https://).
+    pub url: String,
+    /// Which events: `service` (state changes), `apply` (finished or failed), `pull`, `watch`; all when absent.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// The HMAC-SHA256 key of the signature header (write `${VAR}` and keep the value in `.env`).
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 /// What `plan` does with a model that does not fit its GPUs.
@@ -102,6 +119,7 @@ impl Default for Settings {
             watch: false,
             watch_debounce: default_debounce(),
             gpu_fit: GpuFit::default(),
+            webhooks: Vec::new(),
         }
     }
 }

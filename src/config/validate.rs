@@ -192,7 +192,43 @@ pub fn validate(cfg: &Config, spans: &SpanMap, gaps: &Gaps) -> Vec<Diagnostic> {
         ports(&mut v);
     }
     models(&mut v);
+    webhooks(&mut v);
     v.out
+}
+
+/// The events a webhook may ask for (the dashboard's event types).
+pub const WEBHOOK_EVENTS: [&str; 4] = ["service", "apply", "pull", "watch"];
+
+/// `settings.webhooks`: delivered by the dashboard, so one must exist.
+fn webhooks(v: &mut V<'_>) {
+    let hooks = &v.cfg.settings.webhooks;
+    if !hooks.is_empty() && !v.cfg.services.values().any(|s| s.kind == Kind::Dashboard) {
+        v.err(
+            "/settings/webhooks",
+            "webhooks are sent by the dashboard, and the file has no `kind: dashboard` service"
+                .into(),
+            "add one (`dashboard: { kind: dashboard }`), or remove `webhooks`",
+        );
+    }
+    for (i, h) in hooks.iter().enumerate() {
+        let ptr = format!("/settings/webhooks/{i}");
+        if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
+            v.err(
+                &format!("{ptr}/url"),
+                format!("`{}` is not an http:// or https:// URL", h.url),
+                "write the full URL, e.g. https://hooks.example/facerunner",
+            );
+        }
+        for (j, e) in h.events.iter().enumerate() {
+            if !WEBHOOK_EVENTS.contains(&e.as_str()) {
+                v.err(
+                    &format!("{ptr}/events/{j}"),
+                    format!("`{e}` is not a webhook event"),
+                    "use service, apply, pull or watch (or leave `events` out for all)",
+                );
+            }
+        }
+    }
 }
 
 /// Service and project names: lowercase letters, digits, `-`, `_`.
@@ -225,8 +261,7 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
             Some(Command::Argv(_)) if svc.shell => v.err(&format!("{ptr}/shell"), "`shell: true` needs `command` as one string".into(), "write `command: \"prog arg | other\"`, or drop `shell: true`"),
             _ => {}
         },
-        Kind::Dashboard => v.err(&format!("{ptr}/kind"), "the `dashboard` kind is not available yet".into(), "FaceRunner's dashboard comes with a later release; remove this service for now"),
-        Kind::Ollama | Kind::OpenWebui | Kind::Gateway => {
+        Kind::Ollama | Kind::OpenWebui | Kind::Gateway | Kind::Dashboard => {
             if svc.command.is_some() {
                 v.err_key(&format!("{ptr}/command"), format!("`command` is not used by kind `{}`", svc.kind.as_str()), "FaceRunner builds the command for this kind; use `binary:` to pick the executable, or `kind: process` for a custom command");
             }

@@ -251,7 +251,12 @@ async fn connection(daemon: Arc<Daemon>, mut stream: UnixStream) {
         }
         _ => return,
     };
-    tracing::info!("request: {}", request.name());
+    // Status is polled (the dashboard asks a few times a second): not worth a line each.
+    if matches!(request, Request::Status) {
+        tracing::debug!("request: {}", request.name());
+    } else {
+        tracing::info!("request: {}", request.name());
+    }
     let is_down = matches!(request, Request::Down);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Response>(64);
     let task = tokio::spawn(handler::dispatch(daemon.clone(), request, tx));

@@ -42,7 +42,9 @@ const LAYERS: &[(&str, u8)] = &[
     // what runs the stages
     ("watch", 9),
     ("supervisor", 10),
-    ("cli", 11),
+    // the dashboard's server (its own process; talks to the daemon's socket)
+    ("web", 11),
+    ("cli", 12),
 ];
 
 fn layer(module: &str) -> Option<u8> {

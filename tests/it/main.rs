@@ -1,5 +1,8 @@
 mod backup;
 mod config;
+mod dashboard_api;
+mod dashboard_load;
+mod dashboard_ui;
 mod docs;
 mod export_k8s;
 mod gateway;

@@ -6,7 +6,7 @@
 //! stop, logs, dependencies, hashing) stays in `resolve`, so a new kind is
 //! one new file and one arm in [`of`].
 
-mod dashboard;
+pub mod dashboard;
 mod gateway;
 mod ollama;
 mod open_webui;
