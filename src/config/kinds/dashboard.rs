@@ -1,4 +1,4 @@
-//! `kind: dashboard`: FaceRunner's web dashboard and REST API (`crate::web`).
+//! `kind: dashboard`: FaceRunner's web dashboard and REST API (the `web` module).
 //!
 //! Like the gateway it runs as its own process (`facerunner __dashboard …`,
 //! this very binary), started and supervised by the project's daemon like
