@@ -94,7 +94,10 @@ fn init_writes_a_file_that_validates_and_applies_then_verify_checks_the_stack() 
         "OLLAMA_MODELS is kept: {written}"
     );
     assert!(written.contains("- ollama: \"smollm:135m\""), "{written}");
-    assert!(!written.contains("open-webui\n"), "left out: {written}");
+    assert!(
+        !written.contains("kind: open-webui"),
+        "--no-webui leaves it out: {written}"
+    );
     assert_eq!(mode(&file), 0o600);
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("facerunner.schema.json")).expect("schema written"),
