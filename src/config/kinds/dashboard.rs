@@ -15,8 +15,6 @@
 use std::time::Duration;
 
 use super::{Context, Part, ServiceKind};
-use crate::config::resolve::{Secrets, with_causes};
-use crate::config::secrets;
 use crate::model::spec::{Check, is_loopback};
 
 /// FaceRunner's dashboard.
@@ -50,47 +48,19 @@ impl ServiceKind for Dashboard {
             ));
         }
         let p = ctx.port.unwrap_or(DEFAULT_PORT);
-        let exe = match &ctx.svc.binary {
-            Some(_) => ctx.binary("facerunner"),
-            None => std::env::current_exe()
-                .map_err(|e| {
-                    format!("cannot find the facerunner executable to run the dashboard: {e}")
-                })?
+        let mut argv = ctx.own_process("__dashboard", p)?;
+        argv.push("--token-file".into());
+        argv.push(
+            ctx.secret_file(&token_name(ctx.name))?
                 .display()
                 .to_string(),
-        };
-        let names = [token_name(ctx.name), readonly_token_name(ctx.name)];
-        if ctx.secrets == Secrets::Create {
-            ctx.dirs.create().map_err(|e| {
-                format!(
-                    "cannot prepare the directory for its tokens: {}",
-                    with_causes(&e)
-                )
-            })?;
-            for name in &names {
-                secrets::ensure(&ctx.dirs.secrets, name).map_err(|e| {
-                    format!(
-                        "{}; check that {} is a directory of yours and writable",
-                        with_causes(&e),
-                        ctx.dirs.secrets.display()
-                    )
-                })?;
-            }
-        }
-        let argv = vec![
-            exe,
-            "__dashboard".into(),
-            "--project".into(),
-            ctx.dirs.project.clone(),
-            "--bind".into(),
-            ctx.bind.to_string(),
-            "--port".into(),
-            p.to_string(),
-            "--token-file".into(),
-            ctx.dirs.secrets.join(&names[0]).display().to_string(),
-            "--readonly-token-file".into(),
-            ctx.dirs.secrets.join(&names[1]).display().to_string(),
-        ];
+        );
+        argv.push("--readonly-token-file".into());
+        argv.push(
+            ctx.secret_file(&readonly_token_name(ctx.name))?
+                .display()
+                .to_string(),
+        );
         // The dashboard reads `settings.webhooks` from the file when it
         // starts; their hash in its environment makes a change restart it
         // (the values, secrets included, stay out of the spec).

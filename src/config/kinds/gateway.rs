@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use super::{Context, Part, ServiceKind};
 use crate::config::resolve::{Secrets, ollama_url, with_causes};
-use crate::config::secrets;
 use crate::config::types::Config;
 use crate::model::spec::Check;
 
@@ -118,25 +117,7 @@ impl ServiceKind for Gateway {
 
     fn part(&self, ctx: &Context<'_>) -> Result<Part, String> {
         let p = ctx.port.unwrap_or(DEFAULT_PORT);
-        let exe = match &ctx.svc.binary {
-            Some(_) => ctx.binary("facerunner"),
-            None => std::env::current_exe()
-                .map_err(|e| {
-                    format!("cannot find the facerunner executable to run the gateway: {e}")
-                })?
-                .display()
-                .to_string(),
-        };
-        let mut argv = vec![
-            exe,
-            "gateway".into(),
-            "--project".into(),
-            ctx.dirs.project.clone(),
-            "--bind".into(),
-            ctx.bind.to_string(),
-            "--port".into(),
-            p.to_string(),
-        ];
+        let mut argv = ctx.own_process("gateway", p)?;
         let backends = backends_of(ctx.cfg, ctx.svc.backends.as_ref());
         if backends.is_empty() {
             return Err("a gateway needs at least one ollama service to front; add one (`kind: ollama`) or list them in `backends:`".into());
@@ -158,24 +139,12 @@ impl ServiceKind for Gateway {
             argv.push(format!("{b}={}", ollama_url(ctx.cfg, svc)));
         }
         if !is_loopback(ctx.bind) {
-            let name = token_name(ctx.name);
-            if ctx.secrets == Secrets::Create {
-                ctx.dirs.create().map_err(|e| {
-                    format!(
-                        "cannot prepare the directory for its token: {}",
-                        with_causes(&e)
-                    )
-                })?;
-                secrets::ensure(&ctx.dirs.secrets, &name).map_err(|e| {
-                    format!(
-                        "{}; check that {} is a directory of yours and writable",
-                        with_causes(&e),
-                        ctx.dirs.secrets.display()
-                    )
-                })?;
-            }
             argv.push("--token-file".into());
-            argv.push(ctx.dirs.secrets.join(name).display().to_string());
+            argv.push(
+                ctx.secret_file(&token_name(ctx.name))?
+                    .display()
+                    .to_string(),
+            );
         }
         Ok(Part {
             argv,

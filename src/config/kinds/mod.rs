@@ -69,6 +69,50 @@ impl Context<'_> {
         }
     }
 
+    /// The argv of a kind that runs FaceRunner itself (`facerunner SUB
+    /// --project P --bind B --port N`): `binary:` when written, else this
+    /// very executable.
+    pub fn own_process(&self, sub: &str, port: u16) -> Result<Vec<String>, String> {
+        let exe = match &self.svc.binary {
+            Some(_) => self.binary("facerunner"),
+            None => std::env::current_exe()
+                .map_err(|e| format!("cannot find the facerunner executable to run it: {e}"))?
+                .display()
+                .to_string(),
+        };
+        Ok(vec![
+            exe,
+            sub.into(),
+            "--project".into(),
+            self.dirs.project.clone(),
+            "--bind".into(),
+            self.bind.to_string(),
+            "--port".into(),
+            port.to_string(),
+        ])
+    }
+
+    /// The path of the generated secret `name` (a token), created when
+    /// resolving to run (never when planning).
+    pub fn secret_file(&self, name: &str) -> Result<std::path::PathBuf, String> {
+        if self.secrets == Secrets::Create {
+            self.dirs.create().map_err(|e| {
+                format!(
+                    "cannot prepare the directory for its secrets: {}",
+                    super::resolve::with_causes(&e)
+                )
+            })?;
+            super::secrets::ensure(&self.dirs.secrets, name).map_err(|e| {
+                format!(
+                    "{}; check that {} is a directory of yours and writable",
+                    super::resolve::with_causes(&e),
+                    self.dirs.secrets.display()
+                )
+            })?;
+        }
+        Ok(self.dirs.secrets.join(name))
+    }
+
     /// `CUDA_VISIBLE_DEVICES` when the service names `gpus:`.
     pub fn gpu_env(&self, env: &mut BTreeMap<String, String>) {
         if let Some(gpus) = &self.svc.gpus {
