@@ -39,6 +39,7 @@ pub mod logs;
 pub mod metrics;
 pub mod orchestrate;
 pub mod probes;
+pub mod reexec;
 pub mod restart;
 pub mod service;
 pub mod shim;
