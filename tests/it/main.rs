@@ -24,3 +24,4 @@ mod supervisor;
 mod support;
 mod update;
 mod watch;
+mod reexec;
