@@ -279,8 +279,8 @@ async fn check_exe(exe: &Path) -> Result<(), WireError> {
     if !exe.is_absolute() {
         return Err(refuse(format!("{} is not an absolute path", exe.display())));
     }
-    let meta = std::fs::metadata(exe)
-        .map_err(|e| refuse(format!("cannot use {}: {e}", exe.display())))?;
+    let meta =
+        std::fs::metadata(exe).map_err(|e| refuse(format!("cannot use {}: {e}", exe.display())))?;
     if !meta.is_file() {
         return Err(refuse(format!("{} is not a file", exe.display())));
     }
@@ -404,8 +404,9 @@ pub async fn adopt(daemon: &Arc<Daemon>, h: Handover) {
                     }
                 }
             }
-            None => ServiceHandle::new(svc.clone(), log, daemon.exe.clone())
-                .map_err(|e| e.to_string()),
+            None => {
+                ServiceHandle::new(svc.clone(), log, daemon.exe.clone()).map_err(|e| e.to_string())
+            }
         };
         match handle {
             Ok(handle) => {

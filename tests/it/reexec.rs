@@ -107,7 +107,11 @@ fn a_reexecuted_daemon_keeps_its_services_supervised_and_logging() {
     );
     // A second re-exec works from the adopted state too.
     let out = p.ok(&["daemon", "--reexec"]);
-    assert!(text(&out.stdout).contains("kept running"), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("kept running"),
+        "{}",
+        describe(&out)
+    );
     still_supervised(&p, daemon, a, b);
 }
 
@@ -129,9 +133,12 @@ fn a_binary_that_cannot_take_services_over_is_refused_and_nothing_changes() {
             .await
             .expect("connect")
             .expect("a daemon");
-        c.request(&facerunner::model::wire::Request::Reexec { exe: fake }, |_| {})
-            .await
-            .expect_err("refused")
+        c.request(
+            &facerunner::model::wire::Request::Reexec { exe: fake },
+            |_| {},
+        )
+        .await
+        .expect_err("refused")
     });
     let msg = err.to_string();
     assert!(msg.contains("cannot take over running services"), "{msg}");

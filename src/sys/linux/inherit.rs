@@ -126,16 +126,18 @@ mod tests {
 
     #[test]
     fn reap_returns_the_childs_status() {
-        let child = std::process::Command::new("sh")
+        // Reaped by `reap` itself, not through `Child`.
+        let pid = std::process::Command::new("sh")
             .args(["-c", "exit 7"])
             .spawn()
-            .expect("spawn");
-        assert_eq!(reap(child.id()), Some((Some(7), None)));
-        let child = std::process::Command::new("sleep")
+            .expect("spawn")
+            .id();
+        assert_eq!(reap(pid), Some((Some(7), None)));
+        let pid = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
-            .expect("spawn");
-        let pid = child.id();
+            .expect("spawn")
+            .id();
         rustix::process::kill_process(
             Pid::from_raw(i32::try_from(pid).expect("pid")).expect("pid"),
             rustix::process::Signal::KILL,
