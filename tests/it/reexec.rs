@@ -201,3 +201,47 @@ fn update_replaces_the_binary_and_the_daemon_becomes_it_keeping_its_services() {
     assert_eq!(image, exe, "the daemon runs the new binary");
     still_supervised(&p, daemon, a, b);
 }
+
+#[test]
+fn a_service_waiting_to_restart_makes_the_daemon_refuse_and_keep_everything() {
+    let yaml = format!(
+        r#"{}  crashy:
+    kind: process
+    command: [python3, "{{programs}}/crasher.py", "0", "1", "{{marker}}"]
+    restart: {{ policy: always, backoff: {{ initial: 1h, max: 1h }} }}
+"#,
+        ticker("a")
+    );
+    let p = Project::new(&yaml);
+    let _ = p.run(&["up"]); // crashy fails to come up; that is the point
+    let a = pid_of(&p, "a").expect("a runs");
+    wait_until("crashy waits to restart", Duration::from_secs(20), || {
+        (p.service("crashy")?["state"]["state"] == "backoff").then_some(())
+    });
+    let daemon = daemon_pid(&p);
+    let out = p.run(&["daemon", "--reexec"]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    // Words only: the report wraps lines.
+    let err = text(&out.stderr)
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        err.contains("service crashy is waiting to restart") && err.contains("keeps running"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(daemon_pid(&p), daemon);
+    assert_eq!(pid_of(&p, "a"), Some(a));
+    assert!(!p.dirs().socket().with_file_name("handover.json").exists());
+    // The daemon still takes requests that change what runs (the apply lock is free).
+    p.ok(&["stop", "crashy"]);
+    let out = p.ok(&["daemon", "--reexec"]);
+    assert!(
+        text(&out.stdout).contains("service a kept running"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(pid_of(&p, "a"), Some(a));
+}

@@ -226,3 +226,7 @@ impl ServiceHandle {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).tail(n)
     }
 }
+
+#[cfg(test)]
+#[path = "adopt_tests.rs"]
+mod adopt_tests;
