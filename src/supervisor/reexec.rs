@@ -181,9 +181,11 @@ pub async fn handle(daemon: &Arc<Daemon>, exe: PathBuf, stream: &mut UnixStream)
     // Still here: execve failed. Put everything back and go on.
     tracing::error!("re-exec as {} failed: {err}", exe.display());
     set_cloexec(&handover.fds());
-    let _ = std::fs::remove_file(&path);
+    // The reason first: a client waiting for the handover to go away must
+    // not take its removal for success.
     let why = format!("cannot execute {}: {err}", exe.display());
     let _ = crate::safefs::write_private_atomic(&failed_path(&daemon.dirs), why.as_bytes());
+    let _ = std::fs::remove_file(&path);
     drop(guard);
 }
 

@@ -245,3 +245,79 @@ fn a_service_waiting_to_restart_makes_the_daemon_refuse_and_keep_everything() {
     );
     assert_eq!(pid_of(&p, "a"), Some(a));
 }
+
+#[test]
+fn a_failed_execve_is_reported_and_the_daemon_goes_on_as_it_was() {
+    let (p, daemon, a, b) = up_two_tickers();
+    // Answers the check, then removes itself: the execve that follows fails.
+    let vanishing = p.dir.path().join("vanishing-facerunner");
+    std::fs::write(
+        &vanishing,
+        "#!/bin/sh\necho facerunner-handover 1\nrm -f -- \"$0\"\n",
+    )
+    .expect("write");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&vanishing, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answer = rt.block_on(async {
+        let c = facerunner::client::Client::connect(&p.dirs().socket())
+            .await
+            .expect("connect")
+            .expect("a daemon");
+        c.request(
+            &facerunner::model::wire::Request::Reexec {
+                exe: vanishing.clone(),
+            },
+            |_| {},
+        )
+        .await
+        .expect("the daemon answers before its execve")
+    });
+    assert_eq!(
+        answer,
+        facerunner::model::wire::Response::Reexecuting {
+            services: vec!["a".into(), "b".into()]
+        }
+    );
+    let failed = p.dirs().socket().with_file_name("reexec.failed");
+    let why = wait_until("the failure reported", Duration::from_secs(10), || {
+        std::fs::read_to_string(&failed).ok()
+    });
+    assert!(why.contains("cannot execute"), "{why}");
+    wait_until("the handover removed", Duration::from_secs(10), || {
+        (!p.dirs().socket().with_file_name("handover.json").exists()).then_some(())
+    });
+    // The same daemon, its services, and the apply lock free again: a real
+    // re-exec works, and everything is still supervised after it.
+    assert_eq!(daemon_pid(&p), daemon);
+    assert_eq!(pid_of(&p, "a"), Some(a));
+    // Close-on-exec is back: a shim spawned now does not inherit the
+    // daemon's lock file.
+    p.ok(&["restart", "b"]);
+    let b = pid_of(&p, "b").expect("b runs again");
+    let lock = p.dirs().lock_file();
+    for (shim, _) in p.processes().iter().filter(|(_, c)| c.contains("__shim")) {
+        let fds = std::fs::read_dir(format!("/proc/{shim}/fd")).expect("fds");
+        for fd in fds.flatten() {
+            assert_ne!(
+                std::fs::read_link(fd.path()).ok(),
+                Some(lock.clone()),
+                "shim {shim}"
+            );
+        }
+    }
+    let out = p.ok(&["daemon", "--reexec"]);
+    assert!(
+        text(&out.stdout).contains("services a, b kept running"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!failed.exists(), "a new re-exec clears the old failure");
+    still_supervised(&p, daemon, a, b);
+}
