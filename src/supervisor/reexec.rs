@@ -10,7 +10,8 @@
 //! The old image ([`handle`]):
 //! 1. checks the new executable understands a handover of this version
 //!    (`EXE daemon --adopt-check`), else refuses, saying why;
-//! 2. takes the apply lock for good (no up/stop/apply runs from now on);
+//! 2. takes the apply lock for good (no up/stop/apply runs from now on),
+//!    and refuses while an apply holds `state/apply.lock`;
 //! 3. refuses while a service is starting, stopping or waiting to restart
 //!    (its actor holds no settled process to hand over);
 //! 4. writes the handover file `run/handover.json` (0600): the spec, and per
@@ -167,6 +168,7 @@ pub async fn handle(daemon: &Arc<Daemon>, exe: PathBuf, stream: &mut UnixStream)
     };
     let Ready {
         guard,
+        apply_lock,
         handover,
         path,
     } = answer;
@@ -186,11 +188,14 @@ pub async fn handle(daemon: &Arc<Daemon>, exe: PathBuf, stream: &mut UnixStream)
     let why = format!("cannot execute {}: {err}", exe.display());
     let _ = crate::safefs::write_private_atomic(&failed_path(&daemon.dirs), why.as_bytes());
     let _ = std::fs::remove_file(&path);
+    drop(apply_lock);
     drop(guard);
 }
 
 struct Ready<'a> {
     guard: tokio::sync::MutexGuard<'a, ()>,
+    /// `state/apply.lock`, held until the execve closes it.
+    apply_lock: crate::pidlock::PidLock,
     handover: Handover,
     path: PathBuf,
 }
@@ -198,6 +203,22 @@ struct Ready<'a> {
 async fn prepare<'a>(daemon: &'a Daemon, exe: &Path) -> Result<Ready<'a>, WireError> {
     check_exe(exe).await?;
     let guard = daemon.apply.lock().await;
+    // An apply (a pull, a plan) in flight would be cut by the execve.
+    let lock_path = daemon.dirs.state.join(crate::execute::lock::LOCK_FILE);
+    let apply_lock = match crate::pidlock::PidLock::try_acquire(&lock_path) {
+        Ok(crate::pidlock::Attempt::Held(l)) => l,
+        Ok(crate::pidlock::Attempt::Busy { holder }) => {
+            return Err(refuse(format!(
+                "an apply is running (pid {holder}): try again once it has finished"
+            )));
+        }
+        Err(e) => {
+            return Err(refuse(format!(
+                "cannot take the apply lock {}: {e}",
+                lock_path.display()
+            )));
+        }
+    };
     let (spec, handles) = {
         let reg = daemon.registry.lock().unwrap_or_else(|p| p.into_inner());
         (reg.spec.clone(), reg.services.clone())
@@ -261,6 +282,7 @@ async fn prepare<'a>(daemon: &'a Daemon, exe: &Path) -> Result<Ready<'a>, WireEr
     }
     Ok(Ready {
         guard,
+        apply_lock,
         handover,
         path,
     })

@@ -39,6 +39,15 @@ fn last_tick(p: &Project, name: &str) -> Option<u64> {
         .max()
 }
 
+/// Words only: a report wraps its lines.
+fn words(report: &str) -> String {
+    report
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn up_two_tickers() -> (Project, u32, u32, u32) {
     let p = Project::new(&format!("{}{}", ticker("a"), ticker("b")));
     p.ok(&["up"]);
@@ -221,12 +230,7 @@ fn a_service_waiting_to_restart_makes_the_daemon_refuse_and_keep_everything() {
     let daemon = daemon_pid(&p);
     let out = p.run(&["daemon", "--reexec"]);
     assert!(!out.status.success(), "{}", describe(&out));
-    // Words only: the report wraps lines.
-    let err = text(&out.stderr)
-        .split_whitespace()
-        .filter(|w| *w != "|")
-        .collect::<Vec<_>>()
-        .join(" ");
+    let err = words(&text(&out.stderr));
     assert!(
         err.contains("service crashy is waiting to restart") && err.contains("keeps running"),
         "{}",
@@ -235,6 +239,22 @@ fn a_service_waiting_to_restart_makes_the_daemon_refuse_and_keep_everything() {
     assert_eq!(daemon_pid(&p), daemon);
     assert_eq!(pid_of(&p, "a"), Some(a));
     assert!(!p.dirs().socket().with_file_name("handover.json").exists());
+    // An apply in flight (it holds state/apply.lock) would be cut: refused too.
+    let held = match facerunner::pidlock::PidLock::try_acquire(&p.dirs().state.join("apply.lock"))
+        .expect("lock")
+    {
+        facerunner::pidlock::Attempt::Held(l) => l,
+        facerunner::pidlock::Attempt::Busy { holder } => panic!("held by {holder}"),
+    };
+    let out = p.run(&["daemon", "--reexec"]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        words(&text(&out.stderr))
+            .contains(&format!("an apply is running (pid {})", std::process::id())),
+        "{}",
+        describe(&out)
+    );
+    drop(held);
     // The daemon still takes requests that change what runs (the apply lock is free).
     p.ok(&["stop", "crashy"]);
     let out = p.ok(&["daemon", "--reexec"]);
