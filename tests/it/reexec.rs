@@ -268,7 +268,7 @@ fn a_service_waiting_to_restart_makes_the_daemon_refuse_and_keep_everything() {
 
 #[test]
 fn a_failed_execve_is_reported_and_the_daemon_goes_on_as_it_was() {
-    let (p, daemon, a, b) = up_two_tickers();
+    let (p, daemon, a, _) = up_two_tickers();
     // Answers the check, then removes itself: the execve that follows fails.
     let vanishing = p.dir.path().join("vanishing-facerunner");
     std::fs::write(
