@@ -173,7 +173,11 @@ pub async fn handle(daemon: &Arc<Daemon>, exe: PathBuf, stream: &mut UnixStream)
         path,
     } = answer;
     let services: Vec<String> = handover.services.keys().cloned().collect();
-    let _ = write_frame(stream, &Response::Reexecuting { services }).await;
+    // No `.await` from the snapshots to the execve: on this current-thread
+    // runtime no actor can move (reap a shim, spawn one) in between.
+    if !send_now(stream, &Response::Reexecuting { services }) {
+        tracing::warn!("could not answer the re-exec request at once; re-executing anyway");
+    }
     tracing::info!(
         exe = %exe.display(),
         services = handover.services.len(),
@@ -190,6 +194,27 @@ pub async fn handle(daemon: &Arc<Daemon>, exe: PathBuf, stream: &mut UnixStream)
     let _ = std::fs::remove_file(&path);
     drop(apply_lock);
     drop(guard);
+}
+
+/// Write `response` as one frame without waiting: the frame is small and
+/// the socket's buffer empty, so it goes at once; false if it did not.
+fn send_now(stream: &UnixStream, response: &Response) -> bool {
+    let Ok(body) = serde_json::to_vec(response) else {
+        return false;
+    };
+    let Ok(len) = u32::try_from(body.len()) else {
+        return false;
+    };
+    let mut frame = len.to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let mut rest = &frame[..];
+    while !rest.is_empty() {
+        match stream.try_write(rest) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => rest = &rest[n..],
+        }
+    }
+    true
 }
 
 struct Ready<'a> {

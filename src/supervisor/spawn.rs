@@ -265,7 +265,7 @@ impl Spawned {
             }
             Shim::Adopted { pid, ended } => {
                 // Not reaped yet (`ended` is pending), so the pid is still our child's.
-                if ended.is_some()
+                if ended.as_ref().is_some_and(|h| !h.is_finished())
                     && let Some(p) = i32::try_from(*pid)
                         .ok()
                         .and_then(crate::sys::process::Pid::from_raw)
