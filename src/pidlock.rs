@@ -68,6 +68,18 @@ impl PidLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The lock held through `file`, a descriptor of `path` this process
+    /// inherited across `execve` from its previous image, which held it.
+    pub fn inherited(file: File, path: PathBuf) -> PidLock {
+        PidLock { file, path }
+    }
+}
+
+impl std::os::fd::AsRawFd for PidLock {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
+    }
 }
 
 impl Drop for PidLock {

@@ -28,6 +28,18 @@ pub struct DaemonArgs {
     /// tell systemd READY=1 (what `facerunner service install` runs).
     #[arg(long, requires = "foreground")]
     pub up: bool,
+    /// Re-execute the running daemon (as this executable), keeping its
+    /// services running: what `facerunner update` does after replacing the binary.
+    #[arg(long, conflicts_with_all = ["foreground", "up"])]
+    pub reexec: bool,
+    /// Take over the services of the daemon's previous image (set by the
+    /// daemon when it re-executes itself).
+    #[arg(long, hide = true, value_name = "FILE", requires = "foreground")]
+    pub adopt: Option<std::path::PathBuf>,
+    /// Print the handover format this executable reads, and exit (asked by
+    /// a daemon before it re-executes as this executable).
+    #[arg(long, hide = true)]
+    pub adopt_check: bool,
 }
 
 /// Arguments of the hidden `facerunner __shim`.
@@ -49,14 +61,34 @@ pub struct ShimCmdArgs {
 
 /// Run `facerunner daemon`.
 pub fn run(global: &Global, args: DaemonArgs) -> miette::Result<ExitCode> {
+    if args.adopt_check {
+        println!("{}", crate::supervisor::reexec::adopt_check_line());
+        return Ok(ExitCode::SUCCESS);
+    }
     let dirs = match args.project {
         Some(p) => ProjectDirs::for_project(&p).into_diagnostic()?,
         None => project_dirs(global)?,
     };
     if args.foreground {
-        super::service::notify_when_ready(global, &dirs, args.up);
-        crate::supervisor::daemon::run(dirs).map_err(report)?;
+        // A re-executed daemon's services are up already.
+        super::service::notify_when_ready(global, &dirs, args.up && args.adopt.is_none());
+        crate::supervisor::daemon::run(dirs, args.adopt).map_err(report)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.reexec {
+        let exe = std::env::current_exe().into_diagnostic()?;
+        let rt = runtime()?;
+        return match super::reexec::reexec(&rt, &dirs, &exe)? {
+            Some(done) => {
+                println!("{done}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => Err(miette!(
+                help = "`facerunner up` starts it",
+                "no daemon runs for project {}",
+                dirs.project
+            )),
+        };
     }
     let exe = std::env::current_exe().into_diagnostic()?;
     let c = runtime()?

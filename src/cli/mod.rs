@@ -49,6 +49,8 @@ pub mod backup;
 pub mod service;
 pub mod setup;
 pub mod update;
+// a running daemon becoming a new binary (update)
+pub mod reexec;
 
 /// Run a local LLM stack (Ollama, Open WebUI, any process) from one declarative file.
 #[derive(Debug, Parser)]

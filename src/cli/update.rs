@@ -4,9 +4,11 @@
 //! `update --check` only compares; `update` downloads the new executable,
 //! checks its SHA-256 and renames it over this one. A copy under a package
 //! manager's directory (`/usr/bin`, ...) is never replaced: it is told.
-//! A running daemon keeps running its old image (shims spawn it through
-//! `/proc/self/exe`, so nothing breaks); it is not re-executed in place —
-//! `facerunner down && facerunner up` switches it, restarting services.
+//! The project's daemon, when one runs here, is then told to re-execute
+//! itself as the new binary, handing its running services over instead of
+//! restarting them (see `supervisor/reexec.rs`); if it cannot (a service
+//! mid-restart, a new binary that cannot take over), it keeps its old image
+//! and services, and says so.
 //!
 //! The notice: `up`, `apply` and `status` ask the feed at most once a day
 //! (a stamp file), never under `CI` or with `FACERUNNER_NO_UPDATE_CHECK`,
@@ -87,15 +89,20 @@ pub fn run(global: &Global, args: UpdateArgs) -> miette::Result<ExitCode> {
     rt.block_on(selfupdate::replace(&client, &base, &latest, &exe, &bar))
         .into_diagnostic()?;
     println!("updated {} to {latest}", exe.display());
-    // The project's daemon, if one runs here, keeps the old image.
-    if let Ok(dirs) = super::daemon::project_dirs(global)
-        && let Ok(Some(c)) = rt.block_on(super::daemon::connect(&dirs))
-    {
-        println!(
-            "the daemon of project {} (pid {}) keeps running {CURRENT} and its services; `facerunner down && facerunner up` switches it to {latest} (restarting the services)",
-            dirs.project,
-            c.daemon_pid()
-        );
+    // The project's daemon, if one runs here, becomes the new binary.
+    if let Ok(dirs) = super::daemon::project_dirs(global) {
+        match super::reexec::reexec(&rt, &dirs, &exe) {
+            Ok(Some(done)) => println!("{done}"),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("{e:?}");
+                println!(
+                    "the daemon of project {} keeps running {CURRENT}; `facerunner daemon --reexec` tries again, `facerunner down && facerunner up` switches it (restarting the services)",
+                    dirs.project
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

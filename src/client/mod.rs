@@ -28,6 +28,7 @@ const DAEMON_START: Duration = Duration::from_secs(20);
 pub struct Client {
     stream: UnixStream,
     daemon_pid: u32,
+    daemon_version: String,
 }
 
 impl Client {
@@ -56,9 +57,10 @@ impl Client {
             SupervisorError::Protocol("the daemon did not answer the handshake".into())
         })??;
         match reply {
-            Some(HelloReply::Welcome { pid, .. }) => Ok(Some(Client {
+            Some(HelloReply::Welcome { pid, version, .. }) => Ok(Some(Client {
                 stream,
                 daemon_pid: pid,
+                daemon_version: version,
             })),
             Some(HelloReply::Refused { protocol, .. }) => Err(SupervisorError::ProtocolMismatch {
                 ours: PROTOCOL_VERSION,
@@ -73,6 +75,11 @@ impl Client {
     /// The daemon's pid.
     pub fn daemon_pid(&self) -> u32 {
         self.daemon_pid
+    }
+
+    /// The daemon's FaceRunner version.
+    pub fn daemon_version(&self) -> &str {
+        &self.daemon_version
     }
 
     /// Send `request`; events go to `on_event`; returns the final response

@@ -68,6 +68,14 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         gpus: Option<Box<crate::model::gpu::Inventory>>,
     },
+    /// Re-execute the daemon as `exe` (a new FaceRunner binary, after
+    /// `update`), handing its running services over to the new image
+    /// instead of stopping them. Answered by [`Response::Reexecuting`]
+    /// just before the `execve`, or by an error saying why not.
+    Reexec {
+        /// The executable to become (absolute).
+        exe: PathBuf,
+    },
 }
 
 impl std::fmt::Debug for Request {
@@ -90,6 +98,7 @@ impl std::fmt::Debug for Request {
                 .finish(),
             Request::Status => f.write_str("Status"),
             Request::Down => f.write_str("Down"),
+            Request::Reexec { exe } => f.debug_struct("Reexec").field("exe", exe).finish(),
             Request::Apply {
                 config, vars, plan, ..
             } => f
@@ -113,6 +122,7 @@ impl Request {
             Request::Status => "status",
             Request::Down => "down",
             Request::Apply { .. } => "apply",
+            Request::Reexec { .. } => "reexec",
         }
     }
 }
@@ -139,6 +149,12 @@ pub enum Response {
     },
     /// End of [`Request::Apply`]: the plan had nothing to do.
     NoChanges,
+    /// Answer to [`Request::Reexec`]: the daemon is about to become the
+    /// new executable; `services` are the running ones it hands over.
+    Reexecuting {
+        /// Services handed over, still running.
+        services: Vec<String>,
+    },
     /// The request failed as a whole.
     Error(WireError),
 }

@@ -27,7 +27,7 @@
 //! process.
 
 use std::collections::BTreeMap;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -45,6 +45,7 @@ use crate::paths::ProjectDirs;
 use crate::pidlock::{Attempt, PidLock};
 use crate::supervisor::handler;
 use crate::supervisor::metrics::Metrics;
+use crate::supervisor::reexec;
 use crate::supervisor::service::ServiceHandle;
 
 /// A peer has this long to say hello and send its request.
@@ -68,6 +69,8 @@ pub struct Daemon {
     pub shutdown: CancellationToken,
     /// Watch mode's task and last result.
     pub watch: Mutex<crate::supervisor::watching::WatchSlot>,
+    /// The lock's and the listener's descriptors (a re-exec passes them on).
+    pub fds: crate::supervisor::reexec::DaemonFds,
 }
 
 /// What the daemon runs.
@@ -104,10 +107,30 @@ impl Daemon {
 }
 
 /// Run the daemon for `dirs` in this process until `down` or a signal.
-pub fn run(dirs: ProjectDirs) -> Result<()> {
+/// `adopt`: the handover file of the daemon's previous image, which
+/// re-executed itself as this one (see `reexec.rs`).
+pub fn run(dirs: ProjectDirs, adopt: Option<PathBuf>) -> Result<()> {
     dirs.create()
         .map_err(|e| SupervisorError::io("create", &dirs.state, e))?;
-    let _lock = take_lock(&dirs)?;
+    let fds = reexec::DaemonFds::default();
+    let (lock, handover) = match adopt {
+        None => (take_lock(&dirs)?, None),
+        Some(path) => {
+            // The services are our children: without the handover they
+            // cannot be supervised, and exiting stops them (their shims'
+            // parent-death signal) — the best left to do.
+            let handover = reexec::read(&path)
+                .and_then(|h| reexec::take_daemon_fds(&h).map(|fds| (h, fds)))
+                .map_err(|why| SupervisorError::io("adopt", &path, std::io::Error::other(why)))?;
+            let (handover, inherited) = handover;
+            let lock = crate::pidlock::PidLock::inherited(
+                std::fs::File::from(inherited.lock),
+                dirs.lock_file(),
+            );
+            (lock, Some((handover, inherited.listener)))
+        }
+    };
+    let _ = fds.lock.set(lock.as_raw_fd());
     init_logging(&dirs);
     // Shims run the daemon's own image through /proc/self/exe, so an upgrade
     // (or rebuild) of the binary on disk while the daemon runs cannot break
@@ -127,8 +150,26 @@ pub fn run(dirs: ProjectDirs) -> Result<()> {
         gpu_telemetry: tokio::sync::Mutex::new(Default::default()),
         shutdown: CancellationToken::new(),
         watch: Mutex::new(Default::default()),
+        fds,
     });
-    rt.block_on(serve(daemon))
+    let _lock = lock;
+    rt.block_on(async move {
+        let listener = match handover {
+            Some((handover, listener)) => {
+                tracing::info!(
+                    pid = std::process::id(),
+                    from = %handover.from,
+                    services = handover.services.len(),
+                    "re-executed as {}; adopting the running services",
+                    env!("CARGO_PKG_VERSION")
+                );
+                reexec::adopt(&daemon, handover).await;
+                Some(listener)
+            }
+            None => None,
+        };
+        serve(daemon, listener).await
+    })
 }
 
 fn take_lock(dirs: &ProjectDirs) -> Result<PidLock> {
@@ -172,23 +213,19 @@ fn init_logging(dirs: &ProjectDirs) {
         .try_init();
 }
 
-async fn serve(daemon: Arc<Daemon>) -> Result<()> {
+async fn serve(
+    daemon: Arc<Daemon>,
+    inherited: Option<std::os::unix::net::UnixListener>,
+) -> Result<()> {
     let socket = daemon.dirs.socket();
     crate::client::check_socket_path(&socket)?;
-    if socket.exists() {
-        if UnixStream::connect(&socket).await.is_ok() {
-            return Err(SupervisorError::AlreadyRunning {
-                project: daemon.dirs.project.clone(),
-                pid: "?".into(),
-            });
+    let listener = match inherited {
+        Some(l) => {
+            UnixListener::from_std(l).map_err(|e| SupervisorError::io("listen", &socket, e))?
         }
-        std::fs::remove_file(&socket)
-            .map_err(|e| SupervisorError::io("remove stale socket", &socket, e))?;
-    }
-    let listener =
-        UnixListener::bind(&socket).map_err(|e| SupervisorError::io("bind", &socket, e))?;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| SupervisorError::io("chmod", &socket, e))?;
+        None => bind(&socket, &daemon).await?,
+    };
+    let _ = daemon.fds.listener.set(listener.as_fd().as_raw_fd());
     tracing::info!(pid = std::process::id(), project = %daemon.dirs.project, "daemon listening on {}", socket.display());
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| SupervisorError::io("handle", "SIGTERM", e))?;
@@ -212,6 +249,25 @@ async fn serve(daemon: Arc<Daemon>) -> Result<()> {
     let _ = std::fs::remove_file(&socket);
     tracing::info!("daemon exited");
     Ok(())
+}
+
+/// Bind the socket, removing a stale one (nobody answers on it).
+async fn bind(socket: &std::path::Path, daemon: &Daemon) -> Result<UnixListener> {
+    if socket.exists() {
+        if UnixStream::connect(socket).await.is_ok() {
+            return Err(SupervisorError::AlreadyRunning {
+                project: daemon.dirs.project.clone(),
+                pid: "?".into(),
+            });
+        }
+        std::fs::remove_file(socket)
+            .map_err(|e| SupervisorError::io("remove stale socket", socket, e))?;
+    }
+    let listener =
+        UnixListener::bind(socket).map_err(|e| SupervisorError::io("bind", socket, e))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| SupervisorError::io("chmod", socket, e))?;
+    Ok(listener)
 }
 
 async fn connection(daemon: Arc<Daemon>, mut stream: UnixStream) {
@@ -256,6 +312,11 @@ async fn connection(daemon: Arc<Daemon>, mut stream: UnixStream) {
         tracing::debug!("request: {}", request.name());
     } else {
         tracing::info!("request: {}", request.name());
+    }
+    if let Request::Reexec { exe } = request {
+        // Answered on the stream itself, just before the execve.
+        reexec::handle(&daemon, exe, &mut stream).await;
+        return;
     }
     let is_down = matches!(request, Request::Down);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Response>(64);

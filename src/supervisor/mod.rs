@@ -23,7 +23,10 @@
 //! SIGKILL — grandchildren included. We chose this over adopting orphans
 //! from a restarted daemon because it needs no cooperation from a next
 //! daemon that may never come, and leaves nothing running that no one
-//! watches; the cost is one small extra process per service.
+//! watches; the cost is one small extra process per service. A daemon that
+//! re-executes itself as a new binary ([`reexec`], after `update`) is no
+//! restart: `execve` keeps its pid and its children, and the new image takes
+//! the shims over from a handover.
 //!
 //! Signals only ever go to a recorded process group after its identity
 //! (pid + start time from `/proc`) is checked ([`crate::sys::identity`]); nothing is
@@ -39,6 +42,7 @@ pub mod logs;
 pub mod metrics;
 pub mod orchestrate;
 pub mod probes;
+pub mod reexec;
 pub mod restart;
 pub mod service;
 pub mod shim;

@@ -7,7 +7,7 @@
 //! its stdout and stderr are pipes whose read ends are pumped into the
 //! service's log file by two tasks.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,11 +21,47 @@ use crate::sys::identity::ProcessIdentity;
 /// How long the shim may take to report the service's pid.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The shim: a child this image spawned, or one a previous image of this
+/// daemon spawned and handed over across `execve` (see `reexec.rs`): still
+/// our child, but without a tokio handle, reaped with `waitpid`.
+#[derive(Debug)]
+pub enum Shim {
+    /// Spawned by this image.
+    Child(tokio::process::Child),
+    /// Inherited across `execve`; `ended` reads the report pipe to its end,
+    /// then reaps the shim: (last report line, the shim's code and signal).
+    Adopted {
+        /// The shim's pid (our child, not yet reaped: it cannot be reused).
+        pid: u32,
+        /// Ends when the shim has exited and was reaped.
+        ended: Option<tokio::task::JoinHandle<(Option<String>, ShimStatus)>>,
+    },
+}
+
+/// A shim's exit status: (code, signal).
+pub type ShimStatus = (Option<i32>, Option<i32>);
+
+/// The shim's pid and this daemon's ends of its pipes: what a re-executed
+/// daemon needs to go on supervising it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShimFds {
+    /// The shim's pid.
+    pub shim_pid: u32,
+    /// Read end of the report pipe.
+    pub report: RawFd,
+    /// Read end of the service's stdout.
+    pub out: RawFd,
+    /// Read end of the service's stderr.
+    pub err: RawFd,
+}
+
 /// A running service: the shim child plus what the shim reported.
 #[derive(Debug)]
 pub struct Spawned {
     /// The shim process (our direct child).
-    pub shim: tokio::process::Child,
+    pub shim: Shim,
+    /// The shim's pid and our pipe ends (for a re-exec's handover).
+    pub fds: Option<ShimFds>,
     /// The service process.
     pub identity: ProcessIdentity,
     /// Wall-clock spawn time.
@@ -79,12 +115,25 @@ pub async fn spawn(
         .spawn()
         .map_err(|e| format!("cannot start the shim {}: {e}", exe.display()))?;
     drop(cmd); // closes our copy of the report pipe's write end
+    let (mut out_fd, mut err_fd) = (None, None);
     if let Some(out) = shim.stdout.take() {
+        out_fd = Some(out.as_raw_fd());
         tokio::spawn(logs::pump(out, log.clone(), "out"));
     }
     if let Some(err) = shim.stderr.take() {
+        err_fd = Some(err.as_raw_fd());
         tokio::spawn(logs::pump(err, log.clone(), "err"));
     }
+    let report_fd = reader.as_raw_fd();
+    let fds = match (shim.id(), out_fd, err_fd) {
+        (Some(shim_pid), Some(out), Some(err)) => Some(ShimFds {
+            shim_pid,
+            report: report_fd,
+            out,
+            err,
+        }),
+        _ => None,
+    };
     let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
         .map_err(|e| format!("cannot read the shim's report: {e}"))?;
     let mut lines = BufReader::new(reader).lines();
@@ -105,7 +154,8 @@ pub async fn spawn(
     });
     match parse_started(&first) {
         Ok((pid, start_ticks, containment)) => Ok(Spawned {
-            shim,
+            shim: Shim::Child(shim),
+            fds,
             identity: ProcessIdentity {
                 pid,
                 pgid: pid,
@@ -147,22 +197,114 @@ fn parse_started(line: &str) -> Result<(u32, u64, Option<Containment>), String> 
     }
 }
 
+/// Go on supervising a shim a previous image of this daemon spawned:
+/// `fds` are its pipe ends, inherited across `execve`. Pumps the log pipes
+/// into `log` again and reads the report pipe to its end.
+///
+/// # Errors
+/// When a descriptor is not an open pipe (then nothing was taken over and
+/// the caller stops the shim).
+pub fn adopt(
+    fds: ShimFds,
+    identity: ProcessIdentity,
+    containment: Option<Containment>,
+    started_at: SystemTime,
+    log: &SharedLog,
+) -> Result<Spawned, String> {
+    let receiver = |fd: RawFd, what: &str| {
+        let owned = crate::sys::inherit::pipe(fd)
+            .map_err(|e| format!("the {what} pipe (fd {fd}) is not ours: {e}"))?;
+        tokio::net::unix::pipe::Receiver::from_owned_fd(owned)
+            .map_err(|e| format!("cannot read the {what} pipe (fd {fd}): {e}"))
+    };
+    let (report, out, err) = (
+        receiver(fds.report, "report")?,
+        receiver(fds.out, "stdout")?,
+        receiver(fds.err, "stderr")?,
+    );
+    tokio::spawn(logs::pump(out, log.clone(), "out"));
+    tokio::spawn(logs::pump(err, log.clone(), "err"));
+    let shim_pid = fds.shim_pid;
+    let ended = tokio::spawn(async move {
+        let mut lines = BufReader::new(report).lines();
+        let mut last = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            last = Some(line);
+        }
+        // The report pipe ends when the shim exits: reap it.
+        let status = tokio::task::spawn_blocking(move || crate::sys::inherit::reap(shim_pid))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or((None, None));
+        (last, status)
+    });
+    Ok(Spawned {
+        shim: Shim::Adopted {
+            pid: shim_pid,
+            ended: Some(ended),
+        },
+        fds: Some(fds),
+        identity,
+        started_at,
+        // Only `ran_for` uses it: the time since the start, as far as we know.
+        started: Instant::now()
+            .checked_sub(started_at.elapsed().unwrap_or_default())
+            .unwrap_or_else(Instant::now),
+        containment,
+        report: None,
+    })
+}
+
 impl Spawned {
+    /// SIGKILL the shim (a last resort: the service outlived its grace).
+    pub fn kill_shim(&mut self) {
+        match &mut self.shim {
+            Shim::Child(c) => {
+                let _ = c.start_kill();
+            }
+            Shim::Adopted { pid, ended } => {
+                // Not reaped yet (`ended` is pending), so the pid is still our child's.
+                if ended.as_ref().is_some_and(|h| !h.is_finished())
+                    && let Some(p) = i32::try_from(*pid)
+                        .ok()
+                        .and_then(crate::sys::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process(p, crate::sys::process::Signal::KILL);
+                }
+            }
+        }
+    }
+
     /// Wait for the service (and its shim) to end.
     pub async fn wait(&mut self) -> ExitInfo {
-        let shim_status = self.shim.wait().await;
-        let line = match self.report.as_mut() {
-            Some(handle) => {
-                let line = handle.await.ok().flatten().unwrap_or_default();
-                self.report = None;
-                line
+        let (shim_status, line) = match &mut self.shim {
+            Shim::Child(child) => {
+                use std::os::unix::process::ExitStatusExt;
+                let status = child
+                    .wait()
+                    .await
+                    .map_or((None, None), |s| (s.code(), s.signal()));
+                let line = match self.report.as_mut() {
+                    Some(handle) => {
+                        let line = handle.await.ok().flatten().unwrap_or_default();
+                        self.report = None;
+                        line
+                    }
+                    None => String::new(),
+                };
+                (status, line)
             }
-            None => String::new(),
+            Shim::Adopted { ended, .. } => match ended.as_mut() {
+                Some(handle) => {
+                    let (line, status) = handle.await.unwrap_or((None, (None, None)));
+                    *ended = None;
+                    (status, line.unwrap_or_default())
+                }
+                None => ((None, None), String::new()),
+            },
         };
-        let (code, signal) = parse_exit(&line).unwrap_or_else(|| {
-            use std::os::unix::process::ExitStatusExt;
-            shim_status.map_or((None, None), |s| (s.code(), s.signal()))
-        });
+        let (code, signal) = parse_exit(&line).unwrap_or(shim_status);
         ExitInfo {
             code,
             signal,

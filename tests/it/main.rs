@@ -16,6 +16,7 @@ mod lifecycle;
 mod open_webui;
 mod plan;
 mod quickstart;
+mod reexec;
 mod replicas;
 mod service;
 mod setup;

@@ -39,6 +39,11 @@ pub async fn dispatch(daemon: Arc<Daemon>, request: Request, out: mpsc::Sender<R
             let inventory = gpus.map_or_else(crate::gpu::local, |g| *g);
             apply::apply(&daemon, config, vars, *plan, inventory, &out).await
         }
+        // Answered by the connection itself (see `reexec.rs`): it ends in an execve.
+        Request::Reexec { .. } => Err(WireError::new(
+            ErrorKind::Internal,
+            "a re-exec is answered on its own connection",
+        )),
     };
     let response = result.unwrap_or_else(Response::Error);
     let _ = out.send(response).await;

@@ -46,9 +46,13 @@ impl Actor {
             .line("fr", text);
     }
 
-    pub(super) async fn run(mut self) {
-        let mut want = false;
-        let mut attempt = 0;
+    /// The actor's life; `adopted`: a running service handed over by the
+    /// daemon's previous image (see `supervisor/reexec.rs`), supervised
+    /// first, its restart count going on from `attempt`.
+    pub(super) async fn run(mut self, adopted: Option<Spawned>, attempt: u32) {
+        let mut adopted = adopted;
+        let mut want = adopted.is_some();
+        let mut attempt = attempt;
         loop {
             if !want {
                 let Some(control) = self.rx.recv().await else {
@@ -58,7 +62,11 @@ impl Actor {
                 attempt = 0;
                 continue;
             }
-            let exit = match self.run_once().await {
+            let end = match adopted.take() {
+                Some(sp) => self.supervise(sp).await,
+                None => self.run_once().await,
+            };
+            let exit = match end {
                 RunEnd::Closed => return,
                 RunEnd::StopRequested(ack) => {
                     want = false;
@@ -82,6 +90,7 @@ impl Actor {
             self.note(&format!("exited: {exit}"));
             self.set(|s| {
                 s.identity = None;
+                s.shim = None;
                 s.containment = None;
                 s.last_exit = Some(exit.clone());
                 if !s.ready && s.failure.is_none() {
@@ -175,10 +184,15 @@ impl Actor {
                 since: SystemTime::now(),
             }
         });
-        let mut sp = match spawn::spawn(&self.spec, &self.exe, &self.log).await {
+        let sp = match spawn::spawn(&self.spec, &self.exe, &self.log).await {
             Ok(sp) => sp,
             Err(reason) => return RunEnd::SpawnFailed(reason),
         };
+        self.supervise(sp).await
+    }
+
+    /// Watch a running service until it exits or is told to stop.
+    async fn supervise(&mut self, mut sp: Spawned) -> RunEnd {
         let id = sp.identity;
         let containment = sp.containment.clone();
         match &containment {
@@ -187,8 +201,10 @@ impl Actor {
         }
         let has_probe = self.spec.probe.is_some();
         let started_at = sp.started_at;
+        let fds = sp.fds;
         self.set(|s| {
             s.identity = Some(id);
+            s.shim = fds;
             s.containment = containment.clone();
             s.started_pid.get_or_insert(id.pid);
             s.ready |= !has_probe;
@@ -230,8 +246,8 @@ impl Actor {
                         self.note(&format!("stopped: {exit}"));
                         self.set(|s| {
                             s.identity = None;
+                            s.shim = None;
                             s.containment = None;
-                s.containment = None;
                             s.last_exit = Some(exit);
                             s.lifecycle = Lifecycle::Stopped;
                         });
@@ -297,7 +313,7 @@ impl Actor {
                 match tokio::time::timeout(Duration::from_secs(5), sp.wait()).await {
                     Ok(exit) => exit,
                     Err(_) => {
-                        let _ = sp.shim.start_kill();
+                        sp.kill_shim();
                         sp.wait().await
                     }
                 }

@@ -30,6 +30,7 @@ fn idle_actor(dir: &Path, spec: ServiceSpec) -> (Actor, mpsc::Sender<Control>) {
         spec_hash: spec.spec_hash.clone(),
         identity: None,
         containment: None,
+        shim: None,
     });
     let actor = Actor {
         spec,

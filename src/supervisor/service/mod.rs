@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::model::spec::ServiceSpec;
 use crate::model::wire::{Containment, ExitInfo, Lifecycle, LogTrouble};
 use crate::supervisor::logs::{LogWriter, SharedLog};
+use crate::supervisor::spawn::{ShimFds, Spawned};
 use crate::sys::identity::ProcessIdentity;
 use actor::Actor;
 
@@ -54,6 +55,26 @@ pub struct Snapshot {
     pub identity: Option<ProcessIdentity>,
     /// How the running process is contained (as its shim reported).
     pub containment: Option<Containment>,
+    /// The running shim's pid and our ends of its pipes (for a re-exec).
+    pub shim: Option<ShimFds>,
+}
+
+/// A running service as the daemon's previous image handed it over
+/// (see `supervisor/reexec.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Handed {
+    /// The shim and our pipe ends.
+    pub fds: ShimFds,
+    /// The service process.
+    pub identity: ProcessIdentity,
+    /// How the shim contains it.
+    pub containment: Option<Containment>,
+    /// When it was spawned.
+    pub started_at: std::time::SystemTime,
+    /// Automatic restarts so far in this generation.
+    pub restarts: u32,
+    /// It had become ready.
+    pub ready: bool,
 }
 
 pub(crate) enum Control {
@@ -90,19 +111,56 @@ impl ServiceHandle {
         exe: PathBuf,
     ) -> std::io::Result<ServiceHandle> {
         let log = Arc::new(Mutex::new(LogWriter::open(&log_path, spec.log)?));
+        Ok(Self::with_log(spec, log, exe, None))
+    }
+
+    /// Start the actor on a service that already runs: one the daemon's
+    /// previous image spawned and handed over across `execve`.
+    ///
+    /// # Errors
+    /// When the log cannot be opened or the handed descriptors are not the
+    /// pipes they should be (nothing was taken over then).
+    pub fn adopt(
+        spec: ServiceSpec,
+        log_path: PathBuf,
+        exe: PathBuf,
+        handed: &Handed,
+    ) -> Result<ServiceHandle, String> {
+        let log = LogWriter::open(&log_path, spec.log)
+            .map_err(|e| format!("cannot open the log {}: {e}", log_path.display()))?;
+        let log = Arc::new(Mutex::new(log));
+        let sp = crate::supervisor::spawn::adopt(
+            handed.fds,
+            handed.identity,
+            handed.containment.clone(),
+            handed.started_at,
+            &log,
+        )?;
+        Ok(Self::with_log(spec, log, exe, Some((sp, handed))))
+    }
+
+    fn with_log(
+        spec: ServiceSpec,
+        log: SharedLog,
+        exe: PathBuf,
+        adopted: Option<(Spawned, &Handed)>,
+    ) -> ServiceHandle {
         let (tx, rx) = mpsc::channel(16);
         let (state_tx, state) = watch::channel(Snapshot {
             lifecycle: Lifecycle::Stopped,
-            generation: 0,
-            started_pid: None,
-            ready: false,
+            generation: u64::from(adopted.is_some()),
+            started_pid: adopted.as_ref().map(|(_, h)| h.identity.pid),
+            ready: adopted.as_ref().is_some_and(|(_, h)| h.ready),
             failure: None,
-            restarts: 0,
+            restarts: adopted.as_ref().map_or(0, |(_, h)| h.restarts),
             last_exit: None,
             spec_hash: spec.spec_hash.clone(),
             identity: None,
             containment: None,
+            shim: None,
         });
+        let attempt = adopted.as_ref().map_or(0, |(_, h)| h.restarts);
+        let adopted = adopted.map(|(sp, _)| sp);
         let name = spec.name.clone();
         let actor = Actor {
             spec,
@@ -111,13 +169,13 @@ impl ServiceHandle {
             rx,
             state: state_tx,
         };
-        tokio::spawn(actor.run());
-        Ok(ServiceHandle {
+        tokio::spawn(actor.run(adopted, attempt));
+        ServiceHandle {
             name,
             tx,
             state,
             log,
-        })
+        }
     }
 
     /// Start (a new generation); returns its number. Already running: the current one.
@@ -168,3 +226,7 @@ impl ServiceHandle {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).tail(n)
     }
 }
+
+#[cfg(test)]
+#[path = "adopt_tests.rs"]
+mod adopt_tests;

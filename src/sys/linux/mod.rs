@@ -3,5 +3,6 @@
 
 pub mod contain;
 pub mod identity;
+pub mod inherit;
 pub mod process;
 pub mod tree;
