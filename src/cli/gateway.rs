@@ -32,6 +32,12 @@ pub struct GatewayArgs {
     /// (the daemon rewrites it on each apply), merged over `--place`.
     #[arg(long, value_name = "PATH")]
     pub placement_file: Option<PathBuf>,
+    /// Threads serving requests: 1 runs everything on one thread (the
+    /// cheapest per request: no hand-off between threads, like nginx's
+    /// single worker); more spreads connections over that many.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
 }
 
 fn parse_backend(s: &str) -> Result<(String, String), String> {
@@ -62,11 +68,23 @@ fn parse_place(s: &str) -> Result<(String, Vec<String>), String> {
     }
 }
 
+/// The runtime `--threads` asks for: one thread runs a current-thread
+/// runtime (a request's tasks, client and backend side, wake each other
+/// without crossing threads); more, a multi-thread runtime of that many.
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut b = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(usize::from(threads));
+        b
+    };
+    b.enable_all().build()
+}
+
 /// Run the gateway until stopped.
 pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let rt = runtime(a.threads)
         .into_diagnostic()
         .map_err(|e| e.wrap_err("cannot start the gateway's runtime"))?;
     rt.block_on(crate::gateway::run(crate::gateway::Options {
@@ -81,4 +99,45 @@ pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
     .into_diagnostic()
     .map_err(|e| e.wrap_err("the gateway stopped"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: GatewayArgs,
+    }
+
+    #[test]
+    fn threads_choose_the_runtime_and_one_is_the_default() {
+        let parse = |extra: &[&str]| {
+            Cli::try_parse_from(["gw", "--port", "1"].iter().chain(extra)).map(|c| c.a.threads)
+        };
+        assert_eq!(parse(&[]).expect("default"), 1);
+        assert_eq!(parse(&["--threads", "3"]).expect("three"), 3);
+        assert!(parse(&["--threads", "0"]).is_err(), "0 threads is refused");
+
+        let one = runtime(1).expect("runtime");
+        assert_eq!(
+            one.handle().runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::CurrentThread
+        );
+        let three = runtime(3).expect("runtime");
+        assert_eq!(
+            three.handle().runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::MultiThread
+        );
+        assert_eq!(three.metrics().num_workers(), 3);
+        // Both serve: a task spawned on each runs.
+        for rt in [one, three] {
+            assert_eq!(
+                rt.block_on(async { tokio::spawn(async { 7 }).await }).ok(),
+                Some(7)
+            );
+        }
+    }
 }

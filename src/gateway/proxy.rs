@@ -150,7 +150,7 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
                 .map(|b| {
                     (
                         b.name.clone(),
-                        b.view().healthy,
+                        b.with_view(|v| v.healthy),
                         b.in_flight.load(std::sync::atomic::Ordering::Relaxed),
                     )
                 })
@@ -273,20 +273,110 @@ async fn read_body(req: Request, shape: Shape) -> Result<(Request, Bytes), Respo
 }
 
 /// The model a JSON body names (`model`, or the old alias `name` where `alias`).
+///
+/// Only the top-level object's `model` and `name` are kept: every other
+/// value (messages, images as base64) is checked as JSON and skipped
+/// without being built, so a large chat costs one pass and no copies.
 fn model_of(body: &[u8], alias: bool) -> Result<String, String> {
     if body.is_empty() {
         return Err("missing request body".into());
     }
-    let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let pick = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    pick("model")
-        .or_else(|| if alias { pick("name") } else { None })
+    let named: Named = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let pick = |v: Option<String>| v.filter(|s| !s.is_empty());
+    pick(named.model)
+        .or_else(|| if alias { pick(named.name) } else { None })
         .ok_or_else(|| "model is required".into())
+}
+
+/// The two fields [`model_of`] reads; a later duplicate key wins, and a
+/// value that is not a string counts as absent (as with a full parse).
+#[derive(Default)]
+struct Named {
+    model: Option<String>,
+    name: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for Named {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
+        enum Key {
+            Model,
+            Name,
+            #[serde(other)]
+            Other,
+        }
+        /// A string, or any other JSON value (skipped, read as absent).
+        struct MaybeStr(Option<String>);
+        impl<'de> serde::Deserialize<'de> for MaybeStr {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = MaybeStr;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("any JSON value")
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(Some(v.to_string())))
+                    }
+                    fn visit_bool<E>(self, _: bool) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_i64<E>(self, _: i64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_u64<E>(self, _: u64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_f64<E>(self, _: f64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_unit<E>(self) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                        self,
+                        mut a: A,
+                    ) -> Result<MaybeStr, A::Error> {
+                        while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut a: A,
+                    ) -> Result<MaybeStr, A::Error> {
+                        while a
+                            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                            .is_some()
+                        {}
+                        Ok(MaybeStr(None))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Named;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Named, A::Error> {
+                let mut out = Named::default();
+                while let Some(k) = a.next_key::<Key>()? {
+                    match k {
+                        Key::Model => out.model = a.next_value::<MaybeStr>()?.0,
+                        Key::Name => out.name = a.next_value::<MaybeStr>()?.0,
+                        Key::Other => {
+                            a.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Forward to the best backend holding `model`; 404 in the route's shape when none does.
@@ -698,17 +788,21 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Tim
     if let Ok(v) = HeaderValue::from_str(&b.name) {
         headers.insert(super::BACKEND_HEADER, v);
     }
-    let upstream = r.bytes_stream();
+    // Chunks that have already arrived together leave together (one write,
+    // not one per NDJSON line); the first never waits for a second.
+    let upstream = r.bytes_stream().ready_chunks(COALESCE);
     let stream = futures_util::stream::unfold(
         Some((upstream, guard, b, timing)),
         move |state| async move {
             let (mut up, guard, b, mut timing) = state?;
-            match up.next().await {
-                Some(Ok(chunk)) => {
-                    timing.chunk();
-                    Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b, timing))))
-                }
-                Some(Err(e)) => {
+            let batch = up.next().await?;
+            let (out, cut) = join_ready(batch);
+            if !out.is_empty() {
+                timing.chunk();
+            }
+            match cut {
+                None => Some((Ok::<Bytes, Infallible>(out), Some((up, guard, b, timing)))),
+                Some(e) => {
                     b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     timing.fail();
                     let msg = format!(
@@ -716,9 +810,10 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Tim
                         b.name,
                         crate::style::with_causes(&e)
                     );
-                    Some((Ok(error_line(sse, &msg)), None))
+                    let mut all = out.to_vec();
+                    all.extend_from_slice(&error_line(sse, &msg));
+                    Some((Ok(Bytes::from(all)), None))
                 }
-                None => None,
             }
         },
     );
@@ -726,6 +821,37 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Tim
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
     resp
+}
+
+/// The most upstream chunks that already arrived joined into one write.
+const COALESCE: usize = 64;
+
+/// Chunks that arrived together, as one; the error that cut the stream,
+/// if one did (what came before it is kept, what came after dropped).
+fn join_ready<E>(batch: Vec<Result<Bytes, E>>) -> (Bytes, Option<E>) {
+    let mut chunks = Vec::with_capacity(batch.len());
+    let mut cut = None;
+    for r in batch {
+        match r {
+            Ok(c) => chunks.push(c),
+            Err(e) => {
+                cut = Some(e);
+                break;
+            }
+        }
+    }
+    let out = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut all = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+            for c in &chunks {
+                all.extend_from_slice(c);
+            }
+            Bytes::from(all)
+        }
+    };
+    (out, cut)
 }
 
 /// The last line of a stream cut by its backend, in the stream's format.
@@ -798,6 +924,49 @@ mod tests {
             model_of(br#"{"model":""}"#, false),
             Err("model is required".into())
         );
+        // Only the top level counts; other values are skipped, whatever they hold.
+        assert_eq!(
+            model_of(
+                br#"{"messages":[{"model":"x","images":["aGk="]}],"options":{"model":"y"},"model":"a","n":[1,2.5,null,true]}"#,
+                false
+            ),
+            Ok("a".into())
+        );
+        assert_eq!(
+            model_of(br#"{"options":{"model":"y"}}"#, false),
+            Err("model is required".into())
+        );
+        // Not a string: absent, as with a full parse.
+        assert_eq!(model_of(br#"{"model":5,"name":"b"}"#, true), Ok("b".into()));
+        assert_eq!(
+            model_of(br#"{"model":{"a":1}}"#, false),
+            Err("model is required".into())
+        );
+        // A later duplicate wins; an escaped key is the same key.
+        assert_eq!(
+            model_of(br#"{"model":"a","model":"b"}"#, false),
+            Ok("b".into())
+        );
+        assert_eq!(model_of(br#"{"mod\u0065l":"c"}"#, false), Ok("c".into()));
+        // Broken JSON anywhere is still refused, and so is trailing junk.
+        assert!(model_of(br#"{"model":"a","messages":[}"#, false).is_err());
+        assert!(model_of(br#"{"model":"a"} x"#, false).is_err());
+        assert!(model_of(br#"["model"]"#, false).is_err());
+    }
+
+    #[test]
+    fn chunks_that_arrived_together_leave_as_one_and_a_cut_keeps_what_came_before() {
+        let ok = |s: &'static str| Ok::<Bytes, &str>(Bytes::from_static(s.as_bytes()));
+        assert_eq!(join_ready(vec![ok("a\n")]), (Bytes::from("a\n"), None));
+        assert_eq!(
+            join_ready(vec![ok("a\n"), ok("b\n"), ok("c\n")]),
+            (Bytes::from("a\nb\nc\n"), None)
+        );
+        assert_eq!(
+            join_ready(vec![ok("a\n"), Err("cut"), ok("lost\n")]),
+            (Bytes::from("a\n"), Some("cut"))
+        );
+        assert_eq!(join_ready(vec![Err("cut")]), (Bytes::new(), Some("cut")));
     }
 
     #[test]
