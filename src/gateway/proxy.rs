@@ -789,19 +789,20 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Tim
         headers.insert(super::BACKEND_HEADER, v);
     }
     // Chunks that have already arrived together leave together (one write,
-    // not one per NDJSON line); the first never waits for a second.
-    let upstream = r.bytes_stream().ready_chunks(COALESCE);
+    // not one per NDJSON line); the first never waits for a chunk to come.
+    let upstream = r.bytes_stream();
     let stream = futures_util::stream::unfold(
         Some((upstream, guard, b, timing)),
         move |state| async move {
             let (mut up, guard, b, mut timing) = state?;
-            let batch = up.next().await?;
+            let (batch, ended) = gather(&mut up).await?;
             let (out, cut) = join_ready(batch);
             if !out.is_empty() {
                 timing.chunk();
             }
             match cut {
-                None => Some((Ok::<Bytes, Infallible>(out), Some((up, guard, b, timing)))),
+                None if ended => Some((Ok::<Bytes, Infallible>(out), None)),
+                None => Some((Ok(out), Some((up, guard, b, timing)))),
                 Some(e) => {
                     b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     timing.fail();
@@ -823,8 +824,40 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Tim
     resp
 }
 
-/// The most upstream chunks that already arrived joined into one write.
+/// The most upstream chunks joined into one write, and the most bytes.
 const COALESCE: usize = 64;
+const COALESCE_BYTES: usize = 256 * 1024;
+
+/// The next chunk (waited for), and those that follow it at once: the
+/// HTTP client hands over one decoded chunk per turn of its connection
+/// task, so after each chunk this task lets that one run once and takes
+/// what it decoded from bytes already received; it stops at the first
+/// turn that brings nothing (so a stream's first byte, and every byte of
+/// a slow stream, leaves at once). `None` when the stream had ended;
+/// `true` with the batch when it ended after it.
+async fn gather<S, E>(up: &mut S) -> Option<(Vec<Result<Bytes, E>>, bool)>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    use std::task::Poll;
+    let first = up.next().await?;
+    let mut size = first.as_ref().map(Bytes::len).unwrap_or(0);
+    let mut batch = vec![first];
+    while batch.last().is_some_and(Result::is_ok) && batch.len() < COALESCE && size < COALESCE_BYTES
+    {
+        tokio::task::yield_now().await;
+        let next = std::future::poll_fn(|cx| Poll::Ready(up.poll_next_unpin(cx))).await;
+        match next {
+            Poll::Ready(Some(r)) => {
+                size += r.as_ref().map(Bytes::len).unwrap_or(0);
+                batch.push(r);
+            }
+            Poll::Ready(None) => return Some((batch, true)),
+            Poll::Pending => break,
+        }
+    }
+    Some((batch, false))
+}
 
 /// Chunks that arrived together, as one; the error that cut the stream,
 /// if one did (what came before it is kept, what came after dropped).
@@ -952,6 +985,43 @@ mod tests {
         assert!(model_of(br#"{"model":"a","messages":[}"#, false).is_err());
         assert!(model_of(br#"{"model":"a"} x"#, false).is_err());
         assert!(model_of(br#"["model"]"#, false).is_err());
+    }
+
+    /// A receiver as a stream (pending while empty and open).
+    fn tokio_stream_of<T>(
+        rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+    ) -> impl futures_util::Stream<Item = T> + Unpin {
+        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|x| (x, rx))
+        }))
+    }
+
+    #[tokio::test]
+    async fn chunks_ready_together_are_gathered_and_a_pending_one_is_not_waited_for() {
+        // Three chunks ready, then the stream ends: one batch, and the end.
+        let mut s = futures_util::stream::iter(
+            ["a", "b", "c"].map(|c| Ok::<_, ()>(Bytes::from_static(c.as_bytes()))),
+        );
+        let (batch, ended) = gather(&mut s).await.expect("a batch");
+        assert_eq!(batch.len(), 3);
+        assert!(ended);
+        assert!(gather(&mut s).await.is_none());
+        // A chunk, then one that is not there yet: the first leaves alone.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<Bytes, ()>>();
+        tx.send(Ok(Bytes::from_static(b"first"))).expect("send");
+        let mut rx = tokio_stream_of(rx);
+        let (batch, ended) = gather(&mut rx).await.expect("a batch");
+        assert_eq!(batch, vec![Ok(Bytes::from_static(b"first"))]);
+        assert!(!ended);
+        // An error ends the batch.
+        let mut s = futures_util::stream::iter([
+            Ok(Bytes::from_static(b"a")),
+            Err(()),
+            Ok(Bytes::from_static(b"lost")),
+        ]);
+        let (batch, _) = gather(&mut s).await.expect("a batch");
+        assert_eq!(batch, vec![Ok(Bytes::from_static(b"a")), Err(())]);
+        drop(tx);
     }
 
     #[test]
