@@ -788,22 +788,17 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Tim
     if let Ok(v) = HeaderValue::from_str(&b.name) {
         headers.insert(super::BACKEND_HEADER, v);
     }
-    // Chunks that have already arrived together leave together (one write,
-    // not one per NDJSON line); the first never waits for a chunk to come.
     let upstream = r.bytes_stream();
     let stream = futures_util::stream::unfold(
         Some((upstream, guard, b, timing)),
         move |state| async move {
             let (mut up, guard, b, mut timing) = state?;
-            let (batch, ended) = gather(&mut up).await?;
-            let (out, cut) = join_ready(batch);
-            if !out.is_empty() {
-                timing.chunk();
-            }
-            match cut {
-                None if ended => Some((Ok::<Bytes, Infallible>(out), None)),
-                None => Some((Ok(out), Some((up, guard, b, timing)))),
-                Some(e) => {
+            match up.next().await {
+                Some(Ok(chunk)) => {
+                    timing.chunk();
+                    Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b, timing))))
+                }
+                Some(Err(e)) => {
                     b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     timing.fail();
                     let msg = format!(
@@ -811,10 +806,9 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Tim
                         b.name,
                         crate::style::with_causes(&e)
                     );
-                    let mut all = out.to_vec();
-                    all.extend_from_slice(&error_line(sse, &msg));
-                    Some((Ok(Bytes::from(all)), None))
+                    Some((Ok(error_line(sse, &msg)), None))
                 }
+                None => None,
             }
         },
     );
@@ -822,69 +816,6 @@ fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Tim
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
     resp
-}
-
-/// The most upstream chunks joined into one write, and the most bytes.
-const COALESCE: usize = 64;
-const COALESCE_BYTES: usize = 256 * 1024;
-
-/// The next chunk (waited for), and those that follow it at once: the
-/// HTTP client hands over one decoded chunk per turn of its connection
-/// task, so after each chunk this task lets that one run once and takes
-/// what it decoded from bytes already received; it stops at the first
-/// turn that brings nothing (so a stream's first byte, and every byte of
-/// a slow stream, leaves at once). `None` when the stream had ended;
-/// `true` with the batch when it ended after it.
-async fn gather<S, E>(up: &mut S) -> Option<(Vec<Result<Bytes, E>>, bool)>
-where
-    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
-{
-    use std::task::Poll;
-    let first = up.next().await?;
-    let mut size = first.as_ref().map(Bytes::len).unwrap_or(0);
-    let mut batch = vec![first];
-    while batch.last().is_some_and(Result::is_ok) && batch.len() < COALESCE && size < COALESCE_BYTES
-    {
-        tokio::task::yield_now().await;
-        let next = std::future::poll_fn(|cx| Poll::Ready(up.poll_next_unpin(cx))).await;
-        match next {
-            Poll::Ready(Some(r)) => {
-                size += r.as_ref().map(Bytes::len).unwrap_or(0);
-                batch.push(r);
-            }
-            Poll::Ready(None) => return Some((batch, true)),
-            Poll::Pending => break,
-        }
-    }
-    Some((batch, false))
-}
-
-/// Chunks that arrived together, as one; the error that cut the stream,
-/// if one did (what came before it is kept, what came after dropped).
-fn join_ready<E>(batch: Vec<Result<Bytes, E>>) -> (Bytes, Option<E>) {
-    let mut chunks = Vec::with_capacity(batch.len());
-    let mut cut = None;
-    for r in batch {
-        match r {
-            Ok(c) => chunks.push(c),
-            Err(e) => {
-                cut = Some(e);
-                break;
-            }
-        }
-    }
-    let out = match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.pop().unwrap_or_default(),
-        _ => {
-            let mut all = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
-            for c in &chunks {
-                all.extend_from_slice(c);
-            }
-            Bytes::from(all)
-        }
-    };
-    (out, cut)
 }
 
 /// The last line of a stream cut by its backend, in the stream's format.
@@ -985,68 +916,6 @@ mod tests {
         assert!(model_of(br#"{"model":"a","messages":[}"#, false).is_err());
         assert!(model_of(br#"{"model":"a"} x"#, false).is_err());
         assert!(model_of(br#"["model"]"#, false).is_err());
-    }
-
-    /// A receiver as a stream (pending while empty and open).
-    fn tokio_stream_of<T>(
-        rx: tokio::sync::mpsc::UnboundedReceiver<T>,
-    ) -> impl futures_util::Stream<Item = T> + Unpin {
-        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|x| (x, rx))
-        }))
-    }
-
-    #[tokio::test]
-    async fn chunks_ready_together_are_gathered_and_a_pending_one_is_not_waited_for() {
-        // Three chunks ready, then the stream ends: one batch, and the end.
-        let mut s = futures_util::stream::iter(
-            ["a", "b", "c"].map(|c| Ok::<_, ()>(Bytes::from_static(c.as_bytes()))),
-        );
-        let (batch, ended) = gather(&mut s).await.expect("a batch");
-        assert_eq!(batch.len(), 3);
-        assert!(ended);
-        assert!(gather(&mut s).await.is_none());
-        // A chunk, then one that is not there yet: the first leaves alone.
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<Bytes, ()>>();
-        tx.send(Ok(Bytes::from_static(b"first"))).expect("send");
-        let mut rx = tokio_stream_of(rx);
-        let (batch, ended) = gather(&mut rx).await.expect("a batch");
-        assert_eq!(batch, vec![Ok(Bytes::from_static(b"first"))]);
-        assert!(!ended);
-        // An error ends the batch.
-        let mut s = futures_util::stream::iter([
-            Ok(Bytes::from_static(b"a")),
-            Err(()),
-            Ok(Bytes::from_static(b"lost")),
-        ]);
-        let (batch, _) = gather(&mut s).await.expect("a batch");
-        assert_eq!(batch, vec![Ok(Bytes::from_static(b"a")), Err(())]);
-        drop(tx);
-    }
-
-    #[test]
-    fn chunks_that_arrived_together_leave_as_one_and_a_cut_keeps_what_came_before() {
-        let ok = |s: &'static str| Ok::<Bytes, &str>(Bytes::from_static(s.as_bytes()));
-        assert_eq!(join_ready(vec![ok("a\n")]), (Bytes::from("a\n"), None));
-        assert_eq!(
-            join_ready(vec![ok("a\n"), ok("b\n"), ok("c\n")]),
-            (Bytes::from("a\nb\nc\n"), None)
-        );
-        assert_eq!(
-            join_ready(vec![ok("a\n"), Err("cut"), ok("lost\n")]),
-            (Bytes::from("a\n"), Some("cut"))
-        );
-        assert_eq!(join_ready(vec![Err("cut")]), (Bytes::new(), Some("cut")));
-    }
-
-    #[test]
-    fn a_cut_stream_ends_with_an_error_in_its_own_format() {
-        let nd = error_line(false, "gone");
-        let v: Value = serde_json::from_slice(&nd).expect("one JSON line");
-        assert_eq!(v["error"], "gone");
-        assert!(nd.ends_with(b"\n"));
-        let sse = String::from_utf8(error_line(true, "gone").to_vec()).expect("utf8");
-        assert!(sse.starts_with("data: {") && sse.ends_with("\n\n"), "{sse}");
     }
 
     #[test]
