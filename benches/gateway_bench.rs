@@ -13,6 +13,13 @@
 //! measured [`ROUNDS`] times, interleaved, and the median round is kept, so
 //! a burst of load elsewhere on the machine hits every target alike.
 //!
+//! Two environment variables help when working on the gateway:
+//! `GATEWAY_BENCH_ALSO="LABEL=PROGRAM [ARG…];…"` adds a row per entry, a
+//! gateway started as `PROGRAM gateway ARG… --port … --backend …` (another
+//! build, or other flags such as `--threads 2`), measured in the same
+//! interleaved rounds; `GATEWAY_BENCH_ONLY=rust` (or `python`) measures one
+//! backend only.
+//!
 //! The gateway answers `/api/tags` from its own poll (merged over its
 //! backends), so that row measures the merged list against the stand-in,
 //! not a pass-through; the chat stream is the pass-through comparison.
@@ -236,11 +243,23 @@ fn main() {
             .spawn()
             .expect("start the fast backend"),
     );
-    let gateway_for = |backend: u16| {
+    let also: Vec<(String, String, Vec<String>)> = std::env::var("GATEWAY_BENCH_ALSO")
+        .unwrap_or_default()
+        .split(';')
+        .filter_map(|e| {
+            let (label, cmd) = e.trim().split_once('=')?;
+            let mut words = cmd.split_whitespace().map(str::to_string);
+            Some((label.to_string(), words.next()?, words.collect()))
+        })
+        .collect();
+    let only = std::env::var("GATEWAY_BENCH_ONLY").ok();
+    let gateway_with = |program: &str, extra: &[String], backend: u16| {
         let port = free_port();
         let p = Proc(
-            Command::new(env!("CARGO_BIN_EXE_facerunner"))
-                .args(["gateway", "--port", &port.to_string(), "--backend"])
+            Command::new(program)
+                .arg("gateway")
+                .args(extra)
+                .args(["--port", &port.to_string(), "--backend"])
                 .arg(format!("s=http://127.0.0.1:{backend}"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -249,6 +268,15 @@ fn main() {
         );
         (p, format!("http://127.0.0.1:{port}"))
     };
+    let gateway_for = |backend: u16| gateway_with(env!("CARGO_BIN_EXE_facerunner"), &[], backend);
+    let also_s: Vec<_> = also
+        .iter()
+        .map(|(l, p, a)| (l.clone(), gateway_with(p, a, sport)))
+        .collect();
+    let also_f: Vec<_> = also
+        .iter()
+        .map(|(l, p, a)| (l.clone(), gateway_with(p, a, fport)))
+        .collect();
     let (_g1, gateway_s) = gateway_for(sport);
     let (_g2, gateway_f) = gateway_for(fport);
     let nginx_s = nginx(&dir.path().join("nginx-s"), sport);
@@ -275,6 +303,9 @@ fn main() {
         assert!(r.status().is_success(), "pull: HTTP {}", r.status());
         wait_for(&http, &format!("{gateway_s}/api/tags"), "m:1b").await;
         wait_for(&http, &format!("{gateway_f}/api/tags"), "m:1b").await;
+        for (_, (_, url)) in also_s.iter().chain(&also_f) {
+            wait_for(&http, &format!("{url}/api/tags"), "m:1b").await;
+        }
         if nginx_s.is_none() {
             println!("nginx is not on PATH: the nginx rows are left out");
         }
@@ -292,15 +323,24 @@ fn main() {
             "req/s",
             "x direct"
         );
-        for (backend, direct, gateway, ngx) in [
-            ("python", &direct_s, &gateway_s, &nginx_s),
-            ("rust", &direct_f, &gateway_f, &nginx_f),
+        for (backend, direct, gateway, ngx, extra) in [
+            ("python", &direct_s, &gateway_s, &nginx_s, &also_s),
+            ("rust", &direct_f, &gateway_f, &nginx_f, &also_f),
         ] {
-            let mut targets = vec![("direct", direct.clone()), ("gateway", gateway.clone())];
+            if only.as_deref().is_some_and(|o| o != backend) {
+                continue;
+            }
+            let mut targets = vec![
+                ("direct".to_string(), direct.clone()),
+                ("gateway".to_string(), gateway.clone()),
+            ];
             if let Some((_, port)) = ngx {
                 let base = format!("http://127.0.0.1:{port}");
                 wait_for(&http, &format!("{base}/"), "Ollama is running").await;
-                targets.push(("nginx", base));
+                targets.push(("nginx".to_string(), base));
+            }
+            for (label, (_, url)) in extra.iter() {
+                targets.push((label.clone(), url.clone()));
             }
             for work in [Work::Tags, Work::Chat] {
                 let (one_each, many_each) = if backend == "rust" { (2000, 100) } else { (300, 20) };
@@ -321,7 +361,7 @@ fn main() {
                         .collect();
                     let base = &medians[0];
                     for ((name, _), r) in targets.iter().zip(&medians) {
-                        let (dp50, dp99, ratio) = if *name == "direct" {
+                        let (dp50, dp99, ratio) = if name == "direct" {
                             ("-".into(), "-".into(), "1.00".into())
                         } else {
                             (

@@ -32,6 +32,13 @@ pub struct GatewayArgs {
     /// (the daemon rewrites it on each apply), merged over `--place`.
     #[arg(long, value_name = "PATH")]
     pub placement_file: Option<PathBuf>,
+    /// Threads serving requests (default: the machine's cores, at most
+    /// 4). 1 runs everything on one thread, like nginx's single worker;
+    /// measured on 2 shared cores, one thread was no faster for one client
+    /// and slower for 64 (`cargo bench --bench gateway_bench`).
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 fn parse_backend(s: &str) -> Result<(String, String), String> {
@@ -62,11 +69,35 @@ fn parse_place(s: &str) -> Result<(String, Vec<String>), String> {
     }
 }
 
+/// The machine's cores, at most [`MAX_DEFAULT_THREADS`]: a gateway's work
+/// per request is small, and more threads only add hand-offs.
+fn default_threads() -> u16 {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(usize::from(MAX_DEFAULT_THREADS)) as u16
+}
+
+/// The most threads the gateway starts unless `--threads` says otherwise.
+const MAX_DEFAULT_THREADS: u16 = 4;
+
+/// The runtime `--threads` asks for: one thread runs a current-thread
+/// runtime (a request's tasks, client and backend side, wake each other
+/// without crossing threads); more, a multi-thread runtime of that many.
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut b = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(usize::from(threads));
+        b
+    };
+    b.enable_all().build()
+}
+
 /// Run the gateway until stopped.
 pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let rt = runtime(a.threads.unwrap_or_else(default_threads))
         .into_diagnostic()
         .map_err(|e| e.wrap_err("cannot start the gateway's runtime"))?;
     rt.block_on(crate::gateway::run(crate::gateway::Options {
@@ -81,4 +112,47 @@ pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
     .into_diagnostic()
     .map_err(|e| e.wrap_err("the gateway stopped"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: GatewayArgs,
+    }
+
+    #[test]
+    fn threads_choose_the_runtime_and_the_default_is_the_cores_capped() {
+        let parse = |extra: &[&str]| {
+            Cli::try_parse_from(["gw", "--port", "1"].iter().chain(extra)).map(|c| c.a.threads)
+        };
+        assert_eq!(parse(&[]).expect("default"), None);
+        let d = default_threads();
+        assert!((1..=MAX_DEFAULT_THREADS).contains(&d), "{d}");
+        assert_eq!(parse(&["--threads", "3"]).expect("three"), Some(3));
+        assert!(parse(&["--threads", "0"]).is_err(), "0 threads is refused");
+
+        let one = runtime(1).expect("runtime");
+        assert_eq!(
+            one.handle().runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::CurrentThread
+        );
+        let three = runtime(3).expect("runtime");
+        assert_eq!(
+            three.handle().runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::MultiThread
+        );
+        assert_eq!(three.metrics().num_workers(), 3);
+        // Both serve: a task spawned on each runs.
+        for rt in [one, three] {
+            assert_eq!(
+                rt.block_on(async { tokio::spawn(async { 7 }).await }).ok(),
+                Some(7)
+            );
+        }
+    }
 }

@@ -86,7 +86,17 @@ impl Backend {
 
     /// A copy of what the last poll saw.
     pub fn view(&self) -> View {
-        self.view.lock().map(|v| v.clone()).unwrap_or_default()
+        self.with_view(View::clone)
+    }
+
+    /// Look at what the last poll saw without copying it (the request
+    /// path: a copy holds every model entry the backend listed).
+    pub fn with_view<R>(&self, f: impl FnOnce(&View) -> R) -> R {
+        match self.view.lock() {
+            Ok(v) => f(&v),
+            // A poll panicked while writing it: as good as never polled.
+            Err(_) => f(&View::default()),
+        }
     }
 
     fn set(&self, f: impl FnOnce(&mut View)) {
@@ -188,10 +198,15 @@ impl Pool {
             .all
             .iter()
             .filter_map(|b| {
-                let v = b.view();
-                (v.healthy && v.models.contains(&key)).then(|| {
+                let (usable, cold) = b.with_view(|v| {
                     (
+                        v.healthy && v.models.contains(&key),
                         !v.loaded.contains(&key),
+                    )
+                });
+                usable.then(|| {
+                    (
+                        cold,
                         b.in_flight.load(Ordering::Relaxed),
                         b.total.load(Ordering::Relaxed),
                         b.clone(),
@@ -222,7 +237,7 @@ impl Pool {
     pub fn healthy(&self) -> Vec<Arc<Backend>> {
         self.all
             .iter()
-            .filter(|b| b.view().healthy)
+            .filter(|b| b.with_view(|v| v.healthy))
             .cloned()
             .collect()
     }

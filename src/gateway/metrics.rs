@@ -42,17 +42,35 @@ struct Series {
     ttfb: Histogram,
 }
 
-/// Every backend/model pair's series.
+/// One backend/model pair's series, shared with the answers being timed.
+type Shared = Arc<Mutex<Series>>;
+
+/// Every backend/model pair's series (backend → model → series). An answer
+/// looks its series up once, without allocating once it exists, and then
+/// updates only that series' own lock.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    series: Mutex<BTreeMap<(String, String), Series>>,
+    series: Mutex<BTreeMap<String, BTreeMap<String, Shared>>>,
 }
 
 impl Metrics {
+    fn series(&self, backend: &str, model: &str) -> Option<Shared> {
+        let mut m = self.series.lock().ok()?;
+        if let Some(s) = m.get(backend).and_then(|b| b.get(model)) {
+            return Some(s.clone());
+        }
+        Some(
+            m.entry(backend.to_string())
+                .or_default()
+                .entry(model.to_string())
+                .or_default()
+                .clone(),
+        )
+    }
+
     fn with(&self, backend: &str, model: &str, f: impl FnOnce(&mut Series)) {
-        if let Ok(mut m) = self.series.lock() {
-            f(m.entry((backend.to_string(), model.to_string()))
-                .or_default());
+        if let Some(s) = self.series(backend, model) {
+            update(&s, f);
         }
     }
 
@@ -65,11 +83,9 @@ impl Metrics {
     }
 
     /// Start timing an answer; it is recorded when the timing is dropped.
-    pub fn time(self: &Arc<Self>, backend: &str, model: &str, started: Instant) -> Timing {
+    pub fn time(&self, backend: &str, model: &str, started: Instant) -> Timing {
         Timing {
-            metrics: self.clone(),
-            backend: backend.to_string(),
-            model: model.to_string(),
+            series: self.series(backend, model),
             started,
             first_byte: false,
             failed: false,
@@ -79,7 +95,20 @@ impl Metrics {
     /// The Prometheus text exposition; `backends` gives each backend's
     /// health and requests in flight.
     pub fn render(&self, backends: &[(String, bool, u64)]) -> String {
-        let series = self.series.lock().map(|m| m.clone()).unwrap_or_default();
+        let series: Vec<((String, String), Series)> = self
+            .series
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .flat_map(|(b, models)| {
+                        models.iter().map(move |(m, s)| {
+                            let s = s.lock().map(|s| s.clone()).unwrap_or_default();
+                            ((b.clone(), m.clone()), s)
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut out = String::new();
         let labels = |b: &str, m: &str| format!("backend=\"{}\",model=\"{}\"", esc(b), esc(m));
         let _ = writeln!(
@@ -162,9 +191,7 @@ fn esc(v: &str) -> String {
 /// One answer being timed: the first body chunk sets its time to first
 /// byte; dropping it (stream done, cut, or the client gone) records it.
 pub struct Timing {
-    metrics: Arc<Metrics>,
-    backend: String,
-    model: String,
+    series: Option<Shared>,
     started: Instant,
     first_byte: bool,
     failed: bool,
@@ -176,8 +203,9 @@ impl Timing {
         if !self.first_byte {
             self.first_byte = true;
             let d = self.started.elapsed();
-            self.metrics
-                .with(&self.backend, &self.model, |s| s.ttfb.observe(d));
+            if let Some(s) = &self.series {
+                update(s, |s| s.ttfb.observe(d));
+            }
         }
     }
 
@@ -191,13 +219,21 @@ impl Drop for Timing {
     fn drop(&mut self) {
         let d = self.started.elapsed();
         let failed = self.failed;
-        self.metrics.with(&self.backend, &self.model, |s| {
-            s.requests += 1;
-            if failed {
-                s.errors += 1;
-            }
-            s.latency.observe(d);
-        });
+        if let Some(s) = &self.series {
+            update(s, |s| {
+                s.requests += 1;
+                if failed {
+                    s.errors += 1;
+                }
+                s.latency.observe(d);
+            });
+        }
+    }
+}
+
+fn update(s: &Shared, f: impl FnOnce(&mut Series)) {
+    if let Ok(mut s) = s.lock() {
+        f(&mut s);
     }
 }
 

