@@ -254,7 +254,17 @@ mod tests {
         };
         assert_eq!(check(&tcp, t, None, &ctx).await, Ok(()));
         drop(l);
-        assert!(check(&tcp, t, None, &ctx).await.is_err());
+        // A port bound but never listening: refused, and (unlike a port
+        // just closed) no test running beside this one can take it meanwhile.
+        let closed = tokio::net::TcpSocket::new_v4().expect("socket");
+        closed
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .expect("bind");
+        let refused = Check::Tcp {
+            host: "127.0.0.1".into(),
+            port: closed.local_addr().expect("addr").port(),
+        };
+        assert!(check(&refused, t, None, &ctx).await.is_err());
         let ok = Check::Exec {
             argv: vec!["true".into()],
         };
