@@ -367,6 +367,40 @@ pub struct ServiceStatus {
     /// For a running `kind: gateway` service: what it says of its backends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewayStatus>,
+    /// For a running `kind: dashboard` service: its webhooks' delivery failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<DashboardStatus>,
+}
+
+/// What a running dashboard says of its webhooks, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DashboardStatus {
+    /// Whether the dashboard answered the daemon's question.
+    pub answered: bool,
+    /// Why it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How many webhooks it delivers to.
+    #[serde(default)]
+    pub webhooks: usize,
+    /// Its recent webhook delivery failures, oldest first.
+    #[serde(default)]
+    pub webhook_failures: Vec<WebhookFailure>,
+}
+
+/// A webhook delivery that failed every attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookFailure {
+    /// The webhook's URL.
+    pub url: String,
+    /// The event type.
+    pub event: String,
+    /// When it was given up, RFC 3339.
+    pub at: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
 }
 
 /// A gateway's view of its backends, as `status` shows it.

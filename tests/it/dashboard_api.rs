@@ -702,4 +702,30 @@ fn webhooks_get_signed_events_with_retries_and_failures_are_listed() {
             .then_some(r.2)
     });
     assert!(!listed.contains(secret), "{listed}");
+    // `status` asks the dashboard and shows the same failures, in JSON and text.
+    let st: serde_json::Value =
+        serde_json::from_str(&text(&p.ok(&["status", "--json"]).stdout)).expect("status json");
+    let ui = st["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "ui"))
+        .unwrap_or_else(|| panic!("no ui in {st}"));
+    assert_eq!(ui["dashboard"]["answered"], true, "{ui}");
+    assert_eq!(ui["dashboard"]["webhooks"], 2, "{ui}");
+    let failures = ui["dashboard"]["webhook_failures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no failures in {ui}"));
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["url"].as_str().is_some_and(|u| u.ends_with("/gone")) && f["attempts"] == 4),
+        "{ui}"
+    );
+    assert!(!st.to_string().contains(secret));
+    let table = text(&p.ok(&["status"]).stdout);
+    let gone = format!("http://127.0.0.1:{dead_port}/gone after 4 attempts");
+    assert!(
+        table.contains("failed deliver") && table.contains(&gone),
+        "{table}"
+    );
+    assert!(!table.contains(secret), "{table}");
 }
