@@ -248,7 +248,7 @@ pub enum ErrorKind {
 }
 
 /// Answer to [`Request::Status`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusReport {
     /// Project name.
     pub project: String,
@@ -271,7 +271,7 @@ pub struct StatusReport {
 }
 
 /// A log file whose lines are being dropped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogTrouble {
     /// The file.
     pub file: PathBuf,
@@ -279,13 +279,14 @@ pub struct LogTrouble {
     pub error: String,
     /// When lines started being dropped.
     #[serde(with = "rfc3339")]
+    #[schemars(with = "String")]
     pub since: SystemTime,
     /// Lines dropped so far.
     pub dropped_lines: u64,
 }
 
 /// How a service's processes are kept together, so that none outlives `down`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Containment {
     /// A cgroup v2 of its own, killed whole on stop (`cgroup.kill`).
@@ -308,7 +309,7 @@ impl std::fmt::Display for Containment {
 }
 
 /// The daemon's watching of the project file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WatchStatus {
     /// The file watched.
     pub file: std::path::PathBuf,
@@ -321,10 +322,11 @@ pub struct WatchStatus {
 }
 
 /// The outcome of one automatic apply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WatchResult {
     /// When it finished.
     #[serde(with = "rfc3339")]
+    #[schemars(with = "String")]
     pub at: SystemTime,
     /// Whether it succeeded (an invalid file counts as not).
     pub ok: bool,
@@ -333,7 +335,7 @@ pub struct WatchResult {
 }
 
 /// One service as the daemon sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceStatus {
     /// Name.
     pub name: String,
@@ -373,7 +375,7 @@ pub struct ServiceStatus {
 }
 
 /// What a running dashboard says of its webhooks, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DashboardStatus {
     /// Whether the dashboard answered the daemon's question.
     pub answered: bool,
@@ -389,7 +391,7 @@ pub struct DashboardStatus {
 }
 
 /// A webhook delivery that failed every attempt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WebhookFailure {
     /// The webhook's URL.
     pub url: String,
@@ -404,7 +406,7 @@ pub struct WebhookFailure {
 }
 
 /// A gateway's view of its backends, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GatewayStatus {
     /// Whether the gateway answered the daemon's question.
     pub answered: bool,
@@ -420,7 +422,7 @@ pub struct GatewayStatus {
 }
 
 /// One Ollama server behind a gateway.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GatewayBackend {
     /// Service name.
     pub name: String,
@@ -446,7 +448,7 @@ pub struct GatewayBackend {
 }
 
 /// One GPU of a service, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceGpu {
     /// The driver's index.
     pub index: u32,
@@ -468,7 +470,7 @@ pub struct ServiceGpu {
 }
 
 /// The lifecycle of a service; each state carries its own data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Never started, or stopped on request.
@@ -477,6 +479,7 @@ pub enum Lifecycle {
     Starting {
         /// When.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         since: SystemTime,
     },
     /// Running.
@@ -485,6 +488,7 @@ pub enum Lifecycle {
         pid: u32,
         /// When it was spawned.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         started_at: SystemTime,
         /// Probe state.
         health: Health,
@@ -495,12 +499,14 @@ pub enum Lifecycle {
         pid: u32,
         /// Since when.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         since: SystemTime,
     },
     /// Waiting before a restart.
     Backoff {
         /// Restart time.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         until: SystemTime,
         /// Consecutive restart number.
         attempt: u32,
@@ -516,6 +522,7 @@ pub enum Lifecycle {
         reason: String,
         /// When.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         at: SystemTime,
     },
 }
@@ -555,7 +562,7 @@ impl Lifecycle {
 }
 
 /// Probe state of a running service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "health", rename_all = "snake_case")]
 pub enum Health {
     /// No probe configured.
@@ -586,7 +593,7 @@ impl Health {
 }
 
 /// How a process ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExitInfo {
     /// Exit code, when it exited.
     pub code: Option<i32>,
@@ -594,9 +601,11 @@ pub struct ExitInfo {
     pub signal: Option<i32>,
     /// When.
     #[serde(with = "rfc3339")]
+    #[schemars(with = "String")]
     pub at: SystemTime,
     /// How long it ran.
     #[serde(with = "secs_f64")]
+    #[schemars(with = "f64")]
     pub ran_for: Duration,
 }
 

@@ -729,3 +729,107 @@ fn webhooks_get_signed_events_with_retries_and_failures_are_listed() {
     );
     assert!(!table.contains(secret), "{table}");
 }
+
+/// `components.schemas.NAME` of the OpenAPI document as a schema of its
+/// own (its references resolve inside the document's components).
+fn component_validator(doc: &serde_json::Value, name: &str) -> jsonschema::Validator {
+    assert!(
+        doc["components"]["schemas"][name].is_object(),
+        "no schema {name} in {}",
+        doc["components"]["schemas"]
+    );
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{name} is not a valid schema: {e}"))
+}
+
+fn assert_valid(v: &jsonschema::Validator, what: &str, value: &serde_json::Value) {
+    let errors: Vec<String> = v
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match its schema: {errors:#?}\n{value:#}"
+    );
+}
+
+#[test]
+fn status_and_plan_answers_match_the_schemas_of_the_openapi_document() {
+    let d = Dash::start();
+    let doc = d.json("GET", "/api/v1/openapi.json", "");
+    // The routes name their schemas.
+    for (path, method, name) in [
+        ("/api/v1/status", "get", "StatusReport"),
+        ("/api/v1/plan", "get", "Plan"),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            format!("#/components/schemas/{name}"),
+            "{path}"
+        );
+    }
+    let status = component_validator(&doc, "StatusReport");
+    let plan = component_validator(&doc, "Plan");
+
+    // A status with a running, healthy dashboard (its webhook part), a
+    // stopped service and a running Ollama stand-in.
+    wait_until("the dashboard is healthy", WAIT, || {
+        (d.state("ui") == "running" && d.service("ui")["state"]["health"]["health"] == "healthy")
+            .then_some(())
+    });
+    d.p.ok(&["stop", "web"]);
+    let report = d.json("GET", "/api/v1/status", "");
+    assert_eq!(
+        report["services"].as_array().map(Vec::len),
+        Some(3),
+        "{report}"
+    );
+    assert!(
+        report["services"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["dashboard"]["answered"] == true)),
+        "{report}"
+    );
+    assert_valid(&status, "GET /api/v1/status", &report);
+    // The schema is not vacuous: a state it does not know is refused.
+    let mut wrong = report.clone();
+    wrong["services"][0]["state"] = serde_json::json!({"state": "flying"});
+    assert!(!status.is_valid(&wrong), "a made-up state passed");
+    let mut wrong = report.clone();
+    wrong["daemon_pid"] = serde_json::json!("one");
+    assert!(!status.is_valid(&wrong));
+
+    // A plan with a service update (its field changes), a start and a model pull.
+    let file = d.p.dir.path().join("p/facerunner.yaml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        format!(
+            "{}models:\n  - ollama: tinyllama:latest\n",
+            text.replace("FLAVOR: plain", "FLAVOR: spicy")
+        ),
+    )
+    .expect("write");
+    let seen = d.json("GET", "/api/v1/plan", "");
+    let actions: Vec<&str> = seen["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"pull_model"), "{seen}");
+    assert!(actions.len() >= 2, "{seen}");
+    assert_valid(&plan, "GET /api/v1/plan", &seen);
+    let mut wrong = seen.clone();
+    wrong["steps"][0]["action"] = serde_json::json!("launch_rockets");
+    assert!(!plan.is_valid(&wrong), "a made-up action passed");
+    // `plan --json` prints the same shape.
+    let cli: serde_json::Value =
+        serde_json::from_str(&text(&d.p.ok(&["plan", "--json"]).stdout)).expect("plan json");
+    assert_valid(&plan, "plan --json", &cli);
+}
