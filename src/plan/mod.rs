@@ -15,6 +15,7 @@ pub mod desired;
 pub mod diff;
 mod fit;
 mod hf;
+pub mod hf_pull;
 #[cfg(test)]
 mod hf_tests;
 pub mod integrations;

@@ -806,12 +806,12 @@ fn status_and_plan_answers_match_the_schemas_of_the_openapi_document() {
 
     // A plan with a service update (its field changes), a start and a model pull.
     let file = d.p.dir.path().join("p/facerunner.yaml");
-    let text = std::fs::read_to_string(&file).expect("read");
+    let original = std::fs::read_to_string(&file).expect("read");
     std::fs::write(
         &file,
         format!(
             "{}models:\n  - ollama: tinyllama:latest\n",
-            text.replace("FLAVOR: plain", "FLAVOR: spicy")
+            original.replace("FLAVOR: plain", "FLAVOR: spicy")
         ),
     )
     .expect("write");
@@ -832,4 +832,89 @@ fn status_and_plan_answers_match_the_schemas_of_the_openapi_document() {
     let cli: serde_json::Value =
         serde_json::from_str(&text(&d.p.ok(&["plan", "--json"]).stdout)).expect("plan json");
     assert_valid(&plan, "plan --json", &cli);
+}
+
+#[test]
+fn the_dashboards_pull_of_a_hugging_face_name_asks_the_hub_as_the_cli_does() {
+    use crate::hf_plan::{HubStandin, gguf};
+    let p = Project::new("");
+    let repos = p.dir.path().join("repos");
+    let repo = repos.join("someone/Some-Model-GGUF");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let q4 = gguf(1 << 20, 3);
+    std::fs::write(repo.join("Some-Model-Q4_K_M.gguf"), &q4).expect("write");
+    let hub = HubStandin::start(&repos);
+    let (port, llm_port, web_port) = (free_port(), free_port(), free_port());
+    p.write(&services(&p, port, llm_port, web_port, "plain"));
+    // The daemon, and so the dashboard it starts, sees this Hub.
+    let mut up = p.cmd(&["up"]);
+    up.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
+        .env_remove("HF_HUB_OFFLINE");
+    let out = assert_cmd::Command::from_std(up)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("up");
+    assert!(out.status.success(), "{}", crate::support::describe(&out));
+    let token = text(&p.ok(&["dashboard"]).stdout)
+        .trim()
+        .split("token=")
+        .nth(1)
+        .expect("link")
+        .to_string();
+    let auth = format!("Bearer {token}");
+    wait_until("the dashboard answers", WAIT, || {
+        (http(port, "GET", "/healthz", &[], "").0 == 200).then_some(())
+    });
+    wait_until("the Ollama stand-in is up", WAIT, || {
+        TcpStream::connect(("127.0.0.1", llm_port)).ok()
+    });
+
+    // The Hub answers: with HF_ENDPOINT set, Ollama could not pull from
+    // there, so the file is downloaded (into the Hugging Face cache) and
+    // imported — what `facerunner pull hf:…` does, not the offline table's
+    // `hf.co/…` pull.
+    let r = http(
+        port,
+        "POST",
+        "/api/v1/models/pull",
+        &[("Authorization", &auth)],
+        r#"{"name":"hf:someone/Some-Model-GGUF"}"#,
+    );
+    assert_eq!(r.0, 200, "{}", r.2);
+    let blob = p
+        .dir
+        .path()
+        .join("hf-home/hub/models--someone--Some-Model-GGUF/blobs")
+        .join(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&q4)));
+    assert_eq!(std::fs::read(&blob).expect("downloaded into the cache"), q4);
+    let models = http(
+        port,
+        "GET",
+        "/api/v1/models",
+        &[("Authorization", &auth)],
+        "",
+    );
+    assert!(
+        models.2.contains("hf.co/someone/Some-Model-GGUF:Q4_K_M"),
+        "{}",
+        models.2
+    );
+    let state = std::fs::read_to_string(p.dirs().state.join("state.json")).expect("state");
+    assert!(state.contains("Some-Model-GGUF"), "{state}");
+
+    // A repo the Hub does not have: refused with the Hub's reason.
+    let r = http(
+        port,
+        "POST",
+        "/api/v1/models/pull",
+        &[("Authorization", &auth)],
+        r#"{"name":"hf:someone/No-Such-Model"}"#,
+    );
+    assert_eq!(r.0, 400, "{}", r.2);
+    assert!(
+        r.2.contains("cannot pull hf:someone/No-Such-Model"),
+        "{}",
+        r.2
+    );
+    p.run(&["down"]);
 }
