@@ -19,6 +19,7 @@ pub mod hf_pull;
 #[cfg(test)]
 mod hf_tests;
 pub mod integrations;
+pub mod integrations_show;
 mod model_steps;
 pub mod placement;
 pub mod render;

@@ -177,6 +177,15 @@ fn routes() -> Vec<Route> {
         },
         Route {
             method: "get",
+            path: "/api/v1/integrations",
+            summary: "The editor config `facerunner integrations show` prints: Continue's model block and Zed's settings snippet, each with where it goes and whether the file enables it",
+            writes: false,
+            body: None,
+            ok: ("200", "the editor config"),
+            returns: Some("EditorConfig"),
+        },
+        Route {
+            method: "get",
             path: "/metrics",
             summary: "Prometheus metrics (services, probes, CPU, memory, applies, pulls; GPUs under the DCGM exporter's names); needs a token of either role",
             writes: false,
@@ -207,6 +216,7 @@ fn components() -> serde_json::Map<String, Value> {
     g.subschema_for::<Plan>();
     g.subschema_for::<super::api::Controlled>();
     g.subschema_for::<super::api::ModelRow>();
+    g.subschema_for::<crate::plan::integrations_show::EditorConfig>();
     g.take_definitions(true)
 }
 

@@ -918,3 +918,56 @@ fn the_dashboards_pull_of_a_hugging_face_name_asks_the_hub_as_the_cli_does() {
     );
     p.run(&["down"]);
 }
+
+#[test]
+fn the_integrations_route_gives_the_editor_config_integrations_show_prints() {
+    let d = Dash::start();
+    assert_eq!(http(d.port, "GET", "/api/v1/integrations", &[], "").0, 401);
+    let file = d.p.dir.path().join("p/facerunner.yaml");
+    let original = std::fs::read_to_string(&file).expect("read");
+    let check = |continue_on: bool, zed_on: bool| {
+        let c = d.json("GET", "/api/v1/integrations", "");
+        assert_eq!(c["continue"]["enabled"], continue_on, "{c}");
+        assert_eq!(c["zed"]["enabled"], zed_on, "{c}");
+        // Exactly what the command prints.
+        for which in ["continue", "zed"] {
+            let printed = text(&d.p.ok(&["integrations", "show", which]).stdout);
+            assert_eq!(c[which]["text"], printed.as_str(), "{which}");
+        }
+        c
+    };
+    let c = check(false, false);
+    assert_eq!(c["zed"]["how"], "to paste into");
+    assert!(
+        c["continue"]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(".continue/models/facerunner.yaml")),
+        "{c}"
+    );
+
+    // With a model and both integrations on: the model is in both blocks.
+    std::fs::write(
+        &file,
+        format!(
+            "{original}models:\n  - ollama: tinyllama:latest\nintegrations:\n  continue: {{}}\n  zed: {{ merge: true }}\n"
+        ),
+    )
+    .expect("write");
+    let c = check(true, true);
+    assert_eq!(c["zed"]["how"], "merged into");
+    let cont = c["continue"]["text"].as_str().expect("text");
+    assert!(
+        cont.contains("model: \"tinyllama:latest\"") && cont.contains("provider: ollama"),
+        "{cont}"
+    );
+    let zed: serde_json::Value =
+        serde_json::from_str(c["zed"]["text"].as_str().expect("text")).expect("zed json");
+    assert_eq!(
+        zed["language_models"]["ollama"]["available_models"][0]["name"], "tinyllama:latest",
+        "{zed}"
+    );
+    // Described in the OpenAPI document with its schema.
+    let doc = d.json("GET", "/api/v1/openapi.json", "");
+    let v = component_validator(&doc, "EditorConfig");
+    assert_valid(&v, "GET /api/v1/integrations", &c);
+}
