@@ -1,5 +1,6 @@
 //! What `status` shows of a running `kind: dashboard` service: its
-//! webhooks and their recent delivery failures. The dashboard is its own
+//! webhooks and their recent delivery failures (only a dashboard whose file
+//! has webhooks is asked). The dashboard is its own
 //! process, so the daemon asks its `GET /api/v1/webhooks` (with the
 //! dashboard's read-only token) while answering `status` — in the
 //! request's own task, never on the supervision path — bounded in time and
@@ -20,6 +21,12 @@ pub const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 pub const ASK_LIMIT: usize = 1024 * 1024;
 /// The longest token file read.
 const TOKEN_LIMIT: u64 = 4096;
+
+/// Whether the dashboard sends webhooks (else there is nothing to ask it).
+pub fn has_webhooks(svc: &ServiceSpec) -> bool {
+    svc.env
+        .contains_key(crate::config::kinds::dashboard::WEBHOOKS_ENV)
+}
 
 /// The read-only token file a dashboard's argv names.
 fn token_file(svc: &ServiceSpec) -> Option<PathBuf> {
@@ -187,6 +194,17 @@ mod tests {
                 .contains("authorization: bearer readonlytoken"),
             "{req}"
         );
+    }
+
+    #[test]
+    fn only_a_dashboard_with_webhooks_is_asked() {
+        let mut s = dashboard_at(1, None);
+        assert!(!has_webhooks(&s));
+        s.env.insert(
+            crate::config::kinds::dashboard::WEBHOOKS_ENV.into(),
+            "abc".into(),
+        );
+        assert!(has_webhooks(&s));
     }
 
     #[tokio::test]

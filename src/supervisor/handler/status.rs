@@ -50,7 +50,9 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
     let dashboards =
         futures_util::future::join_all(snaps.iter().map(|(svc, _, snap)| async move {
             match (svc.kind.as_str(), &snap.lifecycle) {
-                ("dashboard", Lifecycle::Running { .. }) => {
+                ("dashboard", Lifecycle::Running { .. })
+                    if crate::supervisor::dashboards::has_webhooks(svc) =>
+                {
                     Some(crate::supervisor::dashboards::ask(svc).await)
                 }
                 _ => None,
