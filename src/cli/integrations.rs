@@ -5,17 +5,15 @@
 //! file); without one, each integration the file enables, under a header
 //! naming where it goes. `show zed` prints the `language_models.ollama`
 //! settings as a JSON snippet to paste into Zed's settings.json, whether or
-//! not the file asks FaceRunner to merge it.
+//! not the file asks FaceRunner to merge it. The dashboard's integrations
+//! page shows the same (`plan::integrations_show`).
 
 use std::process::ExitCode;
 
 use crate::cli::Global;
 use crate::config::resolve::Secrets;
-use crate::config::types::ContinueRole;
-use crate::plan::Desired;
-use crate::plan::integrations::{
-    ZED_KEY, continue_block, continue_path, editor_models, zed_block, zed_path,
-};
+use crate::plan::integrations::ZED_KEY;
+use crate::plan::integrations_show::editor_config;
 
 /// Arguments of `facerunner integrations`.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,52 +47,22 @@ pub enum Which {
 pub fn run(global: &Global, args: IntegrationsArgs) -> miette::Result<ExitCode> {
     let IntegrationsCommand::Show { which } = args.command;
     let (spec, _dirs, loaded) = crate::cli::project::load_project_with(global, Secrets::Peek)?;
-    let desired = Desired::new(&loaded, &spec);
-    let models = editor_models(&loaded, &desired.models);
-    let ints = &loaded.config.integrations;
-    let continue_text = || {
-        let c = ints.continue_.as_ref();
-        let roles = c
-            .and_then(|c| c.roles.clone())
-            .unwrap_or_else(|| vec![ContinueRole::Chat, ContinueRole::Edit, ContinueRole::Apply]);
-        continue_block(&models, &roles, &loaded.file.path)
-    };
-    let zed_text = || {
-        let mut v = serde_json::Value::Null;
-        for k in ZED_KEY.iter().rev() {
-            v = if v.is_null() {
-                serde_json::json!({ *k: zed_block(&models) })
-            } else {
-                serde_json::json!({ *k: v })
-            };
-        }
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into())
-        )
-    };
+    let shown = editor_config(&loaded, &spec);
     match which {
-        Some(Which::Continue) => print!("{}", continue_text()),
-        Some(Which::Zed) => print!("{}", zed_text()),
+        Some(Which::Continue) => print!("{}", shown.continue_.text),
+        Some(Which::Zed) => print!("{}", shown.zed.text),
         None => {
-            let with_continue = ints.continue_.as_ref().is_some_and(|c| c.enabled);
-            if with_continue {
-                let scope = ints.continue_.as_ref().map(|c| c.scope).unwrap_or_default();
-                let (_, shown) = continue_path(scope, &loaded.base_dir);
-                println!("==> continue: {shown} <==");
-                print!("{}", continue_text());
+            let c = &shown.continue_;
+            if c.enabled {
+                println!("==> continue: {} <==", c.path);
+                print!("{}", c.text);
             }
-            if let Some(z) = &ints.zed {
-                let (_, shown) = zed_path(&loaded.base_dir);
-                let how = if z.merge {
-                    "merged into"
-                } else {
-                    "to paste into"
-                };
-                println!("==> zed: {} ({how} {shown}) <==", ZED_KEY.join("."));
-                print!("{}", zed_text());
+            let z = &shown.zed;
+            if z.enabled {
+                println!("==> zed: {} ({} {}) <==", ZED_KEY.join("."), z.how, z.path);
+                print!("{}", z.text);
             }
-            if !with_continue && ints.zed.is_none() {
+            if !c.enabled && !z.enabled {
                 anstream::eprintln!(
                     "The file enables no integration; add `integrations: {{ continue: {{}} }}` \
                      (or `zed: {{}}`), or name one: `facerunner integrations show continue`."

@@ -37,24 +37,8 @@ pub struct PullArgs {
     pub json: bool,
 }
 
-/// A Hugging Face name on the command line: `hf:ORG/REPO[:QUANT]`, or a
-/// `https://huggingface.co/...` / `huggingface.co/...` address. (`hf.co/…`
-/// is already an Ollama name: Ollama pulls it as written.)
-pub(crate) fn hf_input(input: &str) -> Option<&str> {
-    if let Some(hf) = input.strip_prefix("hf:") {
-        return Some(hf.trim());
-    }
-    let lower = input.trim().to_ascii_lowercase();
-    [
-        "https://",
-        "http://",
-        "huggingface.co/",
-        "www.huggingface.co/",
-    ]
-    .iter()
-    .any(|p| lower.starts_with(p))
-    .then_some(input.trim())
-}
+/// A Hugging Face name on the command line (shared with the dashboard).
+pub(crate) use crate::plan::hf_pull::hf_input;
 
 /// `NAME` → (Ollama name, where it came from).
 pub(crate) fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
@@ -70,69 +54,16 @@ pub(crate) fn name(input: &str) -> miette::Result<(ModelName, Option<String>)> {
     })
 }
 
-/// A Hugging Face NAME resolved as an `hf:` entry is: the Hub answers
-/// (the table when it does not), and the model is pulled by Ollama or
-/// downloaded and imported (under `hf.co/org/repo:TAG`).
+/// A Hugging Face NAME resolved as an `hf:` entry is (the code the
+/// dashboard's pull runs too).
 fn hf_action(
     rt: &tokio::runtime::Runtime,
     service: &str,
     input: &str,
     hf: &str,
 ) -> miette::Result<Action> {
-    use crate::model::hf::HfSource;
-    use crate::model::hf_resolve::{HfEntry, HfEnv, HfLookup, resolve};
-    let entry = HfEntry {
-        repo: hf.to_string(),
-        ..HfEntry::default()
-    };
-    let (lookup, env) = match (crate::observe::hf::hub(), entry.repo_id()) {
-        (Ok((source, env)), Some(repo)) => (rt.block_on(source.repo_info(&repo, "main")), env),
-        (Err(reason), _) => (HfLookup::Unreachable { reason }, HfEnv::default()),
-        (Ok(_), None) => (
-            HfLookup::Unreachable {
-                reason: String::new(),
-            },
-            HfEnv::default(),
-        ),
-    };
-    let info = match &lookup {
-        HfLookup::Found { info } => Some(info.as_ref()),
-        HfLookup::Refused { reason, help } => {
-            return Err(miette!(
-                help = help.clone(),
-                "cannot pull {input}: {reason}"
-            ));
-        }
-        HfLookup::Unreachable { .. } => None,
-    };
-    let r = resolve(&entry, info, env, &|_| None)
-        .map_err(|e| miette!(help = e.help.clone(), "cannot pull {input}: {}", e.reason))?;
-    let model = r.name.clone();
-    Ok(match r.source {
-        HfSource::Ollama => Action::PullModel {
-            service: service.to_string(),
-            model,
-            source: Some(format!("hf: {hf}")),
-            hf: Some(Box::new(r)),
-        },
-        HfSource::Download => {
-            let request = Box::new(crate::ollama::CreateRequest {
-                model: model.clone(),
-                quantize: r.quantize.clone(),
-                ..Default::default()
-            });
-            Action::CreateModel {
-                service: service.to_string(),
-                model,
-                create_hash: crate::plan::import_hash(&request, &r),
-                request,
-                file: None,
-                replaces: false,
-                changes: Vec::new(),
-                hf: Some(Box::new(r)),
-            }
-        }
-    })
+    rt.block_on(crate::plan::hf_pull::action(service, input, hf))
+        .map_err(miette::Report::new)
 }
 
 /// Run `facerunner pull`.

@@ -44,6 +44,9 @@ pub fn run(global: &Global, args: StatusArgs) -> miette::Result<ExitCode> {
                 for line in gateway_lines(&r) {
                     println!("{line}");
                 }
+                for line in dashboard_lines(&r) {
+                    println!("{line}");
+                }
                 print_containment(&r);
                 print_watch(&r);
                 print_log_trouble(&r);
@@ -141,6 +144,59 @@ fn gateway_lines(r: &StatusReport) -> Vec<String> {
             out.push(format!(
                 "  {} {health}: {} in flight, {} served, {} failed; {models}",
                 b.name, b.in_flight, b.total, b.errors
+            ));
+        }
+    }
+    out
+}
+
+/// Each running dashboard with webhooks: their delivery failures (the
+/// latest few), or that it did not answer. Nothing for a dashboard without
+/// webhooks.
+fn dashboard_lines(r: &StatusReport) -> Vec<String> {
+    /// Failures listed; the rest are counted.
+    const SHOWN: usize = 5;
+    let mut out = Vec::new();
+    for s in &r.services {
+        let Some(d) = &s.dashboard else { continue };
+        if !d.answered {
+            out.push(format!(
+                "dashboard {}: not answering, its webhook failures are unknown ({})",
+                s.name,
+                d.error.as_deref().unwrap_or("no reason given")
+            ));
+            continue;
+        }
+        if d.webhooks == 0 && d.webhook_failures.is_empty() {
+            continue;
+        }
+        let f = &d.webhook_failures;
+        if f.is_empty() {
+            out.push(format!(
+                "webhooks ({}, by dashboard {}): no failed deliveries",
+                d.webhooks, s.name
+            ));
+            continue;
+        }
+        out.push(format!(
+            "webhooks ({}, by dashboard {}): {} failed deliver{} (see /api/v1/webhooks):",
+            d.webhooks,
+            s.name,
+            f.len(),
+            if f.len() == 1 { "y" } else { "ies" }
+        ));
+        if f.len() > SHOWN {
+            out.push(format!("  … {} earlier", f.len() - SHOWN));
+        }
+        for x in &f[f.len().saturating_sub(SHOWN)..] {
+            out.push(format!(
+                "  {} {} event to {} after {} attempt{}: {}",
+                x.at,
+                x.event,
+                x.url,
+                x.attempts,
+                if x.attempts == 1 { "" } else { "s" },
+                x.error
             ));
         }
     }

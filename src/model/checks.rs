@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How bad a check is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// `apply` refuses to run.
@@ -19,7 +19,7 @@ pub enum Severity {
 }
 
 /// One problem, with what it is about and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Check {
     /// Error or warning.
     pub severity: Severity,

@@ -114,7 +114,7 @@ impl Inventory {
 }
 
 /// How much memory a model needs resident, and its parts.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Estimate {
     /// The weights (the GGUF file's size).
     pub weights_bytes: u64,

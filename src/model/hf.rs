@@ -22,7 +22,7 @@ pub enum Gated {
 }
 
 /// One file of a repo at a commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RepoFile {
     /// Path inside the repo (`Q4_K_M/model-00001-of-00002.gguf`).
     pub path: String,
@@ -142,7 +142,7 @@ pub fn quant_of(path: &str) -> Option<&'static str> {
 }
 
 /// Where an `hf:` model's bytes come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HfSource {
     /// Ollama pulls `hf.co/org/repo:QUANT` itself.

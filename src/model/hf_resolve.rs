@@ -173,7 +173,7 @@ pub enum HfLookup {
 }
 
 /// What answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnsweredBy {
     /// The Hugging Face Hub (online).
@@ -183,7 +183,7 @@ pub enum AnsweredBy {
 }
 
 /// The format of what is imported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HfFormat {
     /// GGUF files.
@@ -195,7 +195,7 @@ pub enum HfFormat {
 }
 
 /// What an `hf:` entry resolved to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HfResolution {
     /// `org/repo`.
     pub repo: String,

@@ -99,7 +99,7 @@ pub struct RunningModel {
 }
 
 /// A chat message, as stored in a model (`messages`) or sent to `/api/create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Message {
     /// `system`, `user` or `assistant`.
     #[serde(default, deserialize_with = "null_default")]
@@ -147,7 +147,7 @@ pub struct ShowResponse {
 /// Request of `POST /api/create` (the `from`/`files` form of Ollama ≥ v0.5.5).
 ///
 /// Either `from` or `files` must be set; the server answers 400 otherwise.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateRequest {
     /// Name of the model to create, e.g. `mine/assistant:latest`.
     pub model: String,

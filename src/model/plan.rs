@@ -21,7 +21,7 @@ pub use super::checks::{Check, Severity};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Everything `apply` would do, in execution order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// Always [`FORMAT_VERSION`].
     pub format_version: u32,
@@ -50,7 +50,7 @@ pub struct Plan {
 }
 
 /// Where `placement: spread` puts one model of a `replicas: per-gpu` service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelPlacement {
     /// The replicated service, as the file names it (`llm`).
     pub group: String,
@@ -74,7 +74,7 @@ pub struct ModelPlacement {
 }
 
 /// How [`ModelPlacement::service`] was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlacementBasis {
     /// Already installed there, and still fits: it stays (no churn).
@@ -92,7 +92,7 @@ pub enum PlacementBasis {
 }
 
 /// One model's place on its service's GPUs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelFit {
     /// The ollama service.
     pub service: String,
@@ -117,7 +117,7 @@ pub struct ModelFit {
 }
 
 /// Whether a model fits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FitOutcome {
     /// Wholly on the GPU(s).
@@ -129,7 +129,7 @@ pub enum FitOutcome {
 }
 
 /// Hashes of the inputs a plan was made from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Fingerprint {
     /// SHA-256 of what the project file means: its text, the interpolated
     /// file (`.env`, the environment) and the resolved spec hashes.
@@ -139,7 +139,7 @@ pub struct Fingerprint {
 }
 
 /// One step: an action, why, and the steps it waits for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Step {
     /// Index in [`Plan::steps`].
     pub id: usize,
@@ -153,7 +153,7 @@ pub struct Step {
 }
 
 /// What a step does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Start a service that is not running.
@@ -546,7 +546,7 @@ pub enum PlanShapeError {
 }
 
 /// One changed field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldChange {
     /// Dotted path, e.g. `env.LOG_LEVEL`.
     pub path: String,

@@ -32,7 +32,7 @@ pub struct ProjectSpec {
 /// services': whether it watches the project file, and how long it lets a
 /// burst of saves settle. The daemon reports the ones in force in its
 /// status, so a plan can show (and apply can make) a change of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DaemonSettings {
     /// `settings.watch`: the daemon re-applies when the file is saved.
     pub watch: bool,

@@ -264,7 +264,7 @@ pub enum ErrorKind {
 }
 
 /// Answer to [`Request::Status`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusReport {
     /// Project name.
     pub project: String,
@@ -287,7 +287,7 @@ pub struct StatusReport {
 }
 
 /// A log file whose lines are being dropped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogTrouble {
     /// The file.
     pub file: PathBuf,
@@ -295,13 +295,14 @@ pub struct LogTrouble {
     pub error: String,
     /// When lines started being dropped.
     #[serde(with = "rfc3339")]
+    #[schemars(with = "String")]
     pub since: SystemTime,
     /// Lines dropped so far.
     pub dropped_lines: u64,
 }
 
 /// How a service's processes are kept together, so that none outlives `down`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Containment {
     /// A cgroup v2 of its own, killed whole on stop (`cgroup.kill`).
@@ -324,7 +325,7 @@ impl std::fmt::Display for Containment {
 }
 
 /// The daemon's watching of the project file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WatchStatus {
     /// The file watched.
     pub file: std::path::PathBuf,
@@ -337,10 +338,11 @@ pub struct WatchStatus {
 }
 
 /// The outcome of one automatic apply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WatchResult {
     /// When it finished.
     #[serde(with = "rfc3339")]
+    #[schemars(with = "String")]
     pub at: SystemTime,
     /// Whether it succeeded (an invalid file counts as not).
     pub ok: bool,
@@ -349,7 +351,7 @@ pub struct WatchResult {
 }
 
 /// One service as the daemon sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceStatus {
     /// Name.
     pub name: String,
@@ -383,10 +385,44 @@ pub struct ServiceStatus {
     /// For a running `kind: gateway` service: what it says of its backends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewayStatus>,
+    /// For a running `kind: dashboard` service: its webhooks' delivery failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<DashboardStatus>,
+}
+
+/// What a running dashboard says of its webhooks, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DashboardStatus {
+    /// Whether the dashboard answered the daemon's question.
+    pub answered: bool,
+    /// Why it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How many webhooks it delivers to.
+    #[serde(default)]
+    pub webhooks: usize,
+    /// Its recent webhook delivery failures, oldest first.
+    #[serde(default)]
+    pub webhook_failures: Vec<WebhookFailure>,
+}
+
+/// A webhook delivery that failed every attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WebhookFailure {
+    /// The webhook's URL.
+    pub url: String,
+    /// The event type.
+    pub event: String,
+    /// When it was given up, RFC 3339.
+    pub at: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
 }
 
 /// A gateway's view of its backends, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GatewayStatus {
     /// Whether the gateway answered the daemon's question.
     pub answered: bool,
@@ -402,7 +438,7 @@ pub struct GatewayStatus {
 }
 
 /// One Ollama server behind a gateway.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GatewayBackend {
     /// Service name.
     pub name: String,
@@ -428,7 +464,7 @@ pub struct GatewayBackend {
 }
 
 /// One GPU of a service, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceGpu {
     /// The driver's index.
     pub index: u32,
@@ -450,7 +486,7 @@ pub struct ServiceGpu {
 }
 
 /// The lifecycle of a service; each state carries its own data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Lifecycle {
     /// Never started, or stopped on request.
@@ -459,6 +495,7 @@ pub enum Lifecycle {
     Starting {
         /// When.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         since: SystemTime,
     },
     /// Running.
@@ -467,6 +504,7 @@ pub enum Lifecycle {
         pid: u32,
         /// When it was spawned.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         started_at: SystemTime,
         /// Probe state.
         health: Health,
@@ -477,12 +515,14 @@ pub enum Lifecycle {
         pid: u32,
         /// Since when.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         since: SystemTime,
     },
     /// Waiting before a restart.
     Backoff {
         /// Restart time.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         until: SystemTime,
         /// Consecutive restart number.
         attempt: u32,
@@ -498,6 +538,7 @@ pub enum Lifecycle {
         reason: String,
         /// When.
         #[serde(with = "rfc3339")]
+        #[schemars(with = "String")]
         at: SystemTime,
     },
 }
@@ -537,7 +578,7 @@ impl Lifecycle {
 }
 
 /// Probe state of a running service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "health", rename_all = "snake_case")]
 pub enum Health {
     /// No probe configured.
@@ -568,7 +609,7 @@ impl Health {
 }
 
 /// How a process ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExitInfo {
     /// Exit code, when it exited.
     pub code: Option<i32>,
@@ -576,9 +617,11 @@ pub struct ExitInfo {
     pub signal: Option<i32>,
     /// When.
     #[serde(with = "rfc3339")]
+    #[schemars(with = "String")]
     pub at: SystemTime,
     /// How long it ran.
     #[serde(with = "secs_f64")]
+    #[schemars(with = "f64")]
     pub ran_for: Duration,
 }
 

@@ -15,9 +15,11 @@ pub mod desired;
 pub mod diff;
 mod fit;
 mod hf;
+pub mod hf_pull;
 #[cfg(test)]
 mod hf_tests;
 pub mod integrations;
+pub mod integrations_show;
 mod model_steps;
 pub mod placement;
 pub mod render;

@@ -33,6 +33,7 @@
 //! ever looked up by name.
 
 pub mod daemon;
+pub mod dashboards;
 pub mod driver;
 pub mod gateways;
 pub mod gpu_telemetry;

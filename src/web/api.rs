@@ -565,7 +565,8 @@ pub async fn models(State(web): State<Arc<Web>>) -> Answer {
 /// The body of a pull.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PullBody {
-    /// An Ollama name, or `hf:ORG/REPO[:QUANT]`.
+    /// An Ollama name, or `hf:ORG/REPO[:QUANT]` (or a huggingface.co
+    /// address), resolved with the Hub as `facerunner pull` does.
     pub name: String,
     /// The ollama service (needed when the file has several).
     #[serde(default)]
@@ -632,16 +633,21 @@ pub async fn pull(State(web): State<Arc<Web>>, body: String) -> Answer {
     let body: PullBody = parse(&body, r#"{"name": "llama3.2:1b", "service": "ollama"}"#)?;
     let (loaded, spec) = load_project(&web, Secrets::Peek)?;
     let (service, url, dir) = one_target(&loaded, body.service.as_deref())?;
-    let (name, source) = if let Some(hf) = body.name.strip_prefix("hf:") {
-        let c = crate::names::convert(hf.trim(), None, &Default::default())
-            .map_err(|e| Problem::new(Kind::BadRequest, chain(&e)))?;
-        (c.ollama, Some(format!("hf: {}", hf.trim())))
-    } else {
-        (
-            crate::names::ModelName::parse(body.name.trim())
-                .map_err(|e| Problem::new(Kind::BadRequest, chain(&e)))?,
-            None,
-        )
+    // A Hugging Face name is resolved as `facerunner pull` resolves it
+    // (the Hub, else the table): an Ollama pull or a download and import.
+    let input = body.name.trim();
+    let action = match crate::plan::hf_pull::hf_input(input) {
+        Some(hf) => crate::plan::hf_pull::action(&service, input, hf)
+            .await
+            .map_err(|e| Problem::new(Kind::BadRequest, format!("{e}; {}", e.help)))?,
+        None => Action::PullModel {
+            service: service.clone(),
+            model: crate::names::ModelName::parse(input)
+                .map_err(|e| Problem::new(Kind::BadRequest, chain(&e)))?
+                .display_shortest(),
+            source: None,
+            hf: None,
+        },
     };
     if !crate::observe::models::observe_store(&url, &dir, false)
         .await
@@ -652,12 +658,7 @@ pub async fn pull(State(web): State<Arc<Web>>, body: String) -> Answer {
             format!("service {service} is not running (nothing answers at {url}); start it first"),
         ));
     }
-    let actions = vec![Action::PullModel {
-        service: service.clone(),
-        model: name.display_shortest(),
-        source,
-        hf: None,
-    }];
+    let actions = vec![action];
     let report = run_models(&web, &spec, &service, &url, actions).await;
     let ok = report.as_ref().is_ok_and(|(_, ok)| *ok);
     let c = if ok {

@@ -16,6 +16,7 @@
 pub mod api;
 pub mod auth;
 pub mod events;
+pub mod integrations;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -194,6 +195,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/api/v1/events", get(events::stream))
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/webhooks", get(webhooks::list))
+        .route("/api/v1/integrations", get(integrations::editor_config))
         .fallback(|| async {
             problem::Problem::new(problem::Kind::NotFound, "no such route; see /api/v1/docs")
         })

@@ -1,9 +1,9 @@
 //! The OpenAPI 3.1 document of `/api/v1`, built from one route table and
 //! the JSON Schemas (2020-12, which OpenAPI 3.1 uses) that `schemars`
-//! derives from the request and response types defined here; responses
-//! that are the CLI's own JSON (`status --json`, `plan --json`,
-//! `validate --json`) point at their documentation. Plus an offline page
-//! that renders it (no CDN).
+//! derives from the request and response types: the status report and the
+//! plan are the model's own types (`status --json`, `plan --json` print the
+//! same), so the schemas cannot drift from what is sent. Plus an offline
+//! page that renders it (no CDN).
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -20,13 +20,15 @@ struct Route {
     body: Option<Value>,
     /// The success status and what it returns.
     ok: (&'static str, &'static str),
+    /// The success response's schema: a name in `components.schemas`.
+    returns: Option<&'static str>,
 }
 
 fn routes() -> Vec<Route> {
     let schema = |s: schemars::Schema| Some(s.to_value());
     let text = Some(json!({"type": "string", "description": "the whole facerunner.yaml text"}));
     let plan = Some(
-        json!({"type": "object", "description": "a plan exactly as GET /api/v1/plan returned it (docs/plan-json.md)"}),
+        json!({"$ref": "#/components/schemas/Plan", "description": "a plan exactly as GET /api/v1/plan returned it (docs/plan-json.md)"}),
     );
     vec![
         Route {
@@ -36,6 +38,7 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "the status report"),
+            returns: Some("StatusReport"),
         },
         Route {
             method: "post",
@@ -47,6 +50,7 @@ fn routes() -> Vec<Route> {
                 "200",
                 "what was done; `failed` lists services that did not reach their goal",
             ),
+            returns: Some("Controlled"),
         },
         Route {
             method: "get",
@@ -55,6 +59,7 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "{lines: [{service, time, stream, text}]}"),
+            returns: None,
         },
         Route {
             method: "get",
@@ -63,6 +68,7 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "the plan"),
+            returns: Some("Plan"),
         },
         Route {
             method: "post",
@@ -74,6 +80,7 @@ fn routes() -> Vec<Route> {
                 "200",
                 "{applied, report} or {applied: false, no_changes: true}",
             ),
+            returns: None,
         },
         Route {
             method: "post",
@@ -82,6 +89,7 @@ fn routes() -> Vec<Route> {
             writes: true,
             body: text.clone(),
             ok: ("200", "{valid, error_count, warning_count, diagnostics}"),
+            returns: None,
         },
         Route {
             method: "get",
@@ -90,6 +98,7 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "{path, text}"),
+            returns: None,
         },
         Route {
             method: "put",
@@ -98,6 +107,7 @@ fn routes() -> Vec<Route> {
             writes: true,
             body: text,
             ok: ("200", "{saved, plan}"),
+            returns: None,
         },
         Route {
             method: "get",
@@ -106,6 +116,7 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "the inventory (as `gpus --json`)"),
+            returns: None,
         },
         Route {
             method: "get",
@@ -114,6 +125,7 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "{input, ollama, reason}"),
+            returns: None,
         },
         Route {
             method: "get",
@@ -122,6 +134,7 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "{service: {source, models: [ModelRow]}}"),
+            returns: None,
         },
         Route {
             method: "post",
@@ -130,6 +143,7 @@ fn routes() -> Vec<Route> {
             writes: true,
             body: schema(schemars::schema_for!(super::api::PullBody)),
             ok: ("200", "the engine's report"),
+            returns: None,
         },
         Route {
             method: "delete",
@@ -138,6 +152,7 @@ fn routes() -> Vec<Route> {
             writes: true,
             body: None,
             ok: ("200", "the engine's report"),
+            returns: None,
         },
         Route {
             method: "get",
@@ -146,6 +161,7 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "text/event-stream"),
+            returns: None,
         },
         Route {
             method: "get",
@@ -157,6 +173,16 @@ fn routes() -> Vec<Route> {
                 "200",
                 "{webhooks: [{url, events, signed}], failures: [{url, event, at, attempts, error}]}",
             ),
+            returns: None,
+        },
+        Route {
+            method: "get",
+            path: "/api/v1/integrations",
+            summary: "The editor config `facerunner integrations show` prints: Continue's model block and Zed's settings snippet, each with where it goes and whether the file enables it",
+            writes: false,
+            body: None,
+            ok: ("200", "the editor config"),
+            returns: Some("EditorConfig"),
         },
         Route {
             method: "get",
@@ -165,8 +191,33 @@ fn routes() -> Vec<Route> {
             writes: false,
             body: None,
             ok: ("200", "text/plain; version=0.0.4"),
+            returns: None,
         },
     ]
+}
+
+/// The JSON Schemas (2020-12) of the typed responses, generated from the
+/// very types the handlers serialize (as they are written: a field left out
+/// when empty is not required), with every type they contain, keyed by
+/// name for `#/components/schemas/…` references.
+fn components() -> serde_json::Map<String, Value> {
+    use crate::model::plan::Plan;
+    use crate::model::wire::StatusReport;
+    let mut g = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .for_serialize()
+        .into_generator();
+    // Each is a named type: generating it adds it (and what it holds) to
+    // the definitions.
+    g.subschema_for::<StatusReport>();
+    g.subschema_for::<Plan>();
+    g.subschema_for::<super::api::Controlled>();
+    g.subschema_for::<super::api::ModelRow>();
+    g.subschema_for::<crate::plan::integrations_show::EditorConfig>();
+    g.take_definitions(true)
 }
 
 /// The document.
@@ -178,7 +229,11 @@ pub fn build() -> Value {
     let mut paths = serde_json::Map::new();
     for r in routes() {
         let mut responses = serde_json::Map::new();
-        responses.insert(r.ok.0.into(), json!({"description": r.ok.1}));
+        let mut ok = json!({"description": r.ok.1});
+        if let Some(name) = r.returns {
+            ok["content"] = json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}});
+        }
+        responses.insert(r.ok.0.into(), ok);
         responses.insert("401".into(), problem.clone());
         if r.writes {
             responses.insert("403".into(), problem.clone());
@@ -200,6 +255,21 @@ pub fn build() -> Value {
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method] = op;
     }
+    let mut schemas = components();
+    schemas.insert(
+        "Problem".into(),
+        json!({
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "diagnostics": {"type": "object"}
+            }
+        }),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -213,21 +283,7 @@ pub fn build() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": super::auth::COOKIE}
             },
-            "schemas": {
-                "Problem": {
-                    "type": "object",
-                    "required": ["type", "title", "status", "detail"],
-                    "properties": {
-                        "type": {"type": "string"},
-                        "title": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "detail": {"type": "string"},
-                        "diagnostics": {"type": "object"}
-                    }
-                },
-                "ModelRow": schemars::schema_for!(super::api::ModelRow).to_value(),
-                "Controlled": schemars::schema_for!(super::api::Controlled).to_value(),
-            }
+            "schemas": schemas,
         }
     })
 }
@@ -248,6 +304,40 @@ pub async fn page() -> Response {
 
 #[cfg(test)]
 mod tests {
+    /// Every `$ref` in `v`.
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(r.to_string());
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn status_and_plan_have_schemas_whose_references_all_resolve() {
+        let doc = super::build();
+        let schemas = &doc["components"]["schemas"];
+        for name in ["StatusReport", "ServiceStatus", "Lifecycle", "Plan", "Step"] {
+            assert!(schemas[name].is_object(), "no {name}: {schemas}");
+        }
+        let services = &schemas["StatusReport"]["properties"]["services"]["items"]["$ref"];
+        assert_eq!(services, "#/components/schemas/ServiceStatus");
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(all.len() > 10, "{all:?}");
+        for r in all {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r} points outside the components"));
+            assert!(schemas[name].is_object(), "{r} does not resolve");
+        }
+    }
+
     #[test]
     fn every_route_of_the_router_is_documented() {
         let doc = super::build();

@@ -4,13 +4,13 @@
 //! signed: `X-FaceRunner-Signature-256: sha256=<hex HMAC-SHA256 of the
 //! body>` (GitHub's scheme). A delivery is tried 4 times with backoff
 //! (0.5 s, 1 s, 2 s); the last 50 failures are listed at
-//! `/api/v1/webhooks` and on the overview.
+//! `/api/v1/webhooks`, on the overview and by `facerunner status` (the
+//! daemon asks this route: see the supervisor's `dashboards` module).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -23,20 +23,8 @@ const KEEP: usize = 50;
 /// Attempts per delivery.
 const ATTEMPTS: u32 = 4;
 
-/// A delivery that failed every attempt.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    /// The webhook's URL.
-    pub url: String,
-    /// The event type.
-    pub event: String,
-    /// When it was given up, RFC 3339.
-    pub at: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// The last error.
-    pub error: String,
-}
+/// A delivery that failed every attempt (the type `status` shows).
+pub type Failure = crate::model::wire::WebhookFailure;
 
 /// Webhooks in force and their failures.
 #[derive(Debug, Default)]

@@ -702,4 +702,283 @@ fn webhooks_get_signed_events_with_retries_and_failures_are_listed() {
             .then_some(r.2)
     });
     assert!(!listed.contains(secret), "{listed}");
+    // `status` asks the dashboard and shows the same failures, in JSON and text.
+    let st: serde_json::Value =
+        serde_json::from_str(&text(&p.ok(&["status", "--json"]).stdout)).expect("status json");
+    let ui = st["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "ui"))
+        .unwrap_or_else(|| panic!("no ui in {st}"));
+    assert_eq!(ui["dashboard"]["answered"], true, "{ui}");
+    assert_eq!(ui["dashboard"]["webhooks"], 2, "{ui}");
+    let failures = ui["dashboard"]["webhook_failures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no failures in {ui}"));
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["url"].as_str().is_some_and(|u| u.ends_with("/gone")) && f["attempts"] == 4),
+        "{ui}"
+    );
+    assert!(!st.to_string().contains(secret));
+    // The report, its dashboard part included, matches the OpenAPI schema.
+    let doc: serde_json::Value = serde_json::from_str(
+        &http(
+            port,
+            "GET",
+            "/api/v1/openapi.json",
+            &[("Authorization", &auth)],
+            "",
+        )
+        .2,
+    )
+    .expect("openapi");
+    assert_valid(
+        &component_validator(&doc, "StatusReport"),
+        "status --json",
+        &st,
+    );
+    let table = text(&p.ok(&["status"]).stdout);
+    let gone = format!("http://127.0.0.1:{dead_port}/gone after 4 attempts");
+    assert!(
+        table.contains("failed deliver") && table.contains(&gone),
+        "{table}"
+    );
+    assert!(!table.contains(secret), "{table}");
+}
+
+/// `components.schemas.NAME` of the OpenAPI document as a schema of its
+/// own (its references resolve inside the document's components).
+fn component_validator(doc: &serde_json::Value, name: &str) -> jsonschema::Validator {
+    assert!(
+        doc["components"]["schemas"][name].is_object(),
+        "no schema {name} in {}",
+        doc["components"]["schemas"]
+    );
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{name} is not a valid schema: {e}"))
+}
+
+fn assert_valid(v: &jsonschema::Validator, what: &str, value: &serde_json::Value) {
+    let errors: Vec<String> = v
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match its schema: {errors:#?}\n{value:#}"
+    );
+}
+
+#[test]
+fn status_and_plan_answers_match_the_schemas_of_the_openapi_document() {
+    let d = Dash::start();
+    let doc = d.json("GET", "/api/v1/openapi.json", "");
+    // The routes name their schemas.
+    for (path, method, name) in [
+        ("/api/v1/status", "get", "StatusReport"),
+        ("/api/v1/plan", "get", "Plan"),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            format!("#/components/schemas/{name}"),
+            "{path}"
+        );
+    }
+    let status = component_validator(&doc, "StatusReport");
+    let plan = component_validator(&doc, "Plan");
+
+    // A status with a running, healthy dashboard (its webhook part), a
+    // stopped service and a running Ollama stand-in.
+    wait_until("the dashboard is healthy", WAIT, || {
+        (d.state("ui") == "running" && d.service("ui")["state"]["health"]["health"] == "healthy")
+            .then_some(())
+    });
+    d.p.ok(&["stop", "web"]);
+    let report = d.json("GET", "/api/v1/status", "");
+    assert_eq!(
+        report["services"].as_array().map(Vec::len),
+        Some(3),
+        "{report}"
+    );
+    assert_valid(&status, "GET /api/v1/status", &report);
+    // The schema is not vacuous: a state it does not know is refused.
+    let mut wrong = report.clone();
+    wrong["services"][0]["state"] = serde_json::json!({"state": "flying"});
+    assert!(!status.is_valid(&wrong), "a made-up state passed");
+    let mut wrong = report.clone();
+    wrong["daemon_pid"] = serde_json::json!("one");
+    assert!(!status.is_valid(&wrong));
+
+    // A plan with a service update (its field changes), a start and a model pull.
+    let file = d.p.dir.path().join("p/facerunner.yaml");
+    let original = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        format!(
+            "{}models:\n  - ollama: tinyllama:latest\n",
+            original.replace("FLAVOR: plain", "FLAVOR: spicy")
+        ),
+    )
+    .expect("write");
+    let seen = d.json("GET", "/api/v1/plan", "");
+    let actions: Vec<&str> = seen["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"pull_model"), "{seen}");
+    assert!(actions.len() >= 2, "{seen}");
+    assert_valid(&plan, "GET /api/v1/plan", &seen);
+    let mut wrong = seen.clone();
+    wrong["steps"][0]["action"] = serde_json::json!("launch_rockets");
+    assert!(!plan.is_valid(&wrong), "a made-up action passed");
+    // `plan --json` prints the same shape.
+    let cli: serde_json::Value =
+        serde_json::from_str(&text(&d.p.ok(&["plan", "--json"]).stdout)).expect("plan json");
+    assert_valid(&plan, "plan --json", &cli);
+}
+
+#[test]
+fn the_dashboards_pull_of_a_hugging_face_name_asks_the_hub_as_the_cli_does() {
+    use crate::hf_plan::{HubStandin, gguf};
+    let p = Project::new("");
+    let repos = p.dir.path().join("repos");
+    let repo = repos.join("someone/Some-Model-GGUF");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let q4 = gguf(1 << 20, 3);
+    std::fs::write(repo.join("Some-Model-Q4_K_M.gguf"), &q4).expect("write");
+    let hub = HubStandin::start(&repos);
+    let (port, llm_port, web_port) = (free_port(), free_port(), free_port());
+    p.write(&services(&p, port, llm_port, web_port, "plain"));
+    // The daemon, and so the dashboard it starts, sees this Hub.
+    let mut up = p.cmd(&["up"]);
+    up.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
+        .env_remove("HF_HUB_OFFLINE");
+    let out = assert_cmd::Command::from_std(up)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("up");
+    assert!(out.status.success(), "{}", crate::support::describe(&out));
+    let token = text(&p.ok(&["dashboard"]).stdout)
+        .trim()
+        .split("token=")
+        .nth(1)
+        .expect("link")
+        .to_string();
+    let auth = format!("Bearer {token}");
+    wait_until("the dashboard answers", WAIT, || {
+        (http(port, "GET", "/healthz", &[], "").0 == 200).then_some(())
+    });
+    wait_until("the Ollama stand-in is up", WAIT, || {
+        TcpStream::connect(("127.0.0.1", llm_port)).ok()
+    });
+
+    // The Hub answers: with HF_ENDPOINT set, Ollama could not pull from
+    // there, so the file is downloaded (into the Hugging Face cache) and
+    // imported — what `facerunner pull hf:…` does, not the offline table's
+    // `hf.co/…` pull.
+    let r = http(
+        port,
+        "POST",
+        "/api/v1/models/pull",
+        &[("Authorization", &auth)],
+        r#"{"name":"hf:someone/Some-Model-GGUF"}"#,
+    );
+    assert_eq!(r.0, 200, "{}", r.2);
+    let blob = p
+        .dir
+        .path()
+        .join("hf-home/hub/models--someone--Some-Model-GGUF/blobs")
+        .join(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&q4)));
+    assert_eq!(std::fs::read(&blob).expect("downloaded into the cache"), q4);
+    let models = http(
+        port,
+        "GET",
+        "/api/v1/models",
+        &[("Authorization", &auth)],
+        "",
+    );
+    assert!(
+        models.2.contains("hf.co/someone/Some-Model-GGUF:Q4_K_M"),
+        "{}",
+        models.2
+    );
+    let state = std::fs::read_to_string(p.dirs().state.join("state.json")).expect("state");
+    assert!(state.contains("Some-Model-GGUF"), "{state}");
+
+    // A repo the Hub does not have: refused with the Hub's reason.
+    let r = http(
+        port,
+        "POST",
+        "/api/v1/models/pull",
+        &[("Authorization", &auth)],
+        r#"{"name":"hf:someone/No-Such-Model"}"#,
+    );
+    assert_eq!(r.0, 400, "{}", r.2);
+    assert!(
+        r.2.contains("cannot pull hf:someone/No-Such-Model"),
+        "{}",
+        r.2
+    );
+    p.run(&["down"]);
+}
+
+#[test]
+fn the_integrations_route_gives_the_editor_config_integrations_show_prints() {
+    let d = Dash::start();
+    assert_eq!(http(d.port, "GET", "/api/v1/integrations", &[], "").0, 401);
+    let file = d.p.dir.path().join("p/facerunner.yaml");
+    let original = std::fs::read_to_string(&file).expect("read");
+    let check = |continue_on: bool, zed_on: bool| {
+        let c = d.json("GET", "/api/v1/integrations", "");
+        assert_eq!(c["continue"]["enabled"], continue_on, "{c}");
+        assert_eq!(c["zed"]["enabled"], zed_on, "{c}");
+        // Exactly what the command prints.
+        for which in ["continue", "zed"] {
+            let printed = text(&d.p.ok(&["integrations", "show", which]).stdout);
+            assert_eq!(c[which]["text"], printed.as_str(), "{which}");
+        }
+        c
+    };
+    let c = check(false, false);
+    assert_eq!(c["zed"]["how"], "to paste into");
+    assert!(
+        c["continue"]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(".continue/models/facerunner.yaml")),
+        "{c}"
+    );
+
+    // With a model and both integrations on: the model is in both blocks.
+    std::fs::write(
+        &file,
+        format!(
+            "{original}models:\n  - ollama: tinyllama:latest\nintegrations:\n  continue: {{}}\n  zed: {{ merge: true }}\n"
+        ),
+    )
+    .expect("write");
+    let c = check(true, true);
+    assert_eq!(c["zed"]["how"], "merged into");
+    let cont = c["continue"]["text"].as_str().expect("text");
+    assert!(
+        cont.contains("model: \"tinyllama:latest\"") && cont.contains("provider: ollama"),
+        "{cont}"
+    );
+    let zed: serde_json::Value =
+        serde_json::from_str(c["zed"]["text"].as_str().expect("text")).expect("zed json");
+    assert_eq!(
+        zed["language_models"]["ollama"]["available_models"][0]["name"], "tinyllama:latest",
+        "{zed}"
+    );
+    // Described in the OpenAPI document with its schema.
+    let doc = d.json("GET", "/api/v1/openapi.json", "");
+    let v = component_validator(&doc, "EditorConfig");
+    assert_valid(&v, "GET /api/v1/integrations", &c);
 }

@@ -312,6 +312,23 @@ fn the_dashboard_in_chromium_follows_pulls_edits_and_applies() {
     assert_eq!(pid("llm"), llm0);
     assert_eq!(pid("ui"), ui0);
 
+    // The integrations page shows the editor config `integrations show` prints.
+    b.go(&format!("{base}/#/integrations"));
+    let shown = b.until(
+        "the editor config",
+        WAIT,
+        "const c = document.getElementById('continue-config'), z = document.getElementById('zed-config'); return c && z && c.textContent.includes('schema: v1') && z.textContent.includes('language_models') && [c.textContent, z.textContent];",
+    );
+    assert_eq!(
+        shown[0].as_str(),
+        Some(crate::support::text(&d.p.ok(&["integrations", "show", "continue"]).stdout).as_str())
+    );
+    assert_eq!(
+        shown[1].as_str(),
+        Some(crate::support::text(&d.p.ok(&["integrations", "show", "zed"]).stdout).as_str())
+    );
+    b.screenshot(&shots, "integrations.png");
+
     // Phone width still shows the overview.
     b.cmd("POST", "/window/rect", json!({"width": 390, "height": 844}));
     b.go(&format!("{base}/#/"));

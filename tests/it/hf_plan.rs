@@ -158,9 +158,9 @@ fn pull_and_rm_take_hugging_face_names() {
 
 /// The Hugging Face Hub stand-in (`tests/support/hf_standin.py`) over
 /// `repos`, killed when dropped.
-struct HubStandin {
+pub(crate) struct HubStandin {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for HubStandin {
@@ -171,7 +171,7 @@ impl Drop for HubStandin {
 }
 
 impl HubStandin {
-    fn start(repos: &Path) -> HubStandin {
+    pub(crate) fn start(repos: &Path) -> HubStandin {
         use std::io::BufRead;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/hf_standin.py");
         let mut child = std::process::Command::new("python3")
@@ -195,7 +195,7 @@ impl HubStandin {
 }
 
 /// A GGUF-looking file of `n` bytes.
-fn gguf(n: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn gguf(n: usize, seed: u8) -> Vec<u8> {
     let mut b = b"GGUF\x03\x00\x00\x00".to_vec();
     b.extend((0..n - 8).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
     b

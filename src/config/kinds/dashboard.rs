@@ -23,6 +23,10 @@ pub struct Dashboard;
 /// The port the dashboard listens on by default.
 pub const DEFAULT_PORT: u16 = 8501;
 
+/// The variable of the dashboard's environment that holds the hash of
+/// `settings.webhooks` (present only when the file has webhooks).
+pub const WEBHOOKS_ENV: &str = "FACERUNNER_WEBHOOKS_SHA256";
+
 /// The file name of a dashboard's full-access token in the secrets directory.
 pub fn token_name(service: &str) -> String {
     format!("{service}.dashboard_token")
@@ -69,7 +73,7 @@ impl ServiceKind for Dashboard {
             use sha2::Digest;
             let json = serde_json::to_vec(&ctx.cfg.settings.webhooks).unwrap_or_default();
             env.insert(
-                "FACERUNNER_WEBHOOKS_SHA256".to_string(),
+                WEBHOOKS_ENV.to_string(),
                 hex::encode(sha2::Sha256::digest(&json)),
             );
         }

@@ -36,7 +36,9 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
         .await
         .sample(std::time::Instant::now(), &owners)
         .await;
-    // Every running gateway is asked at once (bounded by its timeout).
+    // Every running gateway and dashboard is asked at once (each bounded
+    // by its timeout): a gateway for its backends, a dashboard for its
+    // webhooks' delivery failures.
     let gateways = futures_util::future::join_all(snaps.iter().map(|(svc, _, snap)| async move {
         match (svc.kind.as_str(), &snap.lifecycle) {
             ("gateway", Lifecycle::Running { .. }) => {
@@ -44,8 +46,19 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
             }
             _ => None,
         }
-    }))
-    .await;
+    }));
+    let dashboards =
+        futures_util::future::join_all(snaps.iter().map(|(svc, _, snap)| async move {
+            match (svc.kind.as_str(), &snap.lifecycle) {
+                ("dashboard", Lifecycle::Running { .. })
+                    if crate::supervisor::dashboards::has_webhooks(svc) =>
+                {
+                    Some(crate::supervisor::dashboards::ask(svc).await)
+                }
+                _ => None,
+            }
+        }));
+    let (gateways, dashboards) = futures_util::future::join(gateways, dashboards).await;
     let log_trouble = crate::supervisor::logs::daemon_log_trouble()
         .into_iter()
         .chain(snaps.iter().filter_map(|(_, h, _)| h.log_trouble()))
@@ -53,7 +66,8 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
     let services = snaps
         .into_iter()
         .zip(gateways)
-        .map(|((svc, handle, snap), gateway)| {
+        .zip(dashboards)
+        .map(|(((svc, handle, snap), gateway), dashboard)| {
             let failing = match &snap.lifecycle {
                 Lifecycle::Backoff { .. } | Lifecycle::Failed { .. } => true,
                 Lifecycle::Exited { exit } => !exit.is_success(),
@@ -75,6 +89,7 @@ pub(super) async fn status(daemon: &Daemon) -> Result<Response, WireError> {
                 gpus: crate::supervisor::gpu_telemetry::service_gpus(svc, &gpus),
                 state: snap.lifecycle,
                 gateway,
+                dashboard,
             }
         })
         .collect();

@@ -302,13 +302,32 @@ async function filePage() {
 
 async function integrationsPage() {
   const out = h("div");
-  main.replaceChildren(h("h1", {}, "Integrations"), out);
+  const editors = h("div", { id: "editor-config" });
+  main.replaceChildren(h("h1", {}, "Integrations"), out, h("h2", {}, "Editors"), editors);
   try {
     const r = await api("GET", "/status");
     const uis = r.services.filter((s) => s.kind === "open-webui" && s.port);
     out.replaceChildren(uis.length ? h("ul", {}, uis.map((s) => h("li", {}, h("a", { href: "http://" + location.hostname + ":" + s.port + "/", target: "_blank", rel: "noopener" }, "Chat in Open WebUI (" + s.name + ")"), " ", h("span", { class: stateClass(s) }, stateText(s)))))
       : h("p", { class: "muted" }, "No Open WebUI service in this project; add one with `kind: open-webui`."));
   } catch (e) { if (e.status !== 401) out.replaceChildren(h("p", { class: "bad" }, e.message)); }
+  try {
+    const c = await api("GET", "/integrations");
+    const block = (id, title, x, enableHint) => {
+      const pre = h("pre", { class: "log", id: id + "-config", tabindex: "0", "aria-label": title }, x.text);
+      const copy = h("button", { type: "button", id: id + "-copy" }, "Copy");
+      copy.addEventListener("click", async () => {
+        try { await navigator.clipboard.writeText(x.text); copy.textContent = "Copied"; }
+        catch (_) { const sel = getSelection(); sel.selectAllChildren(pre); copy.textContent = "Selected: press Ctrl+C"; }
+      });
+      return h("section", { "data-integration": id, "data-enabled": x.enabled ? "true" : "false" },
+        h("h3", {}, title),
+        h("p", { class: "muted" }, x.enabled ? "The file enables it: " + x.how + " " + x.path + " on apply." : enableHint + " What it holds, for " + x.path + ":"),
+        h("div", { class: "row" }, copy), pre);
+    };
+    editors.replaceChildren(
+      block("continue", "Continue", c.continue, "Not enabled: add `integrations: { continue: {} }` to the file to have FaceRunner write it."),
+      block("zed", "Zed", c.zed, "Not enabled: add `integrations: { zed: { merge: true } }` to have FaceRunner merge it."));
+  } catch (e) { if (e.status !== 401) editors.replaceChildren(h("p", { class: "bad" }, e.message)); }
 }
 
 route();
