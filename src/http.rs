@@ -20,6 +20,37 @@ pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// Why a capped body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CappedError {
+    /// The transfer failed.
+    #[error(transparent)]
+    Transfer(#[from] reqwest::Error),
+    /// The body is larger than the cap.
+    #[error("the answer is larger than {} KiB", limit / 1024)]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+}
+
+/// A response's whole body, refused (without reading the rest) once it
+/// passes `limit` bytes: for answers that must be read whole (JSON), so a
+/// broken or hostile peer cannot make us hold more than that.
+pub async fn read_capped(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, CappedError> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    let mut chunks = resp.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Err(CappedError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};

@@ -10,8 +10,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-
 use crate::model::spec::{Check, ServiceSpec};
 use crate::model::wire::{DashboardStatus, WebhookFailure};
 
@@ -101,18 +99,9 @@ async fn fetch(svc: &ServiceSpec) -> Result<Answer, String> {
     if !resp.status().is_success() {
         return Err(format!("GET {url}: HTTP {}", resp.status()));
     }
-    let mut body = Vec::new();
-    let mut chunks = resp.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| format!("GET {url}: {}", crate::style::with_causes(&e)))?;
-        if body.len() + chunk.len() > ASK_LIMIT {
-            return Err(format!(
-                "GET {url}: the answer is larger than {} KiB",
-                ASK_LIMIT / 1024
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::http::read_capped(resp, ASK_LIMIT)
+        .await
+        .map_err(|e| format!("GET {url}: {}", crate::style::with_causes(&e)))?;
     serde_json::from_slice::<Answer>(&body)
         .map_err(|e| format!("GET {url}: not the dashboard's webhook list: {e}"))
 }

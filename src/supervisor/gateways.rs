@@ -10,8 +10,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-
 use crate::model::spec::{Check, ServiceSpec};
 use crate::model::wire::{GatewayBackend, GatewayStatus};
 
@@ -127,19 +125,9 @@ async fn call(
     if !resp.status().is_success() {
         return Err(format!("{method} {url}: HTTP {}", resp.status()));
     }
-    let mut body = Vec::new();
-    let mut chunks = resp.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk =
-            chunk.map_err(|e| format!("{method} {url}: {}", crate::style::with_causes(&e)))?;
-        if body.len() + chunk.len() > ASK_LIMIT {
-            return Err(format!(
-                "{method} {url}: the answer is larger than {} KiB",
-                ASK_LIMIT / 1024
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = crate::http::read_capped(resp, ASK_LIMIT)
+        .await
+        .map_err(|e| format!("{method} {url}: {}", crate::style::with_causes(&e)))?;
     #[derive(serde::Deserialize)]
     struct Answer {
         backends: Vec<GatewayBackend>,
