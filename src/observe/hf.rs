@@ -63,12 +63,17 @@ pub fn lookup_error(repo: &str, e: &crate::hf::HfError) -> HfLookup {
 /// `HF_ENDPOINT`, no cache directory).
 pub fn hub() -> Result<(Box<dyn RepoSource>, HfEnv), String> {
     let hub = crate::hf::Hub::from_env().map_err(|e| crate::style::with_causes(&e))?;
-    let s = hub.settings();
-    let env = HfEnv {
+    let env = env_of(hub.settings());
+    Ok((Box::new(HubSource(hub)), env))
+}
+
+/// What the Hub client's settings say for resolution: `HF_ENDPOINT` set
+/// (not huggingface.co), a token.
+pub fn env_of(s: &crate::hf::HfSettings) -> HfEnv {
+    HfEnv {
         endpoint_set: s.endpoint.trim_end_matches('/') != crate::hf::DEFAULT_ENDPOINT,
         token_set: s.token.is_some(),
-    };
-    Ok((Box::new(HubSource(hub)), env))
+    }
 }
 
 /// Ask `source` about every `hf:` entry of the file, once per

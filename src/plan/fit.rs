@@ -118,7 +118,7 @@ pub(super) fn service_gpus<'a>(inv: &'a Inventory, svc: &FitService) -> Vec<&'a 
 }
 
 /// Free for FaceRunner: total less memory used by anyone but its services.
-pub(super) fn room(g: &GpuInfo) -> u64 {
+pub(crate) fn room(g: &GpuInfo) -> u64 {
     let ours: u64 = g
         .processes
         .iter()

@@ -14,7 +14,7 @@ mod build_tests;
 pub mod desired;
 pub mod diff;
 mod fit;
-mod hf;
+pub mod hf;
 #[cfg(test)]
 mod hf_tests;
 pub mod integrations;
