@@ -152,19 +152,34 @@ pub fn run(global: &Global, args: HfArgs) -> miette::Result<ExitCode> {
 
 fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Result<ExitCode> {
     let hub = hub()?;
-    let info = runtime()?
+    let rt = runtime()?;
+    let info = rt
         .block_on(hub.repo_info(repo, revision))
         .map_err(miette::Report::new)?;
+    // The model's shape from a GGUF header (a bounded range request), so
+    // the estimate counts the KV cache as the plan's does; without it, the
+    // weights and overhead only.
+    let header = crate::observe::hf::header_file(&info)
+        .and_then(|f| match rt.block_on(hub.gguf_meta(&info, &f)) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::debug!("no GGUF header: {}", crate::style::with_causes(&e));
+                None
+            }
+        });
     // GPUs are a bonus: none (or no driver) shows no fit column.
     let gpus = global.inventory().unwrap_or_else(|_| Inventory::default());
     // As the plan fits a model of an ollama service with all GPUs and
     // Ollama's default knobs; per GPU for the table.
     let all: Vec<&GpuInfo> = gpus.gpus.iter().collect();
-    let fitter = Fitter::new(&all, OllamaKnobs::default(), None, None);
+    let fitter = Fitter::new(&all, OllamaKnobs::default(), None, header.clone());
     let one: Vec<(u32, Fitter)> = gpus
         .gpus
         .iter()
-        .map(|g| (g.index, Fitter::new(&[g], OllamaKnobs::default(), None, None)))
+        .map(|g| {
+            let f = Fitter::new(&[g], OllamaKnobs::default(), None, header.clone());
+            (g.index, f)
+        })
         .collect();
     let quants: Vec<QuantRow> = info
         .gguf_quants()

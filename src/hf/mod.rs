@@ -20,6 +20,7 @@ mod client;
 mod download;
 mod env;
 mod error;
+mod header;
 
 pub use cache::{HfCache, check_repo_id};
 pub use client::{Hub, SearchHit};

@@ -1,9 +1,10 @@
 //! `hf:` entries become desired models: resolved against the Hub's answer
 //! observed in [`Live::hf`] (offline: the table and rules), with
 //! `quant: auto` fitted to the GPUs of the entry's ollama service by the
-//! same memory estimate as the fit check (`model::gpu::estimate`; before
-//! the file is downloaded its header is unknown, so the estimate is the
-//! file's bytes plus Ollama's minimum overhead).
+//! same memory estimate as the fit check (`model::gpu::estimate`, with the
+//! repo's GGUF header read over HTTP before download, so the KV cache at
+//! the entry's `num_ctx` counts; without it, the file's bytes plus Ollama's
+//! overhead).
 //!
 //! An Ollama pull becomes [`Source::Pull`]; a download becomes a
 //! [`Source::Create`] whose files come from the Hub (the step carries the
@@ -49,11 +50,17 @@ pub(super) fn model(
     let gpus = fit
         .map(|svc| super::fit::service_gpus(&live.inventory, svc))
         .unwrap_or_default();
+    // The repo's header, read before download (observe::hf::headers).
+    let header = info.and_then(|i| {
+        live.models_meta
+            .get(&crate::model::hf_resolve::header_key(&i.id, &i.commit))
+            .cloned()
+    });
     let fitter = Fitter::new(
         &gpus,
         fit.map(|f| f.knobs.clone()).unwrap_or_default(),
         num_ctx,
-        None,
+        header,
     );
     let fits = |bytes: u64| fitter.fits(bytes);
     let mut r =
