@@ -574,3 +574,48 @@ fn sha256_hex(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))
 }
+
+#[test]
+fn a_saved_plan_is_refused_when_main_moved_on_the_hub_between_plan_and_apply() {
+    let p = Project::new("");
+    let repos = p.dir.path().join("repos");
+    let repo = repos.join("someone/Moving-GGUF");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    std::fs::write(repo.join("Moving-Q4_K_M.gguf"), gguf(1 << 20, 3)).expect("write");
+    std::fs::write(repo.join("README.md"), "first card").expect("write");
+    let hub = HubStandin::start(&repos);
+    let services = ollama_yaml(&p, free_port());
+    // Ollama pulls it: no step carries the commit, only the Hub's answer.
+    p.write(&format!(
+        "{services}models:\n  - hf: someone/Moving-GGUF\n    source: ollama\n"
+    ));
+    let online = |args: &[&str]| {
+        let mut c = p.cmd(args);
+        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
+            .env_remove("HF_HUB_OFFLINE");
+        assert_cmd::Command::from_std(c)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("run facerunner")
+    };
+    let saved = p.dir.path().join("plan.json");
+    let saved = saved.to_str().expect("utf-8");
+    let out = online(&["plan", "--out", saved]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    // `main` moves between plan and apply.
+    std::fs::write(repo.join("README.md"), "a new card").expect("write");
+    let out = online(&["apply", "--yes", saved]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("stale") && err.contains("Hugging Face Hub's answer"),
+        "{err}"
+    );
+
+    // Planned again against the new commit: applied.
+    let out = online(&["plan", "--out", saved]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = online(&["apply", "--yes", saved]);
+    assert!(out.status.success(), "{}", describe(&out));
+}
