@@ -16,8 +16,8 @@ use crate::model::events::{ExecEvent, Failure, FailureKind, Outcome};
 use crate::model::gpu::{GpuInfo, Inventory, OllamaKnobs};
 use crate::model::hf::{HfSource, RepoFile, RepoInfo};
 use crate::model::hf_resolve::{HfEnv, HfFormat, HfResolution};
-use crate::plan::hf::Fitter;
 use crate::model::units::human_bytes;
+use crate::plan::hf::Fitter;
 
 /// Arguments of `hf`.
 #[derive(Debug, clap::Args)]
@@ -159,14 +159,15 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
     // The model's shape from a GGUF header (a bounded range request), so
     // the estimate counts the KV cache as the plan's does; without it, the
     // weights and overhead only.
-    let header = crate::observe::hf::header_file(&info)
-        .and_then(|f| match rt.block_on(hub.gguf_meta(&info, &f)) {
+    let header = crate::observe::hf::header_file(&info).and_then(|f| {
+        match rt.block_on(hub.gguf_meta(&info, &f)) {
             Ok(m) => Some(m),
             Err(e) => {
                 tracing::debug!("no GGUF header: {}", crate::style::with_causes(&e));
                 None
             }
-        });
+        }
+    });
     // GPUs are a bonus: none (or no driver) shows no fit column.
     let gpus = global.inventory().unwrap_or_else(|_| Inventory::default());
     // As the plan fits a model of an ollama service with all GPUs and
@@ -475,7 +476,10 @@ mod tests {
         let (action, why, r) = v(&qwen3, env(false, false));
         assert_eq!(action, "refused");
         assert!(r.is_none());
-        assert!(why.contains("Qwen3ForCausalLM, which Ollama cannot convert"), "{why}");
+        assert!(
+            why.contains("Qwen3ForCausalLM, which Ollama cannot convert"),
+            "{why}"
+        );
         let (action, why, _) = v(&repo(&["README.md"], None), env(false, false));
         assert_eq!(action, "refused");
         assert!(why.contains("pipeline tag: text-generation"), "{why}");

@@ -131,7 +131,12 @@ pub async fn observe(
 /// of its smallest quant (every quant has the same layers, heads and
 /// context; a split model keeps its metadata in the first part).
 pub fn header_file(info: &RepoInfo) -> Option<RepoFile> {
-    info.gguf_quants().into_iter().next()?.files.into_iter().next()
+    info.gguf_quants()
+        .into_iter()
+        .next()?
+        .files
+        .into_iter()
+        .next()
 }
 
 /// The GGUF header of each GGUF repo the Hub answered for, by

@@ -236,7 +236,10 @@ fn info_lists_quants_with_sizes_their_gpu_fit_and_what_facerunner_would_do() {
     // import, of the quant the plan picks for `hf: org/Tiny-GGUF`.
     assert_eq!(v["action"], "download-import", "{v:#}");
     assert_eq!(v["resolution"]["quant"], "Q4_K_M", "{v:#}");
-    assert_eq!(v["resolution"]["name"], "hf.co/org/Tiny-GGUF:Q4_K_M", "{v:#}");
+    assert_eq!(
+        v["resolution"]["name"], "hf.co/org/Tiny-GGUF:Q4_K_M",
+        "{v:#}"
+    );
 
     let out = hub.ok(&["--gpus-from", gpus, "hf", "info", "org/Tiny-GGUF"], &[]);
     let t = text(&out.stdout);

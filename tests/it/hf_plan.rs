@@ -554,7 +554,12 @@ fn quant_auto_and_the_fit_check_read_the_gguf_header_over_http_before_download()
     let gets = cdn_gets(hub.port);
     assert!(!gets.is_empty(), "the header was read over HTTP");
     for g in &gets {
-        assert!(g["path"].as_str().is_some_and(|p| p.contains(&sha256_hex(&q4))), "{g}");
+        assert!(
+            g["path"]
+                .as_str()
+                .is_some_and(|p| p.contains(&sha256_hex(&q4))),
+            "{g}"
+        );
         let range = g["range"].as_str().unwrap_or_default();
         assert!(range.starts_with("bytes=0-"), "a bounded range: {g}");
         assert!(!range.ends_with('-'), "a bounded range: {g}");
