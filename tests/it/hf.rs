@@ -168,10 +168,13 @@ impl Hub {
             .collect()
     }
 
+    /// The CDN GETs of downloads: bounded ranges (`bytes=A-B`, what
+    /// `hf info` and the plan send to read a GGUF header) left out.
     fn cdn_gets(&self) -> Vec<serde_json::Value> {
         self.log()
             .into_iter()
             .filter(|e| e["server"] == "cdn" && e["method"] == "GET")
+            .filter(|e| !e["range"].as_str().is_some_and(|r| !r.ends_with('-')))
             .collect()
     }
 
