@@ -160,10 +160,10 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
     // the estimate counts the KV cache as the plan's does; without it, the
     // weights and overhead only.
     let header = crate::observe::hf::header_file(&info).and_then(|f| {
-        match rt.block_on(hub.gguf_meta(&info, &f)) {
+        match rt.block_on(crate::observe::hf::gguf_meta(&hub, &info, &f)) {
             Ok(m) => Some(m),
             Err(e) => {
-                tracing::debug!("no GGUF header: {}", crate::style::with_causes(&e));
+                tracing::debug!("no GGUF header: {e}");
                 None
             }
         }

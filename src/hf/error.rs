@@ -175,17 +175,6 @@ pub enum HfError {
         /// What the bytes hash to.
         actual: String,
     },
-    /// A GGUF file's header could not be read (over HTTP or from the cache).
-    #[error("{repo}/{path}: cannot read the GGUF header")]
-    Header {
-        /// The repo.
-        repo: String,
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: crate::gguf::GgufError,
-    },
     /// A file of the cache could not be used.
     #[error(transparent)]
     Cache(#[from] SafeFsError),

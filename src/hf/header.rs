@@ -1,37 +1,46 @@
-//! A GGUF file's header before it is downloaded: the model's shape (layers,
-//! KV heads, context) for the memory estimate of `quant: auto`, `hf info`
-//! and the plan's fit check.
+//! Where a file's first bytes can be read before it is downloaded (a GGUF
+//! header: the model's shape for the memory estimate of `quant: auto`,
+//! `hf info` and the plan's fit check; `observe::hf::gguf_meta` reads it).
 //!
-//! From the cache when the file is there; else over HTTP with bounded
-//! `Range: bytes=0-N` requests on the file's resolve URL at the commit, N
-//! growing while the header is longer (`gguf::read_url`, at most
-//! [`crate::gguf::MAX_HEADER_BYTES`]). The Hub's redirect to its CDN is
-//! followed first (with a one-byte range) so the token goes to the Hub only,
-//! as for downloads.
+//! From the cache when the file is there; else the URL the Hub's redirect
+//! leads to (followed with a one-byte range, so the token goes to the Hub
+//! only, as for downloads) and a client to send bounded
+//! `Range: bytes=0-N` requests with.
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, RANGE};
 use reqwest::{Method, Url};
 
 use super::client::{Ctx, Hub};
 use super::error::HfError;
-use crate::model::gguf::ModelMeta;
 use crate::model::hf::{RepoFile, RepoInfo};
+
+/// Where to read a file's first bytes.
+#[derive(Debug)]
+pub enum HeadSource {
+    /// The file is in the cache, here.
+    Cached(std::path::PathBuf),
+    /// Over HTTP: send range requests to `url` with `client` (which
+    /// carries the token when `url` is the Hub's own).
+    Remote {
+        /// The final URL (the CDN's, or the Hub's).
+        url: String,
+        /// A client for it; it follows no redirects.
+        client: reqwest::Client,
+    },
+}
 
 /// Redirects followed before giving up.
 const MAX_REDIRECTS: usize = 5;
 
 impl Hub {
-    /// The header metadata of `file` of `info` (a GGUF file; for split
-    /// files, the first part, which holds the metadata), with the file's
-    /// size as the weights.
-    pub async fn gguf_meta(&self, info: &RepoInfo, file: &RepoFile) -> Result<ModelMeta, HfError> {
-        let header_err = |source| HfError::Header {
-            repo: info.id.clone(),
-            path: file.path.clone(),
-            source,
-        };
+    /// Where the first bytes of `file` of `info` at its commit can be read.
+    pub async fn head_source(
+        &self,
+        info: &RepoInfo,
+        file: &RepoFile,
+    ) -> Result<HeadSource, HfError> {
         if let Some(p) = self.cache.cached_file(&info.id, &info.commit, file)? {
-            return crate::gguf::read_file(&p).map_err(header_err);
+            return Ok(HeadSource::Cached(p));
         }
         if self.settings.offline {
             return Err(HfError::Offline {
@@ -105,8 +114,9 @@ impl Hub {
             }
             _ => self.http.clone(),
         };
-        crate::gguf::read_url(&client, url.as_str())
-            .await
-            .map_err(header_err)
+        Ok(HeadSource::Remote {
+            url: url.to_string(),
+            client,
+        })
     }
 }

@@ -27,3 +27,4 @@ pub use client::{Hub, SearchHit};
 pub use download::{DownloadProgress, FileState};
 pub use env::{DEFAULT_ENDPOINT, HfSettings};
 pub use error::HfError;
+pub use header::HeadSource;

@@ -51,12 +51,7 @@ impl RepoSource for HubSource {
         info: &'a RepoInfo,
         file: &'a RepoFile,
     ) -> BoxFuture<'a, Result<ModelMeta, String>> {
-        Box::pin(async move {
-            self.0
-                .gguf_meta(info, file)
-                .await
-                .map_err(|e| crate::style::with_causes(&e))
-        })
+        Box::pin(gguf_meta(&self.0, info, file))
     }
 }
 
@@ -125,6 +120,28 @@ pub async fn observe(
         out.insert(key, answer);
     }
     out
+}
+
+/// The GGUF header of `file` of `info` (for split files, the first part,
+/// which holds the metadata), with the file's size as the weights: from
+/// the cache when the file is there, else with bounded range requests
+/// (`gguf::read_url`: `bytes=0-N`, N growing while the header is longer,
+/// at most `gguf::MAX_HEADER_BYTES`). Or why not, in words.
+pub async fn gguf_meta(
+    hub: &crate::hf::Hub,
+    info: &RepoInfo,
+    file: &RepoFile,
+) -> Result<ModelMeta, String> {
+    let what = format!("{}/{}", info.id, file.path);
+    let source = hub
+        .head_source(info, file)
+        .await
+        .map_err(|e| crate::style::with_causes(&e))?;
+    let read = match source {
+        crate::hf::HeadSource::Cached(p) => crate::gguf::read_file(&p),
+        crate::hf::HeadSource::Remote { url, client } => crate::gguf::read_url(&client, &url).await,
+    };
+    read.map_err(|e| format!("{what}: {}", crate::style::with_causes(&e)))
 }
 
 /// The file whose header stands for a GGUF repo's shape: the first file
