@@ -174,7 +174,7 @@ impl Hub {
         self.log()
             .into_iter()
             .filter(|e| e["server"] == "cdn" && e["method"] == "GET")
-            .filter(|e| !e["range"].as_str().is_some_and(|r| !r.ends_with('-')))
+            .filter(|e| e["range"].as_str().is_none_or(|r| r.ends_with('-')))
             .collect()
     }
 
