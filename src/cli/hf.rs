@@ -11,11 +11,13 @@ use serde::Serialize;
 
 use super::Global;
 use crate::execute::Sink;
-use crate::hf::{DownloadProgress, FileState, HfSettings, Hub};
+use crate::hf::{DownloadProgress, FileState, Hub};
 use crate::model::events::{ExecEvent, Failure, FailureKind, Outcome};
-use crate::model::gpu::Inventory;
-use crate::model::hf::{RepoFile, RepoInfo};
+use crate::model::gpu::{GpuInfo, Inventory, OllamaKnobs};
+use crate::model::hf::{HfSource, RepoFile, RepoInfo};
+use crate::model::hf_resolve::{HfEnv, HfFormat, HfResolution};
 use crate::model::units::human_bytes;
+use crate::plan::hf::Fitter;
 
 /// Arguments of `hf`.
 #[derive(Debug, clap::Args)]
@@ -68,60 +70,14 @@ pub enum HfCommand {
     },
 }
 
-/// Safetensors architectures Ollama's importer converts (`config.json`
-/// `architectures[0]`, ollama convert/convert.go at v0.33).
-const OLLAMA_CONVERTS: &[&str] = &[
-    "LlamaForCausalLM",
-    "MllamaForConditionalGeneration",
-    "Llama4ForConditionalGeneration",
-    "Mistral3ForConditionalGeneration",
-    "Ministral3ForCausalLM",
-    "MixtralForCausalLM",
-    "GemmaForCausalLM",
-    "Gemma2ForCausalLM",
-    "Gemma3ForCausalLM",
-    "Gemma3ForConditionalGeneration",
-    "Gemma3TextModel",
-    "Gemma3nForConditionalGeneration",
-    "Gemma4ForCausalLM",
-    "Gemma4ForConditionalGeneration",
-    "Qwen2ForCausalLM",
-    "Qwen2_5_VLForConditionalGeneration",
-    "Qwen3VLForConditionalGeneration",
-    "Qwen3VLMoeForConditionalGeneration",
-    "Qwen3NextForCausalLM",
-    "Qwen3_5ForConditionalGeneration",
-    "Qwen3_5MoeForConditionalGeneration",
-    "Phi3ForCausalLM",
-    "Olmo3ForCausalLM",
-    "BertModel",
-    "NomicBertModel",
-    "NomicBertMoEModel",
-    "CohereForCausalLM",
-    "GptOssForCausalLM",
-    "DeepseekOCRForCausalLM",
-    "DeepseekV3ForCausalLM",
-    "Glm4MoeLiteForCausalLM",
-    "GlmOcrForConditionalGeneration",
-    "LagunaForCausalLM",
-    "Lfm2ForCausalLM",
-    "Lfm2MoeForCausalLM",
-    "Lfm2VlForConditionalGeneration",
-    "NemotronHForCausalLM",
-    "NemotronH_Nano_VL_V2",
-    "NemotronH_Nano_Omni_Reasoning_V3",
-];
-
-/// Memory a model needs beyond its weights, at least (Ollama's minimum
-/// reserve plus a small context); the KV cache of a long context is more.
-const ROUGH_OVERHEAD: u64 = 1 << 30;
-
 #[derive(Serialize)]
 struct QuantRow {
     quant: String,
     size: u64,
     files: Vec<String>,
-    /// GPU index → whether weights + 1 GiB fit its total memory.
+    /// The memory it needs by the plan's estimate (`model::gpu::estimate`).
+    need: u64,
+    /// GPU index → whether it fits that GPU's room, as the plan decides.
     fits: BTreeMap<u32, bool>,
 }
 
@@ -133,56 +89,33 @@ struct InfoOut<'a> {
     /// `ollama-pull`, `download-import` or `refused`.
     action: &'static str,
     reason: String,
+    /// The plan's resolution of `hf: REPO` (none when refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolution: Option<HfResolution>,
 }
 
-/// What FaceRunner would do with the repo, and why.
-fn verdict(info: &RepoInfo, settings: &HfSettings) -> (&'static str, String) {
-    let custom = settings.endpoint != crate::hf::DEFAULT_ENDPOINT;
-    if info.has_gguf() {
-        if custom || settings.token.is_some() {
-            let why = if custom {
-                "HF_ENDPOINT is set"
-            } else {
-                "a token is set (Ollama cannot send it)"
+/// What FaceRunner would do with the repo, and why: the plan's resolution
+/// of `hf: REPO` (`plan::hf::verdict`), named for people.
+fn verdict(
+    info: &RepoInfo,
+    revision: &str,
+    env: HfEnv,
+    fitter: &Fitter,
+) -> (&'static str, String, Option<HfResolution>) {
+    match crate::plan::hf::verdict(info, revision, env, fitter) {
+        Ok(r) => {
+            let action = match r.source {
+                HfSource::Ollama => "ollama-pull",
+                HfSource::Download => "download-import",
             };
-            return (
-                "download-import",
-                format!(
-                    "GGUF repo: download into the Hugging Face cache and import into Ollama ({why})"
-                ),
-            );
+            let what = match (&r.quant, r.format) {
+                (Some(q), _) => format!("{} as {} ({q}, {})", r.repo, r.name, human_bytes(r.bytes)),
+                (None, HfFormat::Library) => format!("the Ollama library's {}", r.name),
+                (None, _) => format!("{} as {} ({})", r.repo, r.name, human_bytes(r.bytes)),
+            };
+            (action, format!("{what}: {}", r.reason), Some(r))
         }
-        return (
-            "ollama-pull",
-            format!(
-                "GGUF repo: Ollama pulls hf.co/{}:QUANT itself (Q4_K_M unless `quant:` says)",
-                info.id
-            ),
-        );
-    }
-    let has_safetensors = info.files.iter().any(|f| f.path.ends_with(".safetensors"));
-    match info.architectures.first() {
-        Some(arch) if has_safetensors && OLLAMA_CONVERTS.contains(&arch.as_str()) => (
-            "download-import",
-            format!(
-                "safetensors {arch}: download and let Ollama convert it (`quantize: q4_K_M` or `q8_0` to shrink it)"
-            ),
-        ),
-        Some(arch) if has_safetensors => (
-            "refused",
-            format!(
-                "Ollama cannot convert {arch}; look for a GGUF of it (`facerunner hf search {} --gguf`) or convert it with llama.cpp's convert_hf_to_gguf.py",
-                info.id.rsplit('/').next().unwrap_or(&info.id)
-            ),
-        ),
-        _ => (
-            "refused",
-            format!(
-                "no GGUF and no safetensors weights Ollama can convert (pipeline: {}, library: {}); look for a GGUF of it with `facerunner hf search NAME --gguf`",
-                info.pipeline_tag.as_deref().unwrap_or("none"),
-                info.library.as_deref().unwrap_or("none")
-            ),
-        ),
+        Err(e) => ("refused", format!("{}; {}", e.reason, e.help), None),
     }
 }
 
@@ -219,37 +152,59 @@ pub fn run(global: &Global, args: HfArgs) -> miette::Result<ExitCode> {
 
 fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Result<ExitCode> {
     let hub = hub()?;
-    let info = runtime()?
+    let rt = runtime()?;
+    let info = rt
         .block_on(hub.repo_info(repo, revision))
         .map_err(miette::Report::new)?;
+    // The model's shape from a GGUF header (a bounded range request), so
+    // the estimate counts the KV cache as the plan's does; without it, the
+    // weights and overhead only.
+    let header = crate::observe::hf::header_file(&info).and_then(|f| {
+        match rt.block_on(crate::observe::hf::gguf_meta(&hub, &info, &f)) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::debug!("no GGUF header: {e}");
+                None
+            }
+        }
+    });
     // GPUs are a bonus: none (or no driver) shows no fit column.
     let gpus = global.inventory().unwrap_or_else(|_| Inventory::default());
+    // As the plan fits a model of an ollama service with all GPUs and
+    // Ollama's default knobs; per GPU for the table.
+    let all: Vec<&GpuInfo> = gpus.gpus.iter().collect();
+    let fitter = Fitter::new(&all, OllamaKnobs::default(), None, header.clone());
+    let one: Vec<(u32, Fitter)> = gpus
+        .gpus
+        .iter()
+        .map(|g| {
+            let f = Fitter::new(&[g], OllamaKnobs::default(), None, header.clone());
+            (g.index, f)
+        })
+        .collect();
     let quants: Vec<QuantRow> = info
         .gguf_quants()
         .into_iter()
         .map(|q| QuantRow {
-            fits: gpus
-                .gpus
+            need: fitter.need(q.size),
+            fits: one
                 .iter()
-                .map(|g| {
-                    (
-                        g.index,
-                        q.size.saturating_add(ROUGH_OVERHEAD) <= g.memory_total_bytes,
-                    )
-                })
+                .map(|(i, f)| (*i, f.fits_on(q.size).is_some()))
                 .collect(),
             quant: q.quant,
             size: q.size,
             files: q.files.into_iter().map(|f| f.path).collect(),
         })
         .collect();
-    let (action, reason) = verdict(&info, hub.settings());
+    let env = crate::observe::hf::env_of(hub.settings());
+    let (action, reason, resolution) = verdict(&info, revision, env, &fitter);
     if json {
         let out = InfoOut {
             info: &info,
             quants,
             action,
             reason,
+            resolution,
         };
         println!("{}", serde_json::to_string_pretty(&out).into_diagnostic()?);
         return Ok(ExitCode::SUCCESS);
@@ -287,9 +242,10 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
                 .map(|(i, ok)| format!("GPU {i}: {}", if *ok { "fits" } else { "too big" }))
                 .collect();
             println!(
-                "  {:<10} {:>10}  {}{}",
+                "  {:<10} {:>10}  needs {:>10}  {}{}",
                 q.quant,
                 human_bytes(q.size),
+                human_bytes(q.need),
                 q.files.join(", "),
                 if fits.is_empty() {
                     String::new()
@@ -300,7 +256,7 @@ fn info(global: &Global, repo: &str, revision: &str, json: bool) -> miette::Resu
         }
         if !gpus.gpus.is_empty() {
             println!(
-                "  (fits = weights + 1 GiB within the GPU's memory; a long context needs more)"
+                "  (needs = weights + KV cache + overhead, the plan's estimate at the default context; fits = within the GPU's room)"
             );
         }
     }
@@ -488,37 +444,79 @@ mod tests {
         }
     }
 
-    fn settings(endpoint: &str, token: Option<&str>) -> HfSettings {
-        HfSettings {
-            endpoint: endpoint.into(),
-            token: token.map(str::to_string),
-            cache_dir: "/c".into(),
-            offline: false,
+    fn env(endpoint_set: bool, token_set: bool) -> HfEnv {
+        HfEnv {
+            endpoint_set,
+            token_set,
+        }
+    }
+
+    fn gpu(index: u32, gib: u64) -> GpuInfo {
+        GpuInfo {
+            index,
+            uuid: format!("GPU-{index}"),
+            memory_total_bytes: gib << 30,
+            ..GpuInfo::default()
         }
     }
 
     #[test]
-    fn the_verdict_follows_the_repo_and_the_settings() {
-        let hub = crate::hf::DEFAULT_ENDPOINT;
+    fn the_verdict_is_the_plans_resolution() {
+        let none = Fitter::new(&[], OllamaKnobs::default(), None, None);
+        let v = |r: &RepoInfo, e: HfEnv| verdict(r, "main", e, &none);
         let gguf = repo(&["m-Q4_K_M.gguf"], None);
-        assert_eq!(verdict(&gguf, &settings(hub, None)).0, "ollama-pull");
-        assert_eq!(
-            verdict(&gguf, &settings(hub, Some("t"))).0,
-            "download-import"
-        );
-        assert_eq!(
-            verdict(&gguf, &settings("http://mirror", None)).0,
-            "download-import"
-        );
+        let (action, why, r) = v(&gguf, env(false, false));
+        assert_eq!(action, "ollama-pull");
+        assert_eq!(r.expect("resolved").name, "hf.co/o/r:Q4_K_M", "{why}");
+        assert_eq!(v(&gguf, env(false, true)).0, "download-import");
+        assert_eq!(v(&gguf, env(true, false)).0, "download-import");
         let llama = repo(&["model.safetensors"], Some("LlamaForCausalLM"));
-        assert_eq!(verdict(&llama, &settings(hub, None)).0, "download-import");
+        assert_eq!(v(&llama, env(false, false)).0, "download-import");
         let qwen3 = repo(&["model.safetensors"], Some("Qwen3ForCausalLM"));
-        let (action, why) = verdict(&qwen3, &settings(hub, None));
+        let (action, why, r) = v(&qwen3, env(false, false));
         assert_eq!(action, "refused");
-        assert!(why.contains("cannot convert Qwen3ForCausalLM"), "{why}");
-        let (action, why) = verdict(&repo(&["README.md"], None), &settings(hub, None));
+        assert!(r.is_none());
+        assert!(
+            why.contains("Qwen3ForCausalLM, which Ollama cannot convert"),
+            "{why}"
+        );
+        let (action, why, _) = v(&repo(&["README.md"], None), env(false, false));
         assert_eq!(action, "refused");
-        assert!(why.contains("pipeline: text-generation"), "{why}");
+        assert!(why.contains("pipeline tag: text-generation"), "{why}");
+        // A pinned revision other than main: Ollama pulls main only.
+        let (action, _, _) = verdict(&gguf, "v1", env(false, false), &none);
+        assert_eq!(action, "download-import");
+    }
+
+    #[test]
+    fn the_fit_is_the_plans_estimate_not_weights_plus_a_constant() {
+        // 7 GiB of weights on an 8 GiB GPU: "weights + 1 GiB" said it
+        // fits; the plan's estimate (weights + KV cache at the default
+        // context + overhead) says it does not, and `hf info` must agree.
+        let g = gpu(0, 8);
+        let f = Fitter::new(&[&g], OllamaKnobs::default(), None, None);
+        let weights = 7u64 << 30;
+        let need = f.need(weights);
+        let meta = crate::model::gguf::ModelMeta {
+            file_size_bytes: weights,
+            ..Default::default()
+        };
+        let plan = crate::model::gpu::estimate(&meta, None, &OllamaKnobs::default(), 8 << 30);
+        assert_eq!(need, plan.total_bytes());
+        assert_eq!(f.fits_on(weights).is_some(), need <= 8 << 30);
+        assert_eq!(f.fits(1 << 30), Some(true));
+        // With a header, the KV cache counts.
+        let header = crate::model::gguf::ModelMeta {
+            block_count: 80,
+            head_count_kv: 8,
+            key_length: 128,
+            value_length: 128,
+            context_length: 131_072,
+            ..Default::default()
+        };
+        let with = Fitter::new(&[&g], OllamaKnobs::default(), Some(32_768), Some(header));
+        assert!(with.need(1 << 30) > f.need(1 << 30) + (1 << 30));
+        assert_eq!(with.fits(1 << 30), Some(false));
     }
 
     #[test]

@@ -199,6 +199,11 @@ pub fn check_saved(saved: &Plan, fresh: &Plan) -> Result<(), ApplyError> {
             what: "the live state",
         });
     }
+    if saved.fingerprint.hub != fresh.fingerprint.hub {
+        return Err(ApplyError::Stale {
+            what: "the Hugging Face Hub's answer (a revision of an `hf:` model points to another commit)",
+        });
+    }
     if let Some(what) = saved.first_difference(fresh) {
         return Err(ApplyError::Differs { what });
     }
@@ -268,6 +273,7 @@ pub async fn run_actions(
         fingerprint: crate::plan::Fingerprint {
             config: String::new(),
             live: String::new(),
+            hub: String::new(),
         },
         steps: actions
             .into_iter()

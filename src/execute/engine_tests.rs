@@ -155,6 +155,7 @@ fn plan(steps: Vec<(Action, Vec<usize>)>) -> Plan {
         fingerprint: Fingerprint {
             config: String::new(),
             live: String::new(),
+            hub: String::new(),
         },
         steps: steps
             .into_iter()

@@ -20,9 +20,11 @@ mod client;
 mod download;
 mod env;
 mod error;
+mod header;
 
 pub use cache::{HfCache, check_repo_id};
 pub use client::{Hub, SearchHit};
 pub use download::{DownloadProgress, FileState};
 pub use env::{DEFAULT_ENDPOINT, HfSettings};
 pub use error::HfError;
+pub use header::HeadSource;

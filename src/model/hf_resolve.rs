@@ -137,6 +137,13 @@ impl HfEntry {
     }
 }
 
+/// The key in the live state's model shapes (`Live::models_meta`) of the
+/// GGUF header of a repo at a commit, read before download: the shape is
+/// the same for every quant of the repo (only the weights differ).
+pub fn header_key(repo: &str, commit: &str) -> String {
+    format!("hf:{repo}@{commit}")
+}
+
 /// What the environment says about the Hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HfEnv {

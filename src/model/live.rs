@@ -44,8 +44,8 @@ pub struct Live {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models_meta: BTreeMap<String, crate::model::gguf::ModelMeta>,
     /// The Hub's answer for each `hf:` entry, by `org/repo@revision`
-    /// (empty offline). Not in the fingerprint: the plan's steps pin the
-    /// commit they were made for.
+    /// (empty offline). Not in [`Live::fingerprint`]: the commits are in
+    /// [`Live::hub_fingerprint`], so a saved plan says the Hub moved.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hf: BTreeMap<String, crate::model::hf_resolve::HfLookup>,
     /// What the environment says about the Hub (`HF_ENDPOINT`, a token).
@@ -69,6 +69,30 @@ impl Live {
             &self.daemon_settings,
         ))
         .expect("the live state always serializes");
+        hex::encode(Sha256::digest(json.as_bytes()))
+    }
+
+    /// SHA-256 of the Hub's answers: each `org/repo@revision` with the
+    /// commit it resolved to (or that the Hub refused it, or did not
+    /// answer); empty when the file has no `hf:` entry.
+    pub fn hub_fingerprint(&self) -> String {
+        use crate::model::hf_resolve::HfLookup;
+        if self.hf.is_empty() {
+            return String::new();
+        }
+        let answers: BTreeMap<&str, String> = self
+            .hf
+            .iter()
+            .map(|(k, l)| {
+                let a = match l {
+                    HfLookup::Found { info } => format!("commit {}", info.commit),
+                    HfLookup::Refused { .. } => "refused".to_string(),
+                    HfLookup::Unreachable { .. } => "unreachable".to_string(),
+                };
+                (k.as_str(), a)
+            })
+            .collect();
+        let json = serde_json::to_string(&answers).expect("strings always serialize");
         hex::encode(Sha256::digest(json.as_bytes()))
     }
 

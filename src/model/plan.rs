@@ -136,6 +136,11 @@ pub struct Fingerprint {
     pub config: String,
     /// SHA-256 of the observed live state.
     pub live: String,
+    /// SHA-256 of the Hugging Face Hub's answers the `hf:` entries were
+    /// resolved with: the commit each revision pointed to (empty without
+    /// `hf:` entries). A moved `main` makes a saved plan stale.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hub: String,
 }
 
 /// One step: an action, why, and the steps it waits for.

@@ -99,6 +99,30 @@ impl Cache {
         Ok(meta)
     }
 
+    /// The metadata cached under `key` for a file of `len` bytes that
+    /// never changes (a Hub file at a commit: `hf:REPO@COMMIT/PATH`).
+    pub fn get_key(&self, key: &str, len: u64) -> Option<ModelMeta> {
+        self.entries
+            .get(Path::new(key))
+            .filter(|e| e.len == len)
+            .map(|e| e.meta.clone())
+    }
+
+    /// Cache `meta` under `key` (see [`Cache::get_key`]).
+    pub fn put_key(&mut self, key: &str, len: u64, meta: &ModelMeta) {
+        if self.entries.len() < MAX_ENTRIES || self.entries.contains_key(Path::new(key)) {
+            self.entries.insert(
+                PathBuf::from(key),
+                Entry {
+                    len,
+                    mtime_ns: 0,
+                    meta: meta.clone(),
+                },
+            );
+            self.changed = true;
+        }
+    }
+
     /// Write the cache back when it changed (errors only logged: a cache).
     pub fn save(&self) {
         let (Some(path), true) = (&self.path, self.changed) else {
@@ -143,6 +167,24 @@ mod tests {
         std::fs::write(&model, b"longer now").expect("write");
         c.get_or_read(&model, read).expect("meta");
         assert_eq!(reads.get(), 2, "a changed file is read again");
+    }
+
+    #[test]
+    fn a_hub_files_header_is_kept_by_repo_commit_and_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = "hf:o/r@0123/m-Q4_K_M.gguf";
+        let meta = ModelMeta {
+            block_count: 32,
+            ..ModelMeta::default()
+        };
+        let mut c = Cache::load(dir.path());
+        assert!(c.get_key(key, 10).is_none());
+        c.put_key(key, 10, &meta);
+        c.save();
+        let c = Cache::load(dir.path());
+        assert_eq!(c.get_key(key, 10), Some(meta));
+        assert!(c.get_key(key, 11).is_none(), "another size is another file");
+        assert!(c.get_key("hf:o/r@4567/m-Q4_K_M.gguf", 10).is_none());
     }
 
     #[test]

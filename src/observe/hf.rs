@@ -11,12 +11,22 @@ use std::collections::BTreeMap;
 use futures_util::future::BoxFuture;
 
 use crate::config::{Loaded, hf_entry};
-use crate::model::hf_resolve::{HfEnv, HfLookup};
+use crate::model::gguf::ModelMeta;
+use crate::model::hf::{RepoFile, RepoInfo};
+use crate::model::hf_resolve::{HfEnv, HfLookup, header_key};
 
 /// Who answers "what is this repo at this revision".
 pub trait RepoSource: Send + Sync {
     /// The repo's files and commit, or why there is no answer.
     fn repo_info<'a>(&'a self, repo: &'a str, revision: &'a str) -> BoxFuture<'a, HfLookup>;
+
+    /// The GGUF header of one file of the repo (read with a bounded range
+    /// request, or from the cache), or why not.
+    fn gguf_meta<'a>(
+        &'a self,
+        info: &'a RepoInfo,
+        file: &'a RepoFile,
+    ) -> BoxFuture<'a, Result<ModelMeta, String>>;
 }
 
 /// The Hub client (`crate::hf::Hub`, configured from the environment as
@@ -34,6 +44,14 @@ impl RepoSource for HubSource {
                 Err(e) => lookup_error(repo, &e),
             }
         })
+    }
+
+    fn gguf_meta<'a>(
+        &'a self,
+        info: &'a RepoInfo,
+        file: &'a RepoFile,
+    ) -> BoxFuture<'a, Result<ModelMeta, String>> {
+        Box::pin(gguf_meta(&self.0, info, file))
     }
 }
 
@@ -63,12 +81,17 @@ pub fn lookup_error(repo: &str, e: &crate::hf::HfError) -> HfLookup {
 /// `HF_ENDPOINT`, no cache directory).
 pub fn hub() -> Result<(Box<dyn RepoSource>, HfEnv), String> {
     let hub = crate::hf::Hub::from_env().map_err(|e| crate::style::with_causes(&e))?;
-    let s = hub.settings();
-    let env = HfEnv {
+    let env = env_of(hub.settings());
+    Ok((Box::new(HubSource(hub)), env))
+}
+
+/// What the Hub client's settings say for resolution: `HF_ENDPOINT` set
+/// (not huggingface.co), a token.
+pub fn env_of(s: &crate::hf::HfSettings) -> HfEnv {
+    HfEnv {
         endpoint_set: s.endpoint.trim_end_matches('/') != crate::hf::DEFAULT_ENDPOINT,
         token_set: s.token.is_some(),
-    };
-    Ok((Box::new(HubSource(hub)), env))
+    }
 }
 
 /// Ask `source` about every `hf:` entry of the file, once per
@@ -96,5 +119,83 @@ pub async fn observe(
         };
         out.insert(key, answer);
     }
+    out
+}
+
+/// The GGUF header of `file` of `info` (for split files, the first part,
+/// which holds the metadata), with the file's size as the weights: from
+/// the cache when the file is there, else with bounded range requests
+/// (`gguf::read_url`: `bytes=0-N`, N growing while the header is longer,
+/// at most `gguf::MAX_HEADER_BYTES`). Or why not, in words.
+pub async fn gguf_meta(
+    hub: &crate::hf::Hub,
+    info: &RepoInfo,
+    file: &RepoFile,
+) -> Result<ModelMeta, String> {
+    let what = format!("{}/{}", info.id, file.path);
+    let source = hub
+        .head_source(info, file)
+        .await
+        .map_err(|e| crate::style::with_causes(&e))?;
+    let read = match source {
+        crate::hf::HeadSource::Cached(p) => crate::gguf::read_file(&p),
+        crate::hf::HeadSource::Remote { url, client } => crate::gguf::read_url(&client, &url).await,
+    };
+    read.map_err(|e| format!("{what}: {}", crate::style::with_causes(&e)))
+}
+
+/// The file whose header stands for a GGUF repo's shape: the first file
+/// of its smallest quant (every quant has the same layers, heads and
+/// context; a split model keeps its metadata in the first part).
+pub fn header_file(info: &RepoInfo) -> Option<RepoFile> {
+    info.gguf_quants()
+        .into_iter()
+        .next()?
+        .files
+        .into_iter()
+        .next()
+}
+
+/// The GGUF header of each GGUF repo the Hub answered for, by
+/// [`header_key`] (repo and commit), for `quant: auto` and the fit check:
+/// from the header cache of `state_dir` (`gguf-meta.json`, keyed by repo,
+/// commit and file), else read by `source` and cached. A header that
+/// cannot be read is left out (the estimate then counts the file's bytes
+/// and Ollama's overhead only).
+pub async fn headers(
+    lookups: &BTreeMap<String, HfLookup>,
+    source: &dyn RepoSource,
+    state_dir: &std::path::Path,
+) -> BTreeMap<String, ModelMeta> {
+    let mut cache = super::gguf_cache::Cache::load(state_dir);
+    let mut out = BTreeMap::new();
+    for lookup in lookups.values() {
+        let HfLookup::Found { info } = lookup else {
+            continue;
+        };
+        let key = header_key(&info.id, &info.commit);
+        if out.contains_key(&key) {
+            continue;
+        }
+        let Some(file) = header_file(info) else {
+            continue;
+        };
+        let cache_key = format!("{key}/{}", file.path);
+        let meta = match cache.get_key(&cache_key, file.size) {
+            Some(m) => m,
+            None => match source.gguf_meta(info, &file).await {
+                Ok(m) => {
+                    cache.put_key(&cache_key, file.size, &m);
+                    m
+                }
+                Err(why) => {
+                    tracing::debug!("no GGUF header for {cache_key}: {why}");
+                    continue;
+                }
+            },
+        };
+        out.insert(key, meta);
+    }
+    cache.save();
     out
 }

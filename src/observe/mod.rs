@@ -42,7 +42,7 @@ pub async fn observe(
     let services = observed.services;
     let host = host::observe(spec, &services);
     let stores = models::observe(loaded, &services).await;
-    let models_meta = if inventory.gpus.is_empty() {
+    let mut models_meta = if inventory.gpus.is_empty() {
         Default::default()
     } else {
         fit::observe(loaded, &stores, &dirs.state).await
@@ -52,6 +52,9 @@ pub async fn observe(
         Err(why) => (None, Default::default(), why),
     };
     let hf_lookups = hf::observe(loaded, hub.as_deref(), &why).await;
+    if let (false, Some(hub)) = (inventory.gpus.is_empty(), hub.as_deref()) {
+        models_meta.extend(hf::headers(&hf_lookups, hub, &dirs.state).await);
+    }
     Live {
         hf: hf_lookups,
         hf_env,

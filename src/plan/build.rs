@@ -95,6 +95,7 @@ pub fn plan(desired: &Desired, live: &Live, owned: &State) -> Plan {
         fingerprint: Fingerprint {
             config: desired.config_fingerprint.clone(),
             live: live.fingerprint(),
+            hub: live.hub_fingerprint(),
         },
         steps: b.steps,
         checks: b.checks,

@@ -43,7 +43,7 @@ pub(super) fn check(
         );
     }
     // Nothing more to say without a model whose header was read.
-    let known = |m: &DesiredModel| live.models_meta.contains_key(&meta_key(m));
+    let known = |m: &DesiredModel| model_meta(live, m).is_some();
     if !desired.models.iter().any(known) {
         return (Vec::new(), None);
     }
@@ -63,8 +63,8 @@ pub(super) fn check(
             .iter()
             .filter(|m| &m.service == service)
             .filter_map(|m| {
-                let meta = live.models_meta.get(&meta_key(m))?;
-                Some((m, estimate(meta, m.num_ctx, &svc.knobs, vram)))
+                let meta = model_meta(live, m)?;
+                Some((m, estimate(&meta, m.num_ctx, &svc.knobs, vram)))
             })
             .collect();
         models.sort_by_key(|(_, e)| std::cmp::Reverse(e.total_bytes()));
@@ -96,6 +96,29 @@ pub fn meta_key(m: &DesiredModel) -> String {
     }
 }
 
+/// A model's shape for the estimate: its own header ([`meta_key`]), else,
+/// for an `hf:` GGUF not downloaded yet, the repo's header read over HTTP
+/// (`observe::hf::headers`) with the chosen quant's bytes as the weights.
+pub(super) fn model_meta<'a>(
+    live: &'a Live,
+    m: &DesiredModel,
+) -> Option<std::borrow::Cow<'a, crate::model::gguf::ModelMeta>> {
+    if let Some(meta) = live.models_meta.get(&meta_key(m)) {
+        return Some(std::borrow::Cow::Borrowed(meta));
+    }
+    let r = m.hf.as_deref()?;
+    let header = live.models_meta.get(&crate::model::hf_resolve::header_key(
+        &r.repo,
+        r.commit.as_deref()?,
+    ))?;
+    (r.format == crate::model::hf_resolve::HfFormat::Gguf && r.bytes > 0).then(|| {
+        std::borrow::Cow::Owned(crate::model::gguf::ModelMeta {
+            file_size_bytes: r.bytes,
+            ..header.clone()
+        })
+    })
+}
+
 fn is_resident(m: &DesiredModel) -> bool {
     m.keep_alive
         .as_deref()
@@ -118,7 +141,7 @@ pub(super) fn service_gpus<'a>(inv: &'a Inventory, svc: &FitService) -> Vec<&'a 
 }
 
 /// Free for FaceRunner: total less memory used by anyone but its services.
-pub(super) fn room(g: &GpuInfo) -> u64 {
+pub(crate) fn room(g: &GpuInfo) -> u64 {
     let ours: u64 = g
         .processes
         .iter()

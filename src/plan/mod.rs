@@ -14,7 +14,7 @@ mod build_tests;
 pub mod desired;
 pub mod diff;
 mod fit;
-mod hf;
+pub mod hf;
 pub mod hf_pull;
 #[cfg(test)]
 mod hf_tests;

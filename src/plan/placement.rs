@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use super::desired::{Desired, DesiredModel};
-use super::fit::{meta_key, room, service_gpus};
+use super::fit::{room, service_gpus};
 use super::{Action, ModelPlacement, PlacementBasis};
 use crate::model::checks::Check;
 use crate::model::gpu::estimate;
@@ -235,13 +235,13 @@ pub(super) fn spread(
 
 /// A model's estimated memory on its copy's instance, when its header was read.
 fn need(desired: &Desired, live: &Live, m: &DesiredModel) -> Option<u64> {
-    let meta = live.models_meta.get(&meta_key(m))?;
+    let meta = super::fit::model_meta(live, m)?;
     let svc = desired.fit_services.get(&m.service)?;
     let vram = service_gpus(&live.inventory, svc)
         .iter()
         .map(|g| g.memory_total_bytes)
         .sum();
-    Some(estimate(meta, m.num_ctx, &svc.knobs, vram).total_bytes())
+    Some(estimate(&meta, m.num_ctx, &svc.knobs, vram).total_bytes())
 }
 
 fn gib(b: u64) -> String {

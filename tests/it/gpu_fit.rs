@@ -12,6 +12,12 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// The 80-layer header, then 1 MiB of "weights".
 fn llama80() -> Vec<u8> {
+    llama80_with(1 << 20)
+}
+
+/// The 80-layer header (131072 context, 8 KV heads of 128), then `weights`
+/// bytes of "weights" (also the `hf:` tests' GGUF files).
+pub(crate) fn llama80_with(weights: usize) -> Vec<u8> {
     let mut out = b"GGUF".to_vec();
     out.extend_from_slice(&3u32.to_le_bytes());
     out.extend_from_slice(&0u64.to_le_bytes());
@@ -31,7 +37,7 @@ fn llama80() -> Vec<u8> {
         out.extend_from_slice(&4u32.to_le_bytes());
         out.extend_from_slice(&v.to_le_bytes());
     }
-    out.resize(out.len() + (1 << 20), 0);
+    out.resize(out.len() + weights, 0);
     out
 }
 

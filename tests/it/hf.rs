@@ -168,10 +168,13 @@ impl Hub {
             .collect()
     }
 
+    /// The CDN GETs of downloads: bounded ranges (`bytes=A-B`, what
+    /// `hf info` and the plan send to read a GGUF header) left out.
     fn cdn_gets(&self) -> Vec<serde_json::Value> {
         self.log()
             .into_iter()
             .filter(|e| e["server"] == "cdn" && e["method"] == "GET")
+            .filter(|e| e["range"].as_str().is_none_or(|r| r.ends_with('-')))
             .collect()
     }
 
@@ -194,14 +197,20 @@ fn gguf_repo() -> Vec<(&'static str, &'static str, Vec<u8>)> {
 #[test]
 fn info_lists_quants_with_sizes_their_gpu_fit_and_what_facerunner_would_do() {
     let hub = Hub::start(&gguf_repo(), &[], &[]);
-    // One GPU where Q4_K_M (3000 B) + 1 GiB fits and Q8_0 (6000 B) does not.
+    // One GPU between the two quants' needs by the plan's estimate
+    // (weights + KV cache + overhead): Q4_K_M fits, Q8_0 does not.
+    let need = |bytes: u64| {
+        let meta = facerunner::model::gguf::ModelMeta {
+            file_size_bytes: bytes,
+            ..Default::default()
+        };
+        facerunner::model::gpu::estimate(&meta, None, &Default::default(), 1 << 30).total_bytes()
+    };
+    let total = (need(3000) + need(6000)) / 2;
     let gpus = hub.dir.path().join("gpus.json");
     std::fs::write(
         &gpus,
-        format!(
-            r#"{{"gpus": [{{"index": 0, "uuid": "GPU-0", "memory_total_bytes": {}}}]}}"#,
-            (1u64 << 30) + 4000
-        ),
+        format!(r#"{{"gpus": [{{"index": 0, "uuid": "GPU-0", "memory_total_bytes": {total}}}]}}"#),
     )
     .expect("gpus");
     let gpus = gpus.to_str().expect("utf-8");
@@ -215,6 +224,7 @@ fn info_lists_quants_with_sizes_their_gpu_fit_and_what_facerunner_would_do() {
     let quants = v["quants"].as_array().expect("quants");
     assert_eq!(quants[0]["quant"], "Q4_K_M");
     assert_eq!(quants[0]["size"], 3000);
+    assert_eq!(quants[0]["need"], need(3000), "{v:#}");
     assert_eq!(quants[0]["fits"]["0"], true, "{v:#}");
     assert_eq!(quants[1]["quant"], "Q8_0");
     assert_eq!(quants[1]["fits"]["0"], false, "{v:#}");
@@ -225,8 +235,14 @@ fn info_lists_quants_with_sizes_their_gpu_fit_and_what_facerunner_would_do() {
         .find(|f| f["path"] == "tiny-Q4_K_M.gguf")
         .expect("the Q4 file");
     assert_eq!(gguf["lfs_sha256"], sha256(&bytes(3000, 1)));
-    // HF_ENDPOINT is set: Ollama could not pull from there, so download + import.
+    // HF_ENDPOINT is set: Ollama could not pull from there, so download +
+    // import, of the quant the plan picks for `hf: org/Tiny-GGUF`.
     assert_eq!(v["action"], "download-import", "{v:#}");
+    assert_eq!(v["resolution"]["quant"], "Q4_K_M", "{v:#}");
+    assert_eq!(
+        v["resolution"]["name"], "hf.co/org/Tiny-GGUF:Q4_K_M",
+        "{v:#}"
+    );
 
     let out = hub.ok(&["--gpus-from", gpus, "hf", "info", "org/Tiny-GGUF"], &[]);
     let t = text(&out.stdout);

@@ -461,3 +461,166 @@ fn a_safetensors_repo_ollama_converts_is_downloaded_and_imported_with_quantize()
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     p.run(&["down"]);
 }
+
+/// GET `path` from the Hub stand-in: its JSON answer.
+fn standin_get(port: u16, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// The stand-in's GETs of a repo's file bytes (from the CDN), with their ranges.
+fn cdn_gets(port: u16) -> Vec<serde_json::Value> {
+    standin_get(port, "/__standin/log")
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|e| e["server"] == "cdn" && e["method"] == "GET")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn quant_auto_and_the_fit_check_read_the_gguf_header_over_http_before_download() {
+    // Both quants hold the real header of an 80-layer model with 8 KV
+    // heads: at 128k context its KV cache alone is 40 GiB.
+    let p = Project::new("");
+    let repos = p.dir.path().join("repos");
+    let repo = repos.join("someone/Big-GGUF");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let q4 = crate::gpu_fit::llama80_with(1 << 20);
+    let q8 = crate::gpu_fit::llama80_with(2 << 20);
+    std::fs::write(repo.join("Big-Q4_K_M.gguf"), &q4).expect("write");
+    std::fs::write(repo.join("Big-Q8_0.gguf"), &q8).expect("write");
+    let hub = HubStandin::start(&repos);
+    let gpus = serde_json::json!({
+        "gpus": [{"index": 0, "uuid": "GPU-test", "name": "Test GPU", "vendor": "nvidia",
+                  "memory_total_bytes": 24u64 << 30, "memory_used_bytes": 0}],
+        "source": "test"
+    });
+    std::fs::write(p.dir.path().join("p/gpus.json"), gpus.to_string()).expect("write");
+    let services = ollama_yaml(&p, free_port());
+    let plan = |num_ctx: u64| {
+        p.write(&format!(
+            "{services}models:\n  - hf: someone/Big-GGUF\n    quant: auto\n    alias: big:latest\n    parameters: {{ num_ctx: {num_ctx} }}\n"
+        ));
+        let mut c = p.cmd(&["--gpus-from", "gpus.json", "plan", "--json"]);
+        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
+            .env_remove("HF_HUB_OFFLINE");
+        let out = c.output().expect("run facerunner");
+        assert!(out.status.success(), "{}", describe(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        v
+    };
+    let step = |v: &serde_json::Value| {
+        v["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["action"] == "create_model")
+            .unwrap_or_else(|| panic!("an import: {v:#}"))
+            .clone()
+    };
+    let fit = |v: &serde_json::Value| {
+        v["fit"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["model"] == "big:latest"))
+            .unwrap_or_else(|| panic!("big:latest in the fit table: {v:#}"))
+            .clone()
+    };
+
+    // 128k: the KV cache makes both too big (weights + 1 GiB said both
+    // fit): `auto` falls back to the default, and the fit table says so.
+    let v = plan(131_072);
+    assert_eq!(step(&v)["hf"]["quant"], "Q4_K_M", "{v:#}");
+    let f = fit(&v);
+    assert_eq!(f["estimate"]["num_ctx"], 131_072, "{f:#}");
+    assert!(
+        f["estimate"]["kv_cache_bytes"].as_u64().expect("kv") >= 40 << 30,
+        "{f:#}"
+    );
+    assert_eq!(f["estimate"]["weights_bytes"], q4.len(), "{f:#}");
+    assert_ne!(f["outcome"], "fits", "{f:#}");
+    // Read with bounded range requests, from the smallest quant, before
+    // any download.
+    let gets = cdn_gets(hub.port);
+    assert!(!gets.is_empty(), "the header was read over HTTP");
+    for g in &gets {
+        assert!(
+            g["path"]
+                .as_str()
+                .is_some_and(|p| p.contains(&sha256_hex(&q4))),
+            "{g}"
+        );
+        let range = g["range"].as_str().unwrap_or_default();
+        assert!(range.starts_with("bytes=0-"), "a bounded range: {g}");
+        assert!(!range.ends_with('-'), "a bounded range: {g}");
+    }
+
+    // 8k: the largest quant fits, and the header comes from the cache
+    // (state/gguf-meta.json, by repo, commit and file): no new request.
+    let v = plan(8192);
+    assert_eq!(step(&v)["hf"]["quant"], "Q8_0", "{v:#}");
+    assert_eq!(fit(&v)["outcome"], "fits", "{v:#}");
+    assert_eq!(cdn_gets(hub.port).len(), gets.len(), "cached");
+    let cache = std::fs::read_to_string(p.dirs().state.join("gguf-meta.json")).unwrap_or_default();
+    assert!(cache.contains("hf:someone/Big-GGUF@"), "{cache}");
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[test]
+fn a_saved_plan_is_refused_when_main_moved_on_the_hub_between_plan_and_apply() {
+    let p = Project::new("");
+    let repos = p.dir.path().join("repos");
+    let repo = repos.join("someone/Moving-GGUF");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    std::fs::write(repo.join("Moving-Q4_K_M.gguf"), gguf(1 << 20, 3)).expect("write");
+    std::fs::write(repo.join("README.md"), "first card").expect("write");
+    let hub = HubStandin::start(&repos);
+    let services = ollama_yaml(&p, free_port());
+    // Ollama pulls it: no step carries the commit, only the Hub's answer.
+    p.write(&format!(
+        "{services}models:\n  - hf: someone/Moving-GGUF\n    source: ollama\n"
+    ));
+    let online = |args: &[&str]| {
+        let mut c = p.cmd(args);
+        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
+            .env_remove("HF_HUB_OFFLINE");
+        assert_cmd::Command::from_std(c)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("run facerunner")
+    };
+    let saved = p.dir.path().join("plan.json");
+    let saved = saved.to_str().expect("utf-8");
+    let out = online(&["plan", "--out", saved]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    // `main` moves between plan and apply.
+    std::fs::write(repo.join("README.md"), "a new card").expect("write");
+    let out = online(&["apply", "--yes", saved]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("stale") && err.contains("Hugging Face Hub's answer"),
+        "{err}"
+    );
+
+    // Planned again against the new commit: applied.
+    let out = online(&["plan", "--out", saved]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = online(&["apply", "--yes", saved]);
+    assert!(out.status.success(), "{}", describe(&out));
+}

@@ -264,8 +264,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             q = urllib.parse.parse_qs(u.query)
             parts = [urllib.parse.unquote(p) for p in u.path.split("/")[1:]]
             if u.path == "/__standin/log":
+                # Copied under the lock, sent outside it: send() records
+                # the request, which takes the lock again.
                 with self.state.lock:
-                    return self.send(200, list(self.state.log))
+                    log = list(self.state.log)
+                return self.send(200, log)
             if self.rate_limited():
                 return
             if parts[:2] == ["api", "models"] and len(parts) == 2:
