@@ -161,6 +161,19 @@ pub enum Check {
     },
 }
 
+impl ServiceSpec {
+    /// The argument after `flag` in the argv (`--token-file PATH`): how the
+    /// daemon finds what it handed to a process of its own (a gateway's
+    /// token, a dashboard's read-only token).
+    pub fn arg_after(&self, flag: &str) -> Option<&str> {
+        self.argv
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| self.argv.get(i + 1))
+            .map(String::as_str)
+    }
+}
+
 impl std::fmt::Display for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -28,11 +28,7 @@ pub fn has_webhooks(svc: &ServiceSpec) -> bool {
 
 /// The read-only token file a dashboard's argv names.
 fn token_file(svc: &ServiceSpec) -> Option<PathBuf> {
-    svc.argv
-        .iter()
-        .position(|a| a == "--readonly-token-file")
-        .and_then(|i| svc.argv.get(i + 1))
-        .map(PathBuf::from)
+    svc.arg_after("--readonly-token-file").map(PathBuf::from)
 }
 
 /// The dashboard's base URL: its health check's URL without `/healthz`.

@@ -20,11 +20,7 @@ pub const ASK_LIMIT: usize = 1024 * 1024;
 
 /// The token file a gateway's argv names (`--token-file PATH`).
 pub fn token_file(svc: &ServiceSpec) -> Option<PathBuf> {
-    svc.argv
-        .iter()
-        .position(|a| a == "--token-file")
-        .and_then(|i| svc.argv.get(i + 1))
-        .map(PathBuf::from)
+    svc.arg_after("--token-file").map(PathBuf::from)
 }
 
 /// The gateway's base URL: its health check's URL (`http://host:port/`).
