@@ -377,25 +377,20 @@ fn finish(
 }
 
 async fn get_small(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, InstallError> {
-    use futures_util::StreamExt;
     let resp = send(client, url).await?;
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|source| InstallError::Http {
-            url: url.into(),
-            source,
-        })?;
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_SUMS_BYTES {
-            return Err(InstallError::Io {
+    crate::http::read_capped(resp, MAX_SUMS_BYTES)
+        .await
+        .map_err(|e| match e {
+            crate::http::CappedError::Transfer(source) => InstallError::Http {
+                url: url.into(),
+                source,
+            },
+            crate::http::CappedError::TooLarge { .. } => InstallError::Io {
                 action: "read (larger than 1 MiB)",
                 path: url.into(),
                 source: io::Error::other("too large"),
-            });
-        }
-    }
-    Ok(body)
+            },
+        })
 }
 
 async fn send(client: &reqwest::Client, url: &str) -> Result<reqwest::Response, InstallError> {

@@ -212,15 +212,21 @@ pub async fn replace(
         ),
     })?;
     let sums_url = format!("{base}/download/v{version}/sha256sum.txt");
-    let body = send(client, &sums_url)
-        .await?
-        .bytes()
+    // A checksum list is small: never hold more than 1 MiB of one.
+    let body = crate::http::read_capped(send(client, &sums_url).await?, 1 << 20)
         .await
-        .map_err(|source| UpdateError::Http {
-            url: sums_url.clone(),
-            source,
+        .map_err(|e| match e {
+            crate::http::CappedError::Transfer(source) => UpdateError::Http {
+                url: sums_url.clone(),
+                source,
+            },
+            crate::http::CappedError::TooLarge { .. } => UpdateError::Io {
+                action: "read (larger than 1 MiB)",
+                path: sums_url.clone().into(),
+                source: io::Error::other("too large"),
+            },
         })?;
-    let expected = parse_sums(&String::from_utf8_lossy(&body[..body.len().min(1 << 20)]))
+    let expected = parse_sums(&String::from_utf8_lossy(&body))
         .into_iter()
         .find(|(n, _)| n == wanted)
         .map(|(_, h)| h)
