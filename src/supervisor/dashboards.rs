@@ -8,17 +8,13 @@
 //! answer is shown as such.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::model::spec::{Check, ServiceSpec};
 use crate::model::wire::{DashboardStatus, WebhookFailure};
 
-/// How long the dashboard may take to answer.
-pub const ASK_TIMEOUT: Duration = Duration::from_secs(2);
-/// The largest answer read (50 failures with long errors fit easily).
-pub const ASK_LIMIT: usize = 1024 * 1024;
-/// The longest token file read.
-const TOKEN_LIMIT: u64 = 4096;
+/// The bounds of the question, the same as a gateway's (50 failures with
+/// long errors fit easily in the size).
+pub use super::gateways::{ASK_LIMIT, ASK_TIMEOUT};
 
 /// Whether the dashboard sends webhooks (else there is nothing to ask it).
 pub fn has_webhooks(svc: &ServiceSpec) -> bool {
@@ -70,34 +66,7 @@ async fn fetch(svc: &ServiceSpec) -> Result<Answer, String> {
     let base = base_url(svc).ok_or("it has no HTTP health check to find its address by")?;
     let url = format!("{base}/api/v1/webhooks");
     let path = token_file(svc).ok_or("its command names no read-only token file")?;
-    let bytes = crate::safefs::read_private_bounded(&path, TOKEN_LIMIT).map_err(|e| {
-        format!(
-            "cannot read its token from {}: {}",
-            path.display(),
-            crate::style::with_causes(&e)
-        )
-    })?;
-    let http = crate::http::client_builder()
-        .timeout(ASK_TIMEOUT)
-        .build()
-        .map_err(|e| {
-            format!(
-                "cannot build an HTTP client: {}",
-                crate::style::with_causes(&e)
-            )
-        })?;
-    let resp = http
-        .get(&url)
-        .bearer_auth(String::from_utf8_lossy(&bytes).trim())
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {}", crate::style::with_causes(&e)))?;
-    if !resp.status().is_success() {
-        return Err(format!("GET {url}: HTTP {}", resp.status()));
-    }
-    let body = crate::http::read_capped(resp, ASK_LIMIT)
-        .await
-        .map_err(|e| format!("GET {url}: {}", crate::style::with_causes(&e)))?;
+    let body = super::gateways::ask_own(reqwest::Method::GET, &url, Some(&path)).await?;
     serde_json::from_slice::<Answer>(&body)
         .map_err(|e| format!("GET {url}: not the dashboard's webhook list: {e}"))
 }
@@ -106,6 +75,7 @@ async fn fetch(svc: &ServiceSpec) -> Result<Answer, String> {
 mod tests {
     use super::*;
     use crate::model::spec::Probe;
+    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn dashboard_at(port: u16, token_file: Option<&std::path::Path>) -> ServiceSpec {

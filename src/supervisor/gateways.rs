@@ -84,16 +84,14 @@ async fn fetch(
     call(svc, token_file, reqwest::Method::GET, "status").await
 }
 
-/// `METHOD /__facerunner/{what}` on the gateway, with its token; both
-/// answer `{"backends": [...]}`.
-async fn call(
-    svc: &ServiceSpec,
-    token_file: Option<PathBuf>,
+/// `METHOD url` on a process of the daemon's own (a gateway, a dashboard),
+/// with the bearer token in `token_file` when given: its body, bounded by
+/// [`ASK_TIMEOUT`] and [`ASK_LIMIT`]; any failure as one line for `status`.
+pub(crate) async fn ask_own(
     method: reqwest::Method,
-    what: &str,
-) -> Result<Vec<GatewayBackend>, String> {
-    let base = base_url(svc).ok_or("it has no HTTP health check to find its address by")?;
-    let url = format!("{base}/__facerunner/{what}");
+    url: &str,
+    token_file: Option<&std::path::Path>,
+) -> Result<Vec<u8>, String> {
     let http = crate::http::client_builder()
         .timeout(ASK_TIMEOUT)
         .build()
@@ -103,9 +101,9 @@ async fn call(
                 crate::style::with_causes(&e)
             )
         })?;
-    let mut req = http.request(method.clone(), &url);
+    let mut req = http.request(method.clone(), url);
     if let Some(path) = token_file {
-        let bytes = crate::safefs::read_private_bounded(&path, 4096).map_err(|e| {
+        let bytes = crate::safefs::read_private_bounded(path, 4096).map_err(|e| {
             format!(
                 "cannot read its token from {}: {}",
                 path.display(),
@@ -121,9 +119,22 @@ async fn call(
     if !resp.status().is_success() {
         return Err(format!("{method} {url}: HTTP {}", resp.status()));
     }
-    let body = crate::http::read_capped(resp, ASK_LIMIT)
+    crate::http::read_capped(resp, ASK_LIMIT)
         .await
-        .map_err(|e| format!("{method} {url}: {}", crate::style::with_causes(&e)))?;
+        .map_err(|e| format!("{method} {url}: {}", crate::style::with_causes(&e)))
+}
+
+/// `METHOD /__facerunner/{what}` on the gateway, with its token; both
+/// answer `{"backends": [...]}`.
+async fn call(
+    svc: &ServiceSpec,
+    token_file: Option<PathBuf>,
+    method: reqwest::Method,
+    what: &str,
+) -> Result<Vec<GatewayBackend>, String> {
+    let base = base_url(svc).ok_or("it has no HTTP health check to find its address by")?;
+    let url = format!("{base}/__facerunner/{what}");
+    let body = ask_own(method.clone(), &url, token_file.as_deref()).await?;
     #[derive(serde::Deserialize)]
     struct Answer {
         backends: Vec<GatewayBackend>,
