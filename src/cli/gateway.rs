@@ -43,9 +43,8 @@ pub struct GatewayArgs {
 
 fn parse_backend(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((n, u))
-            if !n.is_empty() && (u.starts_with("http://") || u.starts_with("https://")) =>
-        {
+        Some((n, u)) if !n.is_empty() => {
+            crate::gateway::upstream::Target::parse(u)?;
             Ok((n.to_string(), u.to_string()))
         }
         _ => Err(format!(

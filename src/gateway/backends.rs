@@ -60,6 +60,8 @@ pub struct Backend {
     pub total: AtomicU64,
     /// Requests that failed (no answer, a 5xx, a stream cut).
     pub errors: AtomicU64,
+    /// The gateway's kept connections to it.
+    pub upstream: Arc<super::upstream::Upstream>,
 }
 
 /// Counts a request in flight until dropped (also when the client goes away).
@@ -72,16 +74,18 @@ impl Drop for InFlight {
 }
 
 impl Backend {
-    /// A backend not yet polled.
-    pub fn new(name: String, url: String) -> Backend {
-        Backend {
+    /// A backend not yet polled; `url` as [`super::upstream::Target::parse`] reads it.
+    pub fn new(name: String, url: String) -> Result<Backend, String> {
+        let target = super::upstream::Target::parse(&url)?;
+        Ok(Backend {
             name,
             url: url.trim_end_matches('/').to_string(),
+            upstream: Arc::new(super::upstream::Upstream::new(target)),
             view: Mutex::new(View::default()),
             in_flight: AtomicU64::new(0),
             total: AtomicU64::new(0),
             errors: AtomicU64::new(0),
-        }
+        })
     }
 
     /// A copy of what the last poll saw.
@@ -285,7 +289,7 @@ mod tests {
     use super::*;
 
     fn backend(name: &str, models: &[&str], loaded: &[&str]) -> Arc<Backend> {
-        let b = Arc::new(Backend::new(name.into(), format!("http://{name}")));
+        let b = Arc::new(Backend::new(name.into(), format!("http://{name}")).expect("url"));
         b.set(|v| {
             v.healthy = true;
             v.models = models.iter().map(|m| model_key(m)).collect();

@@ -33,6 +33,7 @@
 pub mod backends;
 pub mod metrics;
 mod proxy;
+pub mod upstream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,6 +121,14 @@ pub enum GatewayError {
         /// The backends.
         known: String,
     },
+    /// A backend's URL cannot be used.
+    #[error("--backend {name}: {why}")]
+    BadBackend {
+        /// The backend.
+        name: String,
+        /// Why.
+        why: String,
+    },
     /// No backend given.
     #[error("the gateway has no backend; give --backend NAME=URL at least once")]
     NoBackends,
@@ -133,8 +142,6 @@ pub use crate::model::spec::is_loopback;
 /// Everything a request handler needs.
 pub(crate) struct Gateway {
     pub pool: Pool,
-    /// For forwarded requests: no overall timeout (streams run long).
-    pub http: reqwest::Client,
     /// For polls.
     pub poll: reqwest::Client,
     pub token: Option<String>,
@@ -231,22 +238,19 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
         }
         None => None,
     };
-    let http = crate::http::client_builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build()
-        .map_err(GatewayError::Client)?;
     let poll = crate::http::client_builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .map_err(GatewayError::Client)?;
-    let pool = Pool {
-        all: opts
-            .backends
-            .iter()
-            .map(|(n, u)| Arc::new(Backend::new(n.clone(), u.clone())))
-            .collect(),
-    };
+    let mut all = Vec::new();
+    for (n, u) in &opts.backends {
+        let b = Backend::new(n.clone(), u.clone()).map_err(|why| GatewayError::BadBackend {
+            name: n.clone(),
+            why,
+        })?;
+        all.push(Arc::new(b));
+    }
+    let pool = Pool { all };
     for (model, names) in &opts.place {
         for n in names {
             if pool.named(n).is_none() {
@@ -272,7 +276,6 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
         })?;
     let gw = Arc::new(Gateway {
         pool: pool.clone(),
-        http,
         poll: poll.clone(),
         token,
         last_refresh: tokio::sync::Mutex::new(None),

@@ -1,19 +1,21 @@
 //! The gateway's HTTP side: the routes, the choice of backend, and the
 //! forwarding of bodies in both directions without buffering the answer.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use hyper::body::Body as _;
 use serde_json::{Value, json};
+
+use std::sync::atomic::Ordering;
 
 use super::backends::{Backend, InFlight};
 use super::metrics::Timing;
+use super::upstream::{Answer, OutBody, Outgoing};
 use super::{BACKEND_HEADER, BODY_LIMIT, BODY_TIMEOUT, Gateway, HEADER_TIMEOUT, SESSION_HEADER};
 
 /// Accept connections until the process ends; each connection has the
@@ -151,7 +153,7 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
                     (
                         b.name.clone(),
                         b.with_view(|v| v.healthy),
-                        b.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+                        b.in_flight.load(Ordering::Relaxed),
                     )
                 })
                 .collect();
@@ -504,11 +506,7 @@ async fn fan_out(
         .and_then(|v| v.get("stream"))
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
+    let pq = path_and_query(req.uri());
     let headers = upstream_headers(req.headers(), gw.token.is_some());
     let method = req.method().clone();
     let one = |b: Arc<Backend>| {
@@ -516,12 +514,14 @@ async fn fan_out(
         async move {
             let _guard = b.start();
             let started = Instant::now();
-            let sent = gw
-                .http
-                .request(method, format!("{}{pq}", b.url))
-                .headers(headers)
-                .body(body)
-                .send()
+            let sent = b
+                .upstream
+                .send(Outgoing {
+                    method,
+                    path_and_query: pq.clone(),
+                    headers,
+                    body: OutBody::Whole(body),
+                })
                 .await;
             let outcome = match sent {
                 Err(e) => Err((StatusCode::BAD_GATEWAY, crate::style::with_causes(&e))),
@@ -529,10 +529,13 @@ async fn fan_out(
                     let status = r.status();
                     let mut timing = gw.metrics.time(&b.name, "", started);
                     let mut last = Vec::new();
-                    let mut chunks = r.bytes_stream();
+                    let mut answer = r.into_body();
                     let mut cut = None;
-                    while let Some(c) = chunks.next().await {
-                        match c {
+                    while let Some(frame) =
+                        std::future::poll_fn(|cx| std::pin::Pin::new(&mut answer).poll_frame(cx))
+                            .await
+                    {
+                        match frame.map(|f| f.into_data().unwrap_or_default()) {
                             Ok(c) => {
                                 timing.chunk();
                                 // Keep only the tail: the outcome is the last line.
@@ -579,7 +582,7 @@ async fn fan_out(
                 }
             };
             if outcome.is_err() {
-                b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                b.errors.fetch_add(1, Ordering::Relaxed);
             }
             (b.name.clone(), outcome)
         }
@@ -636,7 +639,7 @@ async fn fan_out(
 }
 
 /// Request headers not passed on: hop-by-hop ones, the host, the length
-/// (set again), and the gateway's own token.
+/// (set again), `Expect` (the body is read already), and the gateway's own token.
 fn upstream_headers(h: &HeaderMap, strip_auth: bool) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (k, v) in h {
@@ -653,6 +656,7 @@ fn upstream_headers(h: &HeaderMap, strip_auth: bool) -> HeaderMap {
                 | "upgrade"
                 | "host"
                 | "content-length"
+                | "expect"
         );
         if hop || (strip_auth && n == "authorization") {
             continue;
@@ -672,11 +676,7 @@ async fn forward(
     model: Option<&str>,
     shape: Shape,
 ) -> Response {
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
+    let pq = path_and_query(req.uri());
     let headers = upstream_headers(req.headers(), gw.token.is_some());
     let method = req.method().clone();
     let n = candidates.len();
@@ -692,16 +692,18 @@ async fn forward(
     for (i, b) in candidates.into_iter().enumerate() {
         let guard = b.start();
         let started = Instant::now();
-        let sent = gw
-            .http
-            .request(method.clone(), format!("{}{pq}", b.url))
-            .headers(headers.clone())
-            .body(body.clone())
-            .send()
+        let sent = b
+            .upstream
+            .send(Outgoing {
+                method: method.clone(),
+                path_and_query: pq.clone(),
+                headers: headers.clone(),
+                body: OutBody::Whole(body.clone()),
+            })
             .await;
         match sent {
             Err(e) => {
-                b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                b.errors.fetch_add(1, Ordering::Relaxed);
                 gw.metrics.failed(&b.name, &label);
                 let msg = crate::style::with_causes(&e);
                 if e.is_connect() {
@@ -710,7 +712,7 @@ async fn forward(
                 why.push(format!("{}: {msg}", b.name));
             }
             Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE && i + 1 < n => {
-                b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                b.errors.fetch_add(1, Ordering::Relaxed);
                 gw.metrics.failed(&b.name, &label);
                 why.push(format!("{}: busy (503)", b.name));
             }
@@ -729,22 +731,25 @@ async fn forward(
     )
 }
 
+fn path_and_query(uri: &axum::http::Uri) -> String {
+    uri.path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string())
+}
+
 /// Forward a request whose body is streamed (blob uploads), to one backend.
 async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: Shape) -> Response {
     let (parts, body) = req.into_parts();
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| parts.uri.path().to_string());
     let guard = b.start();
     let started = Instant::now();
-    let sent = gw
-        .http
-        .request(parts.method.clone(), format!("{}{pq}", b.url))
-        .headers(upstream_headers(&parts.headers, gw.token.is_some()))
-        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-        .send()
+    let sent = b
+        .upstream
+        .send(Outgoing {
+            method: parts.method.clone(),
+            path_and_query: path_and_query(&parts.uri),
+            headers: upstream_headers(&parts.headers, gw.token.is_some()),
+            body: OutBody::Stream(body),
+        })
         .await;
     match sent {
         Ok(r) => {
@@ -752,7 +757,7 @@ async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: S
             relay(b, guard, r, timing)
         }
         Err(e) => {
-            b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            b.errors.fetch_add(1, Ordering::Relaxed);
             gw.metrics.failed(&b.name, "");
             shape.error(
                 StatusCode::BAD_GATEWAY,
@@ -762,60 +767,113 @@ async fn forward_streaming(gw: &Gateway, b: Arc<Backend>, req: Request, shape: S
     }
 }
 
-/// The backend's answer, its body passed through chunk by chunk. The
-/// in-flight count lasts as long as the body; a client that goes away
-/// drops the body, which drops the upstream request (cancelling it there).
-fn relay(b: Arc<Backend>, guard: InFlight, r: reqwest::Response, mut timing: Timing) -> Response {
-    let status = r.status();
-    if status.is_server_error() {
-        b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// The backend's answer, its body passed through as it comes (see
+/// [`Relay`]), with the backend's name in [`super::BACKEND_HEADER`].
+fn relay(
+    b: Arc<Backend>,
+    guard: InFlight,
+    r: axum::http::Response<Answer>,
+    mut timing: Timing,
+) -> Response {
+    let (mut parts, answer) = r.into_parts();
+    if parts.status.is_server_error() {
+        b.errors.fetch_add(1, Ordering::Relaxed);
         timing.fail();
     }
-    let sse = r
-        .headers()
+    let sse = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let mut headers = HeaderMap::new();
-    for (k, v) in r.headers() {
-        if !matches!(
-            k.as_str(),
-            "connection" | "keep-alive" | "transfer-encoding" | "content-length"
-        ) {
-            headers.append(k.clone(), v.clone());
-        }
+    for hop in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::CONTENT_LENGTH,
+        HeaderName::from_static("keep-alive"),
+    ] {
+        parts.headers.remove(hop);
     }
     if let Ok(v) = HeaderValue::from_str(&b.name) {
-        headers.insert(super::BACKEND_HEADER, v);
+        parts.headers.insert(super::BACKEND_HEADER, v);
     }
-    let upstream = r.bytes_stream();
-    let stream = futures_util::stream::unfold(
-        Some((upstream, guard, b, timing)),
-        move |state| async move {
-            let (mut up, guard, b, mut timing) = state?;
-            match up.next().await {
-                Some(Ok(chunk)) => {
-                    timing.chunk();
-                    Some((Ok::<Bytes, Infallible>(chunk), Some((up, guard, b, timing))))
+    let body = Relay {
+        answer,
+        sse,
+        done: false,
+        timing,
+        backend: b,
+        _guard: guard,
+    };
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// An answer's body on its way to the client, chunk by chunk as the
+/// backend's connection hands them over (chunks read together leave
+/// together). It counts the request in flight until the client has it
+/// all or goes away; going away drops the answer, which closes the
+/// connection to the backend (so it stops). A stream the backend cuts
+/// ends with an error line in the stream's format; an answer of a known
+/// length cannot take one and is cut off in turn.
+struct Relay {
+    answer: Answer,
+    sse: bool,
+    done: bool,
+    timing: Timing,
+    backend: Arc<Backend>,
+    _guard: InFlight,
+}
+
+impl hyper::body::Body for Relay {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, axum::BoxError>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match std::pin::Pin::new(&mut this.answer).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if frame.is_data() {
+                    this.timing.chunk();
                 }
-                Some(Err(e)) => {
-                    b.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    timing.fail();
-                    let msg = format!(
-                        "the backend {} failed mid-stream: {}",
-                        b.name,
-                        crate::style::with_causes(&e)
-                    );
-                    Some((Ok(error_line(sse, &msg)), None))
-                }
-                None => None,
+                Poll::Ready(Some(Ok(frame)))
             }
-        },
-    );
-    let mut resp = Response::new(Body::from_stream(stream));
-    *resp.status_mut() = status;
-    *resp.headers_mut() = headers;
-    resp
+            Poll::Ready(Some(Err(e))) => {
+                this.done = true;
+                this.backend.errors.fetch_add(1, Ordering::Relaxed);
+                this.timing.fail();
+                let msg = format!(
+                    "the backend {} failed mid-stream: {}",
+                    this.backend.name,
+                    crate::style::with_causes(&e)
+                );
+                if this.answer.size_hint().exact().is_some() {
+                    return Poll::Ready(Some(Err(msg.into())));
+                }
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(error_line(
+                    this.sse, &msg,
+                )))))
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.answer.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.answer.size_hint()
+    }
 }
 
 /// The last line of a stream cut by its backend, in the stream's format.
@@ -922,7 +980,6 @@ mod tests {
     fn the_token_is_compared_whole() {
         let gw = |token: Option<&str>| Gateway {
             pool: super::super::backends::Pool { all: vec![] },
-            http: crate::http::client_builder().build().expect("client"),
             poll: crate::http::client_builder().build().expect("client"),
             token: token.map(str::to_string),
             last_refresh: tokio::sync::Mutex::new(None),

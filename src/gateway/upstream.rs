@@ -1,0 +1,434 @@
+//! The gateway's own connections to one backend: a small keep-alive pool
+//! of HTTP/1 connections, each driven by the task that answers the client.
+//!
+//! Why not a ready-made client (reqwest, hyper-util's `Client`): those run
+//! each connection in a task of its own, which hands the answer's body over
+//! one chunk per turn; the client side, finding nothing more ready, flushes
+//! after every chunk. An answer whose eight lines arrived in one read left
+//! the gateway in nine `writev` calls (nginx: one), and more than half the
+//! gateway's time went to the kernel. Here the connection is polled by
+//! whoever reads its body ([`Answer`]): every chunk already read from the
+//! backend is handed on in the same poll, and the client's side flushes
+//! once, when the backend has nothing more to give.
+//!
+//! - A connection goes back to the pool only once its answer was read to
+//!   the end; a client that goes away drops the answer and with it the
+//!   connection, which is how the backend learns to stop.
+//! - A kept connection the backend closed meanwhile is found before use,
+//!   or, when it closes as the request leaves, the request is sent once
+//!   more on a new connection (a request whose body cannot be sent again
+//!   is not).
+//! - Connecting is bounded by [`super::CONNECT_TIMEOUT`]; idle connections
+//!   are dropped after [`IDLE_FOR`] and at most [`MAX_IDLE`] are kept.
+
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, header};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{Builder, Connection, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// How long a kept connection may wait for its next request.
+pub const IDLE_FOR: Duration = Duration::from_secs(30);
+/// The most connections kept open to one backend while idle.
+pub const MAX_IDLE: usize = 256;
+
+/// Why a request did not get an answer's head from the backend.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// No connection could be made.
+    #[error("cannot connect to {addr}")]
+    Connect {
+        /// `host:port`.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The connection failed before the answer's head arrived.
+    #[error("the connection to {addr} failed")]
+    Http {
+        /// `host:port`.
+        addr: String,
+        /// Why.
+        #[source]
+        source: hyper::Error,
+    },
+}
+
+impl Failure {
+    /// Whether the backend could not be reached at all (it is down).
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Failure::Connect { .. })
+    }
+}
+
+/// Where a backend listens: `http://host[:port][/prefix]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    host: String,
+    port: u16,
+    /// The path every request's path is put under (`""` for none).
+    prefix: String,
+    /// The `Host` header sent.
+    authority: HeaderValue,
+}
+
+impl Target {
+    /// Read a base URL; only plain `http://` (backends are local or on a
+    /// private network; put TLS in front of the gateway, not behind it).
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(format!(
+                "`{url}`: the gateway speaks plain http:// to its backends"
+            ));
+        }
+        let auth = uri
+            .authority()
+            .ok_or_else(|| format!("`{url}` has no host"))?;
+        if auth.as_str().contains('@') {
+            return Err(format!(
+                "`{url}`: a backend URL carries no user or password"
+            ));
+        }
+        if uri.query().is_some() {
+            return Err(format!("`{url}`: a backend URL has no query"));
+        }
+        let host = auth.host().trim_matches(['[', ']']).to_string();
+        let port = auth.port_u16().unwrap_or(80);
+        let authority =
+            HeaderValue::from_str(auth.as_str()).map_err(|e| format!("`{url}`: {e}"))?;
+        Ok(Target {
+            host,
+            port,
+            prefix: uri.path().trim_end_matches('/').to_string(),
+            authority,
+        })
+    }
+
+    fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// One open connection: the handle requests go on, and the connection
+/// itself, polled by whoever holds it.
+struct Link {
+    send: SendRequest<Body>,
+    /// `None` once it has finished (closed, or failed).
+    conn: Option<Connection<TokioIo<TcpStream>, Body>>,
+    /// When it went back to the pool.
+    idle_since: Instant,
+}
+
+impl Link {
+    /// Let the connection do what it can now (read, write, decode);
+    /// `true` while it is still open.
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(c) = &mut self.conn
+            && Pin::new(c).poll(cx).is_ready()
+        {
+            self.conn = None;
+        }
+        self.conn.is_some()
+    }
+
+    /// Whether it can take a request now (polled once, so a close the
+    /// backend sent meanwhile is seen).
+    async fn usable(&mut self) -> bool {
+        poll_fn(|cx| Poll::Ready(self.drive(cx))).await && self.send.is_ready()
+    }
+}
+
+/// One backend's kept connections.
+#[derive(Debug)]
+pub struct Upstream {
+    target: Target,
+    idle: Mutex<Vec<Link>>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").finish_non_exhaustive()
+    }
+}
+
+/// A request for [`Upstream::send`].
+pub struct Outgoing {
+    /// The method.
+    pub method: Method,
+    /// Path and query, as the client sent them.
+    pub path_and_query: String,
+    /// Headers to pass on (hop-by-hop ones already removed).
+    pub headers: HeaderMap,
+    /// The body: whole (it can be sent again on a new connection), or
+    /// streamed (sent once).
+    pub body: OutBody,
+}
+
+/// The body of an [`Outgoing`] request.
+pub enum OutBody {
+    /// Read whole already.
+    Whole(Bytes),
+    /// Passed on as it arrives (blob uploads).
+    Stream(Body),
+}
+
+impl Upstream {
+    /// A pool for `target`; nothing is connected yet.
+    pub fn new(target: Target) -> Upstream {
+        Upstream {
+            target,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `host:port`, for messages.
+    pub fn addr(&self) -> String {
+        self.target.addr()
+    }
+
+    /// Send `out` and wait for the answer's head. The answer's body drives
+    /// the connection, and gives it back to this pool when read to the end.
+    pub async fn send(self: &Arc<Self>, out: Outgoing) -> Result<Response<Answer>, Failure> {
+        let Outgoing {
+            method,
+            path_and_query,
+            headers,
+            body,
+        } = out;
+        let build = |body: Body| {
+            let mut req = Request::new(body);
+            *req.method_mut() = method.clone();
+            *req.uri_mut() = format!("{}{path_and_query}", self.target.prefix)
+                .parse()
+                .unwrap_or_else(|_| Uri::from_static("/"));
+            *req.headers_mut() = headers.clone();
+            req.headers_mut()
+                .insert(header::HOST, self.target.authority.clone());
+            req
+        };
+        let (whole, mut body) = match body {
+            OutBody::Whole(b) => (Some(b), None),
+            OutBody::Stream(s) => (None, Some(s)),
+        };
+        loop {
+            let (mut link, reused) = self.link().await?;
+            let req = match (&whole, body.take()) {
+                (Some(b), _) => build(Body::from(b.clone())),
+                (None, Some(s)) => build(s),
+                (None, None) => unreachable!("a streamed body is sent once"),
+            };
+            match exchange(&mut link, req).await {
+                Ok(head) => {
+                    let (parts, incoming) = head.into_parts();
+                    let answer = Answer {
+                        body: incoming,
+                        link: Some(link),
+                        pool: self.clone(),
+                    };
+                    return Ok(Response::from_parts(parts, answer));
+                }
+                // A kept connection the backend closed as the request left:
+                // once more on a new one, when the body can be sent again.
+                Err(e)
+                    if reused
+                        && whole.is_some()
+                        && (e.is_canceled() || e.is_incomplete_message()) =>
+                {
+                    continue;
+                }
+                Err(source) => {
+                    return Err(Failure::Http {
+                        addr: self.target.addr(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// A kept connection that is still open (newest first), else a new one;
+    /// with whether it was kept.
+    async fn link(&self) -> Result<(Link, bool), Failure> {
+        loop {
+            let kept = self.idle.lock().ok().and_then(|mut v| v.pop());
+            let Some(mut link) = kept else { break };
+            if link.idle_since.elapsed() < IDLE_FOR && link.usable().await {
+                return Ok((link, true));
+            }
+        }
+        let failed = |source| Failure::Connect {
+            addr: self.target.addr(),
+            source,
+        };
+        let connect = TcpStream::connect((self.target.host.as_str(), self.target.port));
+        let stream = match tokio::time::timeout(super::CONNECT_TIMEOUT, connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => {
+                return Err(failed(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no connection within {} s",
+                        super::CONNECT_TIMEOUT.as_secs()
+                    ),
+                )));
+            }
+        };
+        // Requests and answers leave whole, at once (no Nagle wait).
+        let _ = stream.set_nodelay(true);
+        let (send, conn) = Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|source| Failure::Http {
+                addr: self.target.addr(),
+                source,
+            })?;
+        Ok((
+            Link {
+                send,
+                conn: Some(conn),
+                idle_since: Instant::now(),
+            },
+            false,
+        ))
+    }
+
+    /// Keep `link` for a later request, if it can take one.
+    fn keep(&self, mut link: Link) {
+        if !link.send.is_ready() || link.conn.is_none() {
+            return;
+        }
+        link.idle_since = Instant::now();
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.retain(|l| l.idle_since.elapsed() < IDLE_FOR);
+            if idle.len() < MAX_IDLE {
+                idle.push(link);
+            }
+        }
+    }
+}
+
+/// Send `req` on `link`, driving the connection in this task until the
+/// answer's head is in.
+async fn exchange(link: &mut Link, req: Request<Body>) -> Result<Response<Incoming>, hyper::Error> {
+    let mut answer = std::pin::pin!(link.send.send_request(req));
+    poll_fn(|cx| {
+        if let Poll::Ready(r) = answer.as_mut().poll(cx) {
+            return Poll::Ready(r);
+        }
+        // The connection writes the request and reads the head; then the
+        // answer is ready (or failed, when the connection ended).
+        link.drive(cx);
+        answer.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// An answer's body, read straight from its connection: each poll first
+/// takes what the connection has already decoded, and only when nothing
+/// is there lets the connection read more. At the end the connection goes
+/// back to its pool; dropped before the end, it is closed.
+pub struct Answer {
+    body: Incoming,
+    link: Option<Link>,
+    pool: Arc<Upstream>,
+}
+
+impl hyper::body::Body for Answer {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let mut drove = false;
+        loop {
+            match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Ready(None) => {
+                    if let Some(mut link) = this.link.take() {
+                        // Let it settle (the end of one answer) before it is kept.
+                        link.drive(cx);
+                        this.pool.keep(link);
+                    }
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(r)) => {
+                    if r.is_err() {
+                        this.link = None;
+                    }
+                    return Poll::Ready(Some(r));
+                }
+                Poll::Pending if !drove => {
+                    drove = true;
+                    match &mut this.link {
+                        Some(link) => {
+                            if !link.drive(cx) {
+                                // Finished: the body ends (or fails) on the next poll.
+                                this.link = None;
+                            }
+                        }
+                        None => return Poll::Pending,
+                    }
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn backend_urls_are_plain_http_with_an_optional_prefix() {
+        let t = Target::parse("http://127.0.0.1:11434").expect("plain");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.prefix.as_str()),
+            ("127.0.0.1", 11434, "")
+        );
+        assert_eq!(t.addr(), "127.0.0.1:11434");
+        let t = Target::parse("http://[::1]:8080/ollama/").expect("v6 and prefix");
+        assert_eq!(
+            (t.host.as_str(), t.port, t.prefix.as_str()),
+            ("::1", 8080, "/ollama")
+        );
+        assert_eq!(t.addr(), "[::1]:8080");
+        assert_eq!(t.authority, "[::1]:8080");
+        assert_eq!(Target::parse("http://gpu-box").expect("no port").port, 80);
+        for bad in [
+            "https://x:1",
+            "x:1",
+            "http://u:p@x:1",
+            "http://x:1/?a=b",
+            "ftp://x",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
