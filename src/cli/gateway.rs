@@ -32,10 +32,11 @@ pub struct GatewayArgs {
     /// (the daemon rewrites it on each apply), merged over `--place`.
     #[arg(long, value_name = "PATH")]
     pub placement_file: Option<PathBuf>,
-    /// Threads serving requests (default: the machine's cores, at most
-    /// 4). 1 runs everything on one thread, like nginx's single worker;
-    /// measured on 2 shared cores, one thread was no faster for one client
-    /// and slower for 64 (`cargo bench --bench gateway_bench`).
+    /// Threads serving requests (default 1: everything on one thread, like
+    /// nginx's single worker; one thread forwards tens of thousands of
+    /// answers a second). Measured on 2 shared cores, two threads were
+    /// slower at 1 client and had a worse p99 at 64 (`cargo bench --bench
+    /// gateway_bench`); more may help on many cores under heavy load.
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
@@ -68,17 +69,8 @@ fn parse_place(s: &str) -> Result<(String, Vec<String>), String> {
     }
 }
 
-/// The machine's cores, at most [`MAX_DEFAULT_THREADS`]: a gateway's work
-/// per request is small, and more threads only add hand-offs.
-fn default_threads() -> u16 {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(usize::from(MAX_DEFAULT_THREADS)) as u16
-}
-
-/// The most threads the gateway starts unless `--threads` says otherwise.
-const MAX_DEFAULT_THREADS: u16 = 4;
+/// The threads the gateway runs unless `--threads` says otherwise.
+const DEFAULT_THREADS: u16 = 1;
 
 /// The runtime `--threads` asks for: one thread runs a current-thread
 /// runtime (a request's tasks, client and backend side, wake each other
@@ -96,7 +88,7 @@ fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Run the gateway until stopped.
 pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
-    let rt = runtime(a.threads.unwrap_or_else(default_threads))
+    let rt = runtime(a.threads.unwrap_or(DEFAULT_THREADS))
         .into_diagnostic()
         .map_err(|e| e.wrap_err("cannot start the gateway's runtime"))?;
     rt.block_on(crate::gateway::run(crate::gateway::Options {
@@ -125,13 +117,11 @@ mod tests {
     }
 
     #[test]
-    fn threads_choose_the_runtime_and_the_default_is_the_cores_capped() {
+    fn threads_choose_the_runtime_and_the_default_is_one() {
         let parse = |extra: &[&str]| {
             Cli::try_parse_from(["gw", "--port", "1"].iter().chain(extra)).map(|c| c.a.threads)
         };
         assert_eq!(parse(&[]).expect("default"), None);
-        let d = default_threads();
-        assert!((1..=MAX_DEFAULT_THREADS).contains(&d), "{d}");
         assert_eq!(parse(&["--threads", "3"]).expect("three"), Some(3));
         assert!(parse(&["--threads", "0"]).is_err(), "0 threads is refused");
 

@@ -403,7 +403,146 @@ impl hyper::body::Body for Answer {
 
 #[cfg(test)]
 mod tests {
-    use super::Target;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Waker};
+
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method};
+    use hyper::body::Body as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{Answer, OutBody, Outgoing, Target, Upstream};
+
+    /// A backend on a free port that answers each request with `answer`;
+    /// after answering, it closes the connection unless `keep`. Counts
+    /// the connections it accepted.
+    async fn backend(answer: &'static [u8], keep: bool) -> (Arc<Upstream>, Arc<AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // One request: its head (these requests have no body).
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.clear();
+                        if s.write_all(answer).await.is_err() || !keep {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let target = Target::parse(&format!("http://127.0.0.1:{port}")).expect("url");
+        (Arc::new(Upstream::new(target)), accepted)
+    }
+
+    fn get() -> Outgoing {
+        Outgoing {
+            method: Method::GET,
+            path_and_query: "/api/chat".into(),
+            headers: HeaderMap::new(),
+            body: OutBody::Whole(Bytes::new()),
+        }
+    }
+
+    async fn read_all(mut a: Answer) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(f) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut a).poll_frame(cx)).await
+        {
+            out.extend_from_slice(&f.expect("frame").into_data().unwrap_or_default());
+        }
+        out
+    }
+
+    const LINES: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n\
+        2\r\na\n\r\n2\r\nb\n\r\n2\r\nc\n\r\n2\r\nd\n\r\n2\r\ne\n\r\n2\r\nf\n\r\n2\r\ng\n\r\n2\r\nh\n\r\n0\r\n\r\n";
+
+    #[tokio::test]
+    async fn chunks_read_together_are_handed_over_together() {
+        let (up, _) = backend(LINES, true).await;
+        let mut a = up.send(get()).await.expect("answer").into_body();
+        // The first chunk, once it is there …
+        let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut a).poll_frame(cx)).await;
+        assert_eq!(
+            first
+                .expect("a frame")
+                .expect("ok")
+                .into_data()
+                .expect("data"),
+            "a\n"
+        );
+        // … brings the seven others and the end with it, without another
+        // read: a poll that cannot wait gets each of them at once.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut rest = Vec::new();
+        loop {
+            match std::pin::Pin::new(&mut a).poll_frame(&mut cx) {
+                Poll::Ready(Some(f)) => {
+                    rest.extend_from_slice(&f.expect("ok").into_data().expect("data"))
+                }
+                Poll::Ready(None) => break,
+                Poll::Pending => panic!("waited after {:?}", String::from_utf8_lossy(&rest)),
+            }
+        }
+        assert_eq!(rest, b"b\nc\nd\ne\nf\ng\nh\n");
+    }
+
+    #[tokio::test]
+    async fn a_connection_read_to_the_end_is_kept_and_one_the_backend_closed_is_replaced() {
+        let (up, accepted) = backend(LINES, true).await;
+        for _ in 0..3 {
+            let a = up.send(get()).await.expect("answer").into_body();
+            assert_eq!(read_all(a).await.len(), 16);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one kept connection");
+        // Dropped before its end: that connection is closed, not kept.
+        let a = up.send(get()).await.expect("answer").into_body();
+        drop(a);
+        assert_eq!(
+            read_all(up.send(get()).await.expect("answer").into_body())
+                .await
+                .len(),
+            16
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+        // A backend that closes after each answer (without saying so):
+        // every request still gets its answer, on a new connection.
+        let (up, accepted) = backend(LINES, false).await;
+        for _ in 0..5 {
+            let a = up.send(get()).await.expect("answer").into_body();
+            assert_eq!(read_all(a).await.len(), 16);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_is_not_there_is_a_connect_failure() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let up = Arc::new(Upstream::new(
+            Target::parse(&format!("http://127.0.0.1:{port}")).expect("url"),
+        ));
+        let e = up.send(get()).await.err().expect("no backend");
+        assert!(e.is_connect(), "{e}");
+    }
 
     #[test]
     fn backend_urls_are_plain_http_with_an_optional_prefix() {
