@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Body as _;
@@ -21,7 +21,6 @@ use super::{BACKEND_HEADER, BODY_LIMIT, BODY_TIMEOUT, Gateway, HEADER_TIMEOUT, S
 /// Accept connections until the process ends; each connection has the
 /// header timeout (slow clients cannot hold a connection forever).
 pub(super) async fn serve(listener: tokio::net::TcpListener, gw: Arc<Gateway>) {
-    let app = axum::Router::new().fallback(handle).with_state(gw);
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => {
@@ -38,7 +37,12 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, gw: Arc<Gateway>) {
                 continue;
             }
         };
-        let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+        let gw = gw.clone();
+        // Straight to the handler: one catch-all route needs no router.
+        let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let gw = gw.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(gw, req.map(Body::new)).await) }
+        });
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
             let _ = hyper::server::conn::http1::Builder::new()
@@ -120,7 +124,7 @@ fn authorized(gw: &Gateway, headers: &HeaderMap) -> bool {
             == 0
 }
 
-async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+async fn handle(gw: Arc<Gateway>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     if path == "/" && (method == Method::GET || method == Method::HEAD) {
@@ -798,6 +802,7 @@ fn relay(
     }
     let body = Relay {
         answer,
+        next: None,
         sse,
         done: false,
         timing,
@@ -807,20 +812,50 @@ fn relay(
     Response::from_parts(parts, Body::new(body))
 }
 
-/// An answer's body on its way to the client, chunk by chunk as the
-/// backend's connection hands them over (chunks read together leave
-/// together). It counts the request in flight until the client has it
-/// all or goes away; going away drops the answer, which closes the
-/// connection to the backend (so it stops). A stream the backend cuts
-/// ends with an error line in the stream's format; an answer of a known
-/// length cannot take one and is cut off in turn.
+/// An answer's body on its way to the client, as the backend's connection
+/// hands it over: what was read together leaves together, as one chunk
+/// (never waiting for more; like nginx, which re-chunks what each read
+/// brought), so a client reads one chunk where the backend wrote eight.
+/// It counts the request in flight until the client has it all or goes
+/// away; going away drops the answer, which closes the connection to the
+/// backend (so it stops). A stream the backend cuts ends with an error
+/// line in the stream's format; an answer of a known length cannot take
+/// one and is cut off in turn.
 struct Relay {
     answer: Answer,
+    /// What the answer gave after the data last handed on.
+    next: Option<Next>,
     sse: bool,
     done: bool,
     timing: Timing,
     backend: Arc<Backend>,
     _guard: InFlight,
+}
+
+/// One step of an answer.
+enum Next {
+    Frame(hyper::body::Frame<Bytes>),
+    Fail(hyper::Error),
+    End,
+}
+
+/// Data frames already read are joined up to this size; a larger frame
+/// goes on as it is.
+const JOIN_LIMIT: usize = 16 * 1024;
+
+impl Relay {
+    fn step(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Next> {
+        use std::task::Poll;
+        if let Some(n) = self.next.take() {
+            return Poll::Ready(n);
+        }
+        match std::pin::Pin::new(&mut self.answer).poll_frame(cx) {
+            Poll::Ready(Some(Ok(f))) => Poll::Ready(Next::Frame(f)),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Next::Fail(e)),
+            Poll::Ready(None) => Poll::Ready(Next::End),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl hyper::body::Body for Relay {
@@ -836,14 +871,14 @@ impl hyper::body::Body for Relay {
         if this.done {
             return Poll::Ready(None);
         }
-        match std::pin::Pin::new(&mut this.answer).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if frame.is_data() {
-                    this.timing.chunk();
-                }
-                Poll::Ready(Some(Ok(frame)))
+        let frame = match this.step(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Next::Frame(f)) => f,
+            Poll::Ready(Next::End) => {
+                this.done = true;
+                return Poll::Ready(None);
             }
-            Poll::Ready(Some(Err(e))) => {
+            Poll::Ready(Next::Fail(e)) => {
                 this.done = true;
                 this.backend.errors.fetch_add(1, Ordering::Relaxed);
                 this.timing.fail();
@@ -855,20 +890,44 @@ impl hyper::body::Body for Relay {
                 if this.answer.size_hint().exact().is_some() {
                     return Poll::Ready(Some(Err(msg.into())));
                 }
-                Poll::Ready(Some(Ok(hyper::body::Frame::data(error_line(
+                return Poll::Ready(Some(Ok(hyper::body::Frame::data(error_line(
                     this.sse, &msg,
-                )))))
+                )))));
             }
-            Poll::Ready(None) => {
-                this.done = true;
-                Poll::Ready(None)
+        };
+        let first = match frame.into_data() {
+            Ok(d) => d,
+            // Trailers go on as they are.
+            Err(f) => return Poll::Ready(Some(Ok(f))),
+        };
+        this.timing.chunk();
+        let mut joined: Option<Vec<u8>> = None;
+        while joined.as_ref().map_or(first.len(), |j| j.len()) < JOIN_LIMIT {
+            match this.step(cx) {
+                Poll::Ready(Next::Frame(f)) if f.is_data() => {
+                    let more = f.into_data().unwrap_or_default();
+                    joined
+                        .get_or_insert_with(|| first.to_vec())
+                        .extend_from_slice(&more);
+                }
+                Poll::Ready(n) => {
+                    this.next = Some(n);
+                    break;
+                }
+                Poll::Pending => break,
             }
-            Poll::Pending => Poll::Pending,
         }
+        let data = joined.map_or(first, Bytes::from);
+        Poll::Ready(Some(Ok(hyper::body::Frame::data(data))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done || self.answer.is_end_stream()
+        match &self.next {
+            _ if self.done => true,
+            Some(Next::End) => true,
+            Some(_) => false,
+            None => self.answer.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
