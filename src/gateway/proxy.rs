@@ -1035,6 +1035,49 @@ mod tests {
         assert!(model_of(br#"["model"]"#, false).is_err());
     }
 
+    #[tokio::test]
+    async fn lines_read_together_reach_the_client_as_one_chunk_and_counters_follow_the_body() {
+        use super::super::upstream::tests::{LINES, backend_url};
+        let (url, _) = backend_url(LINES, true).await;
+        let b = Arc::new(Backend::new("b".into(), url).expect("backend"));
+        let metrics = super::super::metrics::Metrics::default();
+        let guard = b.start();
+        let answer = b
+            .upstream
+            .send(Outgoing {
+                method: Method::POST,
+                path_and_query: "/api/chat".into(),
+                headers: HeaderMap::new(),
+                body: OutBody::Whole(Bytes::from_static(b"{}")),
+            })
+            .await
+            .expect("answer");
+        let timing = metrics.time("b", "m", Instant::now());
+        let resp = relay(b.clone(), guard, answer, timing);
+        assert_eq!(resp.headers()[BACKEND_HEADER], "b");
+        assert_eq!(
+            b.in_flight.load(Ordering::Relaxed),
+            1,
+            "in flight while the body is"
+        );
+        let mut body = resp.into_body();
+        let first = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx))
+            .await
+            .expect("a frame")
+            .expect("ok")
+            .into_data()
+            .expect("data");
+        assert_eq!(
+            first, "a\nb\nc\nd\ne\nf\ng\nh\n",
+            "the eight lines in one chunk"
+        );
+        let end = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(end.is_none());
+        drop(body);
+        assert_eq!(b.in_flight.load(Ordering::Relaxed), 0);
+        assert_eq!(b.errors.load(Ordering::Relaxed), 0);
+    }
+
     #[test]
     fn the_token_is_compared_whole() {
         let gw = |token: Option<&str>| Gateway {

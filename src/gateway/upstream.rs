@@ -402,7 +402,7 @@ impl hyper::body::Body for Answer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll, Waker};
@@ -418,6 +418,16 @@ mod tests {
     /// after answering, it closes the connection unless `keep`. Counts
     /// the connections it accepted.
     async fn backend(answer: &'static [u8], keep: bool) -> (Arc<Upstream>, Arc<AtomicUsize>) {
+        let (url, accepted) = backend_url(answer, keep).await;
+        let target = Target::parse(&url).expect("url");
+        (Arc::new(Upstream::new(target)), accepted)
+    }
+
+    /// [`backend`]'s server alone: its URL.
+    pub(in crate::gateway) async fn backend_url(
+        answer: &'static [u8],
+        keep: bool,
+    ) -> (String, Arc<AtomicUsize>) {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -446,8 +456,7 @@ mod tests {
                 });
             }
         });
-        let target = Target::parse(&format!("http://127.0.0.1:{port}")).expect("url");
-        (Arc::new(Upstream::new(target)), accepted)
+        (format!("http://127.0.0.1:{port}"), accepted)
     }
 
     fn get() -> Outgoing {
@@ -469,7 +478,8 @@ mod tests {
         out
     }
 
-    const LINES: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n\
+    /// An NDJSON answer of eight lines in eight chunks, written at once.
+    pub(in crate::gateway) const LINES: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n\
         2\r\na\n\r\n2\r\nb\n\r\n2\r\nc\n\r\n2\r\nd\n\r\n2\r\ne\n\r\n2\r\nf\n\r\n2\r\ng\n\r\n2\r\nh\n\r\n0\r\n\r\n";
 
     #[tokio::test]
