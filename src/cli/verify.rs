@@ -604,6 +604,11 @@ async fn probe_checks(checks: &mut Vec<Item>, http: &reqwest::Client, svc: &Serv
     }
 }
 
+/// The longest line of the generation's stream (and error body) read.
+const LINE_LIMIT: usize = 1024 * 1024;
+/// How long the whole generation may take (loading the model included).
+const GENERATE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// One short streamed generation on the smallest installed model.
 async fn generate(installed: &[(String, u64, String)]) -> DeepReport {
     let Some((model, _, url)) = installed.iter().min_by_key(|(_, size, _)| *size).cloned() else {
@@ -638,6 +643,7 @@ async fn generate(installed: &[(String, u64, String)]) -> DeepReport {
         Err(e) => return failed(crate::style::with_causes(&e)),
     };
     let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + GENERATE_TIMEOUT;
     let resp = http
         .post(format!("{url}/api/generate"))
         .json(&serde_json::json!({
@@ -652,7 +658,10 @@ async fn generate(installed: &[(String, u64, String)]) -> DeepReport {
         Ok(r) if r.status().is_success() => r,
         Ok(r) => {
             let s = r.status();
-            let body = r.text().await.unwrap_or_default();
+            let body = crate::http::read_capped(r, LINE_LIMIT)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             return failed(format!(
                 "POST {url}/api/generate: {s} {}",
                 body.chars().take(300).collect::<String>()
@@ -670,10 +679,17 @@ async fn generate(installed: &[(String, u64, String)]) -> DeepReport {
     let mut last: Option<serde_json::Value> = None;
     let mut buf: Vec<u8> = Vec::new();
     let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                return failed(format!(
+                    "the generation did not finish within {} s",
+                    GENERATE_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => break,
+            Ok(Some(Ok(c))) => c,
+            Ok(Some(Err(e))) => {
                 return failed(format!(
                     "the stream broke: {}",
                     crate::style::with_causes(&e)
@@ -681,6 +697,12 @@ async fn generate(installed: &[(String, u64, String)]) -> DeepReport {
             }
         };
         buf.extend_from_slice(&chunk);
+        if buf.len() > LINE_LIMIT && !buf.contains(&b'\n') {
+            return failed(format!(
+                "Ollama sent a line longer than {} KiB; is {url} an Ollama server?",
+                LINE_LIMIT / 1024
+            ));
+        }
         while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=nl).collect();
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
@@ -725,5 +747,45 @@ async fn generate(installed: &[(String, u64, String)]) -> DeepReport {
         tokens: Some(tokens),
         tokens_per_second: Some(rate),
         error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers any request with a body of `len` bytes and no newline.
+    async fn endless_line(len: usize) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut head = [0u8; 4096];
+                    let _ = s.read(&mut head).await;
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\r\n")
+                        .await;
+                    let block = vec![b'x'; 64 * 1024];
+                    for _ in 0..len.div_ceil(block.len()) {
+                        if s.write_all(&block).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[tokio::test]
+    async fn a_generation_stream_without_line_ends_is_refused_past_the_line_limit() {
+        let url = endless_line(3 * super::LINE_LIMIT).await;
+        let r = super::generate(&[("m:1b".into(), 1, url)]).await;
+        assert!(!r.ok);
+        let e = r.error.unwrap_or_default();
+        assert!(e.contains("longer than 1024 KiB"), "{e}");
     }
 }

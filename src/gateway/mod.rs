@@ -16,6 +16,10 @@
 //! - A backend that fails before answering (no connection, 503 busy) is
 //!   skipped for the next one; once a stream has started, a failure ends
 //!   it with an error line in the stream's own format.
+//! - Requests go over the gateway's own kept connections ([`upstream`]),
+//!   each driven by the task answering the client, so what the backend
+//!   wrote together reaches the client in one write (as with nginx); one
+//!   thread serves by default (`facerunner gateway --threads N`).
 //! - Bodies are capped ([`BODY_LIMIT`]), headers must arrive within
 //!   [`HEADER_TIMEOUT`] and bodies within [`BODY_TIMEOUT`]; on a
 //!   non-loopback bind every request but `GET /` needs the bearer token.
