@@ -57,3 +57,60 @@ pub(crate) fn temp_name(dir: &Path, what: &str) -> io::Result<PathBuf> {
 pub(crate) fn set_current(dir: &Path, version: &str) -> Result<(), crate::safefs::SafeFsError> {
     crate::safefs::write_private_atomic(&dir.join("current"), format!("{version}\n").as_bytes())
 }
+
+/// Why [`fetch_to_new_file`] failed.
+#[derive(Debug)]
+pub(crate) enum FetchError {
+    /// The transfer broke.
+    Http(reqwest::Error),
+    /// The file could not be created or written (`"create"`, `"write"`).
+    Io(&'static str, io::Error),
+    /// The body went past the cap.
+    TooLarge,
+}
+
+/// Stream `resp`'s body into the new file `to` (`O_EXCL|O_NOFOLLOW`, with
+/// `mode`), at most `limit` bytes, reporting progress as `what`; its
+/// SHA-256, hex, computed as the bytes arrive.
+pub(crate) async fn fetch_to_new_file(
+    resp: reqwest::Response,
+    to: &Path,
+    mode: u32,
+    limit: u64,
+    what: &str,
+    progress: &dyn Progress,
+) -> Result<String, FetchError> {
+    use futures_util::StreamExt;
+    use sha2::Digest;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(FetchError::TooLarge);
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(to)
+        .map_err(|e| FetchError::Io("create", e))?;
+    progress.begin(what, resp.content_length());
+    let mut hash = sha2::Sha256::new();
+    let mut stream = resp.bytes_stream();
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(FetchError::Http)?;
+        written += chunk.len() as u64;
+        if written > limit {
+            progress.end();
+            return Err(FetchError::TooLarge);
+        }
+        hash.update(&chunk);
+        out.write_all(&chunk)
+            .map_err(|e| FetchError::Io("write", e))?;
+        progress.advance(chunk.len() as u64);
+    }
+    progress.end();
+    out.sync_all().map_err(|e| FetchError::Io("write", e))?;
+    Ok(hex::encode(hash.finalize()))
+}

@@ -13,8 +13,7 @@
 //! safely ([`super::archive`]) into a hidden directory, and renamed to
 //! `_tools/ollama/<VERSION>` only when complete; then `current` names it.
 
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -411,6 +410,10 @@ async fn send(client: &reqwest::Client, url: &str) -> Result<reqwest::Response, 
     Ok(resp)
 }
 
+/// The largest Ollama archive downloaded (today's, with its GPU
+/// libraries, are under 2 GiB).
+const MAX_ARCHIVE_BYTES: u64 = 8 << 30;
+
 /// Stream `url` into the new file `to` (0600, `O_EXCL|O_NOFOLLOW`); its SHA-256.
 async fn download(
     client: &reqwest::Client,
@@ -418,30 +421,22 @@ async fn download(
     to: &Path,
     progress: &dyn Progress,
 ) -> Result<String, InstallError> {
-    use futures_util::StreamExt;
     let resp = send(client, url).await?;
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(to)
-        .map_err(io_err("create", to))?;
-    progress.begin(url.rsplit('/').next().unwrap_or(url), resp.content_length());
-    let mut hash = Sha256::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|source| InstallError::Http {
-            url: url.into(),
-            source,
-        })?;
-        hash.update(&chunk);
-        out.write_all(&chunk).map_err(io_err("write", to))?;
-        progress.advance(chunk.len() as u64);
-    }
-    progress.end();
-    out.sync_all().map_err(io_err("write", to))?;
-    Ok(hex::encode(hash.finalize()))
+    let what = url.rsplit('/').next().unwrap_or(url);
+    super::fetch_to_new_file(resp, to, 0o600, MAX_ARCHIVE_BYTES, what, progress)
+        .await
+        .map_err(|e| match e {
+            super::FetchError::Http(source) => InstallError::Http {
+                url: url.into(),
+                source,
+            },
+            super::FetchError::Io(action, source) => io_err(action, to)(source),
+            super::FetchError::TooLarge => InstallError::Io {
+                action: "download (larger than 8 GiB)",
+                path: url.into(),
+                source: io::Error::other("too large"),
+            },
+        })
 }
 
 /// The SHA-256 of a file, hex.

@@ -12,12 +12,9 @@
 //! and renamed over it. A copy installed by a package manager is never
 //! replaced; its owner is told to upgrade through the manager.
 
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
-
-use sha2::{Digest, Sha256};
 
 use super::ollama::parse_sums;
 
@@ -193,6 +190,9 @@ pub async fn latest(client: &reqwest::Client, base: &str) -> Result<String, Upda
     }
 }
 
+/// The largest release executable downloaded.
+const MAX_BINARY_BYTES: u64 = 512 << 20;
+
 /// Download release `version`'s executable, check it against the release's
 /// `sha256sum.txt`, and rename it over `exe`.
 pub async fn replace(
@@ -202,7 +202,6 @@ pub async fn replace(
     exe: &Path,
     progress: &dyn super::Progress,
 ) -> Result<(), UpdateError> {
-    use futures_util::StreamExt;
     let wanted = asset_name().ok_or_else(|| UpdateError::NoAsset {
         url: base.into(),
         wanted: format!(
@@ -239,28 +238,21 @@ pub async fn replace(
     let dir = exe.parent().unwrap_or(Path::new("."));
     let tmp = super::temp_name(dir, "facerunner-update").map_err(io_err("name a file in", dir))?;
     let result = async {
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o755)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        progress.begin(wanted, resp.content_length());
-        let mut hash = Sha256::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|source| UpdateError::Http {
-                url: url.clone(),
-                source,
-            })?;
-            hash.update(&chunk);
-            out.write_all(&chunk).map_err(io_err("write", &tmp))?;
-            progress.advance(chunk.len() as u64);
-        }
-        progress.end();
-        out.sync_all().map_err(io_err("write", &tmp))?;
-        let actual = hex::encode(hash.finalize());
+        let actual =
+            super::fetch_to_new_file(resp, &tmp, 0o755, MAX_BINARY_BYTES, wanted, progress)
+                .await
+                .map_err(|e| match e {
+                    super::FetchError::Http(source) => UpdateError::Http {
+                        url: url.clone(),
+                        source,
+                    },
+                    super::FetchError::Io(action, source) => io_err(action, &tmp)(source),
+                    super::FetchError::TooLarge => UpdateError::Io {
+                        action: "download (larger than 512 MiB)",
+                        path: url.clone().into(),
+                        source: io::Error::other("too large"),
+                    },
+                })?;
         if actual != expected {
             return Err(UpdateError::Checksum {
                 url: url.clone(),
