@@ -32,6 +32,11 @@ pub struct GatewayArgs {
     /// (the daemon rewrites it on each apply), merged over `--place`.
     #[arg(long, value_name = "PATH")]
     pub placement_file: Option<PathBuf>,
+    /// How a conversation keeps to one backend: `header` (only requests
+    /// with an `X-FaceRunner-Session` header) or `prefix` (also by the
+    /// prompt's start).
+    #[arg(long, value_name = "HOW", default_value = "header", value_parser = ["header", "prefix"])]
+    pub sticky: String,
     /// Threads serving requests (default 1: everything on one thread, like
     /// nginx's single worker; one thread forwards tens of thousands of
     /// answers a second). Measured on 2 shared cores, two threads were
@@ -101,6 +106,7 @@ pub fn run(a: GatewayArgs) -> miette::Result<ExitCode> {
         place: a.place,
         token_file: a.token_file,
         placement_file: a.placement_file,
+        sticky_prefix: a.sticky == "prefix",
     }))
     .into_diagnostic()
     .map_err(|e| e.wrap_err("the gateway stopped"))?;

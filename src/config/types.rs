@@ -229,6 +229,13 @@ pub struct Service {
     /// (for Open WebUI: the gateway, when the file has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backends: Option<Vec<String>>,
+    /// Gateway: how a conversation keeps to one backend (and its KV cache) when several hold its
+    /// model. `header` (default): only requests with an `X-FaceRunner-Session` header; `prefix`:
+    /// also requests without one, by their prompt's start (the first two messages, or the
+    /// system prompt and the prompt's first 4 KiB), so each turn of a chat lands where the
+    /// last one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<Sticky>,
     /// Services to start first: a list, or a mapping to `{condition}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depends_on: Option<DependsOn>,
@@ -268,6 +275,17 @@ pub enum Placement {
     Every,
     /// Each model on one instance: the one whose GPU has room.
     Spread,
+}
+
+/// How a gateway keeps a conversation on one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sticky {
+    /// Only by the `X-FaceRunner-Session` header.
+    #[default]
+    Header,
+    /// By the header, else by the prompt's start.
+    Prefix,
 }
 
 /// argv, or a shell string.

@@ -291,6 +291,13 @@ fn service(v: &mut V<'_>, name: &str, svc: &Service) {
             "GPUs go to ollama services (and to processes that use CUDA)",
         );
     }
+    if svc.kind != Kind::Gateway && svc.sticky.is_some() {
+        v.err_key(
+            &format!("{ptr}/sticky"),
+            "`sticky` applies to gateway services only".into(),
+            "remove it",
+        );
+    }
     if !matches!(svc.kind, Kind::OpenWebui | Kind::Gateway) && svc.backends.is_some() {
         v.err_key(
             &format!("{ptr}/backends"),

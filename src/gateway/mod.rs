@@ -76,6 +76,9 @@ pub struct Options {
     /// A JSON object `{model: [backend, ...]}` the project rewrites on every
     /// apply; read again on every refresh, merged over `place`.
     pub placement_file: Option<PathBuf>,
+    /// Keep a conversation without a session header on one backend by its
+    /// prompt's start.
+    pub sticky_prefix: bool,
 }
 
 pub use crate::model::spec::GATEWAY_PLACEMENT_LIMIT as PLACEMENT_LIMIT;
@@ -158,6 +161,8 @@ pub(crate) struct Gateway {
     /// `--place` as given, and the file read on each refresh.
     pub place: Vec<(String, Vec<String>)>,
     pub placement_file: Option<PathBuf>,
+    /// See [`Options::sticky_prefix`].
+    pub sticky_prefix: bool,
 }
 
 /// Model key → the backends the project places it on.
@@ -287,6 +292,7 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
         placement: Default::default(),
         place: opts.place.clone(),
         placement_file: opts.placement_file.clone(),
+        sticky_prefix: opts.sticky_prefix,
     });
     // The first poll before the first answer, so a ready gateway knows its models.
     gw.reload_placement();

@@ -194,18 +194,23 @@ async fn handle(gw: Arc<Gateway>, req: Request) -> Response {
         }
         (&Method::GET, p) if p.starts_with("/v1/models/") => {
             let model = p["/v1/models/".len()..].to_string();
-            routed(&gw, req, Bytes::new(), &model, shape).await
+            routed(&gw, req, Bytes::new(), &model, None, shape).await
         }
         (&Method::POST, p) if MODEL_ROUTES.contains(&p) => {
             let (req, body) = match read_body(req, shape).await {
                 Ok(x) => x,
                 Err(r) => return r,
             };
-            let model = match model_of(&body, p == "/api/show") {
+            let mut named = match Named::of(&body) {
+                Ok(n) => n,
+                Err(why) => return shape.error(StatusCode::BAD_REQUEST, &why),
+            };
+            let prefix = named.prefix.take().filter(|_| gw.sticky_prefix);
+            let model = match named.model(p == "/api/show") {
                 Ok(m) => m,
                 Err(why) => return shape.error(StatusCode::BAD_REQUEST, &why),
             };
-            routed(&gw, req, body, &model, shape).await
+            routed(&gw, req, body, &model, prefix, shape).await
         }
         (&Method::POST | &Method::DELETE, p) if STORE_ROUTES.contains(&p) => {
             let (req, body) = match read_body(req, shape).await {
@@ -284,22 +289,119 @@ async fn read_body(req: Request, shape: Shape) -> Result<(Request, Bytes), Respo
 /// value (messages, images as base64) is checked as JSON and skipped
 /// without being built, so a large chat costs one pass and no copies.
 fn model_of(body: &[u8], alias: bool) -> Result<String, String> {
-    if body.is_empty() {
-        return Err("missing request body".into());
-    }
-    let named: Named = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let pick = |v: Option<String>| v.filter(|s| !s.is_empty());
-    pick(named.model)
-        .or_else(|| if alias { pick(named.name) } else { None })
-        .ok_or_else(|| "model is required".into())
+    Named::of(body)?.model(alias)
 }
 
-/// The two fields [`model_of`] reads; a later duplicate key wins, and a
-/// value that is not a string counts as absent (as with a full parse).
+/// What routing reads of a JSON body: `model` and `name` (a later
+/// duplicate key wins, and a value that is not a string counts as absent,
+/// as with a full parse), and a hash of the prompt's start: the first two
+/// `messages`, the `system` prompt and the first [`PREFIX_BYTES`] of
+/// `prompt`; the same conversation gives the same hash at every turn.
 #[derive(Default)]
 struct Named {
     model: Option<String>,
     name: Option<String>,
+    prefix: Option<String>,
+}
+
+/// How much of a `prompt` (or `system`) the prefix hash reads.
+const PREFIX_BYTES: usize = 4096;
+
+impl Named {
+    fn of(body: &[u8]) -> Result<Named, String> {
+        if body.is_empty() {
+            return Err("missing request body".into());
+        }
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    }
+
+    fn model(self, alias: bool) -> Result<String, String> {
+        let pick = |v: Option<String>| v.filter(|s| !s.is_empty());
+        pick(self.model)
+            .or_else(|| if alias { pick(self.name) } else { None })
+            .ok_or_else(|| "model is required".into())
+    }
+}
+
+/// The start of a prompt, hashed as it is read.
+#[derive(Default)]
+struct Prefix {
+    hash: std::collections::hash_map::DefaultHasher,
+    any: bool,
+}
+
+impl Prefix {
+    fn add(&mut self, what: &str, text: &[u8]) {
+        use std::hash::Hash;
+        what.hash(&mut self.hash);
+        text[..text.len().min(PREFIX_BYTES)].hash(&mut self.hash);
+        self.any = true;
+    }
+
+    fn done(self) -> Option<String> {
+        use std::hash::Hasher;
+        self.any
+            .then(|| format!("prefix:{:016x}", self.hash.finish()))
+    }
+}
+
+/// The first two elements of `messages`, as JSON text; the rest skipped
+/// (and anything but a list: none).
+struct FirstMessages(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for FirstMessages {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FirstMessages;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<FirstMessages, E> {
+                Ok(FirstMessages(Vec::new()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<FirstMessages, E> {
+                Ok(FirstMessages(Vec::new()))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<FirstMessages, E> {
+                Ok(FirstMessages(Vec::new()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<FirstMessages, E> {
+                Ok(FirstMessages(Vec::new()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<FirstMessages, E> {
+                Ok(FirstMessages(Vec::new()))
+            }
+            fn visit_unit<E>(self) -> Result<FirstMessages, E> {
+                Ok(FirstMessages(Vec::new()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<FirstMessages, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(FirstMessages(Vec::new()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<FirstMessages, A::Error> {
+                let mut out = Vec::new();
+                while out.len() < 2 {
+                    match a.next_element::<Value>()? {
+                        Some(v) => out.push(v.to_string()),
+                        None => return Ok(FirstMessages(out)),
+                    }
+                }
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FirstMessages(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl<'de> serde::Deserialize<'de> for Named {
@@ -309,6 +411,9 @@ impl<'de> serde::Deserialize<'de> for Named {
         enum Key {
             Model,
             Name,
+            Messages,
+            System,
+            Prompt,
             #[serde(other)]
             Other,
         }
@@ -369,15 +474,34 @@ impl<'de> serde::Deserialize<'de> for Named {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Named, A::Error> {
                 let mut out = Named::default();
+                let mut prefix = Prefix::default();
                 while let Some(k) = a.next_key::<Key>()? {
                     match k {
                         Key::Model => out.model = a.next_value::<MaybeStr>()?.0,
                         Key::Name => out.name = a.next_value::<MaybeStr>()?.0,
+                        Key::Messages => {
+                            for text in a.next_value::<FirstMessages>()?.0 {
+                                prefix.add("message", text.as_bytes());
+                            }
+                        }
+                        Key::System | Key::Prompt => {
+                            if let Some(t) = a.next_value::<MaybeStr>()?.0 {
+                                prefix.add(
+                                    if matches!(k, Key::System) {
+                                        "system"
+                                    } else {
+                                        "prompt"
+                                    },
+                                    t.as_bytes(),
+                                );
+                            }
+                        }
                         Key::Other => {
                             a.next_value::<serde::de::IgnoredAny>()?;
                         }
                     }
                 }
+                out.prefix = prefix.done();
                 Ok(out)
             }
         }
@@ -386,12 +510,20 @@ impl<'de> serde::Deserialize<'de> for Named {
 }
 
 /// Forward to the best backend holding `model`; 404 in the route's shape when none does.
-async fn routed(gw: &Gateway, req: Request, body: Bytes, model: &str, shape: Shape) -> Response {
+async fn routed(
+    gw: &Gateway,
+    req: Request,
+    body: Bytes,
+    model: &str,
+    prefix: Option<String>,
+    shape: Shape,
+) -> Response {
     let session = req
         .headers()
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .map(str::to_string)
+        .or(prefix);
     let asked = Instant::now();
     let mut c = gw.pool.candidates(model, session.as_deref());
     if c.is_empty() {
@@ -1079,6 +1211,45 @@ mod tests {
     }
 
     #[test]
+    fn a_conversation_keeps_its_prefix_from_turn_to_turn() {
+        let chat = |msgs: &str| {
+            Named::of(format!(r#"{{"model":"m","messages":[{msgs}],"stream":true}}"#).as_bytes())
+                .expect("parsed")
+                .prefix
+        };
+        let sys = r#"{"role":"system","content":"be brief"}"#;
+        let q1 = r#"{"role":"user","content":"what is rust?"}"#;
+        let a1 = r#"{"role":"assistant","content":"a language"}"#;
+        let q2 = r#"{"role":"user","content":"and go?"}"#;
+        let turn1 = chat(&[sys, q1].join(","));
+        assert!(turn1.is_some());
+        assert_eq!(turn1, chat(&[sys, q1, a1, q2].join(",")), "the next turn");
+        assert_ne!(turn1, chat(&[sys, q2].join(",")), "another conversation");
+        assert_eq!(chat(""), None, "no messages, no prefix");
+        // Not a list: no prefix, and the model is still found.
+        let n = Named::of(br#"{"messages":null,"model":"m"}"#).expect("parsed");
+        assert_eq!(n.prefix, None);
+        assert_eq!(n.model(false), Ok("m".into()));
+        // generate: the system prompt and the prompt's first 4 KiB.
+        let generate = |system: &str, prompt: &str| {
+            Named::of(
+                serde_json::json!({"model": "m", "system": system, "prompt": prompt})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .expect("parsed")
+            .prefix
+        };
+        let long = "x".repeat(PREFIX_BYTES);
+        assert_eq!(
+            generate("s", &format!("{long}1")),
+            generate("s", &format!("{long}2"))
+        );
+        assert_ne!(generate("s", "a"), generate("t", "a"));
+        assert_eq!(Named::of(br#"{"model":"m"}"#).expect("parsed").prefix, None);
+    }
+
+    #[test]
     fn the_token_is_compared_whole() {
         let gw = |token: Option<&str>| Gateway {
             pool: super::super::backends::Pool { all: vec![] },
@@ -1089,6 +1260,7 @@ mod tests {
             placement: Default::default(),
             place: vec![],
             placement_file: None,
+            sticky_prefix: false,
         };
         let with = |v: &str| {
             let mut h = HeaderMap::new();

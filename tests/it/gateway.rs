@@ -574,3 +574,107 @@ fn a_change_of_models_reaches_the_gateway_at_the_apply_without_restarting_it() {
     assert_eq!((a.served("/api/pull"), b.served("/api/pull")), (pa, pb + 1));
     p.ok(&["down"]);
 }
+
+/// The backend the gateway sent a request to (its `X-FaceRunner-Backend` answer header).
+fn served_by(port: u16, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: localhost:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read the answer");
+    assert!(
+        out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
+        "{out}"
+    );
+    out.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("x-facerunner-backend")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no backend header: {out}"))
+}
+
+#[test]
+fn with_sticky_prefix_each_turn_of_a_conversation_goes_where_the_first_went() {
+    let p = Project::new("");
+    let (a, b) = (Standin::new(&p, "a"), Standin::new(&p, "b"));
+    let gw = free_port();
+    p.write(&format!(
+        "{}{}  gw:\n    kind: gateway\n    port: {gw}\n    sticky: prefix\n",
+        a.yaml(&p),
+        b.yaml(&p)
+    ));
+    p.ok(&["up"]);
+    a.pull("s:1b");
+    b.pull("s:1b");
+    wait_until("both backends hold the model", WAIT, || {
+        let both = backend(gw, "a")["models"].to_string().contains("s:1b")
+            && backend(gw, "b")["models"].to_string().contains("s:1b");
+        both.then_some(())
+    });
+    // Seven conversations of three turns each, turns interleaved across
+    // conversations: an odd count, so taking turns between the backends
+    // (least busy, then fewest served) alone would move each conversation.
+    let turn = |c: usize, n: usize| {
+        let mut msgs = vec![
+            serde_json::json!({"role": "system", "content": "be brief"}),
+            serde_json::json!({"role": "user", "content": format!("question {c}")}),
+        ];
+        for i in 1..n {
+            msgs.push(serde_json::json!({"role": "assistant", "content": format!("answer {i}")}));
+            msgs.push(serde_json::json!({"role": "user", "content": format!("more {i}")}));
+        }
+        serde_json::json!({"model": "s:1b", "messages": msgs, "stream": false}).to_string()
+    };
+    let mut first: Vec<String> = Vec::new();
+    for n in 1..=3 {
+        for c in 0..7 {
+            let by = served_by(gw, "/api/chat", &turn(c, n));
+            if n == 1 {
+                first.push(by);
+            } else {
+                assert_eq!(by, first[c], "conversation {c}, turn {n}");
+            }
+        }
+    }
+    // The generate route too: the same prompt start, the same backend.
+    let generate = |tail: &str| {
+        serde_json::json!({"model": "s:1b", "system": "s", "prompt": format!("{}{tail}", "p".repeat(5000)), "stream": false}).to_string()
+    };
+    assert_eq!(
+        served_by(gw, "/api/generate", &generate("1")),
+        served_by(gw, "/api/generate", &generate("2"))
+    );
+    // A session header still wins over the prefix: across sessions, both backends serve.
+    let mut seen = std::collections::BTreeSet::new();
+    for c in 0..16 {
+        let mut s = TcpStream::connect(("127.0.0.1", gw)).expect("connect");
+        let body = turn(0, 1);
+        write!(
+            s,
+            "POST /api/chat HTTP/1.0\r\nHost: localhost\r\nX-FaceRunner-Session: user-{c}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        if let Some(v) = out
+            .lines()
+            .find_map(|l| l.strip_prefix("x-facerunner-backend: "))
+        {
+            seen.insert(v.trim().to_string());
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "sessions spread over both backends: {seen:?}"
+    );
+    p.ok(&["down"]);
+}

@@ -129,6 +129,10 @@ impl ServiceKind for Gateway {
         if ctx.secrets == Secrets::Create {
             write_placement(ctx, &placement_file, &placement(ctx.cfg, &backends))?;
         }
+        if ctx.svc.sticky == Some(crate::config::types::Sticky::Prefix) {
+            argv.push("--sticky".into());
+            argv.push("prefix".into());
+        }
         argv.push("--placement-file".into());
         argv.push(placement_file.display().to_string());
         for b in backends {
