@@ -29,22 +29,28 @@
 //! `~/.cache/facerunner-bench/litellm/bin/litellm` (a venv made with
 //! `python3 -m venv ~/.cache/facerunner-bench/litellm &&
 //! ~/.cache/facerunner-bench/litellm/bin/pip install 'litellm[proxy]'`;
-//! measured with litellm 1.108.7 on Python 3.11). It has no Ollama
-//! pass-through route (nothing in `litellm/proxy/pass_through_endpoints/`
-//! names Ollama), so its row is the route its users call:
-//! `POST /v1/chat/completions` with `"stream": true` for a model configured
-//! as `ollama_chat/m:1b` on the backend. LiteLLM then asks the backend's
-//! `/api/chat` and re-sends Ollama's NDJSON stream as OpenAI server-sent
-//! events: more work than a pass-through, and that is what its row shows.
-//! It has no `/api/tags` (its `/v1/models` lists its own configuration
-//! without asking the backend), so it has no tags row. It runs as one
-//! uvicorn process with no database and no master key (LiteLLM refuses that
-//! unless told it is local development, which it is here: 127.0.0.1), with
-//! its callbacks and telemetry off and every startup download (cost map,
-//! blog posts, …) read from the package instead. Being far slower (some
-//! 30 ms of its CPU a stream), it makes fewer requests in each round, the
-//! same for both backends: [`LITELLM_EACH`] (100 at 1 client, 4 × 64 at
-//! 64); latencies and throughput are per request, so the ratios stand.
+//! measured with litellm 1.108.7 on Python 3.11). It has no route of its own
+//! for Ollama's API (nothing in `litellm/proxy/pass_through_endpoints/`
+//! names Ollama), so one LiteLLM per backend gives two rows:
+//!
+//! * `litellm`: its generic pass-through (`general_settings:
+//!   pass_through_endpoints`) for `/api/tags` and `/api/chat`, the same
+//!   requests as the other rows, Ollama's NDJSON streamed back as is;
+//! * `litellm-oa`: the route its users call, `POST /v1/chat/completions`
+//!   with `"stream": true` for a model configured as `ollama_chat/m:1b` on
+//!   the backend; LiteLLM asks the backend's `/api/chat` and re-sends the
+//!   NDJSON stream as OpenAI server-sent events (more work than a
+//!   pass-through, and its row shows it). No tags row: its `/v1/models`
+//!   lists its own configuration without asking the backend.
+//!
+//! It runs as one uvicorn process with no database and no master key
+//! (LiteLLM refuses that unless told it is local development, which it is
+//! here: 127.0.0.1), with its callbacks and telemetry off and every startup
+//! download (cost map, blog posts, …) read from the package instead. Being
+//! far slower (tens of ms of its CPU a request), its rows make fewer
+//! requests in each round, the same for both backends: [`LITELLM_EACH`]
+//! (100 at 1 client, 4 × 64 at 64); latencies and throughput are per
+//! request, so the ratios stand.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,7 +106,8 @@ impl Work {
 /// The API a target speaks.
 #[derive(Clone, Copy, PartialEq)]
 enum Api {
-    /// Ollama's own (`/api/tags`, `/api/chat`): direct, the gateway, nginx.
+    /// Ollama's own (`/api/tags`, `/api/chat`): direct, the gateway, nginx,
+    /// LiteLLM's pass-through.
     Ollama,
     /// OpenAI's `/v1/chat/completions` (LiteLLM), which has no tags.
     OpenAi,
@@ -111,7 +118,10 @@ async fn one(http: &reqwest::Client, base: &str, work: Work, api: Api) -> Durati
     let r = match (work, api) {
         (Work::Tags, Api::Ollama) => http.get(format!("{base}/api/tags")).send().await,
         (Work::Chat, Api::Ollama) => {
+            // The content type is what Ollama's clients send; LiteLLM's
+            // pass-through reads the body as a form without it.
             http.post(format!("{base}/api/chat"))
+                .header("content-type", "application/json")
                 .body(r#"{"model":"m:1b","messages":[{"role":"user","content":"hi"}]}"#)
                 .send()
                 .await
@@ -220,10 +230,10 @@ fn nginx(dir: &Path, upstream: u16) -> Option<(Proc, u16)> {
     Some((Proc(child), port))
 }
 
-/// Requests per client per round for LiteLLM, at 1 and at 64 clients (the
-/// others make 300 and 20 with the Python backend, 2000 and 100 with the
-/// Rust one): it answers some 30 streams a second, and this keeps its rows
-/// to about a minute of the run.
+/// Requests per client per round for LiteLLM's rows, at 1 and at 64
+/// clients (the others make 300 and 20 with the Python backend, 2000 and
+/// 100 with the Rust one): it answers some 30 to 60 requests a second, and
+/// this keeps its rows to a minute or two of the run.
 const LITELLM_EACH: (usize, usize) = (100, 4);
 
 /// Where the default LiteLLM venv lives, and how to make it.
@@ -239,8 +249,10 @@ fn litellm_program() -> Option<PathBuf> {
     from_env.into_iter().chain(default).find(|p| p.is_file())
 }
 
-/// LiteLLM's proxy in front of the Ollama-API backend on `upstream`, as one
-/// process on a free port, writing its output to `log`. Its environment
+/// LiteLLM's proxy in front of the Ollama-API backend on `upstream` (the
+/// model `m:1b` as `ollama_chat/m:1b`, and pass-throughs to `/api/tags` and
+/// `/api/chat`), as one process on a free port, writing its output to
+/// `log`. Its environment
 /// turns off what would reach the internet or a database, and it runs in
 /// `dir` (so no stray `.env` is read).
 fn litellm(program: &Path, dir: &Path, upstream: u16) -> (Proc, String, PathBuf) {
@@ -250,7 +262,7 @@ fn litellm(program: &Path, dir: &Path, upstream: u16) -> (Proc, String, PathBuf)
     std::fs::write(
         &conf,
         format!(
-            "model_list:\n  - model_name: \"m:1b\"\n    litellm_params:\n      model: \"ollama_chat/m:1b\"\n      api_base: \"http://127.0.0.1:{upstream}\"\nlitellm_settings:\n  callbacks: []\n  success_callback: []\n  failure_callback: []\n"
+            "model_list:\n  - model_name: \"m:1b\"\n    litellm_params:\n      model: \"ollama_chat/m:1b\"\n      api_base: \"http://127.0.0.1:{upstream}\"\nlitellm_settings:\n  callbacks: []\n  success_callback: []\n  failure_callback: []\ngeneral_settings:\n  pass_through_endpoints:\n    - path: \"/api/tags\"\n      target: \"http://127.0.0.1:{upstream}/api/tags\"\n    - path: \"/api/chat\"\n      target: \"http://127.0.0.1:{upstream}/api/chat\"\n"
         ),
     )
     .expect("write LiteLLM's config");
@@ -490,9 +502,10 @@ fn main() {
         }
         match &litellm_program {
             Some(p) => println!(
-                "litellm ({}): POST /v1/chat/completions (stream) for ollama_chat/m:1b, \
-                 Ollama's NDJSON re-sent as OpenAI SSE; {} requests per round at 1 client, \
-                 {} per client at 64; no /api/tags row (n/a)",
+                "litellm ({}): `litellm` is its generic pass-through to /api/tags and \
+                 /api/chat; `litellm-oa` is POST /v1/chat/completions (stream) for \
+                 ollama_chat/m:1b, Ollama's NDJSON re-sent as OpenAI SSE (no tags row); \
+                 both make {} requests per round at 1 client, {} per client at 64",
                 p.display(),
                 LITELLM_EACH.0,
                 LITELLM_EACH.1
@@ -504,7 +517,7 @@ fn main() {
         }
         let http = Arc::new(http);
         println!(
-            "{:<26} {:<8} {:>7} {:<8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>8}",
+            "{:<26} {:<8} {:>7} {:<10} {:>9} {:>9} {:>10} {:>10} {:>9} {:>8}",
             "workload",
             "backend",
             "clients",
@@ -524,36 +537,38 @@ fn main() {
                 continue;
             }
             let mut targets = vec![
-                ("direct".to_string(), direct.clone(), Api::Ollama),
-                ("gateway".to_string(), gateway.clone(), Api::Ollama),
+                ("direct".to_string(), direct.clone(), Api::Ollama, false),
+                ("gateway".to_string(), gateway.clone(), Api::Ollama, false),
             ];
             if let Some((_, port)) = ngx {
                 let base = format!("http://127.0.0.1:{port}");
                 wait_for(&http, &format!("{base}/"), "Ollama is running").await;
-                targets.push(("nginx".to_string(), base, Api::Ollama));
+                targets.push(("nginx".to_string(), base, Api::Ollama, false));
             }
             for (label, (_, url)) in extra.iter() {
-                targets.push((label.clone(), url.clone(), Api::Ollama));
+                targets.push((label.clone(), url.clone(), Api::Ollama, false));
             }
             if let Some((_, url, _)) = lite {
-                targets.push(("litellm".to_string(), url.clone(), Api::OpenAi));
+                // LiteLLM's rows make fewer requests (`true`).
+                targets.push(("litellm".to_string(), url.clone(), Api::Ollama, true));
+                targets.push(("litellm-oa".to_string(), url.clone(), Api::OpenAi, true));
             }
             for work in [Work::Tags, Work::Chat] {
-                // LiteLLM has no tags: its rows are the chat stream's only.
+                // OpenAI's API has no tags: `litellm-oa` is a chat row only.
                 let targets: Vec<_> = targets
                     .iter()
-                    .filter(|(_, _, api)| matches!(work, Work::Chat) || *api == Api::Ollama)
+                    .filter(|(_, _, api, _)| matches!(work, Work::Chat) || *api == Api::Ollama)
                     .collect();
                 let (one_each, many_each) = if backend == "rust" { (2000, 100) } else { (300, 20) };
                 for (clients, each) in [(1usize, one_each), (64, many_each)] {
                     // Interleaved rounds; the median (by throughput) is kept.
                     let mut rounds: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
                     for _ in 0..ROUNDS {
-                        for (i, (_, url, api)) in targets.iter().enumerate() {
-                            let each = match (api, clients) {
-                                (Api::Ollama, _) => each,
-                                (Api::OpenAi, 1) => each.min(LITELLM_EACH.0),
-                                (Api::OpenAi, _) => each.min(LITELLM_EACH.1),
+                        for (i, (_, url, api, few)) in targets.iter().enumerate() {
+                            let each = match (few, clients) {
+                                (false, _) => each,
+                                (true, 1) => each.min(LITELLM_EACH.0),
+                                (true, _) => each.min(LITELLM_EACH.1),
                             };
                             rounds[i].push(run(&http, url, *api, work, clients, each).await);
                         }
@@ -566,7 +581,7 @@ fn main() {
                         })
                         .collect();
                     let base = &medians[0];
-                    for ((name, _, _), r) in targets.iter().zip(&medians) {
+                    for ((name, _, _, _), r) in targets.iter().zip(&medians) {
                         let (dp50, dp99, ratio) = if name == "direct" {
                             ("-".into(), "-".into(), "1.00".into())
                         } else {
@@ -583,7 +598,7 @@ fn main() {
                             )
                         };
                         println!(
-                            "{:<26} {:<8} {:>7} {:<8} {:>7.3}ms {:>7.3}ms {:>10} {:>10} {:>9.0} {:>8}",
+                            "{:<26} {:<8} {:>7} {:<10} {:>7.3}ms {:>7.3}ms {:>10} {:>10} {:>9.0} {:>8}",
                             work.name(),
                             backend,
                             clients,
