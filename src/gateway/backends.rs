@@ -21,9 +21,63 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(2);
 /// (`llama3.2` = `registry.ollama.ai/library/llama3.2:latest`), else the
 /// name as given, lowercased.
 pub fn model_key(name: &str) -> String {
-    match crate::names::ModelName::parse(name) {
-        Ok(n) => n.key(),
-        Err(_) => name.to_ascii_lowercase(),
+    ModelNames::read(name).key
+}
+
+/// A model name as routing uses it: its [`model_key`], and its shortest
+/// display form (the metrics' label).
+#[derive(Debug)]
+pub struct ModelNames {
+    /// The key it is compared by.
+    pub key: String,
+    /// How it is shown.
+    pub label: String,
+}
+
+impl ModelNames {
+    /// Read `name` (a name that is not a valid Ollama name is its own
+    /// label, and lowercased its own key).
+    pub fn read(name: &str) -> ModelNames {
+        match crate::names::ModelName::parse(name) {
+            Ok(n) => ModelNames {
+                key: n.key(),
+                label: n.display_shortest(),
+            },
+            Err(_) => ModelNames {
+                key: name.to_ascii_lowercase(),
+                label: name.to_string(),
+            },
+        }
+    }
+}
+
+/// Model names already read, by the name as clients send it: reading a
+/// name costs more than the rest of choosing a backend, and clients send
+/// the same few names again and again. At most [`NAMES_KEPT`] are kept
+/// (all forgotten when full, so a flood of made-up names costs memory
+/// once, never more).
+#[derive(Debug, Default)]
+pub struct Names {
+    seen: Mutex<std::collections::HashMap<String, Arc<ModelNames>>>,
+}
+
+/// How many names [`Names`] keeps.
+pub const NAMES_KEPT: usize = 4096;
+
+impl Names {
+    /// `name`'s key and label.
+    pub fn of(&self, name: &str) -> Arc<ModelNames> {
+        if let Some(n) = self.seen.lock().ok().and_then(|s| s.get(name).cloned()) {
+            return n;
+        }
+        let n = Arc::new(ModelNames::read(name));
+        if let Ok(mut s) = self.seen.lock() {
+            if s.len() >= NAMES_KEPT {
+                s.clear();
+            }
+            s.insert(name.to_string(), n.clone());
+        }
+        n
     }
 }
 
@@ -197,17 +251,17 @@ impl Pool {
     /// hashed over the candidates), then the model loaded, then fewest
     /// requests in flight, then fewest served.
     pub fn candidates(&self, model: &str, session: Option<&str>) -> Vec<Arc<Backend>> {
-        let key = model_key(model);
+        self.candidates_by_key(&model_key(model), session)
+    }
+
+    /// [`Pool::candidates`] for a model's [`model_key`].
+    pub fn candidates_by_key(&self, key: &str, session: Option<&str>) -> Vec<Arc<Backend>> {
         let mut c: Vec<(bool, u64, u64, Arc<Backend>)> = self
             .all
             .iter()
             .filter_map(|b| {
-                let (usable, cold) = b.with_view(|v| {
-                    (
-                        v.healthy && v.models.contains(&key),
-                        !v.loaded.contains(&key),
-                    )
-                });
+                let (usable, cold) =
+                    b.with_view(|v| (v.healthy && v.models.contains(key), !v.loaded.contains(key)));
                 usable.then(|| {
                     (
                         cold,
@@ -317,6 +371,28 @@ mod tests {
             ["b"]
         );
         assert!(pool.candidates("nope", None).is_empty());
+    }
+
+    #[test]
+    fn names_are_read_once_and_kept_within_the_cap() {
+        let names = Names::default();
+        let a = names.of("llama3.2");
+        assert_eq!(
+            a.key,
+            model_key("registry.ollama.ai/library/llama3.2:latest")
+        );
+        assert_eq!(a.label, "llama3.2:latest");
+        assert!(Arc::ptr_eq(&a, &names.of("llama3.2")), "read once");
+        let bad = names.of("Not A Name!");
+        assert_eq!(
+            (bad.key.as_str(), bad.label.as_str()),
+            ("not a name!", "Not A Name!")
+        );
+        for i in 0..NAMES_KEPT * 2 {
+            names.of(&format!("m{i}"));
+        }
+        let kept = names.seen.lock().map(|s| s.len()).unwrap_or(usize::MAX);
+        assert!(kept <= NAMES_KEPT, "{kept}");
     }
 
     #[test]

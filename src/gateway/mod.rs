@@ -163,6 +163,8 @@ pub(crate) struct Gateway {
     pub placement_file: Option<PathBuf>,
     /// See [`Options::sticky_prefix`].
     pub sticky_prefix: bool,
+    /// Model names already read.
+    pub names: backends::Names,
 }
 
 /// Model key → the backends the project places it on.
@@ -293,6 +295,7 @@ pub async fn run(opts: Options) -> Result<(), GatewayError> {
         place: opts.place.clone(),
         placement_file: opts.placement_file.clone(),
         sticky_prefix: opts.sticky_prefix,
+        names: Default::default(),
     });
     // The first poll before the first answer, so a ready gateway knows its models.
     gw.reload_placement();

@@ -525,15 +525,14 @@ async fn routed(
         .map(str::to_string)
         .or(prefix);
     let asked = Instant::now();
-    let mut c = gw.pool.candidates(model, session.as_deref());
+    let names = gw.names.of(model);
+    let mut c = gw.pool.candidates_by_key(&names.key, session.as_deref());
     if c.is_empty() {
         refresh_now(gw, asked).await;
-        c = gw.pool.candidates(model, session.as_deref());
+        c = gw.pool.candidates_by_key(&names.key, session.as_deref());
     }
     if c.is_empty() {
-        let shown = crate::names::ModelName::parse(model)
-            .map(|n| n.display_shortest())
-            .unwrap_or_else(|_| model.to_string());
+        let shown = &names.label;
         let message = match shape {
             Shape::Ollama => format!("model '{shown}' not found"),
             Shape::OpenAi => format!("model \"{shown}\" not found, try pulling it first"),
@@ -819,11 +818,7 @@ async fn forward(
     let mut why = Vec::new();
     // Series are labelled only by models a backend holds (bounded), else "".
     let label = model
-        .map(|m| {
-            crate::names::ModelName::parse(m)
-                .map(|n| n.display_shortest())
-                .unwrap_or_else(|_| m.to_string())
-        })
+        .map(|m| gw.names.of(m).label.clone())
         .unwrap_or_default();
     for (i, b) in candidates.into_iter().enumerate() {
         let guard = b.start();
@@ -1261,6 +1256,7 @@ mod tests {
             place: vec![],
             placement_file: None,
             sticky_prefix: false,
+            names: Default::default(),
         };
         let with = |v: &str| {
             let mut h = HeaderMap::new();
