@@ -22,10 +22,36 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_facerunner"))
 }
 
-/// A free loopback port (bound, then released).
+/// A free loopback port (bound, then released), never the same twice in
+/// a run, and below the kernel's range of ephemeral ports: a port from
+/// that range (what binding port 0 gives) can be taken, between its
+/// choice and the service's bind, by any outgoing connection of the tests
+/// running alongside (a gateway's, a poll's), and the service then fails
+/// with "address already in use".
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(0);
+    if low < 4096 {
+        // No room below the ephemeral range (or not Linux): the kernel's choice.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+        return l.local_addr().expect("local addr").port();
+    }
+    // [low/2, low), starting where this process's id points, so test
+    // binaries running at once start apart.
+    let (base, span) = (low / 2, low - low / 2);
+    let start = std::process::id().wrapping_mul(7919) % span;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < span, "no free port left below {low}");
+        let port = (base + (start + n) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Poll `f` every 50 ms until it returns `Some` or `timeout` passes, then
