@@ -345,59 +345,67 @@ impl Prefix {
     }
 }
 
-/// The first two elements of `messages`, as JSON text; the rest skipped
-/// (and anything but a list: none).
-struct FirstMessages(Vec<String>);
+/// One value of a request's JSON as routing reads it: a string, the first
+/// two elements of a list (as JSON text; the rest skipped), or anything
+/// else (skipped, read as absent, as with a full parse).
+enum Loose {
+    Str(String),
+    List(Vec<String>),
+    Other,
+}
 
-impl<'de> serde::Deserialize<'de> for FirstMessages {
+impl Loose {
+    fn string(self) -> Option<String> {
+        match self {
+            Loose::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Loose {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
-            type Value = FirstMessages;
+            type Value = Loose;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_bool<E>(self, _: bool) -> Result<FirstMessages, E> {
-                Ok(FirstMessages(Vec::new()))
+            fn visit_str<E>(self, v: &str) -> Result<Loose, E> {
+                Ok(Loose::Str(v.to_string()))
             }
-            fn visit_i64<E>(self, _: i64) -> Result<FirstMessages, E> {
-                Ok(FirstMessages(Vec::new()))
+            fn visit_bool<E>(self, _: bool) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
-            fn visit_u64<E>(self, _: u64) -> Result<FirstMessages, E> {
-                Ok(FirstMessages(Vec::new()))
+            fn visit_i64<E>(self, _: i64) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
-            fn visit_f64<E>(self, _: f64) -> Result<FirstMessages, E> {
-                Ok(FirstMessages(Vec::new()))
+            fn visit_u64<E>(self, _: u64) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
-            fn visit_str<E>(self, _: &str) -> Result<FirstMessages, E> {
-                Ok(FirstMessages(Vec::new()))
+            fn visit_f64<E>(self, _: f64) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
-            fn visit_unit<E>(self) -> Result<FirstMessages, E> {
-                Ok(FirstMessages(Vec::new()))
+            fn visit_unit<E>(self) -> Result<Loose, E> {
+                Ok(Loose::Other)
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut a: A,
-            ) -> Result<FirstMessages, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Loose, A::Error> {
                 while a
                     .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
                     .is_some()
                 {}
-                Ok(FirstMessages(Vec::new()))
+                Ok(Loose::Other)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut a: A,
-            ) -> Result<FirstMessages, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Loose, A::Error> {
                 let mut out = Vec::new();
                 while out.len() < 2 {
                     match a.next_element::<Value>()? {
                         Some(v) => out.push(v.to_string()),
-                        None => return Ok(FirstMessages(out)),
+                        None => return Ok(Loose::List(out)),
                     }
                 }
                 while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(FirstMessages(out))
+                Ok(Loose::List(out))
             }
         }
         d.deserialize_any(V)
@@ -417,55 +425,6 @@ impl<'de> serde::Deserialize<'de> for Named {
             #[serde(other)]
             Other,
         }
-        /// A string, or any other JSON value (skipped, read as absent).
-        struct MaybeStr(Option<String>);
-        impl<'de> serde::Deserialize<'de> for MaybeStr {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> serde::de::Visitor<'de> for V {
-                    type Value = MaybeStr;
-                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        f.write_str("any JSON value")
-                    }
-                    fn visit_str<E>(self, v: &str) -> Result<MaybeStr, E> {
-                        Ok(MaybeStr(Some(v.to_string())))
-                    }
-                    fn visit_bool<E>(self, _: bool) -> Result<MaybeStr, E> {
-                        Ok(MaybeStr(None))
-                    }
-                    fn visit_i64<E>(self, _: i64) -> Result<MaybeStr, E> {
-                        Ok(MaybeStr(None))
-                    }
-                    fn visit_u64<E>(self, _: u64) -> Result<MaybeStr, E> {
-                        Ok(MaybeStr(None))
-                    }
-                    fn visit_f64<E>(self, _: f64) -> Result<MaybeStr, E> {
-                        Ok(MaybeStr(None))
-                    }
-                    fn visit_unit<E>(self) -> Result<MaybeStr, E> {
-                        Ok(MaybeStr(None))
-                    }
-                    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                        self,
-                        mut a: A,
-                    ) -> Result<MaybeStr, A::Error> {
-                        while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                        Ok(MaybeStr(None))
-                    }
-                    fn visit_map<A: serde::de::MapAccess<'de>>(
-                        self,
-                        mut a: A,
-                    ) -> Result<MaybeStr, A::Error> {
-                        while a
-                            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                            .is_some()
-                        {}
-                        Ok(MaybeStr(None))
-                    }
-                }
-                d.deserialize_any(V)
-            }
-        }
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = Named;
@@ -477,15 +436,17 @@ impl<'de> serde::Deserialize<'de> for Named {
                 let mut prefix = Prefix::default();
                 while let Some(k) = a.next_key::<Key>()? {
                     match k {
-                        Key::Model => out.model = a.next_value::<MaybeStr>()?.0,
-                        Key::Name => out.name = a.next_value::<MaybeStr>()?.0,
+                        Key::Model => out.model = a.next_value::<Loose>()?.string(),
+                        Key::Name => out.name = a.next_value::<Loose>()?.string(),
                         Key::Messages => {
-                            for text in a.next_value::<FirstMessages>()?.0 {
-                                prefix.add("message", text.as_bytes());
+                            if let Loose::List(first) = a.next_value::<Loose>()? {
+                                for text in first {
+                                    prefix.add("message", text.as_bytes());
+                                }
                             }
                         }
                         Key::System | Key::Prompt => {
-                            if let Some(t) = a.next_value::<MaybeStr>()?.0 {
+                            if let Some(t) = a.next_value::<Loose>()?.string() {
                                 prefix.add(
                                     if matches!(k, Key::System) {
                                         "system"

@@ -74,14 +74,8 @@ impl Standin {
     }
 }
 
-/// One HTTP/1.0 request (no chunked framing in the answer); status and body.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-) -> (u16, String) {
+/// One HTTP/1.0 request (no chunked framing in the answer); the whole answer.
+fn raw(port: u16, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(WAIT)).expect("timeout");
     let extra: String = headers
@@ -97,6 +91,18 @@ fn http(
     let mut out = String::new();
     s.read_to_string(&mut out)
         .expect("read the answer (nothing may hang)");
+    out
+}
+
+/// [`raw`]'s status and body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let out = raw(port, method, path, body, headers);
     let status = out
         .split(' ')
         .nth(1)
@@ -576,17 +582,8 @@ fn a_change_of_models_reaches_the_gateway_at_the_apply_without_restarting_it() {
 }
 
 /// The backend the gateway sent a request to (its `X-FaceRunner-Backend` answer header).
-fn served_by(port: u16, path: &str, body: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(WAIT)).expect("timeout");
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: localhost:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read the answer");
+fn served_by(port: u16, path: &str, body: &str, headers: &[(&str, &str)]) -> String {
+    let out = raw(port, "POST", path, body, headers);
     assert!(
         out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
         "{out}"
@@ -635,7 +632,7 @@ fn with_sticky_prefix_each_turn_of_a_conversation_goes_where_the_first_went() {
     let mut first: Vec<String> = Vec::new();
     for n in 1..=3 {
         for c in 0..7 {
-            let by = served_by(gw, "/api/chat", &turn(c, n));
+            let by = served_by(gw, "/api/chat", &turn(c, n), &[]);
             if n == 1 {
                 first.push(by);
             } else {
@@ -648,28 +645,19 @@ fn with_sticky_prefix_each_turn_of_a_conversation_goes_where_the_first_went() {
         serde_json::json!({"model": "s:1b", "system": "s", "prompt": format!("{}{tail}", "p".repeat(5000)), "stream": false}).to_string()
     };
     assert_eq!(
-        served_by(gw, "/api/generate", &generate("1")),
-        served_by(gw, "/api/generate", &generate("2"))
+        served_by(gw, "/api/generate", &generate("1"), &[]),
+        served_by(gw, "/api/generate", &generate("2"), &[])
     );
     // A session header still wins over the prefix: across sessions, both backends serve.
     let mut seen = std::collections::BTreeSet::new();
     for c in 0..16 {
-        let mut s = TcpStream::connect(("127.0.0.1", gw)).expect("connect");
-        let body = turn(0, 1);
-        write!(
-            s,
-            "POST /api/chat HTTP/1.0\r\nHost: localhost\r\nX-FaceRunner-Session: user-{c}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("send");
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("read");
-        if let Some(v) = out
-            .lines()
-            .find_map(|l| l.strip_prefix("x-facerunner-backend: "))
-        {
-            seen.insert(v.trim().to_string());
-        }
+        let session = format!("user-{c}");
+        seen.insert(served_by(
+            gw,
+            "/api/chat",
+            &turn(0, 1),
+            &[("X-FaceRunner-Session", &session)],
+        ));
     }
     assert_eq!(
         seen.len(),
