@@ -114,3 +114,70 @@ pub(crate) async fn fetch_to_new_file(
     out.sync_all().map_err(|e| FetchError::Io("write", e))?;
     Ok(hex::encode(hash.finalize()))
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server answering any request with `head` and then `body_len` bytes.
+    async fn server(head: &'static str, body_len: usize) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let block = vec![b'x'; 64 * 1024];
+                    let mut left = body_len;
+                    while left > 0 {
+                        let n = left.min(block.len());
+                        if s.write_all(&block[..n]).await.is_err() {
+                            return;
+                        }
+                        left -= n;
+                    }
+                });
+            }
+        });
+        format!("http://127.0.0.1:{port}/")
+    }
+
+    async fn fetch(url: &str, to: &std::path::Path) -> Result<String, super::FetchError> {
+        let client = crate::http::client_builder().build().expect("client");
+        let resp = client.get(url).send().await.expect("answer");
+        super::fetch_to_new_file(resp, to, 0o600, 1 << 20, "x", &super::Quiet).await
+    }
+
+    #[tokio::test]
+    async fn a_download_past_its_cap_is_refused_whether_or_not_it_says_its_length() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Announced too large: refused before anything is written.
+        let url = server("HTTP/1.1 200 OK\r\ncontent-length: 600000000\r\n\r\n", 1024).await;
+        let to = dir.path().join("announced");
+        assert!(matches!(
+            fetch(&url, &to).await,
+            Err(super::FetchError::TooLarge)
+        ));
+        assert!(!to.exists(), "nothing written");
+        // No length given, 2 MiB sent: refused once past 1 MiB.
+        let url = server("HTTP/1.0 200 OK\r\n\r\n", 2 << 20).await;
+        let to = dir.path().join("streamed");
+        assert!(matches!(
+            fetch(&url, &to).await,
+            Err(super::FetchError::TooLarge)
+        ));
+        let written = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
+        assert!(written <= 1 << 20, "{written}");
+        // Within the cap: its SHA-256.
+        let url = server("HTTP/1.0 200 OK\r\n\r\n", 1000).await;
+        let sum = fetch(&url, &dir.path().join("ok"))
+            .await
+            .ok()
+            .expect("fetched");
+        assert_eq!(sum.len(), 64);
+    }
+}
