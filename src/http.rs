@@ -51,6 +51,38 @@ pub async fn read_capped(resp: reqwest::Response, limit: usize) -> Result<Vec<u8
     Ok(body)
 }
 
+/// A server on a free loopback port answering any request with `head`
+/// (status line and headers, blank line included) and then `body_len`
+/// bytes of `x`; its base URL (no trailing slash). For tests of readers
+/// that must stop at a cap.
+#[cfg(test)]
+pub(crate) async fn test_server(head: &'static str, body_len: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(head.as_bytes()).await;
+                let block = vec![b'x'; 64 * 1024];
+                let mut left = body_len;
+                while left > 0 {
+                    let n = left.min(block.len());
+                    if s.write_all(&block[..n]).await.is_err() {
+                        return;
+                    }
+                    left -= n;
+                }
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};

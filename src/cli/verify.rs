@@ -752,37 +752,14 @@ async fn generate(installed: &[(String, u64, String)]) -> DeepReport {
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A server that answers any request with a body of `len` bytes and no newline.
-    async fn endless_line(len: usize) -> String {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = l.accept().await {
-                tokio::spawn(async move {
-                    let mut head = [0u8; 4096];
-                    let _ = s.read(&mut head).await;
-                    let _ = s
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\r\n")
-                        .await;
-                    let block = vec![b'x'; 64 * 1024];
-                    for _ in 0..len.div_ceil(block.len()) {
-                        if s.write_all(&block).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        format!("http://127.0.0.1:{port}")
-    }
-
     #[tokio::test]
     async fn a_generation_stream_without_line_ends_is_refused_past_the_line_limit() {
-        let url = endless_line(3 * super::LINE_LIMIT).await;
+        // A body with no line end at all.
+        let url = crate::http::test_server(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n\r\n",
+            3 * super::LINE_LIMIT,
+        )
+        .await;
         let r = super::generate(&[("m:1b".into(), 1, url)]).await;
         assert!(!r.ok);
         let e = r.error.unwrap_or_default();

@@ -117,34 +117,7 @@ pub(crate) async fn fetch_to_new_file(
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A server answering any request with `head` and then `body_len` bytes.
-    async fn server(head: &'static str, body_len: usize) -> String {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = l.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ = s.read(&mut buf).await;
-                    let _ = s.write_all(head.as_bytes()).await;
-                    let block = vec![b'x'; 64 * 1024];
-                    let mut left = body_len;
-                    while left > 0 {
-                        let n = left.min(block.len());
-                        if s.write_all(&block[..n]).await.is_err() {
-                            return;
-                        }
-                        left -= n;
-                    }
-                });
-            }
-        });
-        format!("http://127.0.0.1:{port}/")
-    }
+    use crate::http::test_server as server;
 
     async fn fetch(url: &str, to: &std::path::Path) -> Result<String, super::FetchError> {
         let client = crate::http::client_builder().build().expect("client");
