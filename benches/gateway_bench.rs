@@ -222,7 +222,9 @@ fn nginx(dir: &Path, upstream: u16) -> Option<(Proc, u16)> {
             "-c",
             &conf.display().to_string(),
         ])
-        .args(["-g", "daemon off;"])
+        // One process, the one that serves: with a master, killing the
+        // master (as `Proc` does) left its worker running after the bench.
+        .args(["-g", "daemon off; master_process off;"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
