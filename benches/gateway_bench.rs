@@ -167,9 +167,20 @@ async fn run(
     clients: usize,
     each: usize,
 ) -> Run {
-    // Warm the connections.
-    for _ in 0..clients.min(8) {
-        one(http, base, work, api).await;
+    // Warm the connections: every client's, and through a proxy every
+    // backend connection it will use, opened at once as the run will need
+    // them. (One client warming alone left the others to connect during the
+    // run: the Python stand-in accepts one connection per turn of its GIL,
+    // so a proxy that had kept no backend connections from an earlier row
+    // paid for all of them in its p99.)
+    let warm: Vec<_> = (0..clients)
+        .map(|_| {
+            let (http, base) = (http.clone(), base.to_string());
+            tokio::spawn(async move { one(&http, &base, work, api).await })
+        })
+        .collect();
+    for w in warm {
+        w.await.expect("warm-up");
     }
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
@@ -233,8 +244,8 @@ fn nginx(dir: &Path, upstream: u16) -> Option<(Proc, u16)> {
 }
 
 /// Requests per client per round for LiteLLM's rows, at 1 and at 64
-/// clients (the others make 300 and 20 with the Python backend, 2000 and
-/// 100 with the Rust one): it answers some 30 to 60 requests a second, and
+/// clients (the others make 1500 and 40 with the Python backend, 10 000
+/// and 300 with the Rust one): it answers some 30 to 60 requests a second, and
 /// this keeps its rows to a minute or two of the run.
 const LITELLM_EACH: (usize, usize) = (100, 4);
 
@@ -346,7 +357,7 @@ async fn wait_for_litellm(http: &reqwest::Client, proc: &mut Proc, base: &str, l
 }
 
 /// Rounds per target (interleaved); the median is printed.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 /// The environment variable that makes this binary the fast backend.
 const FAST_BACKEND: &str = "GATEWAY_BENCH_FAST_BACKEND_PORT";
@@ -561,7 +572,13 @@ fn main() {
                     .iter()
                     .filter(|(_, _, api, _)| matches!(work, Work::Chat) || *api == Api::Ollama)
                     .collect();
-                let (one_each, many_each) = if backend == "rust" { (2000, 100) } else { (300, 20) };
+                // About a second a round (shorter rounds at 1 client moved
+                // by 10-20% from run to run).
+                let (one_each, many_each) = if backend == "rust" {
+                    (10_000, 300)
+                } else {
+                    (1500, 40)
+                };
                 for (clients, each) in [(1usize, one_each), (64, many_each)] {
                     // Interleaved rounds; the median (by throughput) is kept.
                     let mut rounds: Vec<Vec<Run>> = targets.iter().map(|_| Vec::new()).collect();
