@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::safefs::path_err;
+
 /// The manifest's `format` value.
 pub const FORMAT: &str = "facerunner-backup";
 /// The format version written and the one read.
@@ -61,16 +63,8 @@ pub struct Manifest {
 #[non_exhaustive]
 pub enum BackupError {
     /// A file operation failed.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::safefs::PathError),
     /// Something other than a file or directory in a data directory.
     #[error("{} is not a regular file or directory; backups copy neither links nor special files (move it away and try again)", path.display())]
     NotRegular {
@@ -104,15 +98,6 @@ pub enum BackupError {
     },
 }
 
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BackupError {
-    let path = path.to_path_buf();
-    move |source| BackupError::Io {
-        action,
-        path,
-        source,
-    }
-}
-
 /// Writes an archive member by member; [`Writer::finish`] adds the manifest.
 pub struct Writer {
     tar: tar::Builder<flate2::write::GzEncoder<File>>,
@@ -129,7 +114,7 @@ impl Writer {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
-            .map_err(io_err("create", path))?;
+            .map_err(path_err("create", path))?;
         let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
             file,
             flate2::Compression::default(),
@@ -147,7 +132,7 @@ impl Writer {
         let mut h = header(bytes.len() as u64);
         self.tar
             .append_data(&mut h, name, bytes)
-            .map_err(io_err("write", &self.path))?;
+            .map_err(path_err("write", &self.path))?;
         self.members.insert(
             name.into(),
             Member {
@@ -170,10 +155,10 @@ impl Writer {
                         path: path.to_path_buf(),
                     }
                 } else {
-                    io_err("read", path)(e)
+                    path_err("read", path)(e).into()
                 }
             })?;
-        let meta = file.metadata().map_err(io_err("inspect", path))?;
+        let meta = file.metadata().map_err(path_err("inspect", path))?;
         if !meta.is_file() {
             return Err(BackupError::NotRegular {
                 path: path.to_path_buf(),
@@ -188,11 +173,11 @@ impl Writer {
         };
         self.tar
             .append_data(&mut h, name, &mut reader)
-            .map_err(io_err("write", &self.path))?;
+            .map_err(path_err("write", &self.path))?;
         if reader.n != size {
-            return Err(io_err("read", path)(io::Error::other(
+            return Err(BackupError::Io(path_err("read", path)(io::Error::other(
                 "the file changed size while it was copied",
-            )));
+            ))));
         }
         self.members.insert(
             name.into(),
@@ -207,14 +192,14 @@ impl Writer {
     /// Add every file under `dir` as `prefix/<relative path>`.
     pub fn add_dir(&mut self, prefix: &str, dir: &Path) -> Result<(), BackupError> {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io_err("read the directory", dir))?
+            .map_err(path_err("read the directory", dir))?
             .collect::<Result<_, _>>()
-            .map_err(io_err("read the directory", dir))?;
+            .map_err(path_err("read the directory", dir))?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let path = e.path();
             let name = format!("{prefix}/{}", e.file_name().to_string_lossy());
-            let ty = e.file_type().map_err(io_err("inspect", &path))?;
+            let ty = e.file_type().map_err(path_err("inspect", &path))?;
             if ty.is_dir() {
                 self.add_dir(&name, &path)?;
             } else if ty.is_file() {
@@ -230,14 +215,17 @@ impl Writer {
     pub fn finish(mut self, mut manifest: Manifest) -> Result<Manifest, BackupError> {
         manifest.members = std::mem::take(&mut self.members);
         let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| io_err("write", &self.path)(io::Error::other(e)))?;
+            .map_err(|e| path_err("write", &self.path)(io::Error::other(e)))?;
         let mut h = header(json.len() as u64);
         self.tar
             .append_data(&mut h, MANIFEST, json.as_slice())
-            .map_err(io_err("write", &self.path))?;
-        let gz = self.tar.into_inner().map_err(io_err("write", &self.path))?;
-        let file = gz.finish().map_err(io_err("write", &self.path))?;
-        file.sync_all().map_err(io_err("write", &self.path))?;
+            .map_err(path_err("write", &self.path))?;
+        let gz = self
+            .tar
+            .into_inner()
+            .map_err(path_err("write", &self.path))?;
+        let file = gz.finish().map_err(path_err("write", &self.path))?;
+        file.sync_all().map_err(path_err("write", &self.path))?;
         Ok(manifest)
     }
 }
@@ -354,24 +342,24 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<(), BackupError> {
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(to)
-        .map_err(io_err("create the directory", to))?;
-    for e in std::fs::read_dir(from).map_err(io_err("read the directory", from))? {
-        let e = e.map_err(io_err("read the directory", from))?;
+        .map_err(path_err("create the directory", to))?;
+    for e in std::fs::read_dir(from).map_err(path_err("read the directory", from))? {
+        let e = e.map_err(path_err("read the directory", from))?;
         let (src, dst) = (e.path(), to.join(e.file_name()));
-        let ty = e.file_type().map_err(io_err("inspect", &src))?;
+        let ty = e.file_type().map_err(path_err("inspect", &src))?;
         if ty.is_dir() {
             copy_tree(&src, &dst)?;
         } else if ty.is_file() {
-            let mut input = File::open(&src).map_err(io_err("read", &src))?;
+            let mut input = File::open(&src).map_err(path_err("read", &src))?;
             let mut out = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
                 .open(&dst)
-                .map_err(io_err("create", &dst))?;
-            io::copy(&mut input, &mut out).map_err(io_err("write", &dst))?;
-            out.flush().map_err(io_err("write", &dst))?;
+                .map_err(path_err("create", &dst))?;
+            io::copy(&mut input, &mut out).map_err(path_err("write", &dst))?;
+            out.flush().map_err(path_err("write", &dst))?;
         } else {
             return Err(BackupError::NotRegular { path: src });
         }

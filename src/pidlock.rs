@@ -119,9 +119,7 @@ pub fn is_free(path: &Path) -> bool {
 pub async fn wait_until_free(path: &Path, on_wait: impl FnMut(&str)) -> io::Result<()> {
     let file = match crate::safefs::open_private_read(path) {
         Ok(f) => f,
-        Err(crate::safefs::SafeFsError::Io { source, .. })
-            if source.kind() == io::ErrorKind::NotFound =>
-        {
+        Err(crate::safefs::SafeFsError::Io(e)) if e.source.kind() == io::ErrorKind::NotFound => {
             return Ok(());
         }
         Err(e) => return Err(e.into()),

@@ -50,21 +50,39 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// A file operation that failed: what was being done, to which path, and
+/// the OS error. The one "cannot ACTION PATH" error; modules whose errors
+/// have nothing to add wrap it (`#[error(transparent)] Io(#[from]
+/// PathError)`) rather than each declaring the same three fields.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {}", path.display())]
+pub struct PathError {
+    /// What was being done ("open", "create", "rename", ...).
+    pub action: &'static str,
+    /// The path it was done to.
+    pub path: PathBuf,
+    /// The OS error.
+    #[source]
+    pub source: io::Error,
+}
+
+/// For `map_err`: `.map_err(path_err("read", &file))?`.
+pub fn path_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> PathError {
+    let path = path.to_path_buf();
+    move |source| PathError {
+        action,
+        path,
+        source,
+    }
+}
+
 /// A file or directory that could not be opened or created safely.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SafeFsError {
     /// The OS refused an operation.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done ("open", "create", "rename", ...).
-        action: &'static str,
-        /// The path it was done to.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathError),
     /// A symbolic link stands where FaceRunner writes a file of its own.
     #[error(
         "{} is a symbolic link; FaceRunner does not write through links it did not create. \
@@ -121,11 +139,7 @@ pub enum SafeFsError {
 
 impl SafeFsError {
     fn io(action: &'static str, path: &Path, source: io::Error) -> SafeFsError {
-        SafeFsError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
+        SafeFsError::Io(path_err(action, path)(source))
     }
 }
 
@@ -134,7 +148,7 @@ impl SafeFsError {
 impl From<SafeFsError> for io::Error {
     fn from(e: SafeFsError) -> io::Error {
         let kind = match &e {
-            SafeFsError::Io { source, .. } => source.kind(),
+            SafeFsError::Io(e) => e.source.kind(),
             SafeFsError::Symlink { .. } | SafeFsError::NotRegular { .. } => {
                 io::ErrorKind::InvalidInput
             }
@@ -636,7 +650,7 @@ mod tests {
         );
         let e = open_private_rw(dir.path()).expect_err("refused");
         assert!(
-            matches!(e, SafeFsError::Io { .. } | SafeFsError::NotRegular { .. }),
+            matches!(e, SafeFsError::Io(_) | SafeFsError::NotRegular { .. }),
             "{e:?}"
         );
     }

@@ -14,6 +14,8 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
+use crate::safefs::path_err;
+
 /// The most entries one archive may hold.
 pub const MAX_ENTRIES: usize = 100_000;
 /// The most bytes one archive may unpack to.
@@ -24,16 +26,8 @@ pub const MAX_UNPACKED: u64 = 32 << 30;
 #[non_exhaustive]
 pub enum ArchiveError {
     /// Reading the archive or writing the target failed.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file concerned.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::safefs::PathError),
     /// The archive could not be opened.
     #[error(transparent)]
     Read(#[from] crate::safefs::ReadError),
@@ -89,19 +83,14 @@ pub struct Unpacked {
 /// Unpack `archive` into `dest`, a directory that must not exist yet (it is
 /// created 0700). On error `dest` is left for the caller to remove.
 pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked, ArchiveError> {
-    let io_err = |action, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ArchiveError::Io {
-            action,
-            path,
-            source,
-        }
-    };
     let (file, _) = crate::safefs::open_regular_read(archive)?;
     let mut reader = BufReader::new(file);
     let magic = {
         use std::io::BufRead;
-        reader.fill_buf().map_err(io_err("read", archive))?.to_vec()
+        reader
+            .fill_buf()
+            .map_err(path_err("read", archive))?
+            .to_vec()
     };
     let decoded: Box<dyn Read> = if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Box::new(
@@ -122,7 +111,7 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked, ArchiveError> {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(dest)
-            .map_err(io_err("create the directory", dest))?;
+            .map_err(path_err("create the directory", dest))?;
     }
     let corrupt = |source| ArchiveError::Corrupt {
         path: archive.to_path_buf(),
@@ -161,22 +150,22 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked, ArchiveError> {
             tar::EntryType::Directory => {
                 make_dirs(dest, &rel).map_err(|e| match e {
                     DirError::Link => unsafe_entry(&name, "a directory on its path is a link"),
-                    DirError::Io(p, source) => ArchiveError::Io {
+                    DirError::Io(p, source) => ArchiveError::Io(crate::safefs::PathError {
                         action: "create the directory",
                         path: p,
                         source,
-                    },
+                    }),
                 })?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if let Some(parent) = rel.parent() {
                     make_dirs(dest, parent).map_err(|e| match e {
                         DirError::Link => unsafe_entry(&name, "a directory on its path is a link"),
-                        DirError::Io(p, source) => ArchiveError::Io {
+                        DirError::Io(p, source) => ArchiveError::Io(crate::safefs::PathError {
                             action: "create the directory",
                             path: p,
                             source,
-                        },
+                        }),
                     })?;
                 }
                 let size = entry.header().size().map_err(corrupt)?;
@@ -197,11 +186,11 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked, ArchiveError> {
                         if e.kind() == io::ErrorKind::AlreadyExists {
                             unsafe_entry(&name, "it is in the archive twice")
                         } else {
-                            ArchiveError::Io {
+                            ArchiveError::Io(crate::safefs::PathError {
                                 action: "create",
                                 path: target.clone(),
                                 source: e,
-                            }
+                            })
                         }
                     })?;
                 let n = io::copy(&mut (&mut entry).take(size), &mut out).map_err(corrupt)?;
@@ -245,11 +234,11 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked, ArchiveError> {
         if let Some(parent) = rel.parent() {
             make_dirs(dest, parent).map_err(|e| match e {
                 DirError::Link => unsafe_entry(&name, "a directory on its path is a link"),
-                DirError::Io(p, source) => ArchiveError::Io {
+                DirError::Io(p, source) => ArchiveError::Io(crate::safefs::PathError {
                     action: "create the directory",
                     path: p,
                     source,
-                },
+                }),
             })?;
         }
         let at = dest.join(&rel);
@@ -257,11 +246,11 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked, ArchiveError> {
             if e.kind() == io::ErrorKind::AlreadyExists {
                 unsafe_entry(&name, "it is in the archive twice")
             } else {
-                ArchiveError::Io {
+                ArchiveError::Io(crate::safefs::PathError {
                     action: "create the link",
                     path: at.clone(),
                     source: e,
-                }
+                })
             }
         })?;
         done.links += 1;

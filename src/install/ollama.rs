@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::Progress;
 use super::archive::{self, ArchiveError};
 use crate::installs::{Installed, Tool, valid_version};
+use crate::safefs::path_err;
 
 /// The environment variable that replaces [`DEFAULT_RELEASES`].
 pub const RELEASES_ENV: &str = "FACERUNNER_OLLAMA_RELEASES";
@@ -120,25 +121,8 @@ pub enum InstallError {
         what: String,
     },
     /// A file operation failed.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-}
-
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> InstallError {
-    let path = path.to_path_buf();
-    move |source| InstallError::Io {
-        action,
-        path,
-        source,
-    }
+    #[error(transparent)]
+    Io(#[from] crate::safefs::PathError),
 }
 
 /// The archive names for this machine, preferred first (`.tar.zst`, then
@@ -253,7 +237,7 @@ pub async fn install_release(
 ) -> Result<Outcome, InstallError> {
     if let Some(i) = present(dir, version) {
         super::set_current(dir, version)
-            .map_err(|e| io_err("record the version in", dir)(e.into()))?;
+            .map_err(|e| path_err("record the version in", dir)(e.into()))?;
         return Ok(Outcome::Present(i));
     }
     let wanted = asset_names(std::env::consts::OS, std::env::consts::ARCH)?;
@@ -268,9 +252,9 @@ pub async fn install_release(
             url: sums_url.clone(),
             wanted: wanted.join(" or "),
         })?;
-    super::private_dir(dir).map_err(|e| io_err("create the directory", dir)(e.into()))?;
+    super::private_dir(dir).map_err(|e| path_err("create the directory", dir)(e.into()))?;
     let url = format!("{base}/download/v{version}/{asset}");
-    let tmp = super::temp_name(dir, "download").map_err(io_err("name a file in", dir))?;
+    let tmp = super::temp_name(dir, "download").map_err(path_err("name a file in", dir))?;
     let result = async {
         let actual = download(client, &url, &tmp, progress).await?;
         if actual != expected {
@@ -323,7 +307,7 @@ pub fn install_archive(
         }
         Err(e) if e.is_not_found() => None,
         Err(e) => {
-            return Err(io_err("read", &sums_path)(io::Error::other(e)));
+            return Err(path_err("read", &sums_path)(io::Error::other(e)).into());
         }
     };
     let version = match version {
@@ -332,10 +316,10 @@ pub fn install_archive(
     };
     if let Some(i) = present(dir, &version) {
         super::set_current(dir, &version)
-            .map_err(|e| io_err("record the version in", dir)(e.into()))?;
+            .map_err(|e| path_err("record the version in", dir)(e.into()))?;
         return Ok((Outcome::Present(i), checked));
     }
-    super::private_dir(dir).map_err(|e| io_err("create the directory", dir)(e.into()))?;
+    super::private_dir(dir).map_err(|e| path_err("create the directory", dir)(e.into()))?;
     let i = finish(file, &file.display().to_string(), &version, dir)?;
     Ok((Outcome::Installed(i), checked))
 }
@@ -347,7 +331,7 @@ fn finish(
     version: &str,
     dir: &Path,
 ) -> Result<Installed, InstallError> {
-    let staging = super::temp_name(dir, "unpack").map_err(io_err("name a directory in", dir))?;
+    let staging = super::temp_name(dir, "unpack").map_err(path_err("name a directory in", dir))?;
     let result = (|| {
         archive::unpack(archive, &staging)?;
         let exe = staging.join("bin").join(Tool::Ollama.name());
@@ -357,12 +341,13 @@ fn finish(
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o700))
-                .map_err(io_err("make executable", &exe))?;
+                .map_err(path_err("make executable", &exe))?;
         }
         let vdir = dir.join(version);
-        std::fs::rename(&staging, &vdir).map_err(io_err("move the unpacked release to", &vdir))?;
+        std::fs::rename(&staging, &vdir)
+            .map_err(path_err("move the unpacked release to", &vdir))?;
         super::set_current(dir, version)
-            .map_err(|e| io_err("record the version in", dir)(e.into()))?;
+            .map_err(|e| path_err("record the version in", dir)(e.into()))?;
         Ok(Installed {
             version: version.into(),
             exe: vdir.join("bin").join(Tool::Ollama.name()),
@@ -384,11 +369,13 @@ async fn get_small(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, Insta
                 url: url.into(),
                 source,
             },
-            crate::http::CappedError::TooLarge { .. } => InstallError::Io {
-                action: "read (larger than 1 MiB)",
-                path: url.into(),
-                source: io::Error::other("too large"),
-            },
+            crate::http::CappedError::TooLarge { .. } => {
+                InstallError::Io(crate::safefs::PathError {
+                    action: "read (larger than 1 MiB)",
+                    path: url.into(),
+                    source: io::Error::other("too large"),
+                })
+            }
         })
 }
 
@@ -430,23 +417,23 @@ async fn download(
                 url: url.into(),
                 source,
             },
-            super::FetchError::Io(action, source) => io_err(action, to)(source),
-            super::FetchError::TooLarge => InstallError::Io {
+            super::FetchError::Io(action, source) => path_err(action, to)(source).into(),
+            super::FetchError::TooLarge => InstallError::Io(crate::safefs::PathError {
                 action: "download (larger than 8 GiB)",
                 path: url.into(),
                 source: io::Error::other("too large"),
-            },
+            }),
         })
 }
 
 /// The SHA-256 of a file, hex.
 pub fn hash_file(path: &Path) -> Result<String, InstallError> {
     let (mut f, _) = crate::safefs::open_regular_read(path)
-        .map_err(|e| io_err("read", path)(io::Error::other(e)))?;
+        .map_err(|e| path_err("read", path)(io::Error::other(e)))?;
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf).map_err(io_err("read", path))?;
+        let n = f.read(&mut buf).map_err(path_err("read", path))?;
         if n == 0 {
             break;
         }

@@ -9,12 +9,12 @@
 //! (venvs cannot be moved) and recorded as `current` only when complete; a
 //! failed attempt is removed.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::Progress;
 use crate::installs::{Installed, Tool};
+use crate::safefs::path_err;
 
 /// The Open WebUI version `facerunner setup` installs.
 pub const VERSION: &str = "0.12.4";
@@ -69,16 +69,8 @@ pub enum InstallError {
         status: String,
     },
     /// A command could not be started or a file operation failed.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::safefs::PathError),
 }
 
 /// A Python interpreter for the venv: its path and `major.minor`.
@@ -133,24 +125,16 @@ pub fn install(
     slim: bool,
     progress: &dyn Progress,
 ) -> Result<Outcome, InstallError> {
-    let io_err = |action, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| InstallError::Io {
-            action,
-            path,
-            source,
-        }
-    };
     if let Some(i) =
         crate::installs::installed_in(dir, Tool::OpenWebui).filter(|i| i.version == VERSION)
     {
         return Ok(Outcome::Present(i));
     }
-    super::private_dir(dir).map_err(|e| io_err("create the directory", dir)(e.into()))?;
+    super::private_dir(dir).map_err(|e| path_err("create the directory", dir)(e.into()))?;
     let venv = dir.join(VERSION);
     if venv.exists() {
         // A venv without `current` naming it is a failed attempt.
-        std::fs::remove_dir_all(&venv).map_err(io_err("remove the unfinished", &venv))?;
+        std::fs::remove_dir_all(&venv).map_err(path_err("remove the unfinished", &venv))?;
     }
     let pip = venv.join("bin").join("pip");
     let spec = format!("open-webui=={VERSION}");
@@ -181,7 +165,7 @@ pub fn install(
             let status = cmd
                 .stdin(std::process::Stdio::null())
                 .status()
-                .map_err(io_err("run", Path::new(&what)));
+                .map_err(path_err("run", Path::new(&what)));
             progress.end();
             let status = status?;
             if !status.success() {
@@ -192,7 +176,7 @@ pub fn install(
             }
         }
         super::set_current(dir, VERSION)
-            .map_err(|e| io_err("record the version in", dir)(e.into()))?;
+            .map_err(|e| path_err("record the version in", dir)(e.into()))?;
         crate::installs::installed_in(dir, Tool::OpenWebui).ok_or_else(|| InstallError::Step {
             command: format!("{} install {spec}", pip.display()),
             status: "it installed no bin/open-webui".into(),

@@ -13,10 +13,11 @@
 //! replaced; its owner is told to upgrade through the manager.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use super::ollama::parse_sums;
+use crate::safefs::path_err;
 
 /// The feed's base URL.
 pub const FEED_ENV: &str = "FACERUNNER_UPDATE_URL";
@@ -82,25 +83,8 @@ pub enum UpdateError {
         actual: String,
     },
     /// A file operation failed.
-    #[error("cannot {action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-}
-
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> UpdateError {
-    let path = path.to_path_buf();
-    move |source| UpdateError::Io {
-        action,
-        path,
-        source,
-    }
+    #[error(transparent)]
+    Io(#[from] crate::safefs::PathError),
 }
 
 /// The feed from the environment.
@@ -219,11 +203,13 @@ pub async fn replace(
                 url: sums_url.clone(),
                 source,
             },
-            crate::http::CappedError::TooLarge { .. } => UpdateError::Io {
-                action: "read (larger than 1 MiB)",
-                path: sums_url.clone().into(),
-                source: io::Error::other("too large"),
-            },
+            crate::http::CappedError::TooLarge { .. } => {
+                UpdateError::Io(crate::safefs::PathError {
+                    action: "read (larger than 1 MiB)",
+                    path: sums_url.clone().into(),
+                    source: io::Error::other("too large"),
+                })
+            }
         })?;
     let expected = parse_sums(&String::from_utf8_lossy(&body))
         .into_iter()
@@ -236,7 +222,8 @@ pub async fn replace(
     let url = format!("{base}/download/v{version}/{wanted}");
     let resp = send(client, &url).await?;
     let dir = exe.parent().unwrap_or(Path::new("."));
-    let tmp = super::temp_name(dir, "facerunner-update").map_err(io_err("name a file in", dir))?;
+    let tmp =
+        super::temp_name(dir, "facerunner-update").map_err(path_err("name a file in", dir))?;
     let result = async {
         let actual =
             super::fetch_to_new_file(resp, &tmp, 0o755, MAX_BINARY_BYTES, wanted, progress)
@@ -246,12 +233,12 @@ pub async fn replace(
                         url: url.clone(),
                         source,
                     },
-                    super::FetchError::Io(action, source) => io_err(action, &tmp)(source),
-                    super::FetchError::TooLarge => UpdateError::Io {
+                    super::FetchError::Io(action, source) => path_err(action, &tmp)(source).into(),
+                    super::FetchError::TooLarge => UpdateError::Io(crate::safefs::PathError {
                         action: "download (larger than 512 MiB)",
                         path: url.clone().into(),
                         source: io::Error::other("too large"),
-                    },
+                    }),
                 })?;
         if actual != expected {
             return Err(UpdateError::Checksum {
@@ -260,7 +247,7 @@ pub async fn replace(
                 actual,
             });
         }
-        std::fs::rename(&tmp, exe).map_err(io_err("replace", exe))
+        std::fs::rename(&tmp, exe).map_err(|e| path_err("replace", exe)(e).into())
     }
     .await;
     if result.is_err() {
