@@ -122,7 +122,7 @@ pub fn run(args: ConvertArgs) -> miette::Result<ExitCode> {
     let (source, env, why): (Option<Box<dyn RepoSource>>, HfEnv, String) = if args.offline {
         (None, HfEnv::default(), "--offline".into())
     } else {
-        match hub() {
+        match hub(&crate::hf::HubVars::process()) {
             Ok((s, env)) => (Some(s), env, String::new()),
             Err(why) => (None, HfEnv::default(), why),
         }

@@ -59,6 +59,10 @@ pub struct Loaded {
     pub base_dir: PathBuf,
     /// The project's name.
     pub project: String,
+    /// The Hugging Face Hub's variables among those the file was read with
+    /// (the command's environment over `.env`): whoever plans or applies
+    /// for that command reaches the Hub as it would.
+    pub hub_vars: crate::hf::HubVars,
 }
 
 /// Why a file could not be used.
@@ -339,6 +343,7 @@ pub fn load_str(path: &Path, text: &str, vars: &Vars) -> Result<Loaded, LoadErro
         warnings: diagnostics,
         base_dir,
         project,
+        hub_vars: crate::hf::HubVars::from_lookup(|k| vars.map.get(k).cloned()),
     })
 }
 

@@ -175,6 +175,7 @@ pub async fn apply_project(
             .collect(),
         pull_concurrency: opts.pull_concurrency,
         by_hand: false,
+        hub_vars: loaded.hub_vars.clone(),
     };
     let report = execute(&plan, &ctx, prepared.state, sink).await;
     remember_unchanged(spec, &prepared.live, dirs)?;
@@ -298,6 +299,7 @@ pub async fn run_actions(
         urls,
         pull_concurrency: 3,
         by_hand: true,
+        hub_vars: crate::hf::HubVars::process(),
     };
     Ok(execute(&plan, &ctx, state, sink).await)
 }

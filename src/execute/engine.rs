@@ -49,6 +49,9 @@ pub struct Context {
     ///
     /// [`Origin::PulledByHand`]: crate::model::state::Origin::PulledByHand
     pub by_hand: bool,
+    /// How `hf:` downloads reach the Hub: the variables of the command the
+    /// run is for ([`crate::config::Loaded::hub_vars`]).
+    pub hub_vars: crate::hf::HubVars,
 }
 
 /// Shared by every step of one run.

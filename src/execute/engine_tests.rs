@@ -190,6 +190,7 @@ fn context(dir: &Path, driver: FakeDriver, ollama_url: Option<String>) -> Contex
             .unwrap_or_default(),
         pull_concurrency: 2,
         by_hand: false,
+        hub_vars: crate::hf::HubVars::process(),
     }
 }
 

@@ -71,7 +71,7 @@ pub(crate) async fn upload(
     hf: &HfResolution,
     request: &mut CreateRequest,
 ) -> Result<(), StepError> {
-    let hub = crate::hf::Hub::from_env()?;
+    let hub = crate::hf::Hub::new(run.ctx.hub_vars.settings()?)?;
     let commit = hf.commit.clone().ok_or_else(|| {
         StepError::BadStep(format!(
             "{} has no pinned commit: plan online to download it",

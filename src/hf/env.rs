@@ -3,6 +3,7 @@
 //! `huggingface_hub` (constants.py, utils/_auth.py), so one setup serves the
 //! Python tools and FaceRunner.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::HfError;
@@ -24,6 +25,57 @@ pub struct HfSettings {
     pub offline: bool,
 }
 
+/// Every variable [`HfSettings::from_vars`] reads.
+pub const VARS: &[&str] = &[
+    "HF_ENDPOINT",
+    "HF_HOME",
+    "XDG_CACHE_HOME",
+    "HOME",
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_HUB_DISABLE_IMPLICIT_TOKEN",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_TOKEN_PATH",
+];
+
+/// The Hub's variables ([`VARS`]) as one command saw them. The daemon
+/// plans and downloads for the command that asked: it reaches the Hub with
+/// these, not with the environment it was started with, so a token
+/// exported since is the one used. `Debug` shows the names only (a token
+/// never reaches a log).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HubVars(BTreeMap<String, String>);
+
+impl HubVars {
+    /// The Hub's variables among those `var` gives.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> HubVars {
+        HubVars(
+            VARS.iter()
+                .filter_map(|k| var(k).map(|v| (k.to_string(), v)))
+                .collect(),
+        )
+    }
+
+    /// This process's.
+    pub fn process() -> HubVars {
+        HubVars::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// The settings they give.
+    pub fn settings(&self) -> Result<HfSettings, HfError> {
+        HfSettings::from_vars(|k| self.0.get(k).cloned())
+    }
+}
+
+impl std::fmt::Debug for HubVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 fn truthy(v: &str) -> bool {
     matches!(
         v.trim().to_ascii_uppercase().as_str(),
@@ -34,7 +86,7 @@ fn truthy(v: &str) -> bool {
 impl HfSettings {
     /// The settings the process environment gives.
     pub fn from_env() -> Result<HfSettings, HfError> {
-        HfSettings::from_vars(|k| std::env::var(k).ok())
+        HubVars::process().settings()
     }
 
     /// The settings `var` gives (a lookup of environment variables).
@@ -98,6 +150,44 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         HfSettings::from_vars(|k| map.get(k).cloned()).expect("settings")
+    }
+
+    #[test]
+    fn hub_vars_keep_every_variable_the_settings_read_and_show_no_value() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let _ = HfSettings::from_vars(|k| {
+            asked.borrow_mut().push(k.to_string());
+            // Set, so every fallback is asked too.
+            Some(match k {
+                "HF_ENDPOINT" => "http://127.0.0.1:1".into(),
+                "HF_HUB_DISABLE_IMPLICIT_TOKEN" => "0".into(),
+                _ => String::new(),
+            })
+        });
+        let _ = HfSettings::from_vars(|k| {
+            asked.borrow_mut().push(k.to_string());
+            None
+        });
+        for k in asked.into_inner() {
+            assert!(VARS.contains(&k.as_str()), "{k} is read but not kept");
+        }
+        let vars = HubVars::from_lookup(|k| {
+            matches!(k, "HF_TOKEN" | "HF_HOME").then(|| format!("{k}-value"))
+        });
+        assert_eq!(
+            vars.settings().expect("settings").token.as_deref(),
+            Some("HF_TOKEN-value")
+        );
+        assert_eq!(format!("{vars:?}"), r#"{"HF_HOME", "HF_TOKEN"}"#);
+        assert_eq!(
+            HubVars::from_lookup(|_| Some("x".into())).0.len(),
+            VARS.len()
+        );
+        assert!(
+            !HubVars::from_lookup(|k| (k == "PATH").then(String::new))
+                .0
+                .contains_key("PATH")
+        );
     }
 
     #[test]

@@ -25,6 +25,6 @@ mod header;
 pub use cache::{HfCache, check_repo_id};
 pub use client::{Hub, SearchHit};
 pub use download::{DownloadProgress, FileState};
-pub use env::{DEFAULT_ENDPOINT, HfSettings};
+pub use env::{DEFAULT_ENDPOINT, HfSettings, HubVars};
 pub use error::HfError;
 pub use header::HeadSource;

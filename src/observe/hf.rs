@@ -76,11 +76,14 @@ pub fn lookup_error(repo: &str, e: &crate::hf::HfError) -> HfLookup {
     }
 }
 
-/// The Hub client from the environment, and what it says about the
+/// The Hub client `vars` configure, and what they say about the
 /// environment (`HF_ENDPOINT` set, a token); or why there is none (a bad
 /// `HF_ENDPOINT`, no cache directory).
-pub fn hub() -> Result<(Box<dyn RepoSource>, HfEnv), String> {
-    let hub = crate::hf::Hub::from_env().map_err(|e| crate::style::with_causes(&e))?;
+pub fn hub(vars: &crate::hf::HubVars) -> Result<(Box<dyn RepoSource>, HfEnv), String> {
+    let hub = vars
+        .settings()
+        .and_then(crate::hf::Hub::new)
+        .map_err(|e| crate::style::with_causes(&e))?;
     let env = env_of(hub.settings());
     Ok((Box::new(HubSource(hub)), env))
 }

@@ -47,7 +47,7 @@ pub async fn observe(
     } else {
         fit::observe(loaded, &stores, &dirs.state).await
     };
-    let (hub, hf_env, why) = match hf::hub() {
+    let (hub, hf_env, why) = match hf::hub(&loaded.hub_vars) {
         Ok((hub, env)) => (Some(hub), env, String::new()),
         Err(why) => (None, Default::default(), why),
     };

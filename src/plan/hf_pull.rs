@@ -51,7 +51,8 @@ pub async fn action(service: &str, input: &str, hf: &str) -> Result<Action, HfPu
         repo: hf.to_string(),
         ..HfEntry::default()
     };
-    let (lookup, env) = match (crate::observe::hf::hub(), entry.repo_id()) {
+    let hub = crate::observe::hf::hub(&crate::hf::HubVars::process());
+    let (lookup, env) = match (hub, entry.repo_id()) {
         (Ok((source, env)), Some(repo)) => (source.repo_info(&repo, "main").await, env),
         (Err(reason), _) => (HfLookup::Unreachable { reason }, HfEnv::default()),
         (Ok(_), None) => (

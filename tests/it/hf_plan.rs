@@ -172,12 +172,18 @@ impl Drop for HubStandin {
 
 impl HubStandin {
     pub(crate) fn start(repos: &Path) -> HubStandin {
+        HubStandin::start_with(repos, &[])
+    }
+
+    /// With more arguments, such as `--token T` (the tokens it accepts).
+    pub(crate) fn start_with(repos: &Path, args: &[&str]) -> HubStandin {
         use std::io::BufRead;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/hf_standin.py");
         let mut child = std::process::Command::new("python3")
             .arg(script)
             .arg("--repos")
             .arg(repos)
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start the Hub stand-in");
@@ -339,6 +345,48 @@ fn a_gguf_repo_with_quant_auto_is_planned_downloaded_imported_and_answers_under_
         "{}",
         describe(&out)
     );
+    p.run(&["down"]);
+}
+
+/// The daemon plans again and downloads with the Hub settings of the
+/// command that asked (its environment over `.env`, as the file is read),
+/// not with those it was started with: a token exported after the daemon
+/// started reaches the Hub, as a private repo shows.
+#[test]
+fn apply_reaches_the_hub_with_the_commands_token_not_the_daemons() {
+    let p = Project::new("");
+    let repos = p.dir.path().join("repos");
+    let repo = repos.join("someone/Private-GGUF");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    std::fs::write(repo.join("Private-Q4_K_M.gguf"), gguf(1 << 20, 3)).expect("write");
+    std::fs::write(repo.join(".standin.json"), r#"{"private": true}"#).expect("write");
+    let hub = HubStandin::start_with(&repos, &["--token", "hf_good"]);
+    let port = free_port();
+    let services = ollama_yaml(&p, port);
+    let online = |args: &[&str], token: Option<&str>| {
+        let mut c = p.cmd(args);
+        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
+            .env_remove("HF_HUB_OFFLINE");
+        if let Some(t) = token {
+            c.env("HF_TOKEN", t);
+        }
+        assert_cmd::Command::from_std(c)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("run facerunner")
+    };
+    // The daemon starts from a shell without a token.
+    p.write(&services);
+    let out = online(&["apply", "--yes", "--color", "never"], None);
+    assert!(out.status.success(), "{}", describe(&out));
+    // Then the token is exported and the file asks for the private repo.
+    p.write(&format!(
+        "{services}models:\n  - hf: someone/Private-GGUF\n    quant: Q4_K_M\n    alias: private:latest\n"
+    ));
+    let out = online(&["apply", "--yes", "--color", "never"], Some("hf_good"));
+    assert!(out.status.success(), "{}", describe(&out));
+    let answer = generate(port, "private:latest");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     p.run(&["down"]);
 }
 
