@@ -9,11 +9,8 @@
 
 use std::process::ExitCode;
 
-use serde::Serialize;
-
-use crate::model::hf::HfSource;
-use crate::model::hf_resolve::{AnsweredBy, HfEntry, HfEnv, HfFormat, HfLookup, resolve};
-use crate::observe::hf::{RepoSource, hub};
+use crate::model::hf_resolve::AnsweredBy;
+use crate::plan::hf_convert::{Conversion, convert};
 use crate::style::{bold, paint};
 
 /// Arguments of `convert`.
@@ -33,119 +30,14 @@ pub struct ConvertArgs {
     pub json: bool,
 }
 
-#[derive(Serialize)]
-struct Row {
-    input: String,
-    ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ollama: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    method: Option<crate::names::hf::Method>,
-    /// `ollama` (Ollama pulls it) or `download` (FaceRunner downloads and imports).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<HfSource>,
-    /// `hub` or `table`.
-    answered_by: AnsweredBy,
-    /// Why the table answered (offline, the Hub did not answer).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offline_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    commit: Option<String>,
-    reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    help: Option<String>,
-}
-
-fn row(input: &str, quant: Option<&str>, lookup: &HfLookup, env: HfEnv) -> Row {
-    let entry = HfEntry {
-        repo: input.to_string(),
-        quant: quant.map(str::to_string),
-        ..HfEntry::default()
-    };
-    let (info, offline_reason) = match lookup {
-        HfLookup::Found { info } => (Some(info.as_ref()), None),
-        HfLookup::Unreachable { reason } => (None, Some(reason.clone())),
-        HfLookup::Refused { reason, help } => {
-            return Row {
-                input: input.to_string(),
-                ok: false,
-                ollama: None,
-                method: None,
-                source: None,
-                answered_by: AnsweredBy::Hub,
-                offline_reason: None,
-                commit: None,
-                reason: reason.clone(),
-                help: Some(help.clone()),
-            };
-        }
-    };
-    let answered_by = if info.is_some() {
-        AnsweredBy::Hub
-    } else {
-        AnsweredBy::Table
-    };
-    match resolve(&entry, info, env, &|_| None) {
-        Ok(r) => Row {
-            input: input.to_string(),
-            ok: true,
-            ollama: Some(r.name.clone()),
-            method: match (r.format, r.source) {
-                (HfFormat::Library, _) => Some(crate::names::hf::Method::Library),
-                (HfFormat::Gguf, HfSource::Ollama) => Some(crate::names::hf::Method::GgufRepo),
-                _ => None,
-            },
-            source: Some(r.source),
-            answered_by: r.answered_by,
-            offline_reason,
-            commit: r.commit,
-            reason: r.reason,
-            help: None,
-        },
-        Err(e) => Row {
-            input: input.to_string(),
-            ok: false,
-            ollama: None,
-            method: None,
-            source: None,
-            answered_by,
-            offline_reason,
-            commit: None,
-            reason: e.reason,
-            help: Some(e.help),
-        },
-    }
-}
-
 /// Convert each name; exit 1 if any cannot be converted.
 pub fn run(args: ConvertArgs) -> miette::Result<ExitCode> {
-    let (source, env, why): (Option<Box<dyn RepoSource>>, HfEnv, String) = if args.offline {
-        (None, HfEnv::default(), "--offline".into())
-    } else {
-        match hub(&crate::hf::HubVars::process()) {
-            Ok((s, env)) => (Some(s), env, String::new()),
-            Err(why) => (None, HfEnv::default(), why),
-        }
-    };
-    let rt = match &source {
-        Some(_) => Some(crate::cli::daemon::runtime()?),
-        None => None,
-    };
-    let rows: Vec<Row> = args
+    let rt = crate::cli::daemon::runtime()?;
+    let offline = args.offline.then_some("--offline");
+    let rows: Vec<Conversion> = args
         .names
         .iter()
-        .map(|n| {
-            let repo = crate::names::parse_hf(n)
-                .ok()
-                .map(|r| format!("{}/{}", r.org, r.repo));
-            let lookup = match (&source, &rt, repo) {
-                (Some(s), Some(rt), Some(repo)) => rt.block_on(s.repo_info(&repo, "main")),
-                _ => HfLookup::Unreachable {
-                    reason: why.clone(),
-                },
-            };
-            row(n, args.quant.as_deref(), &lookup, env)
-        })
+        .map(|n| rt.block_on(convert(n, args.quant.as_deref(), offline)))
         .collect();
     let all_ok = rows.iter().all(|r| r.ok);
     if args.json {

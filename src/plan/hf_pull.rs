@@ -51,8 +51,17 @@ pub async fn action(service: &str, input: &str, hf: &str) -> Result<Action, HfPu
         repo: hf.to_string(),
         ..HfEntry::default()
     };
+    let (lookup, env) = ask_hub(&entry).await;
+    action_from(service, input, hf, &lookup, env)
+}
+
+/// What the Hub (configured from this process's environment, as
+/// `huggingface_hub` is) says of `entry`'s repo at `main`, and what that
+/// environment means for resolution; unreachable, with the reason, when
+/// there is no Hub client or no repo in the name.
+pub async fn ask_hub(entry: &HfEntry) -> (HfLookup, HfEnv) {
     let hub = crate::observe::hf::hub(&crate::hf::HubVars::process());
-    let (lookup, env) = match (hub, entry.repo_id()) {
+    match (hub, entry.repo_id()) {
         (Ok((source, env)), Some(repo)) => (source.repo_info(&repo, "main").await, env),
         (Err(reason), _) => (HfLookup::Unreachable { reason }, HfEnv::default()),
         (Ok(_), None) => (
@@ -61,8 +70,7 @@ pub async fn action(service: &str, input: &str, hf: &str) -> Result<Action, HfPu
             },
             HfEnv::default(),
         ),
-    };
-    action_from(service, input, hf, &lookup, env)
+    }
 }
 
 /// [`action`] given the Hub's answer.

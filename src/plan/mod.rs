@@ -15,6 +15,7 @@ pub mod desired;
 pub mod diff;
 mod fit;
 pub mod hf;
+pub mod hf_convert;
 pub mod hf_pull;
 #[cfg(test)]
 mod hf_tests;

@@ -481,25 +481,30 @@ pub async fn gpus(State(_web): State<Arc<Web>>) -> Answer {
     Ok(Json(inv).into_response())
 }
 
-/// `GET /api/v1/convert?name=ORG/REPO[:QUANT]`: the Ollama name of a
-/// Hugging Face repo, offline, with the reason (as `facerunner convert`).
+/// `GET /api/v1/convert?name=ORG/REPO[:QUANT][&quant=Q][&offline=true]`:
+/// the Ollama name of a Hugging Face repo, with the reason and what
+/// answered: what `facerunner convert --json` prints for the name (the
+/// Hub, as the daemon's environment configures it; the table with
+/// `offline=true` or when the Hub does not answer). A name that does not
+/// convert is a `bad-request` problem with the reason and what to do.
 pub async fn convert(RawQuery(q): RawQuery) -> Answer {
     let q = query(q.as_deref());
     let Some(name) = q.get("name") else {
         return Err(Problem::new(Kind::BadRequest, "give `name=org/repo`"));
     };
-    let c = crate::names::convert(
-        name.trim(),
-        q.get("quant").map(String::as_str),
-        &Default::default(),
-    )
-    .map_err(|e| Problem::new(Kind::BadRequest, chain(&e)))?;
-    Ok(Json(serde_json::json!({
-        "input": c.input,
-        "ollama": c.ollama.display_shortest(),
-        "reason": c.reason,
-    }))
-    .into_response())
+    let offline = matches!(q.get("offline").map(String::as_str), Some("true" | "1"))
+        .then_some("offline=true");
+    let c =
+        crate::plan::hf_convert::convert(name.trim(), q.get("quant").map(String::as_str), offline)
+            .await;
+    if !c.ok {
+        let help = c.help.map(|h| format!("; {h}")).unwrap_or_default();
+        return Err(Problem::new(
+            Kind::BadRequest,
+            format!("cannot convert {}: {}{help}", c.input, c.reason),
+        ));
+    }
+    Ok(Json(c).into_response())
 }
 
 /// One model of one ollama service.

@@ -121,10 +121,13 @@ fn routes() -> Vec<Route> {
         Route {
             method: "get",
             path: "/api/v1/convert",
-            summary: "The Ollama name of a Hugging Face repo (`name=org/repo[:quant]`), offline, with the reason",
+            summary: "The Ollama name of a Hugging Face repo (`name=org/repo[:quant]`, `quant=`, `offline=true`) with the reason and what answered (the Hub, else FaceRunner's table), as `convert --json`",
             writes: false,
             body: None,
-            ok: ("200", "{input, ollama, reason}"),
+            ok: (
+                "200",
+                "{input, ok, ollama, method, source, answered_by, offline_reason, commit, reason}",
+            ),
             returns: None,
         },
         Route {

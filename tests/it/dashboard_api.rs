@@ -913,6 +913,41 @@ fn the_dashboards_pull_of_a_hugging_face_name_asks_the_hub_as_the_cli_does() {
     let state = std::fs::read_to_string(p.dirs().state.join("state.json")).expect("state");
     assert!(state.contains("Some-Model-GGUF"), "{state}");
 
+    // `convert` answers what `convert --json` prints: the Hub's answer.
+    let get = |path: &str| http(port, "GET", path, &[("Authorization", &auth)], "");
+    let r = get("/api/v1/convert?name=someone/Some-Model-GGUF");
+    assert_eq!(r.0, 200, "{}", r.2);
+    let web: serde_json::Value = serde_json::from_str(&r.2).expect("json");
+    let mut cli = p.cmd(&["convert", "--json", "someone/Some-Model-GGUF"]);
+    cli.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
+        .env_remove("HF_HUB_OFFLINE");
+    let out = assert_cmd::Command::from_std(cli)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("convert");
+    assert!(out.status.success(), "{}", crate::support::describe(&out));
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(web, cli[0]);
+    assert_eq!(web["answered_by"], "hub", "{web}");
+    assert_eq!(
+        web["ollama"], "hf.co/someone/Some-Model-GGUF:Q4_K_M",
+        "{web}"
+    );
+    // Offline by request: the table.
+    let r = get("/api/v1/convert?name=someone/Some-Model-GGUF&offline=true");
+    assert_eq!(r.0, 200, "{}", r.2);
+    let table: serde_json::Value = serde_json::from_str(&r.2).expect("json");
+    assert_eq!(table["answered_by"], "table", "{table}");
+    assert_eq!(table["offline_reason"], "offline=true", "{table}");
+    // Not convertible: the Hub's reason, as a problem.
+    let r = get("/api/v1/convert?name=someone/No-Such-Model");
+    assert_eq!(r.0, 400, "{}", r.2);
+    assert!(
+        r.2.contains("cannot convert someone/No-Such-Model"),
+        "{}",
+        r.2
+    );
+
     // A repo the Hub does not have: refused with the Hub's reason.
     let r = http(
         port,
