@@ -116,6 +116,8 @@ pub struct Backend {
     pub errors: AtomicU64,
     /// The gateway's kept connections to it.
     pub upstream: Arc<super::upstream::Upstream>,
+    /// Its name as the value of [`super::BACKEND_HEADER`] (none if a header cannot carry it).
+    pub name_header: Option<axum::http::HeaderValue>,
 }
 
 /// Counts a request in flight until dropped (also when the client goes away).
@@ -132,6 +134,7 @@ impl Backend {
     pub fn new(name: String, url: String) -> Result<Backend, String> {
         let target = super::upstream::Target::parse(&url)?;
         Ok(Backend {
+            name_header: axum::http::HeaderValue::from_str(&name).ok(),
             name,
             url: url.trim_end_matches('/').to_string(),
             upstream: Arc::new(super::upstream::Upstream::new(target)),

@@ -1,11 +1,14 @@
 //! The gateway's HTTP side: the routes, the choice of backend, and the
 //! forwarding of bodies in both directions without buffering the answer.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
+use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Body as _;
@@ -201,11 +204,11 @@ async fn handle(gw: Arc<Gateway>, req: Request) -> Response {
                 Ok(x) => x,
                 Err(r) => return r,
             };
-            let mut named = match Named::of(&body) {
+            let mut named = match Named::of(&body, gw.sticky_prefix) {
                 Ok(n) => n,
                 Err(why) => return shape.error(StatusCode::BAD_REQUEST, &why),
             };
-            let prefix = named.prefix.take().filter(|_| gw.sticky_prefix);
+            let prefix = named.prefix.take();
             let model = match named.model(p == "/api/show") {
                 Ok(m) => m,
                 Err(why) => return shape.error(StatusCode::BAD_REQUEST, &why),
@@ -264,7 +267,14 @@ async fn handle(gw: Arc<Gateway>, req: Request) -> Response {
 /// Read a request body: capped and timed.
 async fn read_body(req: Request, shape: Shape) -> Result<(Request, Bytes), Response> {
     let (parts, body) = req.into_parts();
-    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
+    // A body that came with the head is read at once, without a timer.
+    let mut read = std::pin::pin!(axum::body::to_bytes(body, BODY_LIMIT));
+    let at_once = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    let read = match at_once {
+        Poll::Ready(r) => Ok(r),
+        Poll::Pending => tokio::time::timeout(BODY_TIMEOUT, read).await,
+    };
+    match read {
         Err(_) => Err(shape.error(
             StatusCode::REQUEST_TIMEOUT,
             &format!(
@@ -289,14 +299,15 @@ async fn read_body(req: Request, shape: Shape) -> Result<(Request, Bytes), Respo
 /// value (messages, images as base64) is checked as JSON and skipped
 /// without being built, so a large chat costs one pass and no copies.
 fn model_of(body: &[u8], alias: bool) -> Result<String, String> {
-    Named::of(body)?.model(alias)
+    Named::of(body, false)?.model(alias)
 }
 
 /// What routing reads of a JSON body: `model` and `name` (a later
 /// duplicate key wins, and a value that is not a string counts as absent,
-/// as with a full parse), and a hash of the prompt's start: the first two
-/// `messages`, the `system` prompt and the first [`PREFIX_BYTES`] of
-/// `prompt`; the same conversation gives the same hash at every turn.
+/// as with a full parse), and, only when asked for (`sticky: prefix`), a
+/// hash of the prompt's start: the first two `messages`, the `system`
+/// prompt and the first [`PREFIX_BYTES`] of `prompt`; the same
+/// conversation gives the same hash at every turn.
 #[derive(Default)]
 struct Named {
     model: Option<String>,
@@ -308,11 +319,19 @@ struct Named {
 const PREFIX_BYTES: usize = 4096;
 
 impl Named {
-    fn of(body: &[u8]) -> Result<Named, String> {
+    /// Read `body`; with `prefix`, hash the prompt's start too (otherwise
+    /// the prompt is skipped like any other value, never built).
+    fn of(body: &[u8], prefix: bool) -> Result<Named, String> {
+        use serde::de::DeserializeSeed;
         if body.is_empty() {
             return Err("missing request body".into());
         }
-        serde_json::from_slice(body).map_err(|e| e.to_string())
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let named = NamedSeed { prefix }
+            .deserialize(&mut de)
+            .and_then(|n| de.end().map(|()| n))
+            .map_err(|e| e.to_string())?;
+        Ok(named)
     }
 
     fn model(self, alias: bool) -> Result<String, String> {
@@ -412,8 +431,15 @@ impl<'de> serde::Deserialize<'de> for Loose {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Named {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+/// Reads a [`Named`]; `prefix` says whether the prompt's start is hashed.
+struct NamedSeed {
+    prefix: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for NamedSeed {
+    type Value = Named;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Named, D::Error> {
         #[derive(serde::Deserialize)]
         #[serde(field_identifier, rename_all = "lowercase")]
         enum Key {
@@ -425,7 +451,9 @@ impl<'de> serde::Deserialize<'de> for Named {
             #[serde(other)]
             Other,
         }
-        struct V;
+        struct V {
+            prefix: bool,
+        }
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = Named;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -438,6 +466,9 @@ impl<'de> serde::Deserialize<'de> for Named {
                     match k {
                         Key::Model => out.model = a.next_value::<Loose>()?.string(),
                         Key::Name => out.name = a.next_value::<Loose>()?.string(),
+                        Key::Messages | Key::System | Key::Prompt if !self.prefix => {
+                            a.next_value::<serde::de::IgnoredAny>()?;
+                        }
                         Key::Messages => {
                             if let Loose::List(first) = a.next_value::<Loose>()? {
                                 for text in first {
@@ -466,7 +497,9 @@ impl<'de> serde::Deserialize<'de> for Named {
                 Ok(out)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V {
+            prefix: self.prefix,
+        })
     }
 }
 
@@ -768,13 +801,13 @@ async fn forward(
     gw: &Gateway,
     candidates: Vec<Arc<Backend>>,
     req: Request,
-    body: Bytes,
+    mut body: Bytes,
     model: Option<&str>,
     shape: Shape,
 ) -> Response {
-    let pq = path_and_query(req.uri());
-    let headers = upstream_headers(req.headers(), gw.token.is_some());
-    let method = req.method().clone();
+    let mut pq = path_and_query(req.uri());
+    let mut headers = upstream_headers(req.headers(), gw.token.is_some());
+    let mut method = req.method().clone();
     let n = candidates.len();
     let mut why = Vec::new();
     // Series are labelled only by models a backend holds (bounded), else "".
@@ -784,15 +817,23 @@ async fn forward(
     for (i, b) in candidates.into_iter().enumerate() {
         let guard = b.start();
         let started = Instant::now();
-        let sent = b
-            .upstream
-            .send(Outgoing {
+        // Copied for every candidate but the last, which takes them.
+        let out = if i + 1 < n {
+            Outgoing {
                 method: method.clone(),
                 path_and_query: pq.clone(),
                 headers: headers.clone(),
                 body: OutBody::Whole(body.clone()),
-            })
-            .await;
+            }
+        } else {
+            Outgoing {
+                method: std::mem::take(&mut method),
+                path_and_query: std::mem::replace(&mut pq, PathAndQuery::from_static("/")),
+                headers: std::mem::take(&mut headers),
+                body: OutBody::Whole(std::mem::take(&mut body)),
+            }
+        };
+        let sent = b.upstream.send(out).await;
         match sent {
             Err(e) => {
                 b.errors.fetch_add(1, Ordering::Relaxed);
@@ -823,10 +864,10 @@ async fn forward(
     )
 }
 
-fn path_and_query(uri: &axum::http::Uri) -> String {
+fn path_and_query(uri: &axum::http::Uri) -> PathAndQuery {
     uri.path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| uri.path().to_string())
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"))
 }
 
 /// Forward a request whose body is streamed (blob uploads), to one backend.
@@ -885,8 +926,8 @@ fn relay(
     ] {
         parts.headers.remove(hop);
     }
-    if let Ok(v) = HeaderValue::from_str(&b.name) {
-        parts.headers.insert(super::BACKEND_HEADER, v);
+    if let Some(v) = &b.name_header {
+        parts.headers.insert(super::BACKEND_HEADER, v.clone());
     }
     let body = Relay {
         answer,
@@ -1134,7 +1175,7 @@ mod tests {
             .upstream
             .send(Outgoing {
                 method: Method::POST,
-                path_and_query: "/api/chat".into(),
+                path_and_query: PathAndQuery::from_static("/api/chat"),
                 headers: HeaderMap::new(),
                 body: OutBody::Whole(Bytes::from_static(b"{}")),
             })
@@ -1169,9 +1210,12 @@ mod tests {
     #[test]
     fn a_conversation_keeps_its_prefix_from_turn_to_turn() {
         let chat = |msgs: &str| {
-            Named::of(format!(r#"{{"model":"m","messages":[{msgs}],"stream":true}}"#).as_bytes())
-                .expect("parsed")
-                .prefix
+            Named::of(
+                format!(r#"{{"model":"m","messages":[{msgs}],"stream":true}}"#).as_bytes(),
+                true,
+            )
+            .expect("parsed")
+            .prefix
         };
         let sys = r#"{"role":"system","content":"be brief"}"#;
         let q1 = r#"{"role":"user","content":"what is rust?"}"#;
@@ -1183,7 +1227,7 @@ mod tests {
         assert_ne!(turn1, chat(&[sys, q2].join(",")), "another conversation");
         assert_eq!(chat(""), None, "no messages, no prefix");
         // Not a list: no prefix, and the model is still found.
-        let n = Named::of(br#"{"messages":null,"model":"m"}"#).expect("parsed");
+        let n = Named::of(br#"{"messages":null,"model":"m"}"#, true).expect("parsed");
         assert_eq!(n.prefix, None);
         assert_eq!(n.model(false), Ok("m".into()));
         // generate: the system prompt and the prompt's first 4 KiB.
@@ -1192,6 +1236,7 @@ mod tests {
                 serde_json::json!({"model": "m", "system": system, "prompt": prompt})
                     .to_string()
                     .as_bytes(),
+                true,
             )
             .expect("parsed")
             .prefix
@@ -1202,7 +1247,15 @@ mod tests {
             generate("s", &format!("{long}2"))
         );
         assert_ne!(generate("s", "a"), generate("t", "a"));
-        assert_eq!(Named::of(br#"{"model":"m"}"#).expect("parsed").prefix, None);
+        assert_eq!(
+            Named::of(br#"{"model":"m"}"#, true).expect("parsed").prefix,
+            None
+        );
+        // Not asked for: none, and the messages are skipped (still checked as JSON).
+        let body = format!(r#"{{"model":"m","messages":[{sys},{q1}]}}"#);
+        let n = Named::of(body.as_bytes(), false).expect("parsed");
+        assert_eq!((n.prefix.as_deref(), n.model.as_deref()), (None, Some("m")));
+        assert!(Named::of(br#"{"model":"m","messages":[}"#, false).is_err());
     }
 
     #[test]

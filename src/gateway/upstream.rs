@@ -28,6 +28,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
+use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, header};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{Builder, Connection, SendRequest};
@@ -171,7 +172,7 @@ pub struct Outgoing {
     /// The method.
     pub method: Method,
     /// Path and query, as the client sent them.
-    pub path_and_query: String,
+    pub path_and_query: PathAndQuery,
     /// Headers to pass on (hop-by-hop ones already removed).
     pub headers: HeaderMap,
     /// The body: whole (it can be sent again on a new connection), or
@@ -213,9 +214,13 @@ impl Upstream {
         let build = |body: Body| {
             let mut req = Request::new(body);
             *req.method_mut() = method.clone();
-            *req.uri_mut() = format!("{}{path_and_query}", self.target.prefix)
-                .parse()
-                .unwrap_or_else(|_| Uri::from_static("/"));
+            *req.uri_mut() = if self.target.prefix.is_empty() {
+                Uri::from(path_and_query.clone())
+            } else {
+                format!("{}{path_and_query}", self.target.prefix)
+                    .parse()
+                    .unwrap_or_else(|_| Uri::from_static("/"))
+            };
             *req.headers_mut() = headers.clone();
             req.headers_mut()
                 .insert(header::HOST, self.target.authority.clone());
@@ -313,9 +318,13 @@ impl Upstream {
         if !link.send.is_ready() || link.conn.is_none() {
             return;
         }
-        link.idle_since = Instant::now();
         if let Ok(mut idle) = self.idle.lock() {
-            idle.retain(|l| l.idle_since.elapsed() < IDLE_FOR);
+            // Stamped under the lock, so they lie in the order they went
+            // idle and the expired ones lead: no walk over all of them.
+            let now = Instant::now();
+            link.idle_since = now;
+            let expired = idle.partition_point(|l| now.duration_since(l.idle_since) >= IDLE_FOR);
+            idle.drain(..expired);
             if idle.len() < MAX_IDLE {
                 idle.push(link);
             }
@@ -462,7 +471,7 @@ pub(super) mod tests {
     fn get() -> Outgoing {
         Outgoing {
             method: Method::GET,
-            path_and_query: "/api/chat".into(),
+            path_and_query: axum::http::uri::PathAndQuery::from_static("/api/chat"),
             headers: HeaderMap::new(),
             body: OutBody::Whole(Bytes::new()),
         }
