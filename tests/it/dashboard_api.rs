@@ -847,24 +847,19 @@ fn status_and_plan_answers_match_the_schemas_of_the_openapi_document() {
 
 #[test]
 fn the_dashboards_pull_of_a_hugging_face_name_asks_the_hub_as_the_cli_does() {
-    use crate::hf_plan::{HubStandin, gguf};
+    use crate::hf_plan::{HubStandin, gguf, write_repo};
     let p = Project::new("");
-    let repos = p.dir.path().join("repos");
-    let repo = repos.join("someone/Some-Model-GGUF");
-    std::fs::create_dir_all(&repo).expect("mkdir");
     let q4 = gguf(1 << 20, 3);
-    std::fs::write(repo.join("Some-Model-Q4_K_M.gguf"), &q4).expect("write");
-    let hub = HubStandin::start(&repos);
+    write_repo(
+        &p,
+        "someone/Some-Model-GGUF",
+        &[("Some-Model-Q4_K_M.gguf", &q4)],
+    );
+    let hub = HubStandin::start(&p.dir.path().join("repos"));
     let (port, llm_port, web_port) = (free_port(), free_port(), free_port());
     p.write(&services(&p, port, llm_port, web_port, "plain"));
     // The daemon, and so the dashboard it starts, sees this Hub.
-    let mut up = p.cmd(&["up"]);
-    up.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
-        .env_remove("HF_HUB_OFFLINE");
-    let out = assert_cmd::Command::from_std(up)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .expect("up");
+    let out = hub.run(&p, &["up"], &[]);
     assert!(out.status.success(), "{}", crate::support::describe(&out));
     let token = text(&p.ok(&["dashboard"]).stdout)
         .trim()
@@ -918,13 +913,7 @@ fn the_dashboards_pull_of_a_hugging_face_name_asks_the_hub_as_the_cli_does() {
     let r = get("/api/v1/convert?name=someone/Some-Model-GGUF");
     assert_eq!(r.0, 200, "{}", r.2);
     let web: serde_json::Value = serde_json::from_str(&r.2).expect("json");
-    let mut cli = p.cmd(&["convert", "--json", "someone/Some-Model-GGUF"]);
-    cli.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
-        .env_remove("HF_HUB_OFFLINE");
-    let out = assert_cmd::Command::from_std(cli)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .expect("convert");
+    let out = hub.run(&p, &["convert", "--json", "someone/Some-Model-GGUF"], &[]);
     assert!(out.status.success(), "{}", crate::support::describe(&out));
     let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(web, cli[0]);

@@ -6,6 +6,7 @@
 //! planner's unit tests (`plan::hf_tests`) until the Hub stand-in exists.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use crate::support::{Project, describe, free_port, text};
 
@@ -198,6 +199,30 @@ impl HubStandin {
             .unwrap_or_else(|| panic!("no READY line: {line:?}"));
         HubStandin { child, port }
     }
+
+    /// `facerunner ARGS` in `p` against this Hub (`HF_ENDPOINT` set,
+    /// `HF_HUB_OFFLINE` removed), with `env` added; failed after 120 s.
+    pub(crate) fn run(&self, p: &Project, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = p.cmd(args);
+        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", self.port))
+            .env_remove("HF_HUB_OFFLINE")
+            .envs(env.iter().copied());
+        assert_cmd::Command::from_std(c)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("run facerunner")
+    }
+}
+
+/// Write the repo `id` (`org/name`) holding `files` under the project's
+/// `repos/` (what [`HubStandin`] serves there); its directory.
+pub(crate) fn write_repo(p: &Project, id: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let repo = p.dir.path().join("repos").join(id);
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    for (name, bytes) in files {
+        std::fs::write(repo.join(name), bytes).expect("write");
+    }
+    repo
 }
 
 /// A GGUF-looking file of `n` bytes.
@@ -236,14 +261,17 @@ fn generate(port: u16, model: &str) -> String {
 #[test]
 fn a_gguf_repo_with_quant_auto_is_planned_downloaded_imported_and_answers_under_its_alias() {
     let p = Project::new("");
-    let repos = p.dir.path().join("repos");
-    let repo = repos.join("someone/Some-Model-GGUF");
-    std::fs::create_dir_all(&repo).expect("mkdir");
     let (q4, q8) = (gguf(3 << 20, 1), gguf(6 << 20, 2));
-    std::fs::write(repo.join("Some-Model-Q4_K_M.gguf"), &q4).expect("write");
-    std::fs::write(repo.join("Some-Model-Q8_0.gguf"), &q8).expect("write");
-    std::fs::write(repo.join("README.md"), "a test model").expect("write");
-    let hub = HubStandin::start(&repos);
+    let repo = write_repo(
+        &p,
+        "someone/Some-Model-GGUF",
+        &[
+            ("Some-Model-Q4_K_M.gguf", &q4),
+            ("Some-Model-Q8_0.gguf", &q8),
+            ("README.md", b"a test model"),
+        ],
+    );
+    let hub = HubStandin::start(&p.dir.path().join("repos"));
 
     // One GPU between the two quants' needs: Q4_K_M fits, Q8_0 does not.
     let vram = 1 << 30;
@@ -260,15 +288,7 @@ fn a_gguf_repo_with_quant_auto_is_planned_downloaded_imported_and_answers_under_
     let entry =
         "models:\n  - hf: someone/Some-Model-GGUF\n    quant: auto\n    alias: assistant:latest\n";
     p.write(&format!("{services}{entry}"));
-    let online = |args: &[&str]| {
-        let mut c = p.cmd(args);
-        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
-            .env_remove("HF_HUB_OFFLINE");
-        assert_cmd::Command::from_std(c)
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .expect("run facerunner")
-    };
+    let online = |args: &[&str]| hub.run(&p, args, &[]);
 
     let out = online(&["--gpus-from", "gpus.json", "plan", "--color", "never"]);
     assert!(out.status.success(), "{}", describe(&out));
@@ -355,35 +375,30 @@ fn a_gguf_repo_with_quant_auto_is_planned_downloaded_imported_and_answers_under_
 #[test]
 fn apply_reaches_the_hub_with_the_commands_token_not_the_daemons() {
     let p = Project::new("");
-    let repos = p.dir.path().join("repos");
-    let repo = repos.join("someone/Private-GGUF");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    std::fs::write(repo.join("Private-Q4_K_M.gguf"), gguf(1 << 20, 3)).expect("write");
-    std::fs::write(repo.join(".standin.json"), r#"{"private": true}"#).expect("write");
-    let hub = HubStandin::start_with(&repos, &["--token", "hf_good"]);
+    write_repo(
+        &p,
+        "someone/Private-GGUF",
+        &[
+            ("Private-Q4_K_M.gguf", &gguf(1 << 20, 3)),
+            (".standin.json", br#"{"private": true}"#),
+        ],
+    );
+    let hub = HubStandin::start_with(&p.dir.path().join("repos"), &["--token", "hf_good"]);
     let port = free_port();
     let services = ollama_yaml(&p, port);
-    let online = |args: &[&str], token: Option<&str>| {
-        let mut c = p.cmd(args);
-        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
-            .env_remove("HF_HUB_OFFLINE");
-        if let Some(t) = token {
-            c.env("HF_TOKEN", t);
-        }
-        assert_cmd::Command::from_std(c)
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .expect("run facerunner")
-    };
     // The daemon starts from a shell without a token.
     p.write(&services);
-    let out = online(&["apply", "--yes", "--color", "never"], None);
+    let out = hub.run(&p, &["apply", "--yes", "--color", "never"], &[]);
     assert!(out.status.success(), "{}", describe(&out));
     // Then the token is exported and the file asks for the private repo.
     p.write(&format!(
         "{services}models:\n  - hf: someone/Private-GGUF\n    quant: Q4_K_M\n    alias: private:latest\n"
     ));
-    let out = online(&["apply", "--yes", "--color", "never"], Some("hf_good"));
+    let out = hub.run(
+        &p,
+        &["apply", "--yes", "--color", "never"],
+        &[("HF_TOKEN", "hf_good")],
+    );
     assert!(out.status.success(), "{}", describe(&out));
     let answer = generate(port, "private:latest");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -421,15 +436,7 @@ fn a_safetensors_repo_ollama_converts_is_downloaded_and_imported_with_quantize()
     let hub = HubStandin::start(&repos);
     let port = free_port();
     let services = ollama_yaml(&p, port);
-    let online = |args: &[&str]| {
-        let mut c = p.cmd(args);
-        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
-            .env_remove("HF_HUB_OFFLINE");
-        assert_cmd::Command::from_std(c)
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .expect("run facerunner")
-    };
+    let online = |args: &[&str]| hub.run(&p, args, &[]);
 
     // `convert` asks the Hub when online, and says so.
     let out = online(&["convert", "--json", "org/Tiny-Llama", "org/Tiny-Qwen3"]);
@@ -541,14 +548,14 @@ fn quant_auto_and_the_fit_check_read_the_gguf_header_over_http_before_download()
     // Both quants hold the real header of an 80-layer model with 8 KV
     // heads: at 128k context its KV cache alone is 40 GiB.
     let p = Project::new("");
-    let repos = p.dir.path().join("repos");
-    let repo = repos.join("someone/Big-GGUF");
-    std::fs::create_dir_all(&repo).expect("mkdir");
     let q4 = crate::gpu_fit::llama80_with(1 << 20);
     let q8 = crate::gpu_fit::llama80_with(2 << 20);
-    std::fs::write(repo.join("Big-Q4_K_M.gguf"), &q4).expect("write");
-    std::fs::write(repo.join("Big-Q8_0.gguf"), &q8).expect("write");
-    let hub = HubStandin::start(&repos);
+    write_repo(
+        &p,
+        "someone/Big-GGUF",
+        &[("Big-Q4_K_M.gguf", &q4), ("Big-Q8_0.gguf", &q8)],
+    );
+    let hub = HubStandin::start(&p.dir.path().join("repos"));
     let gpus = serde_json::json!({
         "gpus": [{"index": 0, "uuid": "GPU-test", "name": "Test GPU", "vendor": "nvidia",
                   "memory_total_bytes": 24u64 << 30, "memory_used_bytes": 0}],
@@ -560,10 +567,7 @@ fn quant_auto_and_the_fit_check_read_the_gguf_header_over_http_before_download()
         p.write(&format!(
             "{services}models:\n  - hf: someone/Big-GGUF\n    quant: auto\n    alias: big:latest\n    parameters: {{ num_ctx: {num_ctx} }}\n"
         ));
-        let mut c = p.cmd(&["--gpus-from", "gpus.json", "plan", "--json"]);
-        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
-            .env_remove("HF_HUB_OFFLINE");
-        let out = c.output().expect("run facerunner");
+        let out = hub.run(&p, &["--gpus-from", "gpus.json", "plan", "--json"], &[]);
         assert!(out.status.success(), "{}", describe(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         v
@@ -631,26 +635,21 @@ fn sha256_hex(b: &[u8]) -> String {
 #[test]
 fn a_saved_plan_is_refused_when_main_moved_on_the_hub_between_plan_and_apply() {
     let p = Project::new("");
-    let repos = p.dir.path().join("repos");
-    let repo = repos.join("someone/Moving-GGUF");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    std::fs::write(repo.join("Moving-Q4_K_M.gguf"), gguf(1 << 20, 3)).expect("write");
-    std::fs::write(repo.join("README.md"), "first card").expect("write");
-    let hub = HubStandin::start(&repos);
+    let repo = write_repo(
+        &p,
+        "someone/Moving-GGUF",
+        &[
+            ("Moving-Q4_K_M.gguf", &gguf(1 << 20, 3)),
+            ("README.md", b"first card"),
+        ],
+    );
+    let hub = HubStandin::start(&p.dir.path().join("repos"));
     let services = ollama_yaml(&p, free_port());
     // Ollama pulls it: no step carries the commit, only the Hub's answer.
     p.write(&format!(
         "{services}models:\n  - hf: someone/Moving-GGUF\n    source: ollama\n"
     ));
-    let online = |args: &[&str]| {
-        let mut c = p.cmd(args);
-        c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
-            .env_remove("HF_HUB_OFFLINE");
-        assert_cmd::Command::from_std(c)
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .expect("run facerunner")
-    };
+    let online = |args: &[&str]| hub.run(&p, args, &[]);
     let saved = p.dir.path().join("plan.json");
     let saved = saved.to_str().expect("utf-8");
     let out = online(&["plan", "--out", saved]);
